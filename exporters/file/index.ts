@@ -1,0 +1,126 @@
+/**
+ * The `file` exporter: JSON Lines. Events are written one per line with the fields of the event
+ * model; traces and logs one OTLP/JSON request per line (as the collector's file exporter does).
+ * Writes are acknowledged once handed to the operating system. With `rotation`, the file is moved
+ * aside as `<name>-<UTC timestamp><ext>` when it reaches `max_megabytes`, keeping `max_backups`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ExporterFactory, Payload } from '../../src/component.js';
+import { nonEmptyString, z } from '../../src/config/schema.js';
+import { PermanentError, RetryableError } from '../../src/errors.js';
+import { BaseExporter } from '../../src/exporterhelper.js';
+import { encodeLogsJson, encodeTracesJson } from '../../src/otlp/json.js';
+
+export const fileSchema = z.strictObject({
+  path: nonEmptyString().describe('File to append to; its directory is created if missing. Required.'),
+  rotation: z
+    .strictObject({
+      max_megabytes: z.number().positive().default(100).describe('Size in MiB at which the file is rotated. Default 100.'),
+      max_backups: z.number().int().nonnegative().default(100).describe('Rotated files kept; older ones are deleted. 0 keeps all. Default 100.'),
+    })
+    .optional()
+    .describe('Rotate by size. Omitted: never rotate.'),
+});
+
+export type FileConfig = z.infer<typeof fileSchema>;
+
+/** Serialises a payload as JSON Lines text (ends with a newline). */
+export function toJsonLines(p: Payload): string {
+  switch (p.signal) {
+    case 'events': {
+      let s = '';
+      for (const e of p.data) s += JSON.stringify(e) + '\n';
+      return s;
+    }
+    case 'traces':
+      return encodeTracesJson(p.data) + '\n';
+    case 'logs':
+      return encodeLogsJson(p.data) + '\n';
+    case 'metrics':
+      throw new PermanentError('the file exporter does not write metrics');
+  }
+}
+
+class FileExporter extends BaseExporter {
+  private stream: fs.WriteStream | undefined;
+  private size = 0;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    settings: ConstructorParameters<typeof BaseExporter>[0],
+    private readonly cfg: FileConfig,
+  ) {
+    super(settings);
+  }
+
+  override async start(): Promise<void> {
+    fs.mkdirSync(path.dirname(path.resolve(this.cfg.path)), { recursive: true });
+    await this.open();
+  }
+
+  private async open(): Promise<void> {
+    this.size = fs.existsSync(this.cfg.path) ? fs.statSync(this.cfg.path).size : 0;
+    const stream = fs.createWriteStream(this.cfg.path, { flags: 'a' });
+    await new Promise<void>((resolve, reject) => {
+      stream.once('open', () => resolve());
+      stream.once('error', reject);
+    });
+    stream.on('error', (err) => this.logger.error({ err: err.message }, 'file write failed'));
+    this.stream = stream;
+  }
+
+  protected send(p: Payload): Promise<void> {
+    const text = toJsonLines(p);
+    // Writes are serialised so that rotation never interleaves with a write.
+    const next = this.chain.then(() => this.write(text));
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async write(text: string): Promise<void> {
+    const stream = this.stream;
+    if (!stream) throw new RetryableError('file exporter is not open');
+    const bytes = Buffer.byteLength(text);
+    await new Promise<void>((resolve, reject) => stream.write(text, (err) => (err ? reject(new RetryableError(`cannot write ${this.cfg.path}: ${err.message}`)) : resolve())));
+    this.size += bytes;
+    const rot = this.cfg.rotation;
+    if (rot && this.size >= rot.max_megabytes * 1024 * 1024) await this.rotate(rot.max_backups);
+  }
+
+  private async rotate(maxBackups: number): Promise<void> {
+    await this.close();
+    const { dir, name, ext } = path.parse(path.resolve(this.cfg.path));
+    const stamp = new Date().toISOString().replace(/:/g, '-');
+    fs.renameSync(this.cfg.path, path.join(dir, `${name}-${stamp}${ext}`));
+    if (maxBackups > 0) {
+      const backups = fs
+        .readdirSync(dir)
+        .filter((f) => f.startsWith(`${name}-`) && f.endsWith(ext) && f !== `${name}${ext}`)
+        .sort();
+      for (const old of backups.slice(0, Math.max(0, backups.length - maxBackups))) fs.rmSync(path.join(dir, old), { force: true });
+    }
+    await this.open();
+  }
+
+  private async close(): Promise<void> {
+    const stream = this.stream;
+    this.stream = undefined;
+    if (stream) await new Promise<void>((resolve) => stream.end(() => resolve()));
+  }
+
+  override async shutdown(): Promise<void> {
+    await this.chain;
+    await this.close();
+  }
+}
+
+export const fileExporterFactory: ExporterFactory<FileConfig> = {
+  kind: 'exporter',
+  type: 'file',
+  description: 'Writes events (one per line), or OTLP/JSON traces and logs, to a JSON Lines file',
+  configSchema: fileSchema,
+  accepts: ['traces', 'logs', 'events'],
+  mutatesData: false,
+  create: (settings, config) => new FileExporter(settings, config),
+};

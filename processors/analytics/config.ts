@@ -1,0 +1,96 @@
+/** Config of the `analytics` processor: rules that turn spans and log records into events. */
+import { z } from '../../src/config/schema.js';
+
+export const SPAN_KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'] as const;
+export const STATUS_CODES = ['unset', 'ok', 'error'] as const;
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+const oneOrMany = <T extends z.ZodType>(t: T) => z.union([t, z.array(t)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.infer<T>[]);
+
+/**
+ * A condition on one attribute. A bare scalar means "equals" (compared as strings, so
+ * `200` matches the integer attribute 200). Objects combine tests, all of which must hold.
+ */
+export const conditionSchema = z.union([
+  scalar,
+  z.strictObject({
+    equals: scalar.optional().describe('Equal to this value (compared as strings).'),
+    in: z.array(scalar).optional().describe('Equal to one of these values.'),
+    glob: z.string().optional().describe('Matches this glob (`*` any run of characters, `?` one character).'),
+    regex: z.string().optional().describe('Matches this regular expression (JavaScript syntax, unanchored).'),
+    exists: z.boolean().optional().describe('true: the attribute is present; false: absent.'),
+    lt: z.number().optional(),
+    lte: z.number().optional(),
+    gt: z.number().optional(),
+    gte: z.number().optional(),
+    not: scalar.optional().describe('Not equal to this value.'),
+  }),
+]);
+
+export const matchSchema = z.strictObject({
+  kind: oneOrMany(z.enum(SPAN_KINDS)).optional().describe('Span kinds (spans only), e.g. server.'),
+  name: oneOrMany(z.string()).optional().describe('Globs on the span name or the log record\'s event name.'),
+  status: oneOrMany(z.enum(STATUS_CODES)).optional().describe('Span status codes (spans only).'),
+  attributes: z.record(z.string(), conditionSchema).default({}).describe('Conditions on attributes of the span or log record (then its resource).'),
+});
+
+/**
+ * Where a property's value comes from: `attributes.<key>`, `resource.<key>`, `capture.<group>`,
+ * `query.<param>` (from `url.query`, `url.full` or `http.target`, form-decoded), `name`, `body`,
+ * `status.message`, `duration_ms`; or an object with `from` (same forms), `value` (a constant),
+ * `transform` (`lowercase`, `uppercase`, `number`, `string`) and `default`.
+ */
+export const sourceSchema = z.union([
+  z.string(),
+  z.strictObject({
+    from: z.string().optional(),
+    value: z.unknown().optional(),
+    transform: z.enum(['lowercase', 'uppercase', 'number', 'string']).optional(),
+    default: z.unknown().optional(),
+  }),
+]);
+
+export const ruleSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_.:-]+$/, { message: 'must be letters, digits, _ . : or -' }).describe('Unique rule id; recorded in the event context as `rule`.'),
+  source: z.enum(['span', 'log']).default('span').describe('What the rule looks at: spans (default) or log records.'),
+  event: z.string().min(1).optional().describe('Name of the event made; for log rules, defaults to the record\'s event name.'),
+  drop: z.boolean().default(false).describe('Log rules: matching records make no event.'),
+  match: matchSchema.prefault({}).describe('All conditions must hold.'),
+  capture: z
+    .record(z.string(), z.string())
+    .default({})
+    .describe('Attribute key → regular expression with named groups; every one must match, and each named group becomes a property.'),
+  properties: z.record(z.string(), sourceSchema).optional().describe('Property name → source. Log rules without it keep every attribute as a property.'),
+  category: z.string().optional().describe('Governance category set on the event (for `filter` and routing).'),
+  privacy_level: z.string().optional().describe('Governance privacy level set on the event.'),
+});
+
+export const analyticsSchema = z.strictObject({
+  rules: z.array(ruleSchema).default([]).describe('Span and log rules, in order. Every matching span rule makes an event; the first matching log rule decides for a log record.'),
+  logs: z
+    .strictObject({
+      events: z.boolean().default(true).describe('Log records with an event name (`event_name`, else the `event.name` attribute) become events when no log rule matches. Default true.'),
+      include_body: z.boolean().default(false).describe('Copy the log body into the `message` property. Default false (bodies often hold personal data).'),
+    })
+    .prefault({}),
+  identity: z
+    .strictObject({
+      user_id: z.array(z.string()).default(['enduser.id', 'user.id', 'user_id', 'customer_id']).describe('Attributes read for user_id, first present wins.'),
+      session_id: z.array(z.string()).default(['session.id', 'session_id']).describe('Attributes read for session_id.'),
+      device_id: z.array(z.string()).default(['device.id', 'app.installation.id', 'device_id']).describe('Attributes read for device_id (also looked up on the resource).'),
+    })
+    .prefault({}),
+  consent_attributes: z
+    .record(z.string(), z.string())
+    .default({ 'consent.analytics': 'analytics', 'consent.marketing': 'marketing' })
+    .describe('Attribute key → consent purpose; boolean values are copied into the event\'s `consent`.'),
+  context_attributes: z
+    .array(z.string())
+    .default(['client.address', 'user_agent.original'])
+    .describe('Attributes copied into the event context (e.g. the client IP, which `privacy` truncates).'),
+});
+
+export type AnalyticsConfig = z.infer<typeof analyticsSchema>;
+export type RuleConfig = z.infer<typeof ruleSchema>;
+export type ConditionConfig = z.infer<typeof conditionSchema>;
+export type SourceConfig = z.infer<typeof sourceSchema>;

@@ -1,0 +1,292 @@
+/**
+ * Compiles analytics rules, once, into plain functions: a matcher per rule and a builder that
+ * makes the event. The hot path does no parsing: globs and regular expressions are built here,
+ * attribute keys are resolved to lookups, property sources to small closures.
+ */
+import { createHash } from 'node:crypto';
+import type { AnalyticsEvent, EventContext } from '../../src/event.js';
+import type { AnyValue, JsonValue, KeyValue, LogRecord, Span } from '../../src/pdata.js';
+import { findAttribute, scalarString, toJsonValue } from '../../src/pdata.js';
+import type { AnalyticsConfig, ConditionConfig, RuleConfig, SourceConfig } from './config.js';
+import { SPAN_KINDS, STATUS_CODES } from './config.js';
+
+/** A span or log record with what a rule may read around it. */
+export interface RecordView {
+  attrs: readonly KeyValue[];
+  resource: readonly KeyValue[];
+  /** Span name, or the log record's event name. */
+  name: string;
+  span?: Span;
+  log?: LogRecord;
+}
+
+export interface RuleError {
+  /** Path below the processor's config, e.g. `rules::0::capture::url.path`. */
+  path: string;
+  message: string;
+}
+
+type Matcher = (v: RecordView) => boolean;
+type Capture = (v: RecordView, into: { [k: string]: JsonValue }) => boolean;
+type Source = (v: RecordView, captured: { [k: string]: JsonValue }) => JsonValue | undefined;
+
+export interface CompiledRule {
+  id: string;
+  source: 'span' | 'log';
+  event: string | undefined;
+  drop: boolean;
+  match: Matcher;
+  capture: Capture;
+  properties: [string, Source][] | undefined;
+  category: string | undefined;
+  privacyLevel: string | undefined;
+}
+
+export function globToRegExp(glob: string, flags = ''): RegExp {
+  let re = '^';
+  for (const ch of glob) {
+    if (ch === '*') re += '.*';
+    else if (ch === '?') re += '.';
+    else re += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(re + '$', flags);
+}
+
+/** Looks an attribute up on the record, then on its resource. */
+export function lookup(v: RecordView, key: string): AnyValue | undefined {
+  return findAttribute(v.attrs, key) ?? findAttribute(v.resource, key);
+}
+
+function compileRegExp(text: string, path: string, errors: RuleError[]): RegExp | undefined {
+  try {
+    return new RegExp(text);
+  } catch (err) {
+    errors.push({ path, message: `invalid regular expression: ${(err as Error).message}` });
+    return undefined;
+  }
+}
+
+function compileCondition(key: string, c: ConditionConfig, path: string, errors: RuleError[]): Matcher {
+  if (typeof c !== 'object') {
+    const want = String(c);
+    return (v) => scalarString(lookup(v, key)) === want;
+  }
+  const tests: ((value: AnyValue | undefined) => boolean)[] = [];
+  if (c.exists !== undefined) tests.push(c.exists ? (x) => x !== undefined : (x) => x === undefined);
+  if (c.equals !== undefined) {
+    const want = String(c.equals);
+    tests.push((x) => scalarString(x) === want);
+  }
+  if (c.not !== undefined) {
+    const not = String(c.not);
+    tests.push((x) => scalarString(x) !== not);
+  }
+  if (c.in !== undefined) {
+    const set = new Set(c.in.map(String));
+    tests.push((x) => {
+      const s = scalarString(x);
+      return s !== undefined && set.has(s);
+    });
+  }
+  if (c.glob !== undefined) {
+    const re = globToRegExp(c.glob);
+    tests.push((x) => {
+      const s = scalarString(x);
+      return s !== undefined && re.test(s);
+    });
+  }
+  if (c.regex !== undefined) {
+    const re = compileRegExp(c.regex, `${path}::regex`, errors);
+    if (re) {
+      tests.push((x) => {
+        const s = scalarString(x);
+        return s !== undefined && re.test(s);
+      });
+    }
+  }
+  const bounds: [number | undefined, (a: number, b: number) => boolean][] = [
+    [c.lt, (a, b) => a < b],
+    [c.lte, (a, b) => a <= b],
+    [c.gt, (a, b) => a > b],
+    [c.gte, (a, b) => a >= b],
+  ];
+  for (const [bound, cmp] of bounds) {
+    if (bound === undefined) continue;
+    tests.push((x) => {
+      const s = scalarString(x);
+      if (s === undefined || s === '') return false;
+      const n = Number(s);
+      return !Number.isNaN(n) && cmp(n, bound);
+    });
+  }
+  if (tests.length === 0) errors.push({ path, message: 'a condition object needs at least one test (equals, in, glob, regex, exists, lt, lte, gt, gte, not)' });
+  return (v) => {
+    const x = lookup(v, key);
+    for (const t of tests) if (!t(x)) return false;
+    return true;
+  };
+}
+
+function compileMatch(rule: RuleConfig, path: string, errors: RuleError[]): Matcher {
+  const parts: Matcher[] = [];
+  const m = rule.match;
+  if (rule.source === 'log' && (m.kind || m.status)) errors.push({ path: `${path}::match`, message: 'kind and status apply to span rules only' });
+  if (m.kind) {
+    const kinds = new Set(m.kind.map((k) => SPAN_KINDS.indexOf(k)));
+    parts.push((v) => v.span !== undefined && kinds.has(v.span.kind));
+  }
+  if (m.status) {
+    const codes = new Set(m.status.map((s) => STATUS_CODES.indexOf(s)));
+    parts.push((v) => v.span !== undefined && codes.has(v.span.status.code));
+  }
+  if (m.name) {
+    const res = m.name.map((g) => globToRegExp(g));
+    parts.push((v) => res.some((re) => re.test(v.name)));
+  }
+  for (const [key, cond] of Object.entries(m.attributes)) parts.push(compileCondition(key, cond, `${path}::match::attributes::${key}`, errors));
+  return (v) => {
+    for (const p of parts) if (!p(v)) return false;
+    return true;
+  };
+}
+
+function compileCapture(rule: RuleConfig, path: string, errors: RuleError[]): Capture {
+  const caps: [string, RegExp][] = [];
+  for (const [key, text] of Object.entries(rule.capture)) {
+    const re = compileRegExp(text, `${path}::capture::${key}`, errors);
+    if (!re) continue;
+    if (!/\(\?<[A-Za-z_][A-Za-z0-9_]*>/.test(text)) errors.push({ path: `${path}::capture::${key}`, message: 'needs at least one named group, e.g. (?<item_id>...)' });
+    caps.push([key, re]);
+  }
+  if (caps.length === 0) return () => true;
+  return (v, into) => {
+    for (const [key, re] of caps) {
+      const s = scalarString(lookup(v, key));
+      if (s === undefined) return false;
+      const m = re.exec(s);
+      if (!m) return false;
+      if (m.groups) for (const g in m.groups) if (m.groups[g] !== undefined) into[g] = m.groups[g]!;
+    }
+    return true;
+  };
+}
+
+/** Query parameter `param` from `url.query`, or the query part of `url.full` / `http.target`. */
+function queryParam(v: RecordView, param: string): string | undefined {
+  let q = scalarString(lookup(v, 'url.query'));
+  if (q === undefined) {
+    const full = scalarString(lookup(v, 'url.full')) ?? scalarString(lookup(v, 'http.target'));
+    const i = full?.indexOf('?') ?? -1;
+    if (full === undefined || i < 0) return undefined;
+    q = full.slice(i + 1);
+  }
+  const value = new URLSearchParams(q).get(param);
+  return value ?? undefined;
+}
+
+function compileFrom(expr: string, path: string, errors: RuleError[]): Source {
+  const dot = expr.indexOf('.');
+  const head = dot < 0 ? expr : expr.slice(0, dot);
+  const rest = dot < 0 ? '' : expr.slice(dot + 1);
+  switch (head) {
+    case 'attributes':
+      if (rest) return (v) => jsonOf(findAttribute(v.attrs, rest) ?? findAttribute(v.resource, rest));
+      break;
+    case 'resource':
+      if (rest) return (v) => jsonOf(findAttribute(v.resource, rest));
+      break;
+    case 'capture':
+      if (rest) return (_v, captured) => captured[rest];
+      break;
+    case 'query':
+      if (rest) return (v) => queryParam(v, rest);
+      break;
+    case 'name':
+      if (!rest) return (v) => v.name;
+      break;
+    case 'body':
+      if (!rest) return (v) => (v.log ? jsonOf(v.log.body) : undefined);
+      break;
+    case 'status':
+      if (rest === 'message') return (v) => v.span?.status.message || undefined;
+      break;
+    case 'duration_ms':
+      if (!rest) return (v) => (v.span ? durationMillis(v.span) : undefined);
+      break;
+  }
+  errors.push({
+    path,
+    message: `unknown source "${expr}"; use attributes.<key>, resource.<key>, capture.<group>, query.<param>, name, body, status.message or duration_ms`,
+  });
+  return () => undefined;
+}
+
+function jsonOf(v: AnyValue | undefined): JsonValue | undefined {
+  if (v === undefined) return undefined;
+  const j = toJsonValue(v);
+  return j === null ? undefined : j;
+}
+
+function durationMillis(span: Span): number {
+  const ns = BigInt(span.endTimeUnixNano) - BigInt(span.startTimeUnixNano);
+  return Number(ns) / 1e6;
+}
+
+function compileSource(src: SourceConfig, path: string, errors: RuleError[]): Source {
+  if (typeof src === 'string') return compileFrom(src, path, errors);
+  if (src.from === undefined && src.value === undefined) errors.push({ path, message: 'needs `from` or `value`' });
+  const base: Source = src.from !== undefined ? compileFrom(src.from, `${path}::from`, errors) : () => src.value as JsonValue;
+  const dflt = src.default as JsonValue | undefined;
+  const t = src.transform;
+  return (v, captured) => {
+    let x = base(v, captured);
+    if (x === undefined || x === null) return dflt;
+    switch (t) {
+      case 'lowercase': return typeof x === 'string' ? x.toLowerCase() : x;
+      case 'uppercase': return typeof x === 'string' ? x.toUpperCase() : x;
+      case 'number': {
+        const n = Number(x);
+        return Number.isFinite(n) ? n : dflt;
+      }
+      case 'string': return typeof x === 'string' ? x : JSON.stringify(x);
+      default: return x;
+    }
+  };
+}
+
+/** Compiles every rule; returns the rules and every error found, with paths. */
+export function compileRules(config: AnalyticsConfig): { rules: CompiledRule[]; errors: RuleError[] } {
+  const errors: RuleError[] = [];
+  const ids = new Set<string>();
+  const rules = config.rules.map((r, i) => {
+    const path = `rules::${i}`;
+    if (ids.has(r.id)) errors.push({ path: `${path}::id`, message: `duplicate rule id "${r.id}"` });
+    ids.add(r.id);
+    if (r.source === 'span' && !r.event) errors.push({ path: `${path}::event`, message: 'span rules need the name of the event they make' });
+    if (r.source === 'span' && r.drop) errors.push({ path: `${path}::drop`, message: 'drop applies to log rules (a span that matches no rule makes no event)' });
+    return {
+      id: r.id,
+      source: r.source,
+      event: r.event,
+      drop: r.drop,
+      match: compileMatch(r, path, errors),
+      capture: compileCapture(r, path, errors),
+      properties: r.properties ? Object.entries(r.properties).map(([k, s]): [string, Source] => [k, compileSource(s, `${path}::properties::${k}`, errors)]) : undefined,
+      category: r.category,
+      privacyLevel: r.privacy_level,
+    };
+  });
+  return { rules, errors };
+}
+
+/**
+ * Deterministic insert_id: 32 hex characters of SHA-256 over the parts that identify the source
+ * record and the rule (the same input always gives the same id; two rules on one span differ).
+ */
+export function insertId(parts: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p).update('\u0000');
+  return h.digest('hex').slice(0, 32);
+}
+
+export type { EventContext, AnalyticsEvent };

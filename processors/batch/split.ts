@@ -1,0 +1,79 @@
+/** Merging and splitting payloads by item count, keeping resource and scope grouping. */
+import type { Payload } from '../../src/component.js';
+import type { ResourceLogs, ResourceSpans } from '../../src/pdata.js';
+
+/** Concatenates payloads of one signal (metrics bodies are concatenated protobuf messages). */
+export function mergePayloads(list: Payload[]): Payload {
+  if (list.length === 1) return list[0]!;
+  const first = list[0]!;
+  switch (first.signal) {
+    case 'events':
+      return { signal: 'events', data: list.flatMap((p) => (p.signal === 'events' ? p.data : [])) };
+    case 'traces':
+      return { signal: 'traces', data: { resourceSpans: list.flatMap((p) => (p.signal === 'traces' ? p.data.resourceSpans : [])) } };
+    case 'logs':
+      return { signal: 'logs', data: { resourceLogs: list.flatMap((p) => (p.signal === 'logs' ? p.data.resourceLogs : [])) } };
+    case 'metrics': {
+      // Repeated fields of concatenated protobuf messages concatenate (protobuf encoding spec, "Last One Wins" / merging).
+      const parts = list.map((p) => (p.signal === 'metrics' ? p.data : undefined)!);
+      return { signal: 'metrics', data: { ...parts[0]!, body: Buffer.concat(parts.map((m) => m.body)), dataPointCount: parts.reduce((n, m) => n + m.dataPointCount, 0) } };
+    }
+  }
+}
+
+/** Splits a payload into parts of at most `max` items (metrics are not split). */
+export function splitPayload(p: Payload, max: number): Payload[] {
+  switch (p.signal) {
+    case 'events': {
+      if (p.data.length <= max) return [p];
+      const out: Payload[] = [];
+      for (let i = 0; i < p.data.length; i += max) out.push({ signal: 'events', data: p.data.slice(i, i + max) });
+      return out;
+    }
+    case 'traces':
+      return splitNested(p.data.resourceSpans, max, (rs) => rs.scopeSpans, (ss) => ss.spans, (resourceSpans) => ({ signal: 'traces', data: { resourceSpans } }), (rs, scopeSpans) => ({ ...rs, scopeSpans }), (ss, spans) => ({ ...ss, spans }));
+    case 'logs':
+      return splitNested(p.data.resourceLogs, max, (rl) => rl.scopeLogs, (sl) => sl.logRecords, (resourceLogs) => ({ signal: 'logs', data: { resourceLogs } }), (rl, scopeLogs) => ({ ...rl, scopeLogs }), (sl, logRecords) => ({ ...sl, logRecords }));
+    case 'metrics':
+      return [p];
+  }
+}
+
+function splitNested<R extends ResourceSpans | ResourceLogs, S, I>(
+  resources: R[],
+  max: number,
+  scopesOf: (r: R) => S[],
+  itemsOf: (s: S) => I[],
+  wrap: (rs: R[]) => Payload,
+  withScopes: (r: R, scopes: S[]) => R,
+  withItems: (s: S, items: I[]) => S,
+): Payload[] {
+  let total = 0;
+  for (const r of resources) for (const s of scopesOf(r)) total += itemsOf(s).length;
+  if (total <= max) return [wrap(resources)];
+  const out: Payload[] = [];
+  let cur: R[] = [];
+  let room = max;
+  for (const r of resources) {
+    let scopes: S[] = [];
+    for (const s of scopesOf(r)) {
+      let items = itemsOf(s);
+      while (items.length > 0) {
+        const take = items.slice(0, room);
+        items = items.slice(room);
+        scopes.push(withItems(s, take));
+        room -= take.length;
+        if (room === 0) {
+          cur.push(withScopes(r, scopes));
+          out.push(wrap(cur));
+          cur = [];
+          scopes = [];
+          room = max;
+        }
+      }
+    }
+    if (scopes.length > 0) cur.push(withScopes(r, scopes));
+  }
+  if (cur.length > 0) out.push(wrap(cur));
+  return out;
+}

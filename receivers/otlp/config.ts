@@ -1,0 +1,58 @@
+/** Config of the `otlp` receiver (option names follow the collector's `otlpreceiver`). */
+import { endpoint, z } from '../../src/config/schema.js';
+
+/** Default OTLP/gRPC endpoint: localhost only, as the collector binds by default. */
+export const DEFAULT_GRPC_ENDPOINT = '127.0.0.1:4317';
+/** Default OTLP/HTTP endpoint. */
+export const DEFAULT_HTTP_ENDPOINT = '127.0.0.1:4318';
+/** Request body limit after decompression, bytes (the collector's 20 MiB). */
+export const DEFAULT_MAX_REQUEST_BODY_SIZE = 20 * 1024 * 1024;
+/** gRPC message limit, MiB (the collector's default). */
+export const DEFAULT_MAX_RECV_MSG_SIZE_MIB = 4;
+
+const orDefaults = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === null ? {} : v), schema.optional());
+
+export const httpSchema = z.strictObject({
+  endpoint: endpoint(DEFAULT_HTTP_ENDPOINT).describe('host:port to listen on. Default 127.0.0.1:4318 (use 0.0.0.0:4318 to accept remote SDKs).'),
+  max_request_body_size: z
+    .number()
+    .int()
+    .positive()
+    .default(DEFAULT_MAX_REQUEST_BODY_SIZE)
+    .describe('Largest request body accepted, in bytes, after decompression; larger bodies get 413. Default 20 MiB.'),
+  traces_url_path: z.string().startsWith('/').default('/v1/traces').describe('URL path for traces. Default /v1/traces.'),
+  logs_url_path: z.string().startsWith('/').default('/v1/logs').describe('URL path for logs. Default /v1/logs.'),
+  metrics_url_path: z.string().startsWith('/').default('/v1/metrics').describe('URL path for metrics. Default /v1/metrics.'),
+  cors: z
+    .strictObject({
+      allowed_origins: z.array(z.string()).default([]).describe('Origins browsers may send from; `*` wildcards allowed (https://*.example.com). Empty: CORS off.'),
+      allowed_headers: z.array(z.string()).default([]).describe('Extra request headers allowed besides the CORS-safelisted ones and Content-Type/Content-Encoding.'),
+      max_age: z.number().int().nonnegative().default(7200).describe('Seconds a browser may cache a preflight answer. Default 7200.'),
+    })
+    .optional(),
+});
+
+export const grpcSchema = z.strictObject({
+  endpoint: endpoint(DEFAULT_GRPC_ENDPOINT).describe('host:port to listen on. Default 127.0.0.1:4317.'),
+  max_recv_msg_size_mib: z.number().positive().default(DEFAULT_MAX_RECV_MSG_SIZE_MIB).describe('Largest request message, MiB (after decompression). Default 4.'),
+});
+
+export const otlpReceiverSchema = z
+  .strictObject({
+    protocols: z
+      .strictObject({
+        grpc: orDefaults(grpcSchema).describe('OTLP/gRPC server; present (even empty) to enable.'),
+        http: orDefaults(httpSchema).describe('OTLP/HTTP server; present (even empty) to enable.'),
+      })
+      .optional()
+      .describe('Protocols to serve. Omitted: both, on their default endpoints.'),
+  })
+  .transform((c) => {
+    const protocols = c.protocols ?? { grpc: grpcSchema.parse({}), http: httpSchema.parse({}) };
+    return { protocols };
+  })
+  .refine((c) => c.protocols.grpc !== undefined || c.protocols.http !== undefined, { message: 'at least one of protocols::grpc, protocols::http is required', path: ['protocols'] });
+
+export type OtlpReceiverConfig = z.infer<typeof otlpReceiverSchema>;
+export type OtlpHttpConfig = z.infer<typeof httpSchema>;
+export type OtlpGrpcConfig = z.infer<typeof grpcSchema>;

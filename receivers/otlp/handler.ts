@@ -1,0 +1,81 @@
+/**
+ * What both OTLP transports share: decode a request body for a signal, hand it to the pipelines,
+ * count it, and classify the outcome for the transport to answer.
+ */
+import type { Logger } from 'pino';
+import type { Consumer, Payload, ReceiverConsumers, Signal } from '../../src/component.js';
+import { itemCount } from '../../src/component.js';
+import { errorMessage, isPermanent, isRetryable, OtlpDecodeError } from '../../src/errors.js';
+import { decodeLogsJson, decodeMetricsJson, decodeTracesJson } from '../../src/otlp/json.js';
+import { decodeLogsRequest, decodeMetricsRequest, decodeTracesRequest } from '../../src/otlp/proto.js';
+import type { Telemetry } from '../../src/telemetry.js';
+
+export type OtlpSignal = 'traces' | 'logs' | 'metrics';
+export type WireEncoding = 'proto' | 'json';
+
+/** Outcome of one export request, for the transport to turn into a status. */
+export type ExportOutcome =
+  | { kind: 'ok' }
+  | { kind: 'invalid'; message: string }
+  | { kind: 'retryable'; message: string; retryAfterMillis: number }
+  | { kind: 'internal'; message: string };
+
+/** Default back-off suggested to clients when a refusal names none, milliseconds. */
+export const DEFAULT_RETRY_AFTER_MILLIS = 1000;
+
+export function decodeRequest(signal: OtlpSignal, body: Uint8Array, encoding: WireEncoding): Payload {
+  if (encoding === 'proto') {
+    switch (signal) {
+      case 'traces': return { signal, data: decodeTracesRequest(body) };
+      case 'logs': return { signal, data: decodeLogsRequest(body) };
+      case 'metrics': return { signal, data: decodeMetricsRequest(body) };
+    }
+  }
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  switch (signal) {
+    case 'traces': return { signal, data: decodeTracesJson(text) };
+    case 'logs': return { signal, data: decodeLogsJson(text) };
+    case 'metrics': return { signal, data: decodeMetricsJson(text) };
+  }
+}
+
+export class ExportHandler {
+  constructor(
+    private readonly id: string,
+    private readonly consumers: ReceiverConsumers,
+    private readonly telemetry: Telemetry,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The consumer for a signal, or undefined when no pipeline takes it from this receiver. */
+  consumer(signal: Signal): Consumer | undefined {
+    return this.consumers[signal];
+  }
+
+  /** Decodes and hands the body to the pipelines; resolves when every pipeline accepted it. */
+  async export(transport: 'http' | 'grpc', signal: OtlpSignal, body: Uint8Array, encoding: WireEncoding): Promise<ExportOutcome> {
+    const consumer = this.consumers[signal];
+    if (!consumer) return { kind: 'invalid', message: `this receiver feeds no ${signal} pipeline` };
+    let payload: Payload;
+    try {
+      payload = decodeRequest(signal, body, encoding);
+    } catch (err) {
+      if (err instanceof OtlpDecodeError) return { kind: 'invalid', message: `cannot decode ${encoding === 'proto' ? 'protobuf' : 'JSON'} ${signal} request: ${err.message}` };
+      this.logger.error({ err: errorMessage(err) }, 'unexpected error while decoding');
+      return { kind: 'internal', message: 'internal error while decoding the request' };
+    }
+    const n = itemCount(payload);
+    if (n === 0) return { kind: 'ok' };
+    try {
+      await consumer.consume(payload);
+      this.telemetry.receiverAccepted(this.id, transport, signal, n);
+      return { kind: 'ok' };
+    } catch (err) {
+      this.telemetry.receiverRefused(this.id, transport, signal, n);
+      if (isRetryable(err)) return { kind: 'retryable', message: err.message, retryAfterMillis: err.retryAfterMillis ?? DEFAULT_RETRY_AFTER_MILLIS };
+      if (isPermanent(err)) return { kind: 'invalid', message: errorMessage(err) };
+      this.logger.error({ err: errorMessage(err), signal }, 'pipeline failed on accepted data');
+      return { kind: 'internal', message: 'internal error in the pipeline' };
+    }
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * OTLP/HTTP server (fastify), per the OTLP specification's "OTLP/HTTP" section:
+ * - POST `/v1/traces`, `/v1/logs`, `/v1/metrics` with `application/x-protobuf` or
+ *   `application/json`; the answer uses the request's encoding;
+ * - `Content-Encoding: gzip` or `deflate` (or none); the body limit applies after decompression,
+ *   and decompression stops as soon as it is passed (a gzip bomb costs at most the limit);
+ * - 200 with an empty `Export*ServiceResponse`; 400 with a `google.rpc.Status` for undecodable
+ *   data (clients do not retry it); 413 for a body over the limit; 415 for another content type;
+ *   405 for another method; 503 with `Retry-After` (seconds) when the pipeline refuses for now.
+ */
+import { pipeline as streamPipeline } from 'node:stream/promises';
+import { Writable, type Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import cors from '@fastify/cors';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { encodeExportResponseJson, encodeStatusJson } from '../../src/otlp/json.js';
+import { encodeExportResponse, encodeStatus } from '../../src/otlp/proto.js';
+import { parseEndpoint } from '../../src/config/schema.js';
+import type { OtlpHttpConfig } from './config.js';
+import type { ExportHandler, ExportOutcome, OtlpSignal, WireEncoding } from './handler.js';
+
+/** google.rpc.Code values used in Status bodies. */
+const RpcCode = { INVALID_ARGUMENT: 3, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14 } as const;
+
+class HttpStatusError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function wireEncoding(contentType: string | undefined): WireEncoding | undefined {
+  if (!contentType) return undefined;
+  const mime = contentType.split(';')[0]!.trim().toLowerCase();
+  if (mime === 'application/x-protobuf' || mime === 'application/protobuf') return 'proto';
+  if (mime === 'application/json') return 'json';
+  return undefined;
+}
+
+/** Reads a request body, decompressing it, and stops with 413 once `limit` bytes are passed. */
+export async function readBody(stream: Readable, contentEncoding: string | undefined, limit: number): Promise<Buffer> {
+  const enc = (contentEncoding ?? 'identity').trim().toLowerCase();
+  let inflater: zlib.Gunzip | zlib.Inflate | undefined;
+  if (enc === 'gzip' || enc === 'x-gzip') inflater = zlib.createGunzip();
+  else if (enc === 'deflate') inflater = zlib.createInflate();
+  else if (enc !== 'identity' && enc !== '' && enc !== 'none') throw new HttpStatusError(415, `unsupported Content-Encoding "${enc}" (use gzip, deflate or none)`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let compressed = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (size > limit) return cb(new HttpStatusError(413, `request body exceeds the limit of ${limit} bytes${inflater ? ' after decompression' : ''}`));
+      chunks.push(chunk);
+      cb();
+    },
+  });
+  if (inflater) {
+    stream.on('data', (c: Buffer) => {
+      compressed += c.length;
+      if (compressed > limit) stream.destroy(new HttpStatusError(413, `compressed request body exceeds the limit of ${limit} bytes`));
+    });
+  }
+  try {
+    if (inflater) await streamPipeline(stream, inflater, sink);
+    else await streamPipeline(stream, sink);
+  } catch (err) {
+    if (err instanceof HttpStatusError) throw err;
+    if (inflater) throw new HttpStatusError(400, `cannot decompress the ${enc} body: ${(err as Error).message}`);
+    throw new HttpStatusError(400, `cannot read the request body: ${(err as Error).message}`);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp('^' + glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$', 'i');
+}
+
+export class OtlpHttpServer {
+  private app: FastifyInstance | undefined;
+  /** Bound port, after start. */
+  port = 0;
+
+  constructor(
+    private readonly config: OtlpHttpConfig,
+    private readonly handler: ExportHandler,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const cfg = this.config;
+    const app = Fastify({ logger: false, bodyLimit: cfg.max_request_body_size, forceCloseConnections: 'idle', return503OnClosing: true });
+    this.app = app;
+    if (cfg.cors && cfg.cors.allowed_origins.length > 0) {
+      const origins = cfg.cors.allowed_origins.map((o) => (o === '*' ? /.*/ : globToRegExp(o)));
+      await app.register(cors, {
+        origin: origins,
+        methods: ['POST'],
+        allowedHeaders: ['Content-Type', 'Content-Encoding', 'Accept', ...cfg.cors.allowed_headers],
+        maxAge: cfg.cors.max_age,
+      });
+    }
+    app.removeAllContentTypeParsers();
+    // The body is read in the handler, so the content type is checked before any byte is read.
+    app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    const routes: [OtlpSignal, string][] = [
+      ['traces', cfg.traces_url_path],
+      ['logs', cfg.logs_url_path],
+      ['metrics', cfg.metrics_url_path],
+    ];
+    for (const [signal, url] of routes) {
+      if (!this.handler.consumer(signal)) continue;
+      app.post(url, (req, reply) => this.onExport(signal, req, reply));
+      app.route({
+        method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+        url,
+        handler: (_req, reply) => {
+          reply.code(405).header('allow', 'POST').type('application/json').send(encodeStatusJson(RpcCode.UNIMPLEMENTED, `method not allowed; OTLP/HTTP takes POST on ${url}`));
+        },
+      });
+    }
+    app.setNotFoundHandler((req, reply) => {
+      reply.code(404).type('application/json').send(encodeStatusJson(RpcCode.UNIMPLEMENTED, `no OTLP endpoint at ${req.method} ${req.url}`));
+    });
+    app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
+      const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+      if (status === 500) this.logger.error({ err: err.message }, 'OTLP/HTTP request failed');
+      reply.code(status).type('application/json').send(encodeStatusJson(status === 500 ? RpcCode.INTERNAL : RpcCode.INVALID_ARGUMENT, err.message));
+    });
+    const ep = parseEndpoint(cfg.endpoint)!;
+    await app.listen({ host: ep.host, port: ep.port });
+    const addr = app.server.address();
+    this.port = typeof addr === 'object' && addr ? addr.port : ep.port;
+  }
+
+  private async onExport(signal: OtlpSignal, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const encoding = wireEncoding(req.headers['content-type']);
+    if (!encoding) {
+      this.drain(req);
+      reply
+        .code(415)
+        .type('application/json')
+        .send(encodeStatusJson(RpcCode.INVALID_ARGUMENT, `unsupported Content-Type "${req.headers['content-type'] ?? ''}"; use application/x-protobuf or application/json`));
+      return;
+    }
+    let body: Buffer;
+    try {
+      const declared = Number(req.headers['content-length']);
+      if (declared > this.config.max_request_body_size && !req.headers['content-encoding']) {
+        throw new HttpStatusError(413, `request body of ${declared} bytes exceeds the limit of ${this.config.max_request_body_size} bytes`);
+      }
+      body = req.body ? await readBody(req.body as Readable, req.headers['content-encoding'] as string | undefined, this.config.max_request_body_size) : Buffer.alloc(0);
+    } catch (err) {
+      const status = err instanceof HttpStatusError ? err.statusCode : 400;
+      if (status === 413) reply.header('connection', 'close');
+      this.sendStatus(reply, encoding, status, RpcCode.INVALID_ARGUMENT, (err as Error).message);
+      return;
+    }
+    const outcome = await this.handler.export('http', signal, body, encoding);
+    this.answer(reply, signal, encoding, outcome);
+  }
+
+  private answer(reply: FastifyReply, signal: OtlpSignal, encoding: WireEncoding, outcome: ExportOutcome): void {
+    switch (outcome.kind) {
+      case 'ok':
+        reply.code(200);
+        if (encoding === 'proto') reply.type('application/x-protobuf').send(Buffer.from(encodeExportResponse(signal)));
+        else reply.type('application/json').send(encodeExportResponseJson(signal));
+        return;
+      case 'invalid':
+        return this.sendStatus(reply, encoding, 400, RpcCode.INVALID_ARGUMENT, outcome.message);
+      case 'retryable':
+        reply.header('retry-after', String(Math.max(1, Math.ceil(outcome.retryAfterMillis / 1000))));
+        return this.sendStatus(reply, encoding, 503, RpcCode.UNAVAILABLE, outcome.message);
+      case 'internal':
+        return this.sendStatus(reply, encoding, 500, RpcCode.INTERNAL, outcome.message);
+    }
+  }
+
+  private sendStatus(reply: FastifyReply, encoding: WireEncoding, http: number, code: number, message: string): void {
+    reply.code(http);
+    if (encoding === 'proto') reply.type('application/x-protobuf').send(Buffer.from(encodeStatus(code, message)));
+    else reply.type('application/json').send(encodeStatusJson(code, message));
+  }
+
+  /** Discards an unread body so the connection can be reused. */
+  private drain(req: FastifyRequest): void {
+    const body = req.body as Readable | undefined;
+    if (body && typeof body.resume === 'function') body.resume();
+  }
+
+  /** Stops accepting connections and waits for requests in flight. */
+  async shutdown(): Promise<void> {
+    await this.app?.close();
+  }
+}

@@ -1,0 +1,42 @@
+/** The `otlp` receiver: OTLP over HTTP and gRPC into traces, logs, metrics and events pipelines. */
+import type { ReceiverFactory, Signal } from '../../src/component.js';
+import { otlpReceiverSchema, type OtlpReceiverConfig } from './config.js';
+import { OtlpGrpcServer } from './grpc.js';
+import { ExportHandler } from './handler.js';
+import { OtlpHttpServer } from './http.js';
+
+export const otlpReceiverFactory: ReceiverFactory<OtlpReceiverConfig> = {
+  kind: 'receiver',
+  type: 'otlp',
+  description: 'OTLP/HTTP (:4318) and OTLP/gRPC (:4317) server for traces, logs and metrics; feeds events pipelines with spans and log records',
+  configSchema: otlpReceiverSchema,
+  pipelineSignals: ['traces', 'logs', 'metrics', 'events'],
+  outputs: (signal: Signal) => (signal === 'events' ? ['traces', 'logs'] : [signal]),
+  create(settings, config, consumers) {
+    const handler = new ExportHandler(settings.id, consumers, settings.telemetry, settings.logger);
+    const http = config.protocols.http ? new OtlpHttpServer(config.protocols.http, handler, settings.logger) : undefined;
+    const grpc = config.protocols.grpc ? new OtlpGrpcServer(config.protocols.grpc, handler) : undefined;
+    return {
+      async start() {
+        try {
+          await http?.start();
+        } catch (err) {
+          throw new Error(`protocols::http: cannot listen on ${config.protocols.http!.endpoint}: ${(err as Error).message}`);
+        }
+        try {
+          await grpc?.start();
+        } catch (err) {
+          await http?.shutdown();
+          throw new Error(`protocols::grpc: cannot listen on ${config.protocols.grpc!.endpoint}: ${(err as Error).message}`);
+        }
+        settings.logger.info(
+          { http: http ? `${config.protocols.http!.endpoint.replace(/:\d+$/, '')}:${http.port}` : 'off', grpc: grpc ? `${config.protocols.grpc!.endpoint.replace(/:\d+$/, '')}:${grpc.port}` : 'off' },
+          'OTLP receiver listening',
+        );
+      },
+      async shutdown() {
+        await Promise.all([http?.shutdown(), grpc?.shutdown()]);
+      },
+    };
+  },
+};

@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+/**
+ * The `otelytics` command.
+ *
+ *   otelytics --config FILE [--config FILE2 ...] [--set path::to::key=value ...]   run the gateway
+ *   otelytics validate --config FILE [...]                                       check, exit 0 or 1
+ *   otelytics components                                                         list known types
+ *
+ * Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT drain what was accepted first) or a valid
+ * config; 1 for an invalid config or a failure at start-up; 2 for a usage error.
+ */
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { pino, type Logger } from 'pino';
+import type { Kind } from './component.js';
+import { resolveConfig, type GatewayConfig } from './config/resolve.js';
+import { loadRawConfig } from './config/sources.js';
+import { ConfigErrors, errorMessage } from './errors.js';
+import { Gateway } from './gateway.js';
+import { defaultRegistry } from './registry.js';
+
+const USAGE = `usage:
+  otelytics --config FILE [--config FILE ...] [--set path::to::key=value ...]
+  otelytics validate --config FILE [--config FILE ...] [--set ...]
+  otelytics components
+  otelytics --version
+
+Several --config files are merged in order (maps merge, lists are replaced); --set overrides one key.
+\${env:VAR} and \${env:VAR:-default} are replaced by environment variables.`;
+
+function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function load(configs: string[], sets: string[]): GatewayConfig {
+  if (configs.length === 0) throw new ConfigErrors([]);
+  return resolveConfig(loadRawConfig(configs, sets, process.env), defaultRegistry());
+}
+
+function printConfigErrors(err: ConfigErrors): void {
+  if (err.errors.length === 0) {
+    process.stderr.write(`otelytics: no --config given\n${USAGE}\n`);
+    return;
+  }
+  process.stderr.write(`otelytics: invalid configuration (${err.errors.length} error${err.errors.length === 1 ? '' : 's'}):\n`);
+  for (const e of err.errors) process.stderr.write(`  ${e.message}\n`);
+}
+
+function components(): void {
+  const registry = defaultRegistry();
+  const kinds: [Kind, string][] = [
+    ['receiver', 'receivers'],
+    ['processor', 'processors'],
+    ['exporter', 'exporters'],
+    ['extension', 'extensions'],
+  ];
+  for (const [kind, title] of kinds) {
+    process.stdout.write(`${title}:\n`);
+    for (const f of registry.all(kind)) process.stdout.write(`  ${f.type.padEnd(16)} ${f.description}\n`);
+  }
+}
+
+async function run(config: GatewayConfig): Promise<void> {
+  const logger: Logger = pino({ level: config.service.telemetry.logs.level, base: { service: 'otelytics' } }, pino.destination({ fd: 2, sync: false }));
+  process.on('uncaughtException', (err) => logger.error({ err: err.message, stack: err.stack }, 'uncaught exception'));
+  process.on('unhandledRejection', (err) => logger.error({ err: errorMessage(err) }, 'unhandled promise rejection'));
+  const gateway = new Gateway(config, logger);
+  try {
+    await gateway.start();
+  } catch (err) {
+    logger.fatal(errorMessage(err));
+    logger.flush();
+    process.stderr.write(`otelytics: ${errorMessage(err)}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  let signals = 0;
+  const stop = (signal: string) => {
+    signals++;
+    if (signals > 1) {
+      logger.warn(`second ${signal}: exiting without draining`);
+      logger.flush();
+      process.exit(1);
+    }
+    logger.info({ signal }, 'shutting down: no new data taken, draining what was accepted');
+    gateway.shutdown().then(
+      () => {
+        logger.info('stopped');
+        logger.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err: errorMessage(err) }, 'shutdown failed');
+        logger.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', multiple: true, short: 'c' },
+        set: { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`otelytics: ${errorMessage(err)}\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return void process.stdout.write(USAGE + '\n');
+  if (values.version) return void process.stdout.write(`otelytics ${version()}\n`);
+  const command = positionals[0] ?? 'run';
+  const configs = values.config ?? [];
+  const sets = values.set ?? [];
+  switch (command) {
+    case 'components':
+      components();
+      return;
+    case 'validate':
+    case 'run': {
+      let config: GatewayConfig;
+      try {
+        config = load(configs, sets);
+      } catch (err) {
+        if (err instanceof ConfigErrors) printConfigErrors(err);
+        else process.stderr.write(`otelytics: ${errorMessage(err)}\n`);
+        process.exitCode = configs.length === 0 ? 2 : 1;
+        return;
+      }
+      if (command === 'validate') {
+        process.stdout.write(`configuration is valid: ${config.pipelines.length} pipeline(s): ${config.pipelines.map((p) => p.id).join(', ')}\n`);
+        return;
+      }
+      await run(config);
+      return;
+    }
+    default:
+      process.stderr.write(`otelytics: unknown command "${command}"\n${USAGE}\n`);
+      process.exitCode = 2;
+  }
+}
+
+await main(process.argv.slice(2));

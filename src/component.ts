@@ -1,0 +1,135 @@
+/**
+ * The component API: receivers, processors, exporters and extensions, each made by a factory.
+ *
+ * Modelled on the OpenTelemetry Collector's `component` and `consumer` packages: a factory has a
+ * type name, a config schema with defaults and a `create` function; data moves through a
+ * one-method {@link Consumer}; processors declare which signals they take and give so that a
+ * mis-ordered pipeline is refused at load time.
+ */
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { AnalyticsEvent } from './event.js';
+import type { LogsData, MetricsData, TracesData } from './pdata.js';
+import { logRecordCount, spanCount } from './pdata.js';
+import type { Telemetry } from './telemetry.js';
+
+/** A pipeline's signal. `events` pipelines take spans and log records in and carry analytics events. */
+export type Signal = 'traces' | 'logs' | 'metrics' | 'events';
+export const SIGNALS: readonly Signal[] = ['traces', 'logs', 'metrics', 'events'];
+
+/** One unit of data moving through a pipeline, tagged with its signal. */
+export type Payload =
+  | { signal: 'traces'; data: TracesData }
+  | { signal: 'logs'; data: LogsData }
+  | { signal: 'metrics'; data: MetricsData }
+  | { signal: 'events'; data: AnalyticsEvent[] };
+
+/**
+ * Takes data. Resolves when the data was accepted (processed and handed on, or queued); rejects
+ * with a `PermanentError` (never retry) or a `RetryableError` (refused for now, e.g. a full queue).
+ */
+export interface Consumer {
+  consume(payload: Payload): Promise<void>;
+}
+
+/** Services the running gateway offers to its components. */
+export interface Host {
+  /** The exporter with this id, for dead-letter routes; undefined when not configured. */
+  getExporter(id: string): Exporter | undefined;
+}
+
+export type Kind = 'receiver' | 'processor' | 'exporter' | 'extension';
+
+/** What a component's `create` receives besides its config. */
+export interface CreateSettings {
+  /** Component id, `type[/name]`. */
+  id: string;
+  logger: Logger;
+  telemetry: Telemetry;
+}
+
+export interface Lifecycle {
+  /** Called once, exporters first, receivers last. A rejection stops the gateway's start-up. */
+  start(host: Host): Promise<void>;
+  /** Stop taking data, drain what is in flight, release resources. Called in reverse start order. */
+  shutdown(): Promise<void>;
+}
+
+export interface Receiver extends Lifecycle {}
+export interface Processor extends Lifecycle, Consumer {}
+export interface Exporter extends Lifecycle, Consumer {}
+export interface Extension extends Lifecycle {
+  /** Told when the gateway becomes ready (all pipelines started) or starts draining. */
+  onReadyChange?(ready: boolean): void;
+}
+
+interface FactoryBase<C> {
+  type: string;
+  /** One line for `otelytics components`. */
+  description: string;
+  /** zod schema of the config, with defaults; unknown keys rejected. */
+  configSchema: z.ZodType<C, unknown>;
+}
+
+export interface ReceiverFactory<C = unknown> extends FactoryBase<C> {
+  kind: 'receiver';
+  /** Pipeline signals this receiver can feed. */
+  pipelineSignals: readonly Signal[];
+  /** The signals it emits into a pipeline of the given signal (e.g. an `events` pipeline gets traces and logs). */
+  outputs(pipelineSignal: Signal, config: C): readonly Signal[];
+  /** `consumers` has one entry per signal the receiver emits, fanning out to every pipeline using it. */
+  create(settings: CreateSettings, config: C, consumers: ReceiverConsumers): Receiver;
+}
+
+export type ReceiverConsumers = Partial<Record<Signal, Consumer>>;
+
+export interface ProcessorFactory<C = unknown> extends FactoryBase<C> {
+  kind: 'processor';
+  /** Signals it takes in. */
+  accepts: readonly Signal[];
+  /** The signal it gives for a signal it takes (most processors give what they take). */
+  output(input: Signal): Signal;
+  /** Whether it changes the data it is given (a fan-out then hands it a copy). */
+  mutatesData: boolean;
+  create(settings: CreateSettings & { pipeline: string }, config: C, next: Consumer): Processor;
+}
+
+export interface ExporterFactory<C = unknown> extends FactoryBase<C> {
+  kind: 'exporter';
+  accepts: readonly Signal[];
+  mutatesData: boolean;
+  create(settings: CreateSettings, config: C): Exporter;
+}
+
+export interface ExtensionFactory<C = unknown> extends FactoryBase<C> {
+  kind: 'extension';
+  create(settings: CreateSettings, config: C): Extension;
+}
+
+export type Factory = ReceiverFactory<any> | ProcessorFactory<any> | ExporterFactory<any> | ExtensionFactory<any>;
+
+/** Splits a component id `type[/name]`. */
+export function parseComponentId(id: string): { type: string; name: string } {
+  const slash = id.indexOf('/');
+  return slash < 0 ? { type: id, name: '' } : { type: id.slice(0, slash), name: id.slice(slash + 1) };
+}
+
+/** Number of items (spans, log records, data points or events) in a payload. */
+export function itemCount(p: Payload): number {
+  switch (p.signal) {
+    case 'traces':
+      return spanCount(p.data);
+    case 'logs':
+      return logRecordCount(p.data);
+    case 'metrics':
+      return p.data.dataPointCount;
+    case 'events':
+      return p.data.length;
+  }
+}
+
+/** A deep copy of a payload, for a component that mutates data in a fan-out. */
+export function clonePayload(p: Payload): Payload {
+  if (p.signal === 'metrics') return p;
+  return { signal: p.signal, data: structuredClone(p.data) } as Payload;
+}

@@ -1,0 +1,208 @@
+/**
+ * Validates a raw config tree against the component registry and the service schema.
+ *
+ * All problems are collected and reported at once, each with its full `::` path
+ * (`exporters::file/events::path: must be a non-empty string`). Unknown sections, unknown keys
+ * and unknown component types are errors; pipelines are checked for references to components
+ * that are not configured and for signal flow (a processor that cannot take what the previous
+ * stage gives, an exporter that cannot take what the pipeline carries).
+ */
+import type { z } from 'zod';
+import type { ExporterFactory, ExtensionFactory, Factory, Kind, ProcessorFactory, ReceiverFactory, Signal } from '../component.js';
+import { parseComponentId, SIGNALS } from '../component.js';
+import { ConfigError, ConfigErrors } from '../errors.js';
+import type { Registry } from '../registry.js';
+import type { RawTree } from './sources.js';
+import { isMap } from './sources.js';
+import { serviceSchema, type ServiceConfig } from './service.js';
+
+export interface ComponentConfig<F extends Factory = Factory> {
+  id: string;
+  factory: F;
+  config: unknown;
+}
+
+export interface PipelineConfig {
+  /** Pipeline id, `signal[/name]`. */
+  id: string;
+  signal: Signal;
+  receivers: string[];
+  processors: string[];
+  exporters: string[];
+}
+
+export interface GatewayConfig {
+  receivers: Map<string, ComponentConfig<ReceiverFactory>>;
+  processors: Map<string, ComponentConfig<ProcessorFactory>>;
+  exporters: Map<string, ComponentConfig<ExporterFactory>>;
+  extensions: Map<string, ComponentConfig<ExtensionFactory>>;
+  pipelines: PipelineConfig[];
+  service: ServiceConfig;
+}
+
+const SECTIONS: Record<string, Kind> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter', extensions: 'extension' };
+const ID_RE = /^[a-z][a-z0-9_]*(\/[^\s/][^\s]*)?$/;
+
+/** Turns zod issues into config errors under `base`. */
+export function zodErrors(base: string[], error: z.ZodError): ConfigError[] {
+  const out: ConfigError[] = [];
+  for (const issue of error.issues) {
+    const p = [...base, ...issue.path.map(String)];
+    if (issue.code === 'unrecognized_keys') {
+      for (const k of issue.keys) out.push(new ConfigError([...p, k].join('::'), 'unknown key'));
+      continue;
+    }
+    let msg = issue.message;
+    if (issue.code === 'invalid_type' && /received undefined/.test(msg)) msg = `is required (${issue.expected})`;
+    else msg = msg.replace(/^Invalid input: /, '');
+    out.push(new ConfigError(p.join('::'), msg));
+  }
+  return out;
+}
+
+/** Validates `value` with `schema`; pushes errors under `path`, returns the parsed value or undefined. */
+export function validateWith<T>(schema: z.ZodType<T, unknown>, value: unknown, path: string[], errors: ConfigError[]): T | undefined {
+  const r = schema.safeParse(value ?? {});
+  if (r.success) return r.data;
+  errors.push(...zodErrors(path, r.error));
+  return undefined;
+}
+
+export function resolveConfig(raw: RawTree, registry: Registry): GatewayConfig {
+  const errors: ConfigError[] = [];
+  for (const key of Object.keys(raw)) {
+    if (!(key in SECTIONS) && key !== 'service') errors.push(new ConfigError(key, `unknown section (expected receivers, processors, exporters, extensions, service)`));
+  }
+
+  const sections = {} as Record<Kind, Map<string, ComponentConfig>>;
+  for (const [section, kind] of Object.entries(SECTIONS)) {
+    const map = new Map<string, ComponentConfig>();
+    sections[kind] = map;
+    const tree = raw[section];
+    if (tree === undefined || tree === null) continue;
+    if (!isMap(tree)) {
+      errors.push(new ConfigError(section, 'must be a map of component ids to their config'));
+      continue;
+    }
+    for (const [id, value] of Object.entries(tree)) {
+      const path = [section, id];
+      if (!ID_RE.test(id)) {
+        errors.push(new ConfigError(path.join('::'), 'invalid component id; expected type[/name], e.g. kafka/events'));
+        continue;
+      }
+      const { type } = parseComponentId(id);
+      const factory = registry.get(kind, type);
+      if (!factory) {
+        errors.push(new ConfigError(path.join('::'), `unknown ${kind} type "${type}" (known: ${registry.types(kind).join(', ') || 'none'})`));
+        continue;
+      }
+      if (value !== null && value !== undefined && !isMap(value)) {
+        errors.push(new ConfigError(path.join('::'), 'must be a map of options (or empty for the defaults)'));
+        continue;
+      }
+      const config = validateWith(factory.configSchema, value, path, errors);
+      if (config !== undefined) map.set(id, { id, factory, config });
+    }
+  }
+
+  const service = validateWith(serviceSchema, raw.service, ['service'], errors);
+  const pipelines: PipelineConfig[] = [];
+  if (service) {
+    checkReferences(service.extensions, 'extensions', raw.extensions, ['service', 'extensions'], errors);
+    if (Object.keys(service.pipelines).length === 0) errors.push(new ConfigError('service::pipelines', 'at least one pipeline is required'));
+    for (const [id, p] of Object.entries(service.pipelines)) {
+      const path = ['service', 'pipelines', id];
+      const signal = parseComponentId(id).type as Signal;
+      if (!SIGNALS.includes(signal)) {
+        errors.push(new ConfigError(path.join('::'), `unknown pipeline signal "${signal}" (expected ${SIGNALS.join(', ')}, optionally with /name)`));
+        continue;
+      }
+      const ok =
+        checkReferences(p.receivers, 'receivers', raw.receivers, [...path, 'receivers'], errors) &&
+        checkReferences(p.processors, 'processors', raw.processors, [...path, 'processors'], errors) &&
+        checkReferences(p.exporters, 'exporters', raw.exporters, [...path, 'exporters'], errors);
+      const pipeline: PipelineConfig = { id, signal, ...p };
+      if (ok) checkSignalFlow(pipeline, sections as GatewaySections, path, errors);
+      pipelines.push(pipeline);
+    }
+  }
+
+  if (errors.length > 0) throw new ConfigErrors(errors);
+  return {
+    receivers: sections.receiver as Map<string, ComponentConfig<ReceiverFactory>>,
+    processors: sections.processor as Map<string, ComponentConfig<ProcessorFactory>>,
+    exporters: sections.exporter as Map<string, ComponentConfig<ExporterFactory>>,
+    extensions: sections.extension as Map<string, ComponentConfig<ExtensionFactory>>,
+    pipelines,
+    service: service!,
+  };
+}
+
+type GatewaySections = {
+  receiver: Map<string, ComponentConfig<ReceiverFactory>>;
+  processor: Map<string, ComponentConfig<ProcessorFactory>>;
+  exporter: Map<string, ComponentConfig<ExporterFactory>>;
+};
+
+function checkReferences(ids: readonly string[], section: string, tree: unknown, path: string[], errors: ConfigError[]): boolean {
+  let ok = true;
+  const seen = new Set<string>();
+  ids.forEach((id, i) => {
+    if (seen.has(id)) {
+      errors.push(new ConfigError([...path, String(i)].join('::'), `"${id}" is listed twice`));
+      ok = false;
+    }
+    seen.add(id);
+    if (!isMap(tree) || !(id in tree)) {
+      errors.push(new ConfigError([...path, String(i)].join('::'), `references ${section.replace(/s$/, '')} "${id}" which is not configured under ${section}`));
+      ok = false;
+    }
+  });
+  return ok;
+}
+
+/** Walks the signals through the pipeline's stages; every mismatch is an error naming the stage. */
+function checkSignalFlow(p: PipelineConfig, sections: GatewaySections, path: string[], errors: ConfigError[]): void {
+  let carried = new Set<Signal>();
+  for (const [i, id] of p.receivers.entries()) {
+    const r = sections.receiver.get(id);
+    if (!r) return; // its own config was invalid, already reported
+    if (!r.factory.pipelineSignals.includes(p.signal)) {
+      errors.push(new ConfigError([...path, 'receivers', String(i)].join('::'), `receiver "${id}" cannot feed a ${p.signal} pipeline (it supports ${r.factory.pipelineSignals.join(', ')})`));
+      return;
+    }
+    for (const s of r.factory.outputs(p.signal, r.config)) carried.add(s);
+  }
+  for (const [i, id] of p.processors.entries()) {
+    const proc = sections.processor.get(id);
+    if (!proc) return;
+    const bad = [...carried].filter((s) => !proc.factory.accepts.includes(s));
+    if (bad.length > 0) {
+      errors.push(
+        new ConfigError(
+          [...path, 'processors', String(i)].join('::'),
+          `processor "${id}" takes ${proc.factory.accepts.join(', ')} but is given ${bad.join(', ')} here${p.signal === 'events' && bad.some((s) => s !== 'events') ? '; an events pipeline needs the analytics processor first' : ''}`,
+        ),
+      );
+      return;
+    }
+    carried = new Set([...carried].map((s) => proc.factory.output(s)));
+  }
+  const expected = p.signal;
+  const wrong = [...carried].filter((s) => s !== expected);
+  if (wrong.length > 0) {
+    errors.push(
+      new ConfigError(
+        [...path, 'processors'].join('::'),
+        `a ${p.signal} pipeline must end with ${expected} but carries ${wrong.join(', ')}${p.signal === 'events' ? '; add the analytics processor to turn spans and log records into events' : ''}`,
+      ),
+    );
+    return;
+  }
+  for (const [i, id] of p.exporters.entries()) {
+    const e = sections.exporter.get(id);
+    if (e && !e.factory.accepts.includes(expected)) {
+      errors.push(new ConfigError([...path, 'exporters', String(i)].join('::'), `exporter "${id}" cannot take ${expected} (it takes ${e.factory.accepts.join(', ')})`));
+    }
+  }
+}

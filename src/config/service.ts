@@ -1,0 +1,35 @@
+/** Schema of the `service` section: pipelines, enabled extensions and self-telemetry. */
+import { endpoint, z } from './schema.js';
+
+const componentList = (what: string, min: number) =>
+  z.array(z.string().min(1)).min(min, { message: `at least ${min} ${what} required` });
+
+export const pipelineSchema = z.strictObject({
+  receivers: componentList('receiver is', 1).describe('Receiver ids feeding this pipeline.'),
+  processors: z.array(z.string().min(1)).default([]).describe('Processor ids, in order.'),
+  exporters: componentList('exporter is', 1).describe('Exporter ids this pipeline fans out to.'),
+});
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+export const serviceSchema = z.strictObject({
+  extensions: z.array(z.string().min(1)).default([]).describe('Extension ids to run, e.g. [health_check].'),
+  pipelines: z.record(z.string(), pipelineSchema).describe('Pipelines by id `signal[/name]`, signal one of traces, logs, metrics, events.'),
+  telemetry: z
+    .strictObject({
+      metrics: z
+        .strictObject({
+          address: endpoint('127.0.0.1:8888').describe('Where Prometheus metrics are served (`/metrics`). Default 127.0.0.1:8888.'),
+          level: z.enum(['none', 'basic', 'normal', 'detailed']).default('basic').describe('`none` turns the endpoint off.'),
+        })
+        .prefault({}),
+      logs: z
+        .strictObject({
+          level: z.enum(LOG_LEVELS).default('info').describe('Minimum level of the gateway\'s own JSON logs (stderr).'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+});
+
+export type ServiceConfig = z.infer<typeof serviceSchema>;

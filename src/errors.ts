@@ -1,0 +1,71 @@
+/**
+ * The error catalogue. Every error the gateway raises on purpose carries a stable `code`.
+ *
+ * Consumer errors follow the collector's `consumererror` classification: a permanent error is
+ * never retried (the data goes to the dead-letter route or is counted as dropped); a retryable
+ * error may be retried, after `retryAfterMillis` when the destination said so. Receivers turn a
+ * retryable refusal into HTTP 429/503 with `Retry-After` or gRPC `UNAVAILABLE` with `RetryInfo`.
+ */
+
+export class OtelyticsError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A configuration problem; `path` is the full `::`-separated key path (e.g. `exporters::file::path`). */
+export class ConfigError extends OtelyticsError {
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super('CONFIG_INVALID', path ? `${path}: ${message}` : message);
+    this.path = path;
+  }
+}
+
+/** Several configuration problems, reported at once. */
+export class ConfigErrors extends OtelyticsError {
+  readonly errors: readonly ConfigError[];
+  constructor(errors: readonly ConfigError[]) {
+    super('CONFIG_INVALID', `invalid configuration:\n${errors.map((e) => `  ${e.message}`).join('\n')}`);
+    this.errors = errors;
+  }
+}
+
+/** An OTLP request body that cannot be decoded. Maps to HTTP 400 / gRPC INVALID_ARGUMENT. */
+export class OtlpDecodeError extends OtelyticsError {
+  constructor(message: string) {
+    super('OTLP_DECODE', message);
+  }
+}
+
+/** Data that can never be delivered as it is (bad record, rejected by the destination for good). */
+export class PermanentError extends OtelyticsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PERMANENT', message, options);
+  }
+}
+
+/** A refusal or failure that may succeed later (queue full, memory limit, destination down). */
+export class RetryableError extends OtelyticsError {
+  /** How long the sender should wait before retrying, when known; milliseconds. */
+  readonly retryAfterMillis: number | undefined;
+  constructor(message: string, retryAfterMillis?: number, options?: { cause?: unknown }) {
+    super('RETRYABLE', message, options);
+    this.retryAfterMillis = retryAfterMillis;
+  }
+}
+
+export function isPermanent(err: unknown): boolean {
+  return err instanceof PermanentError || err instanceof OtlpDecodeError;
+}
+
+export function isRetryable(err: unknown): err is RetryableError {
+  return err instanceof RetryableError;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

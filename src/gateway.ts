@@ -1,0 +1,192 @@
+/**
+ * The pipeline graph: builds components from a validated config, wires receivers → processors →
+ * exporters with fan-out, starts them in dependency order and shuts them down in reverse.
+ *
+ * As in the collector's `service/internal/graph`: one exporter instance per id (shared by every
+ * pipeline that lists it), one processor instance per pipeline, one receiver instance per id
+ * feeding every pipeline that lists it. A fan-out hands read-only consumers the same data and
+ * mutating consumers their own copy (the last mutating one takes the original when no read-only
+ * consumer shares it). Start: extensions, exporters, processors (last to first), receivers;
+ * shutdown in the reverse order, so receivers stop taking data before processors flush and
+ * exporters drain.
+ */
+import type { Logger } from 'pino';
+import type { Consumer, Exporter, Extension, Host, Payload, Processor, Receiver, ReceiverConsumers, Signal } from './component.js';
+import { clonePayload, itemCount } from './component.js';
+import type { GatewayConfig } from './config/resolve.js';
+import { errorMessage } from './errors.js';
+import { Telemetry } from './telemetry.js';
+import { parseEndpoint } from './config/schema.js';
+
+interface Target {
+  consumer: Consumer;
+  mutates: boolean;
+}
+
+/** A consumer that hands the same payload to several consumers, copying for mutating ones. */
+export function fanOut(targets: readonly Target[]): Consumer {
+  if (targets.length === 1) return targets[0]!.consumer;
+  const shared = targets.filter((t) => !t.mutates).map((t) => t.consumer);
+  const mutating = targets.filter((t) => t.mutates).map((t) => t.consumer);
+  return {
+    async consume(p: Payload): Promise<void> {
+      const calls: Promise<void>[] = [];
+      mutating.forEach((c, i) => {
+        const last = i === mutating.length - 1 && shared.length === 0;
+        calls.push(c.consume(last ? p : clonePayload(p)));
+      });
+      for (const c of shared) calls.push(c.consume(p));
+      const results = await Promise.allSettled(calls);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+  };
+}
+
+export class Gateway implements Host {
+  readonly telemetry = new Telemetry();
+  private readonly exporters = new Map<string, Exporter>();
+  private readonly processors: { id: string; pipeline: string; processor: Processor }[] = [];
+  private readonly receivers = new Map<string, Receiver>();
+  private readonly extensions = new Map<string, Extension>();
+  private metricsServer: { port: number; close(): Promise<void> } | undefined;
+  private started: { kind: string; id: string; c: Receiver | Processor | Exporter | Extension }[] = [];
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly logger: Logger,
+  ) {
+    this.build();
+  }
+
+  getExporter(id: string): Exporter | undefined {
+    return this.exporters.get(id);
+  }
+
+  /** Port the metrics endpoint is bound to (after start), for tests and logs. */
+  get metricsPort(): number | undefined {
+    return this.metricsServer?.port;
+  }
+
+  private settings(id: string) {
+    return { id, logger: this.logger.child({ component: id }), telemetry: this.telemetry };
+  }
+
+  private build(): void {
+    const cfg = this.config;
+    for (const id of cfg.service.extensions) {
+      const e = cfg.extensions.get(id)!;
+      this.extensions.set(id, e.factory.create(this.settings(id), e.config));
+    }
+    const used = new Set(cfg.pipelines.flatMap((p) => p.exporters));
+    for (const id of used) {
+      const e = cfg.exporters.get(id)!;
+      this.exporters.set(id, e.factory.create(this.settings(id), e.config));
+    }
+    // Entry consumer of each pipeline, with whether its first stage mutates data.
+    const entries = new Map<string, Target>();
+    for (const p of cfg.pipelines) {
+      const exporterTargets = p.exporters.map((id) => ({ consumer: this.exporters.get(id)!, mutates: cfg.exporters.get(id)!.factory.mutatesData }));
+      let next: Consumer = fanOut(exporterTargets);
+      let mutates = exporterTargets.length === 1 && exporterTargets[0]!.mutates;
+      for (let i = p.processors.length - 1; i >= 0; i--) {
+        const id = p.processors[i]!;
+        const pc = cfg.processors.get(id)!;
+        const processor = pc.factory.create({ ...this.settings(id), pipeline: p.id }, pc.config, this.countOutgoing(id, p.id, next));
+        this.processors.unshift({ id, pipeline: p.id, processor });
+        next = this.countIncoming(id, p.id, processor);
+        mutates = pc.factory.mutatesData;
+      }
+      entries.set(p.id, { consumer: next, mutates });
+    }
+    for (const [id, rc] of cfg.receivers) {
+      const bySignal = new Map<Signal, Target[]>();
+      for (const p of cfg.pipelines) {
+        if (!p.receivers.includes(id)) continue;
+        for (const s of rc.factory.outputs(p.signal, rc.config)) {
+          let list = bySignal.get(s);
+          if (!list) bySignal.set(s, (list = []));
+          list.push(entries.get(p.id)!);
+        }
+      }
+      if (bySignal.size === 0) continue; // configured but in no pipeline: not started, like the collector
+      const consumers: ReceiverConsumers = {};
+      for (const [s, targets] of bySignal) consumers[s] = fanOut(targets);
+      this.receivers.set(id, rc.factory.create(this.settings(id), rc.config, consumers));
+    }
+  }
+
+  private countIncoming(id: string, pipeline: string, processor: Processor): Consumer {
+    const t = this.telemetry;
+    return {
+      consume(p: Payload) {
+        t.processorItems(id, pipeline, 'incoming', itemCount(p));
+        return processor.consume(p);
+      },
+    };
+  }
+
+  private countOutgoing(id: string, pipeline: string, next: Consumer): Consumer {
+    const t = this.telemetry;
+    return {
+      consume(p: Payload) {
+        t.processorItems(id, pipeline, 'outgoing', itemCount(p));
+        return next.consume(p);
+      },
+    };
+  }
+
+  /** Starts everything; on a failure, stops what was started and rethrows with the component named. */
+  async start(): Promise<void> {
+    const metrics = this.config.service.telemetry.metrics;
+    if (metrics.level !== 'none') {
+      const ep = parseEndpoint(metrics.address)!;
+      try {
+        this.metricsServer = await this.telemetry.serve(ep.host, ep.port);
+      } catch (err) {
+        throw new Error(`service::telemetry::metrics::address: cannot listen on ${metrics.address}: ${errorMessage(err)}`);
+      }
+    }
+    const order: { kind: string; id: string; c: Receiver | Processor | Exporter | Extension }[] = [
+      ...[...this.extensions].map(([id, c]) => ({ kind: 'extension', id, c })),
+      ...[...this.exporters].map(([id, c]) => ({ kind: 'exporter', id, c })),
+      ...[...this.processors].reverse().map(({ id, pipeline, processor }) => ({ kind: 'processor', id: `${id} in pipeline ${pipeline}`, c: processor })),
+      ...[...this.receivers].map(([id, c]) => ({ kind: 'receiver', id, c })),
+    ];
+    for (const item of order) {
+      try {
+        await item.c.start(this);
+      } catch (err) {
+        this.logger.error({ component: item.id }, `failed to start ${item.kind} ${item.id}: ${errorMessage(err)}`);
+        await this.shutdown();
+        throw new Error(`failed to start ${item.kind} "${item.id}": ${errorMessage(err)}`);
+      }
+      this.started.push(item);
+    }
+    for (const e of this.extensions.values()) e.onReadyChange?.(true);
+    this.logger.info(
+      { pipelines: this.config.pipelines.map((p) => p.id), metrics: this.metricsServer ? `${parseEndpoint(metrics.address)!.host}:${this.metricsServer.port}` : 'off' },
+      'otelytics is ready',
+    );
+  }
+
+  /** Stops taking data, drains and stops everything, in reverse start order. Idempotent. */
+  shutdown(): Promise<void> {
+    this.stopping ??= this.doShutdown();
+    return this.stopping;
+  }
+
+  private async doShutdown(): Promise<void> {
+    for (const e of this.extensions.values()) e.onReadyChange?.(false);
+    for (const item of [...this.started].reverse()) {
+      try {
+        await item.c.shutdown();
+      } catch (err) {
+        this.logger.error({ component: item.id }, `error while stopping ${item.kind} ${item.id}: ${errorMessage(err)}`);
+      }
+    }
+    this.started = [];
+    await this.metricsServer?.close();
+  }
+}

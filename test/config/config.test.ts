@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { resolveConfig } from '../../src/config/resolve.js';
+import { parseDurationMillis } from '../../src/config/schema.js';
+import { applySet, loadRawConfig, mergeTrees, parseConfigText, substituteEnv } from '../../src/config/sources.js';
+import { ConfigErrors } from '../../src/errors.js';
+import { defaultRegistry } from '../../src/registry.js';
+import { projectRoot } from '../helpers.js';
+
+const registry = defaultRegistry();
+
+function errorsOf(yaml: string): string[] {
+  try {
+    resolveConfig(parseConfigText(yaml, 'test.yaml'), registry);
+  } catch (err) {
+    assert.ok(err instanceof ConfigErrors, String(err));
+    return err.errors.map((e) => e.message);
+  }
+  return [];
+}
+
+const minimal = `
+receivers: { otlp: }
+processors: { analytics: }
+exporters: { file: { path: /tmp/x.jsonl } }
+service: { pipelines: { events: { receivers: [otlp], processors: [analytics], exporters: [file] } } }
+`;
+
+describe('config sources', () => {
+  it('merges maps and replaces lists', () => {
+    assert.deepEqual(mergeTrees({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3], e: 2 } }), { a: { b: 1, c: [3], e: 2 }, d: 1 });
+  });
+
+  it('applies --set with the :: separator and YAML-typed values', () => {
+    const t: Record<string, unknown> = { exporters: { 'file/x': { path: 'a' } } };
+    applySet(t, 'exporters::file/x::path=/tmp/e=1.jsonl');
+    applySet(t, 'receivers::otlp::protocols::http::max_request_body_size=1024');
+    applySet(t, 'service::pipelines::events::exporters=[file/x]');
+    assert.deepEqual(t, {
+      exporters: { 'file/x': { path: '/tmp/e=1.jsonl' } },
+      receivers: { otlp: { protocols: { http: { max_request_body_size: 1024 } } } },
+      service: { pipelines: { events: { exporters: ['file/x'] } } },
+    });
+    assert.throws(() => applySet(t, 'no-equals-sign'), /expected path::to::key=value/);
+  });
+
+  it('substitutes ${env:VAR} and ${env:VAR:-default}, typing whole-value references', () => {
+    const errors: never[] = [];
+    const out = substituteEnv({ a: '${env:PORT}', b: 'x-${env:NAME}-y', c: '${env:MISSING:-dflt}', d: '$${env:LITERAL}' }, { PORT: '4318', NAME: 'n' }, [], errors);
+    assert.deepEqual(out, { a: 4318, b: 'x-n-y', c: 'dflt', d: '${env:LITERAL}' });
+  });
+
+  it('names the key of an unset variable without default', () => {
+    assert.throws(
+      () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+        const f = path.join(dir, 'c.yaml');
+        fs.writeFileSync(f, 'exporters:\n  file:\n    path: ${env:OTELYTICS_TEST_UNSET_VAR}\n');
+        loadRawConfig([f], [], {});
+      },
+      (err: unknown) => err instanceof ConfigErrors && /exporters::file::path: environment variable OTELYTICS_TEST_UNSET_VAR is not set/.test(err.message),
+    );
+  });
+
+  it('parses durations', () => {
+    assert.equal(parseDurationMillis('200ms'), 200);
+    assert.equal(parseDurationMillis('1m30s'), 90_000);
+    assert.equal(parseDurationMillis('0'), 0);
+    assert.equal(parseDurationMillis('5 parsecs'), undefined);
+  });
+
+  it('reports a YAML syntax error with the file name', () => {
+    assert.throws(() => parseConfigText('a: [1, 2\n', 'broken.yaml'), /broken\.yaml/);
+  });
+});
+
+describe('config validation', () => {
+  it('accepts config.example.yaml and applies the collector defaults', () => {
+    const cfg = resolveConfig(loadRawConfig([path.join(projectRoot, 'config.example.yaml')], [], {}), registry);
+    assert.equal(cfg.pipelines[0]!.signal, 'events');
+    const otlp = cfg.receivers.get('otlp')!.config as { protocols: { http: { endpoint: string; max_request_body_size: number }; grpc: { endpoint: string } } };
+    assert.equal(otlp.protocols.http.endpoint, '127.0.0.1:4318');
+    assert.equal(otlp.protocols.grpc.endpoint, '127.0.0.1:4317');
+    assert.equal(otlp.protocols.http.max_request_body_size, 20 * 1024 * 1024);
+    assert.equal(cfg.service.telemetry.metrics.address, '127.0.0.1:8888');
+    assert.equal((cfg.extensions.get('health_check')!.config as { endpoint: string }).endpoint, '127.0.0.1:13133');
+  });
+
+  it('defaults: empty otlp receiver serves both protocols; batch 8192 / 200ms', () => {
+    const cfg = resolveConfig(parseConfigText(minimal.replace('processors: { analytics: }', 'processors: { analytics: , batch: }').replace('[analytics]', '[analytics, batch]'), 't'), registry);
+    const otlp = cfg.receivers.get('otlp')!.config as { protocols: { http?: unknown; grpc?: unknown } };
+    assert.ok(otlp.protocols.http && otlp.protocols.grpc);
+    assert.deepEqual(cfg.processors.get('batch')!.config, { send_batch_size: 8192, send_batch_max_size: 0, timeout: 200, max_buffered_items: 100_000 });
+  });
+
+  it('reports every error at once, each with its full path', () => {
+    const errs = errorsOf(`
+receivers:
+  otlp:
+    protocols:
+      http: { endpoint: "nope", bogus: 1 }
+  zipkin: {}
+processors:
+  batch: { timeout: forever }
+  analytics:
+    rules:
+      - { id: r1, event: x, capture: { url.path: "(?<broken" } }
+exporters:
+  file: { path: "" }
+  file/other: { paht: x }
+unknown_section: {}
+service:
+  pipelines:
+    events: { receivers: [otlp], processors: [batch, analytics], exporters: [file, kafka/events] }
+`);
+    const expected = [
+      /^unknown_section: unknown section/,
+      /^receivers::otlp::protocols::http::endpoint: must be "host:port"/,
+      /^receivers::otlp::protocols::http::bogus: unknown key/,
+      /^receivers::zipkin: unknown receiver type "zipkin"/,
+      /^processors::batch::timeout: must be a duration/,
+      /^processors::analytics::rules::0::capture::url\.path: invalid regular expression/,
+      /^exporters::file::path: must be a non-empty string/,
+      /^exporters::file\/other::paht: unknown key/,
+      /^exporters::file\/other::path: is required/,
+      /^service::pipelines::events::exporters::1: references exporter "kafka\/events" which is not configured/,
+    ];
+    for (const re of expected) assert.ok(errs.some((e) => re.test(e)), `missing ${re} in:\n${errs.join('\n')}`);
+  });
+
+  it('refuses a mis-ordered events pipeline at load time', () => {
+    const errs = errorsOf(minimal.replace('processors: { analytics: }', 'processors: { analytics: , filter: }').replace('[analytics]', '[filter, analytics]'));
+    assert.equal(errs.length, 1);
+    assert.match(errs[0]!, /^service::pipelines::events::processors::0: processor "filter" takes events but is given traces, logs here; an events pipeline needs the analytics processor first/);
+  });
+
+  it('refuses an events pipeline without analytics', () => {
+    const errs = errorsOf(minimal.replace('processors: [analytics]', 'processors: []'));
+    assert.match(errs[0]!, /^service::pipelines::events::processors: a events pipeline must end with events but carries traces, logs; add the analytics processor/);
+  });
+
+  it('refuses an exporter that cannot take the pipeline signal', () => {
+    const errs = errorsOf(`
+receivers: { otlp: }
+exporters: { file: { path: /tmp/x } }
+service: { pipelines: { metrics: { receivers: [otlp], exporters: [file] } } }
+`);
+    assert.match(errs[0]!, /^service::pipelines::metrics::exporters::0: exporter "file" cannot take metrics/);
+  });
+
+  it('refuses unknown pipeline signals, bad ids, and missing pipelines', () => {
+    assert.match(errorsOf(minimal.replace('events: {', 'spans: {'))[0]!, /^service::pipelines::spans: unknown pipeline signal "spans"/);
+    assert.match(errorsOf(minimal.replace('file: {', 'File: {'))[0]!, /^exporters::File: invalid component id/);
+    assert.match(errorsOf('receivers: { otlp: }\nservice: { pipelines: {} }')[0]!, /^service::pipelines: at least one pipeline is required/);
+    assert.match(errorsOf('receivers: { otlp: }')[0]!, /^service::pipelines: is required/);
+  });
+
+  it('checks analytics rules: duplicate ids, unknown sources, span rules without event', () => {
+    const errs = errorsOf(
+      minimal.replace(
+        'processors: { analytics: }',
+        `processors:
+  analytics:
+    rules:
+      - { id: a, event: e, properties: { x: attributes.k, y: nowhere.k } }
+      - { id: a }
+      - { id: b, event: e, match: { attributes: { k: {} } } }
+`,
+      ),
+    );
+    for (const re of [
+      /^processors::analytics::rules::0::properties::y: unknown source "nowhere\.k"/,
+      /^processors::analytics::rules::1::id: duplicate rule id "a"/,
+      /^processors::analytics::rules::1::event: span rules need the name of the event/,
+      /^processors::analytics::rules::2::match::attributes::k: a condition object needs at least one test/,
+    ]) {
+      assert.ok(errs.some((e) => re.test(e)), `missing ${re} in:\n${errs.join('\n')}`);
+    }
+  });
+});

@@ -1,0 +1,129 @@
+/** Shared test helpers: paths, fixtures, free ports. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import zlib from 'node:zlib';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The project's root (tests run from `dist/test/...`). */
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** `../shared/fixtures/otlp` beside the checkout: real OTel JS SDK request bodies. */
+export const fixturesDir = path.resolve(projectRoot, '..', 'shared', 'fixtures', 'otlp');
+
+export interface FixtureFile {
+  path: string;
+  signal: 'traces' | 'logs';
+  batch: number;
+  otlpPath: string;
+  contentType: string;
+  contentEncoding: string;
+  spanCount?: number;
+  logCount?: number;
+  eventNames?: string[];
+}
+
+export function fixtureManifest(): FixtureFile[] {
+  return JSON.parse(fs.readFileSync(path.join(fixturesDir, 'manifest.json'), 'utf8')).files;
+}
+
+export function readFixture(name: string): Buffer {
+  return fs.readFileSync(path.join(fixturesDir, name));
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+
+/** A gateway run as a user runs it: `node dist/src/cli.js --config ... --set ...`. */
+export interface RunningGateway {
+  child: ChildProcess;
+  ports: { http: number; grpc: number; health: number; metrics: number };
+  dir: string;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export const cliPath = path.join(projectRoot, 'dist', 'src', 'cli.js');
+
+export async function startGateway(opts: { configs?: string[]; sets?: string[]; env?: NodeJS.ProcessEnv; filePath?: (dir: string) => string } = {}): Promise<RunningGateway> {
+  const ports = { http: await freePort(), grpc: await freePort(), health: await freePort(), metrics: await freePort() };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otelytics-test-'));
+  const configs = opts.configs ?? [path.join(projectRoot, 'config.example.yaml')];
+  const sets = [
+    `receivers::otlp::protocols::http::endpoint=127.0.0.1:${ports.http}`,
+    `receivers::otlp::protocols::grpc::endpoint=127.0.0.1:${ports.grpc}`,
+    `extensions::health_check::endpoint=127.0.0.1:${ports.health}`,
+    `service::telemetry::metrics::address=127.0.0.1:${ports.metrics}`,
+    ...(opts.sets ?? [`exporters::file::path=${path.join(dir, 'events.jsonl')}`, 'exporters::debug::verbosity=basic']),
+  ];
+  const args = [cliPath, ...configs.flatMap((c) => ['--config', c]), ...sets.flatMap((s) => ['--set', s])];
+  const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${out}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${ports.health}/`);
+      if (r.status === 200) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`gateway not healthy within 30 s:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    child,
+    ports,
+    dir,
+    output: () => out,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** Reads a JSON Lines file (missing file: no lines). */
+export function readJsonLines<T = Record<string, unknown>>(file: string): T[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as T);
+}
+
+/** A fixture body as the manifest describes it, decompressed. */
+export function fixtureBodyPlain(f: FixtureFile): Buffer {
+  const b = readFixture(f.path);
+  return f.contentEncoding === 'gzip' ? zlib.gunzipSync(b) : b;
+}
+
+/** Posts a fixture to an OTLP/HTTP endpoint with its own content type and encoding. */
+export async function postFixture(port: number, f: FixtureFile): Promise<Response> {
+  const headers: Record<string, string> = { 'content-type': f.contentType };
+  if (f.contentEncoding !== 'identity') headers['content-encoding'] = f.contentEncoding;
+  return fetch(`http://127.0.0.1:${port}${f.otlpPath}`, { method: 'POST', headers, body: readFixture(f.path) });
+}
