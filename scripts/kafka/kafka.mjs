@@ -1,0 +1,778 @@
+#!/usr/bin/env node
+// Runs a real single-node Apache Kafka broker (KRaft, combined broker+controller)
+// from Apache Kafka's jars on Maven Central. No Docker, no Kafka download: Maven
+// fetches the jars listed in ./pom.xml into a cache outside the repo, and Java 17+
+// runs them.
+//
+// CLI:     node scripts/kafka/kafka.mjs install|start|stop|restart|status [--dir D] [--port P] [--purge]
+// Library: const { startKafka } = await import('.../scripts/kafka/kafka.mjs');
+//          const k = await startKafka();   // fresh broker, fresh temp dir
+//          k.brokers                       // ['127.0.0.1:<port>']
+//          await k.stop();                 // kills it, removes the dir
+// See README.md beside this file.
+
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** The pom whose dependencies are the broker's classpath. */
+export const POM = path.join(here, 'pom.xml');
+
+/** The pinned Kafka version: `<kafka.version>` in pom.xml. */
+export const KAFKA_VERSION = (() => {
+  const m = /<kafka\.version>\s*([^<\s]+)\s*<\/kafka\.version>/.exec(fs.readFileSync(POM, 'utf8'));
+  if (!m) throw new Error(`no <kafka.version> in ${POM}`);
+  return m[1];
+})();
+
+const HOST = '127.0.0.1';
+const STATE_FILE = 'state.json';
+const LOG_FILE = 'kafka.log';
+const noop = () => {};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- locations
+
+/** `${OTELYTICS_CACHE:-$HOME/.cache/otelytics}` */
+export function cacheRoot() {
+  return process.env.OTELYTICS_CACHE || path.join(os.homedir(), '.cache', 'otelytics');
+}
+
+/** `<cache>/kafka-<version>`: jars (lib/), class-data archive (cds/), the CLI's broker (broker/). */
+export function kafkaHome() {
+  return path.join(cacheRoot(), `kafka-${KAFKA_VERSION}`);
+}
+
+export function libDir() {
+  return path.join(kafkaHome(), 'lib');
+}
+
+/** Data dir the CLI uses when no `--dir` is given. */
+export function defaultDataDir() {
+  return path.join(kafkaHome(), 'broker');
+}
+
+function mainJar(lib = libDir()) {
+  return path.join(lib, `kafka_2.13-${KAFKA_VERSION}.jar`);
+}
+
+// ---------------------------------------------------------------- install
+
+/**
+ * Fetches the jars with `mvn dependency:copy-dependencies` unless they are already
+ * in `<cache>/kafka-<version>/lib`. Safe to run concurrently: Maven writes into a
+ * private directory that is renamed into place when complete.
+ */
+export async function installKafka({ log = noop } = {}) {
+  const lib = libDir();
+  if (fs.existsSync(mainJar(lib))) return lib;
+  await fsp.mkdir(kafkaHome(), { recursive: true });
+  const tmp = `${lib}.partial-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
+  const mvn = process.env.MVN || 'mvn';
+  const args = ['-B', '-q', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${tmp}`];
+  log(`Fetching Apache Kafka ${KAFKA_VERSION} jars with Maven into ${lib} ...`);
+  const t0 = Date.now();
+  const { code, output } = await run(mvn, args);
+  try {
+    if (code !== 0 || !fs.existsSync(mainJar(tmp))) {
+      throw new Error(`${mvn} ${args.join(' ')} failed (exit ${code}):\n${tail(output, 40)}`);
+    }
+    try {
+      await fsp.rename(tmp, lib);
+    } catch (err) {
+      // Someone else finished first (lib now exists and is not empty): use theirs.
+      if (!fs.existsSync(mainJar(lib))) throw err;
+    }
+  } finally {
+    await fsp.rm(tmp, { recursive: true, force: true });
+  }
+  log(`Fetched ${fs.readdirSync(lib).length} jars in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  return lib;
+}
+
+function run(cmd, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', (err) => {
+      if (err.code === 'ENOENT') reject(new Error(`${cmd} not found on PATH (needed to run the Kafka broker)`));
+      else reject(err);
+    });
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+// ---------------------------------------------------------------- java
+
+function javaBin() {
+  if (process.env.JAVA) return process.env.JAVA;
+  if (process.env.JAVA_HOME) return path.join(process.env.JAVA_HOME, 'bin', 'java');
+  return 'java';
+}
+
+/** Resolves `java` on PATH to its real file (for the class-data archive's key). */
+function resolveOnPath(bin) {
+  if (bin.includes(path.sep)) return bin;
+  for (const d of (process.env.PATH || '').split(path.delimiter)) {
+    const p = path.join(d, bin);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {}
+  }
+  return bin;
+}
+
+/**
+ * JVM flags. Measured on a 2-core machine (Kafka 4.3.1, Java 17): broker startup is
+ * ~2.4s with Kafka's default G1, ~1.8s with Serial GC + C1 only, ~0.95s when an
+ * application class-data (CDS) archive is also used. `-Xshare:auto` is the default,
+ * spelled out so a stale or foreign archive is ignored instead of failing the JVM.
+ */
+function baseJvmFlags() {
+  const flags = [
+    '-Xms128m',
+    '-Xmx512m',
+    '-XX:+UseSerialGC',
+    '-XX:TieredStopAtLevel=1',
+    '-Xshare:auto',
+    '-XX:-UsePerfData',
+    '-Djava.awt.headless=true',
+  ];
+  const extra = process.env.OTELYTICS_KAFKA_JVM_OPTS;
+  if (extra) flags.push(...extra.split(/\s+/).filter(Boolean));
+  return flags;
+}
+
+/**
+ * Dynamic AppCDS archive of the classes a broker loads: the first broker started
+ * without one dumps it when it exits cleanly (adds ~3s to that one stop), every
+ * later JVM maps it (halves startup). Keyed by java binary, jars and flags.
+ * OTELYTICS_KAFKA_CDS=0 turns it off.
+ */
+function cdsArchive(classpath, flags) {
+  if (process.env.OTELYTICS_KAFKA_CDS === '0') return null;
+  let javaId = javaBin();
+  try {
+    const real = fs.realpathSync(resolveOnPath(javaId));
+    javaId = `${real}:${fs.statSync(real).mtimeMs}`;
+  } catch {}
+  const key = crypto
+    .createHash('sha256')
+    .update([KAFKA_VERSION, javaId, classpath, ...flags].join('\n'))
+    .digest('hex')
+    .slice(0, 16);
+  return path.join(kafkaHome(), 'cds', `broker-${key}.jsa`);
+}
+
+function classpathOf(lib) {
+  return fs
+    .readdirSync(lib)
+    .filter((f) => f.endsWith('.jar'))
+    .sort()
+    .map((f) => path.join(lib, f))
+    .join(path.delimiter);
+}
+
+// ---------------------------------------------------------------- config
+
+function serverProperties({ dir, port, controllerPort }) {
+  const dataDir = path.join(dir, 'data');
+  return `# Written by scripts/kafka/kafka.mjs on every start: edits here are overwritten.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@${HOST}:${controllerPort}
+controller.listener.names=CONTROLLER
+listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}
+advertised.listeners=PLAINTEXT://${HOST}:${port}
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=${dataDir}
+
+# single node, tuned for tests
+auto.create.topics.enable=true
+num.partitions=3
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=3
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+# After a crash (SIGKILL) the restarted broker cannot re-register until the controller
+# has timed out its previous session: 9s by default, ~3s with these.
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=500
+# the log cleaner would otherwise take 128 MiB of a 512 MiB heap
+log.cleaner.dedupe.buffer.size=16777216
+`;
+}
+
+const LOG4J2 = `# Written by scripts/kafka/kafka.mjs. Everything goes to stdout, which is ${LOG_FILE}.
+status = warn
+# Kafka logs from its own shutdown hook: keep log4j2's out of the way.
+shutdownHook = disable
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.out.ref = OUT
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+logger.statechange.name = state.change.logger
+logger.statechange.level = warn
+`;
+
+/** A random Kafka cluster id (base64url of 16 random bytes, as `kafka-storage random-uuid`). */
+export function randomClusterId() {
+  for (;;) {
+    const id = crypto.randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+function isFormatted(dir) {
+  return fs.existsSync(path.join(dir, 'data', 'meta.properties'));
+}
+
+// ---------------------------------------------------------------- processes
+
+function readState(dir) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, STATE_FILE), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+function writeState(dir, state) {
+  const file = path.join(dir, STATE_FILE);
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n');
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+/** Is `pid` alive and (where /proc tells) the broker of `dir`? */
+function brokerAlive(pid, dir) {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+  try {
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmd.includes('kafka.Kafka') && cmd.includes(path.join(dir, 'server.properties'));
+  } catch {
+    return true; // no /proc (macOS): trust kill(0)
+  }
+}
+
+/** The running broker of `dir`, or null. */
+export function kafkaStatus({ dir = defaultDataDir() } = {}) {
+  dir = path.resolve(dir);
+  const s = readState(dir);
+  if (!s || !brokerAlive(s.pid, dir)) return null;
+  return s;
+}
+
+function portFree(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ port, host: HOST, exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+function freePort(avoid = []) {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, HOST, () => {
+      const { port } = s.address();
+      s.close(() => (avoid.includes(port) ? freePort(avoid).then(resolve, reject) : resolve(port)));
+    });
+  });
+}
+
+async function waitPortFree(port, ms) {
+  const until = Date.now() + ms;
+  while (!(await portFree(port))) {
+    if (Date.now() > until) return false;
+    await sleep(100);
+  }
+  return true;
+}
+
+function tail(text, lines) {
+  return text.split('\n').slice(-lines).join('\n');
+}
+
+function tailFile(file, lines = 40) {
+  try {
+    const buf = fs.readFileSync(file);
+    return tail(buf.subarray(Math.max(0, buf.length - 64 * 1024)).toString('utf8'), lines);
+  } catch {
+    return '';
+  }
+}
+
+function tcpConnects(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ port, host: HOST });
+    const done = (ok) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1000, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
+let kafkajsModule;
+async function kafkajs() {
+  if (kafkajsModule === undefined) {
+    try {
+      const m = await import('kafkajs');
+      kafkajsModule = m.default ?? m;
+    } catch {
+      kafkajsModule = null;
+    }
+  }
+  return kafkajsModule;
+}
+
+/** One readiness probe: a kafkajs admin lists topics, or (no kafkajs) ApiVersions answers. */
+async function brokerServes(port) {
+  if (!(await tcpConnects(port))) return false;
+  const kjs = await kafkajs();
+  if (!kjs) return apiVersionsAnswers(port);
+  const admin = new kjs.Kafka({
+    clientId: 'otelytics-kafka-probe',
+    brokers: [`${HOST}:${port}`],
+    logLevel: kjs.logLevel.NOTHING,
+    connectionTimeout: 1000,
+    requestTimeout: 3000,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    await admin.listTopics();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(noop);
+  }
+}
+
+/** Raw ApiVersions v0 request; true when the broker answers with error_code 0. */
+function apiVersionsAnswers(port) {
+  return new Promise((resolve) => {
+    const clientId = Buffer.from('otelytics-kafka-probe');
+    const body = Buffer.alloc(2 + 2 + 4 + 2 + clientId.length);
+    body.writeInt16BE(18, 0); // ApiVersions
+    body.writeInt16BE(0, 2);
+    body.writeInt32BE(1, 4);
+    body.writeInt16BE(clientId.length, 8);
+    clientId.copy(body, 10);
+    const size = Buffer.alloc(4);
+    size.writeInt32BE(body.length);
+    const sock = net.connect({ port, host: HOST });
+    let got = Buffer.alloc(0);
+    const done = (ok) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(3000, () => done(false));
+    sock.once('error', () => done(false));
+    sock.once('connect', () => sock.write(Buffer.concat([size, body])));
+    sock.on('data', (d) => {
+      got = Buffer.concat([got, d]);
+      if (got.length >= 10) done(got.readInt32BE(4) === 1 && got.readInt16BE(8) === 0);
+    });
+  });
+}
+
+// ---------------------------------------------------------------- start / stop
+
+/**
+ * Starts a broker and resolves once it serves clients.
+ *
+ * - `dir`: data dir. Omitted: a fresh temp dir. An existing formatted dir is reused
+ *   as is (its topics and messages come back); otherwise it is formatted.
+ * - `port`: client port on 127.0.0.1. Omitted: the port this dir used last if it is
+ *   free, else a free one.
+ * - `log`: `(line) => void` for progress lines (default: silent).
+ * - `detached`: leave the broker running when this process exits (the CLI does);
+ *   by default it is killed when this process exits.
+ * - `timeoutMs`: how long to wait for it to serve (default 90s).
+ *
+ * Resolves `{ brokers, port, controllerPort, pid, dir, logFile, clusterId, stop, restart }`.
+ * `stop()` kills it and removes the dir; `stop({ keepData: true })` keeps the dir
+ * for a later `startKafka({ dir, port })`; `stop({ signal: 'SIGKILL' })` is a crash.
+ */
+export async function startKafka({ dir, port, log = noop, detached = false, timeoutMs = 90_000 } = {}) {
+  const t0 = Date.now();
+  const lib = await installKafka({ log });
+  const java = javaBin();
+
+  const tempDir = !dir;
+  if (dir) {
+    dir = path.resolve(dir);
+    await fsp.mkdir(dir, { recursive: true });
+  } else {
+    dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'otelytics-kafka-'));
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch({ dir, port, log, detached, timeoutMs, java, lib, t0 });
+    } catch (err) {
+      // A port picked here was taken by someone else before Kafka bound it: pick again.
+      if (port == null && attempt < 3 && err.portTaken) {
+        log('port taken before the broker bound it; retrying with another');
+        continue;
+      }
+      // A temp dir nobody else knows about: don't leave it behind (the error has the log's tail).
+      if (tempDir) await fsp.rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+}
+
+async function launch({ dir, port, log, detached, timeoutMs, java, lib, t0 }) {
+  const prev = readState(dir);
+  if (prev && brokerAlive(prev.pid, dir)) {
+    const err = new Error(`a Kafka broker is already running in ${dir} (pid ${prev.pid}, port ${prev.port})`);
+    err.code = 'EKAFKARUNNING';
+    err.state = prev;
+    throw err;
+  }
+
+  if (port != null) {
+    port = Number(port);
+    // Just stopped a broker on this port? Give the OS a moment to free it.
+    if (!(await waitPortFree(port, 3_000))) throw new Error(`port ${HOST}:${port} is in use`);
+  } else if (prev?.port && (await portFree(prev.port))) {
+    port = prev.port;
+  } else {
+    port = await freePort();
+  }
+  const controllerPort =
+    prev?.controllerPort && prev.controllerPort !== port && (await portFree(prev.controllerPort))
+      ? prev.controllerPort
+      : await freePort([port]);
+
+  const propsFile = path.join(dir, 'server.properties');
+  const log4jFile = path.join(dir, 'log4j2.properties');
+  const logFile = path.join(dir, LOG_FILE);
+  fs.writeFileSync(propsFile, serverProperties({ dir, port, controllerPort }));
+  fs.writeFileSync(log4jFile, LOG4J2);
+
+  const classpath = classpathOf(lib);
+  const flags = baseJvmFlags();
+  const archive = cdsArchive(classpath, flags);
+  const haveArchive = archive && fs.existsSync(archive);
+  const jvm = [...flags, `-Dlog4j2.configurationFile=${log4jFile}`, `-Dkafka.logs.dir=${dir}`];
+  if (haveArchive) jvm.push(`-XX:SharedArchiveFile=${archive}`);
+
+  const out = fs.openSync(logFile, 'a');
+  try {
+    fs.writeSync(out, `\n===== ${new Date().toISOString()} otelytics kafka.mjs: Kafka ${KAFKA_VERSION} on ${HOST}:${port} (controller ${controllerPort})\n`);
+    if (!isFormatted(dir)) {
+      const clusterId = randomClusterId();
+      log(`Formatting ${dir} (cluster id ${clusterId})`);
+      const r = spawnSync(
+        java,
+        [...jvm, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile],
+        { stdio: ['ignore', out, out] },
+      );
+      if (r.error) throw r.error.code === 'ENOENT' ? new Error(`${java} not found (Kafka needs Java 17+)`) : r.error;
+      if (r.status !== 0) throw new Error(`kafka-storage format failed (exit ${r.status}); ${logFile}:\n${tailFile(logFile)}`);
+    }
+
+    let cdsDump = null;
+    if (archive && !haveArchive) {
+      fs.mkdirSync(path.dirname(archive), { recursive: true });
+      cdsDump = `${archive}.${process.pid}-${crypto.randomBytes(3).toString('hex')}.tmp`;
+      jvm.push(`-XX:ArchiveClassesAtExit=${cdsDump}`);
+    }
+
+    const child = spawn(java, [...jvm, '-cp', classpath, 'kafka.Kafka', propsFile], {
+      cwd: dir,
+      detached,
+      stdio: ['ignore', out, out],
+    });
+    const spawned = await new Promise((resolve) => {
+      child.once('spawn', () => resolve(null));
+      child.once('error', (err) => resolve(err));
+    });
+    if (spawned) throw spawned.code === 'ENOENT' ? new Error(`${java} not found (Kafka needs Java 17+)`) : spawned;
+    child.unref();
+    let exited = null;
+    child.once('exit', (code, signal) => (exited = { code, signal }));
+
+    const pid = child.pid;
+    const clusterId = readClusterId(dir);
+    const state = {
+      pid,
+      port,
+      controllerPort,
+      brokers: [`${HOST}:${port}`],
+      dir,
+      logFile,
+      clusterId,
+      version: KAFKA_VERSION,
+      startedAt: new Date().toISOString(),
+      ...(cdsDump ? { cdsDump, cdsArchive: archive } : {}),
+    };
+    writeState(dir, state);
+
+    // Not detached: the broker dies with this process, and so does a temp data dir.
+    const killOnExit = () => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+      if (isTempDataDir(dir)) {
+        try {
+          fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+        } catch {}
+      }
+    };
+    if (!detached) process.on('exit', killOnExit);
+
+    const handle = {
+      brokers: state.brokers,
+      port,
+      controllerPort,
+      pid,
+      dir,
+      logFile,
+      clusterId,
+      /** Stops the broker; removes its dir unless `keepData`. */
+      async stop({ keepData = false, signal = 'SIGTERM', timeoutMs: stopTimeout = 30_000 } = {}) {
+        process.off('exit', killOnExit);
+        await stopPid(pid, dir, { signal, timeoutMs: stopTimeout, exited: () => exited });
+        finishCdsDump(state, exited);
+        if (keepData) writeState(dir, { ...state, pid: null, stoppedAt: new Date().toISOString() });
+        else await fsp.rm(dir, { recursive: true, force: true });
+      },
+      /** Stops (keeping data) and starts again on the same dir and port: a new handle. */
+      async restart(opts = {}) {
+        await handle.stop({ ...opts, keepData: true });
+        return startKafka({ dir, port, log, detached, timeoutMs });
+      },
+    };
+
+    // Wait until it really serves.
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (exited) {
+        process.off('exit', killOnExit);
+        finishCdsDump(state, exited);
+        const err = new Error(
+          `Kafka broker exited during startup (${exited.signal ?? `exit ${exited.code}`}); ${logFile}:\n${tailFile(logFile)}`,
+        );
+        err.portTaken = /Address already in use/.test(tailFile(logFile, 1000));
+        throw err;
+      }
+      if (await brokerServes(port)) break;
+      if (Date.now() > deadline) {
+        await handle.stop({ keepData: true, signal: 'SIGKILL' }).catch(noop);
+        throw new Error(`Kafka broker did not serve on ${HOST}:${port} within ${timeoutMs}ms; ${logFile}:\n${tailFile(logFile)}`);
+      }
+      await sleep(50);
+    }
+    log(`Kafka ${KAFKA_VERSION} serving on ${HOST}:${port} (pid ${pid}) after ${((Date.now() - t0) / 1000).toFixed(2)}s`);
+    return handle;
+  } finally {
+    fs.closeSync(out);
+  }
+}
+
+/** A dir startKafka() made with mkdtemp (and that restarts reuse). */
+function isTempDataDir(dir) {
+  return path.dirname(dir) === path.resolve(os.tmpdir()) && path.basename(dir).startsWith('otelytics-kafka-');
+}
+
+function readClusterId(dir) {
+  try {
+    return /^cluster\.id=(.*)$/m.exec(fs.readFileSync(path.join(dir, 'data', 'meta.properties'), 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** SIGTERM (or `signal`), wait, SIGKILL after `timeoutMs`. */
+async function stopPid(pid, dir, { signal = 'SIGTERM', timeoutMs = 30_000, exited = () => null } = {}) {
+  const alive = () => !exited() && brokerAlive(pid, dir);
+  if (!alive()) return 'not running';
+  try {
+    process.kill(pid, signal);
+  } catch {}
+  const until = Date.now() + timeoutMs;
+  while (alive()) {
+    if (Date.now() > until) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+      const hard = Date.now() + 10_000;
+      while (alive() && Date.now() < hard) await sleep(50);
+      return 'killed';
+    }
+    await sleep(50);
+  }
+  return 'stopped';
+}
+
+/** After a broker that was dumping a class-data archive has exited: keep the archive if complete. */
+function finishCdsDump(state, exited) {
+  if (!state.cdsDump) return;
+  const clean = exited ? exited.code === 0 || exited.code === 143 : true;
+  try {
+    if (clean && fs.statSync(state.cdsDump).size > 0 && !fs.existsSync(state.cdsArchive)) {
+      fs.renameSync(state.cdsDump, state.cdsArchive);
+    }
+  } catch {}
+  fs.rmSync(state.cdsDump, { force: true });
+}
+
+/** Stops the broker of `dir` (started by the CLI or by startKafka in another process). */
+export async function stopKafka({ dir = defaultDataDir(), purge = false, timeoutMs = 30_000, log = noop } = {}) {
+  dir = path.resolve(dir);
+  const state = readState(dir);
+  let result = 'not running';
+  if (state?.pid && brokerAlive(state.pid, dir)) {
+    log(`Stopping Kafka broker (pid ${state.pid}) ...`);
+    result = await stopPid(state.pid, dir, { timeoutMs });
+    // Not our child: no exit code. A SIGKILLed dump is incomplete.
+    finishCdsDump(state, result === 'killed' ? { code: 137 } : null);
+    writeState(dir, { ...state, pid: null, stoppedAt: new Date().toISOString() });
+  }
+  if (purge) await fsp.rm(dir, { recursive: true, force: true });
+  return result;
+}
+
+/**
+ * For test set-up: the cluster in `KAFKA_BROKERS` (comma-separated host:port) when
+ * set, and nothing is started or stopped; else a fresh broker from startKafka().
+ */
+export async function ensureKafka(opts = {}) {
+  const env = process.env.KAFKA_BROKERS?.trim();
+  if (env) {
+    const brokers = env.split(',').map((b) => b.trim()).filter(Boolean);
+    return { brokers, port: Number(brokers[0].split(':').pop()), pid: null, dir: null, external: true, stop: async () => {}, restart: null };
+  }
+  return startKafka(opts);
+}
+
+// ---------------------------------------------------------------- CLI
+
+const USAGE = `Usage: node scripts/kafka/kafka.mjs <command> [options]
+
+Runs a single-node Apache Kafka ${KAFKA_VERSION} broker (KRaft) on 127.0.0.1 from Maven Central jars.
+
+Commands:
+  install   fetch the jars into ${path.join('$OTELYTICS_CACHE', `kafka-${KAFKA_VERSION}`, 'lib')} (start does this too)
+  start     start the broker in the background; prints KAFKA_BROKERS=127.0.0.1:<port>
+  stop      stop it (SIGTERM, SIGKILL after --timeout seconds); data is kept unless --purge
+  restart   stop, then start on the same port and data
+  status    print KAFKA_BROKERS=... and exit 0 if running, else exit 1
+
+Options:
+  --dir DIR       data dir (default ${defaultDataDir()})
+  --port PORT     client port (default: the last one used for this dir if free, else a free one)
+  --purge         stop: also delete the data dir
+  --timeout SECS  start: wait this long to serve (90); stop: before SIGKILL (30)
+`;
+
+async function cli(argv) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      dir: { type: 'string' },
+      port: { type: 'string' },
+      purge: { type: 'boolean', default: false },
+      timeout: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const cmd = positionals[0];
+  if (values.help || !cmd) {
+    process.stdout.write(USAGE);
+    return cmd || values.help ? 0 : 2;
+  }
+  const log = (line) => process.stderr.write(`${line}\n`);
+  const dir = path.resolve(values.dir ?? defaultDataDir());
+  const timeoutMs = values.timeout ? Number(values.timeout) * 1000 : undefined;
+  const port = values.port != null ? Number(values.port) : undefined;
+  if (port != null && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new Error(`bad --port ${values.port}`);
+
+  const start = async () => {
+    const running = kafkaStatus({ dir });
+    if (running) {
+      log(`Kafka broker already running (pid ${running.pid}), data ${dir}`);
+      process.stdout.write(`KAFKA_BROKERS=${running.brokers.join(',')}\n`);
+      return 0;
+    }
+    const k = await startKafka({ dir, port, log, detached: true, ...(timeoutMs ? { timeoutMs } : {}) });
+    log(`data ${k.dir}\nlog  ${k.logFile}`);
+    process.stdout.write(`KAFKA_BROKERS=${k.brokers.join(',')}\n`);
+    return 0;
+  };
+
+  switch (cmd) {
+    case 'install':
+      log(`Kafka ${KAFKA_VERSION} jars in ${await installKafka({ log })}`);
+      return 0;
+    case 'start':
+      return start();
+    case 'stop': {
+      const r = await stopKafka({ dir, purge: values.purge, log, ...(timeoutMs ? { timeoutMs } : {}) });
+      log(r === 'not running' ? 'Kafka broker not running' : `Kafka broker ${r}`);
+      if (values.purge) log(`removed ${dir}`);
+      return 0;
+    }
+    case 'restart':
+      await stopKafka({ dir, log, ...(timeoutMs ? { timeoutMs } : {}) });
+      return start();
+    case 'status': {
+      const s = kafkaStatus({ dir });
+      if (!s) {
+        log(`Kafka broker not running (data ${dir})`);
+        return 1;
+      }
+      log(`Kafka ${s.version} running: pid ${s.pid}, since ${s.startedAt}\ndata ${s.dir}\nlog  ${s.logFile}`);
+      process.stdout.write(`KAFKA_BROKERS=${s.brokers.join(',')}\n`);
+      return 0;
+    }
+    default:
+      process.stderr.write(`unknown command: ${cmd}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
+  cli(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`kafka.mjs: ${err.message}\n`);
+      process.exit(1);
+    },
+  );
+}
