@@ -69,3 +69,20 @@ export function isRetryable(err: unknown): err is RetryableError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * Part of a payload was delivered, part was not: `rejected` items were refused for good (each
+ * with its reason; they go to the dead-letter route), `retry` holds what may be sent again
+ * (after `retryAfterMillis` when known). Either part may be absent.
+ */
+export class PartialFailure<P = unknown> extends OtelyticsError {
+  readonly rejected: { payload: P; reason: string }[];
+  readonly retry: P | undefined;
+  readonly retryAfterMillis: number | undefined;
+  constructor(message: string, parts: { rejected?: { payload: P; reason: string }[]; retry?: P; retryAfterMillis?: number }) {
+    super('PARTIAL', message);
+    this.rejected = parts.rejected ?? [];
+    this.retry = parts.retry;
+    this.retryAfterMillis = parts.retryAfterMillis;
+  }
+}

@@ -43,6 +43,8 @@ export interface AnalyticsEvent {
   privacy_level?: string;
   /** Governance: routing category, e.g. `commerce`, `technical`. */
   category?: string;
+  /** Set on events written to a dead-letter route: which exporter rejected it, why, and when (ISO 8601). */
+  dead_letter?: { exporter: string; reason: string; time: string };
 }
 
 /** Attribute keys used when an event is carried as an OTLP log record. */

@@ -7,8 +7,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The project's root (tests run from `dist/test/...`). */
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const compiledTestDir = path.dirname(fileURLToPath(import.meta.url));
+
+/** The project's root (tests run compiled, from `<outDir>/test/...`). */
+export const projectRoot = path.resolve(compiledTestDir, '..', '..');
 
 /** `../shared/fixtures/otlp` beside the checkout: real OTel JS SDK request bodies. */
 export const fixturesDir = path.resolve(projectRoot, '..', 'shared', 'fixtures', 'otlp');
@@ -56,7 +58,8 @@ export interface RunningGateway {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export const cliPath = path.join(projectRoot, 'dist', 'src', 'cli.js');
+/** The compiled CLI beside the compiled tests. */
+export const cliPath = path.join(compiledTestDir, '..', 'src', 'cli.js');
 
 export async function startGateway(opts: { configs?: string[]; sets?: string[]; env?: NodeJS.ProcessEnv; filePath?: (dir: string) => string } = {}): Promise<RunningGateway> {
   const ports = { http: await freePort(), grpc: await freePort(), health: await freePort(), metrics: await freePort() };
