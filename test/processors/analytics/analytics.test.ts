@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { AnalyticsEvent } from '../../../src/event.js';
+import type { KeyValue, LogsData, Span, TracesData } from '../../../src/pdata.js';
+import { fromJsonValue } from '../../../src/pdata.js';
+import { analyticsProcessorFactory, EventMaker } from '../../../processors/analytics/index.js';
+import type { AnalyticsConfig } from '../../../processors/analytics/config.js';
+import { decodeLogsRequest, decodeTracesRequest } from '../../../src/otlp/proto.js';
+import { readFixture } from '../../helpers.js';
+
+function config(raw: unknown): AnalyticsConfig {
+  const r = analyticsProcessorFactory.configSchema.safeParse(raw);
+  if (!r.success) throw new Error(JSON.stringify(r.error.issues));
+  return r.data;
+}
+
+const attrs = (o: Record<string, unknown>): KeyValue[] => Object.entries(o).map(([key, v]) => ({ key, value: fromJsonValue(v) }));
+
+function span(over: Partial<Span> & { attributes?: KeyValue[] }): Span {
+  return {
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    spanId: 'b7ad6b7169203331',
+    traceState: '',
+    parentSpanId: '',
+    flags: 1,
+    name: 'GET /pdp/:slug',
+    kind: 2,
+    startTimeUnixNano: '1795288699552000000',
+    endTimeUnixNano: '1795288699559318452',
+    attributes: [],
+    droppedAttributesCount: 0,
+    events: [],
+    droppedEventsCount: 0,
+    links: [],
+    droppedLinksCount: 0,
+    status: { code: 0, message: '' },
+    ...over,
+  };
+}
+
+function traces(spans: Span[], resource: Record<string, unknown> = { 'service.name': 'shop' }): TracesData {
+  return {
+    resourceSpans: [
+      { resource: { attributes: attrs(resource), droppedAttributesCount: 0 }, scopeSpans: [{ scope: { name: 's', version: '', attributes: [], droppedAttributesCount: 0 }, spans, schemaUrl: '' }], schemaUrl: '' },
+    ],
+  };
+}
+
+function run(cfg: AnalyticsConfig, data: { traces?: TracesData; logs?: LogsData }): AnalyticsEvent[] {
+  const maker = new EventMaker(cfg);
+  const out: AnalyticsEvent[] = [];
+  if (data.traces) maker.fromTraces(data.traces, out);
+  if (data.logs) maker.fromLogs(data.logs, out);
+  return out;
+}
+
+const pdpRule = {
+  id: 'pdp',
+  event: 'view_item',
+  match: { kind: 'server', attributes: { 'http.route': '/pdp/:slug', 'http.response.status_code': { lt: 400 } } },
+  capture: { 'url.path': '-(?<item_id>[a-z0-9]{9}-[a-z0-9]{3})\\.html$' },
+  properties: { page: 'attributes.url.path', env: 'resource.deployment.environment.name', fixed: { value: 'x' } },
+};
+
+describe('analytics span rules', () => {
+  const pdp = (path: string, status = 200, kind = 2) =>
+    span({ kind, attributes: attrs({ 'http.route': '/pdp/:slug', 'url.path': path, 'http.response.status_code': status, 'enduser.id': 'u-1', 'session.id': 's-1' }) });
+
+  it('captures the item id from the URL with a named group', () => {
+    const [e] = run(config({ rules: [pdpRule] }), { traces: traces([pdp('/pdp/t-shirt-print-schwarz-trq22o064-q11.html')], { 'service.name': 'shop', 'deployment.environment.name': 'prod' }) });
+    assert.equal(e!.name, 'view_item');
+    assert.deepEqual(e!.properties, { item_id: 'trq22o064-q11', page: '/pdp/t-shirt-print-schwarz-trq22o064-q11.html', env: 'prod', fixed: 'x' });
+    assert.equal(e!.user_id, 'u-1');
+    assert.equal(e!.session_id, 's-1');
+    assert.equal(e!.time_unix_nano, '1795288699552000000');
+    assert.deepEqual(e!.context, { source: 'span', 'service.name': 'shop', 'deployment.environment': 'prod', trace_id: '0af7651916cd43dd8448eb211c80319c', span_id: 'b7ad6b7169203331', rule: 'pdp' });
+  });
+
+  it('makes no event when a condition or a capture fails', () => {
+    const cfg = config({ rules: [pdpRule] });
+    assert.equal(run(cfg, { traces: traces([pdp('/pdp/x.html', 200)]) }).length, 0, 'capture does not match');
+    assert.equal(run(cfg, { traces: traces([pdp('/pdp/t-shirt-trq22o064-q11.html', 404)]) }).length, 0, 'status 404');
+    assert.equal(run(cfg, { traces: traces([pdp('/pdp/t-shirt-trq22o064-q11.html', 200, 3)]) }).length, 0, 'client span');
+  });
+
+  it('matches names by glob, status codes, and attribute tests', () => {
+    const cfg = config({
+      rules: [
+        { id: 'a', event: 'a', match: { name: 'GET /pdp/*', status: ['unset', 'ok'] } },
+        { id: 'b', event: 'b', match: { attributes: { 'http.request.method': { in: ['POST', 'PUT'] } } } },
+        { id: 'c', event: 'c', match: { attributes: { missing: { exists: false }, 'url.path': { regex: '^/cart' } } } },
+        { id: 'd', event: 'd', match: { attributes: { 'url.path': { glob: '/cart*' }, code: { gte: 200, lt: 300 } } } },
+      ],
+    });
+    const s = span({ name: 'POST /cart', attributes: attrs({ 'http.request.method': 'POST', 'url.path': '/cart', code: 201 }) });
+    assert.deepEqual(run(cfg, { traces: traces([s]) }).map((e) => e.name), ['b', 'c', 'd']);
+    const failed = span({ name: 'GET /pdp/:slug', status: { code: 2, message: 'boom' } });
+    assert.deepEqual(run(cfg, { traces: traces([failed]) }).map((e) => e.name), []);
+  });
+
+  it('reads query parameters form-decoded, and transforms values', () => {
+    const cfg = config({
+      rules: [
+        {
+          id: 's',
+          event: 'search',
+          properties: { search_term: 'query.q', n: { from: 'attributes.n', transform: 'number' }, sku: { from: 'attributes.sku', transform: 'lowercase' }, cur: { from: 'attributes.none', default: 'EUR' } },
+        },
+      ],
+    });
+    const [e] = run(cfg, { traces: traces([span({ attributes: attrs({ 'url.query': 'q=g%C3%BCrtel+leder&page=2', n: '3', sku: 'TRQ22O064-Q11' }) })]) });
+    assert.deepEqual(e!.properties, { search_term: 'gürtel leder', n: 3, sku: 'trq22o064-q11', cur: 'EUR' });
+    const [f] = run(cfg, { traces: traces([span({ attributes: attrs({ 'url.full': 'http://h/search?q=jeans' }) })]) });
+    assert.equal(f!.properties.search_term, 'jeans');
+  });
+
+  it('gives deterministic insert_ids that differ per rule and per span', () => {
+    const cfg = config({ rules: [{ id: 'one', event: 'x' }, { id: 'two', event: 'y' }] });
+    const a = run(cfg, { traces: traces([span({})]) });
+    const b = run(cfg, { traces: traces([span({})]) });
+    assert.deepEqual(a.map((e) => e.insert_id), b.map((e) => e.insert_id));
+    assert.notEqual(a[0]!.insert_id, a[1]!.insert_id);
+    const c = run(cfg, { traces: traces([span({ spanId: '00000000000000aa' })]) });
+    assert.notEqual(c[0]!.insert_id, a[0]!.insert_id);
+    assert.match(a[0]!.insert_id, /^[0-9a-f]{32}$/);
+  });
+
+  it('copies governance attributes and consent flags', () => {
+    const cfg = config({ rules: [{ id: 'r', event: 'e', category: 'commerce', privacy_level: 'internal' }] });
+    const [e] = run(cfg, { traces: traces([span({ attributes: attrs({ 'consent.analytics': true, 'consent.marketing': 'false' }) })]) });
+    assert.equal(e!.category, 'commerce');
+    assert.equal(e!.privacy_level, 'internal');
+    assert.deepEqual(e!.consent, { analytics: true, marketing: false });
+  });
+});
+
+describe('analytics log records', () => {
+  const logs = decodeLogsRequest(readFixture('logs-shop-01.pb'));
+
+  it('turns every log record with an event name into an event, properties from attributes', () => {
+    const events = run(config({}), { logs });
+    const named = logs.resourceLogs.flatMap((r) => r.scopeLogs.flatMap((s) => s.logRecords)).filter((r) => r.eventName);
+    assert.equal(events.length, named.length);
+    const signup = events.find((e) => e.name === 'user.signed_up')!;
+    assert.equal(signup.user_id, 'u-1001');
+    assert.equal(signup.session_id, 's-9f2c1a7e');
+    assert.deepEqual(signup.consent, { analytics: true, marketing: false });
+    assert.equal(signup.properties['signup.method'], 'email');
+    for (const k of ['event.name', 'user.id', 'session.id', 'consent.analytics', 'client.address']) assert.ok(!(k in signup.properties), k);
+    assert.equal(signup.context['client.address'], '203.0.113.7');
+    assert.equal(signup.context.source, 'log');
+    assert.ok(!('message' in signup.properties), 'bodies are left out by default');
+  });
+
+  it('falls back to the event.name attribute, and log rules rename, map and drop', () => {
+    const cfg = config({
+      rules: [
+        { id: 'drop-flags', source: 'log', match: { name: 'feature_flag.*' }, drop: true },
+        { id: 'viewed', source: 'log', event: 'view_item', match: { name: 'product.viewed' }, properties: { item_id: { from: 'attributes.product.sku', transform: 'lowercase' }, price: 'attributes.product.price' } },
+        { id: 'body', source: 'log', event: 'app_log', match: { attributes: { kind: 'x' } }, properties: { text: 'body' } },
+      ],
+    });
+    const rec = (eventName: string, a: Record<string, unknown>, body = 'hello') => ({
+      timeUnixNano: '1',
+      observedTimeUnixNano: '1',
+      severityNumber: 9,
+      severityText: 'INFO',
+      body: { stringValue: body },
+      attributes: attrs(a),
+      droppedAttributesCount: 0,
+      flags: 0,
+      traceId: '',
+      spanId: '',
+      eventName,
+    });
+    const data: LogsData = {
+      resourceLogs: [
+        {
+          resource: { attributes: [], droppedAttributesCount: 0 },
+          scopeLogs: [
+            {
+              scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 },
+              logRecords: [
+                rec('', { 'event.name': 'feature_flag.evaluated' }),
+                rec('product.viewed', { 'product.sku': 'AB-1', 'product.price': 9.5 }),
+                rec('', { 'event.name': 'legacy.event', a: 1 }),
+                rec('', { kind: 'x' }),
+                rec('', { nothing: 1 }),
+              ],
+              schemaUrl: '',
+            },
+          ],
+          schemaUrl: '',
+        },
+      ],
+    };
+    const events = run(cfg, { logs: data });
+    assert.deepEqual(events.map((e) => [e.name, e.properties]), [
+      ['view_item', { item_id: 'ab-1', price: 9.5 }],
+      ['legacy.event', { a: 1 }],
+      ['app_log', { text: 'hello' }],
+    ]);
+    assert.equal(new Set(events.map((e) => e.insert_id)).size, 3);
+  });
+
+  it('can switch log events off', () => {
+    assert.equal(run(config({ logs: { events: false } }), { logs }).length, 0);
+  });
+});
+
+describe('analytics on the shop traces', () => {
+  it('the example-style rule finds the product page views in the real fixture', () => {
+    const data = decodeTracesRequest(readFixture('traces-shop-01.pb'));
+    const events = run(config({ rules: [pdpRule] }), { traces: data });
+    const spans = data.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
+    const want = spans.filter((s) => s.attributes.some((a) => a.key === 'http.route' && 'stringValue' in a.value && a.value.stringValue === '/pdp/:slug'));
+    assert.ok(want.length > 0);
+    assert.equal(events.length, want.length);
+    assert.ok(events.some((e) => e.properties.item_id === 'trq22o064-q11'));
+  });
+});

@@ -1,0 +1,218 @@
+/** The otlp receiver's HTTP and gRPC contract, with the pipelines replaced by recording consumers. */
+import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
+import { after, before, describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs/minimal.js';
+import { pino } from 'pino';
+import type { Payload, ReceiverConsumers } from '../../../src/component.js';
+import { itemCount } from '../../../src/component.js';
+import { PermanentError, RetryableError } from '../../../src/errors.js';
+import { Telemetry } from '../../../src/telemetry.js';
+import { grpcSchema, httpSchema } from '../../../receivers/otlp/config.js';
+import { OtlpGrpcServer } from '../../../receivers/otlp/grpc.js';
+import { ExportHandler } from '../../../receivers/otlp/handler.js';
+import { OtlpHttpServer } from '../../../receivers/otlp/http.js';
+import { fixtureBodyPlain, fixtureManifest, readFixture } from '../../helpers.js';
+
+type Mode = 'ok' | 'retryable' | 'permanent';
+
+class Recorder {
+  received: Payload[] = [];
+  mode: Mode = 'ok';
+  consumers(): ReceiverConsumers {
+    const consume = async (p: Payload) => {
+      if (this.mode === 'retryable') throw new RetryableError('queue is full', 7000);
+      if (this.mode === 'permanent') throw new PermanentError('bad data');
+      this.received.push(p);
+    };
+    return { traces: { consume }, logs: { consume } };
+  }
+  items(): number {
+    return this.received.reduce((n, p) => n + itemCount(p), 0);
+  }
+}
+
+const logger = pino({ level: 'silent' });
+
+/** Decodes a google.rpc.Status {code=1, message=2}. */
+function decodeStatus(buf: Uint8Array): { code: number; message: string } {
+  const r = protobuf.Reader.create(buf);
+  const out = { code: 0, message: '' };
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    if (tag >>> 3 === 1) out.code = r.int32();
+    else if (tag >>> 3 === 2) out.message = r.string();
+    else r.skipType(tag & 7);
+  }
+  return out;
+}
+
+describe('otlp receiver over HTTP', () => {
+  const rec = new Recorder();
+  const telemetry = new Telemetry();
+  const handler = new ExportHandler('otlp', rec.consumers(), telemetry, logger);
+  const server = new OtlpHttpServer(httpSchema.parse({ endpoint: '127.0.0.1:0', max_request_body_size: 1024 * 1024, cors: { allowed_origins: ['https://*.shop.example'] } }), handler, logger);
+  let base = '';
+  const post = (path: string, body: Uint8Array | string, headers: Record<string, string>) => fetch(base + path, { method: 'POST', headers, body });
+
+  before(async () => {
+    await server.start();
+    base = `http://127.0.0.1:${server.port}`;
+  });
+  after(() => server.shutdown());
+
+  it('accepts every fixture body in its encoding and answers in kind', async () => {
+    for (const f of fixtureManifest()) {
+      const before = rec.items();
+      const headers: Record<string, string> = { 'content-type': f.contentType };
+      if (f.contentEncoding !== 'identity') headers['content-encoding'] = f.contentEncoding;
+      const r = await post(f.otlpPath, readFixture(f.path), headers);
+      const body = Buffer.from(await r.arrayBuffer());
+      assert.equal(r.status, 200, f.path);
+      assert.equal(r.headers.get('content-type')?.split(';')[0], f.contentType);
+      if (f.contentType === 'application/json') assert.deepEqual(JSON.parse(body.toString()), {});
+      else assert.equal(body.length, 0, 'an empty Export*ServiceResponse');
+      assert.equal(rec.items() - before, f.spanCount ?? f.logCount);
+    }
+  });
+
+  it('accepts a deflate body', async () => {
+    const f = fixtureManifest().find((x) => x.path === 'logs-shop-01.pb')!;
+    const r = await post('/v1/logs', zlib.deflateSync(fixtureBodyPlain(f)), { 'content-type': 'application/x-protobuf', 'content-encoding': 'deflate' });
+    assert.equal(r.status, 200);
+  });
+
+  it('answers 400 with a google.rpc.Status naming what is wrong', async () => {
+    const trunc = await post('/v1/traces', readFixture('traces-shop-01.pb').subarray(0, 100), { 'content-type': 'application/x-protobuf' });
+    assert.equal(trunc.status, 400);
+    const status = decodeStatus(new Uint8Array(await trunc.arrayBuffer()));
+    assert.equal(status.code, 3);
+    assert.match(status.message, /cannot decode protobuf traces request: resource_spans/);
+    const json = await post('/v1/logs', '{"resourceLogs": [ {', { 'content-type': 'application/json' });
+    assert.equal(json.status, 400);
+    assert.match(((await json.json()) as { message: string }).message, /cannot decode JSON logs request/);
+    const types = await post('/v1/logs', '{"resourceLogs": {"a": 1}}', { 'content-type': 'application/json' });
+    assert.equal(types.status, 400);
+    assert.match(((await types.json()) as { message: string }).message, /resourceLogs/);
+    const badGzip = await post('/v1/traces', 'not gzip at all', { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' });
+    assert.equal(badGzip.status, 400);
+    assert.match(decodeStatus(new Uint8Array(await badGzip.arrayBuffer())).message, /cannot decompress/);
+  });
+
+  it('treats an empty protobuf body as an empty request, an empty JSON body as invalid', async () => {
+    assert.equal((await post('/v1/traces', new Uint8Array(0), { 'content-type': 'application/x-protobuf' })).status, 200);
+    assert.equal((await post('/v1/traces', '', { 'content-type': 'application/json' })).status, 400);
+  });
+
+  it('answers 413 over the limit, also for a gzip bomb, without inflating past it', async () => {
+    const big = await post('/v1/traces', new Uint8Array(2 * 1024 * 1024), { 'content-type': 'application/x-protobuf' });
+    assert.equal(big.status, 413);
+    const bomb = zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024));
+    const r = await post('/v1/traces', bomb, { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' });
+    assert.equal(r.status, 413);
+    assert.match(decodeStatus(new Uint8Array(await r.arrayBuffer())).message, /exceeds the limit of 1048576 bytes after decompression/);
+  });
+
+  it('answers 415 for other content types, 405 for other methods, 404 elsewhere', async () => {
+    const r = await post('/v1/traces', 'hello', { 'content-type': 'text/plain' });
+    assert.equal(r.status, 415);
+    assert.match(((await r.json()) as { message: string }).message, /unsupported Content-Type "text\/plain"/);
+    const get = await fetch(base + '/v1/traces');
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get('allow'), 'POST');
+    assert.equal((await post('/v2/nothing', 'x', { 'content-type': 'application/json' })).status, 404);
+    assert.equal((await post('/v1/metrics', 'x', { 'content-type': 'application/json' })).status, 404, 'no metrics pipeline here');
+  });
+
+  it('answers 503 with Retry-After when the pipeline refuses for now, 400 when it refuses for good', async () => {
+    const body = readFixture('logs-shop-01.pb');
+    rec.mode = 'retryable';
+    const r = await post('/v1/logs', body, { 'content-type': 'application/x-protobuf' });
+    assert.equal(r.status, 503);
+    assert.equal(r.headers.get('retry-after'), '7');
+    assert.equal(decodeStatus(new Uint8Array(await r.arrayBuffer())).code, 14);
+    rec.mode = 'permanent';
+    assert.equal((await post('/v1/logs', body, { 'content-type': 'application/x-protobuf' })).status, 400);
+    rec.mode = 'ok';
+    const metrics = await telemetry.registry.metrics();
+    assert.match(metrics, /otelcol_receiver_refused_log_records\{receiver="otlp",transport="http"\} 38/);
+    assert.match(metrics, /otelcol_receiver_accepted_spans\{receiver="otlp",transport="http"\} \d+/);
+  });
+
+  it('answers CORS preflights for allowed origins only', async () => {
+    const ok = await fetch(base + '/v1/traces', { method: 'OPTIONS', headers: { origin: 'https://www.shop.example', 'access-control-request-method': 'POST' } });
+    assert.equal(ok.headers.get('access-control-allow-origin'), 'https://www.shop.example');
+    const no = await fetch(base + '/v1/traces', { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    assert.equal(no.headers.get('access-control-allow-origin'), null);
+  });
+});
+
+describe('otlp receiver over gRPC', () => {
+  const rec = new Recorder();
+  const handler = new ExportHandler('otlp', rec.consumers(), new Telemetry(), logger);
+  const server = new OtlpGrpcServer(grpcSchema.parse({ endpoint: '127.0.0.1:0', max_recv_msg_size_mib: 1 }), handler);
+  let client: grpc.Client & { Export: (b: Buffer, cb: (e: grpc.ServiceError | null, r?: Buffer) => void) => void };
+
+  before(async () => {
+    await server.start();
+    const id = (b: Buffer) => b;
+    const Client = grpc.makeGenericClientConstructor(
+      { Export: { path: '/opentelemetry.proto.collector.logs.v1.LogsService/Export', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } },
+      'Logs',
+    );
+    client = new Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure(), { "grpc.default_compression_algorithm": 2 }) as unknown as typeof client;
+  });
+  after(async () => {
+    client.close();
+    await server.shutdown();
+  });
+
+  const call = (b: Buffer) => new Promise<{ err: grpc.ServiceError | null; res?: Buffer }>((resolve) => client.Export(b, (err, res) => resolve({ err, res })));
+
+  it('accepts gzip-compressed export calls', async () => {
+    const { err, res } = await call(readFixture('logs-shop-02.pb'));
+    assert.equal(err, null);
+    assert.equal(res!.length, 0);
+    assert.equal(rec.items(), 35);
+  });
+
+  it('answers INVALID_ARGUMENT for undecodable data', async () => {
+    const { err } = await call(readFixture('logs-shop-02.pb').subarray(0, 50));
+    assert.equal(err!.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(err!.details, /cannot decode protobuf logs request/);
+  });
+
+  it('answers RESOURCE_EXHAUSTED for a message over the size limit', async () => {
+    const { err } = await call(Buffer.alloc(2 * 1024 * 1024));
+    assert.equal(err!.code, grpc.status.RESOURCE_EXHAUSTED);
+  });
+
+  it('answers UNAVAILABLE with a RetryInfo detail under back-pressure', async () => {
+    rec.mode = 'retryable';
+    const { err } = await call(readFixture('logs-shop-01.pb'));
+    rec.mode = 'ok';
+    assert.equal(err!.code, grpc.status.UNAVAILABLE);
+    const bin = err!.metadata.get('grpc-status-details-bin')[0] as Buffer;
+    // google.rpc.Status.details[0] is an Any whose type_url names RetryInfo; its Duration holds 7 s.
+    const text = bin.toString('latin1');
+    assert.ok(text.includes('type.googleapis.com/google.rpc.RetryInfo'));
+    const r = protobuf.Reader.create(bin);
+    let seconds = -1;
+    while (r.pos < r.len) {
+      const tag = r.uint32();
+      if (tag >>> 3 !== 3) { r.skipType(tag & 7); continue; }
+      const any = protobuf.Reader.create(r.bytes());
+      while (any.pos < any.len) {
+        const t = any.uint32();
+        if (t >>> 3 !== 2) { any.skipType(t & 7); continue; }
+        const info = protobuf.Reader.create(any.bytes());
+        info.uint32();
+        const dur = protobuf.Reader.create(info.bytes());
+        dur.uint32();
+        seconds = Number(dur.int64());
+      }
+    }
+    assert.equal(seconds, 7);
+  });
+});
