@@ -7,6 +7,7 @@ import { batchProcessorFactory } from '../processors/batch/index.js';
 import { filterProcessorFactory } from '../processors/filter/index.js';
 import { debugExporterFactory } from '../exporters/debug/index.js';
 import { fileExporterFactory } from '../exporters/file/index.js';
+import { nopExporterFactory } from '../exporters/nop/index.js';
 
 export const builtinFactories: readonly Factory[] = [
   otlpReceiverFactory,
@@ -15,5 +16,6 @@ export const builtinFactories: readonly Factory[] = [
   filterProcessorFactory,
   debugExporterFactory,
   fileExporterFactory,
+  nopExporterFactory,
   healthCheckFactory,
 ];

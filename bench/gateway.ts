@@ -1,0 +1,184 @@
+/**
+ * Gateway throughput: runs the real CLI on config.example.yaml with its events pipeline ending
+ * in the `nop` exporter, and sends real protobuf trace bodies (the shop fixture's spans scaled up
+ * to ~500 spans a request, plus the log fixture) over OTLP/HTTP and OTLP/gRPC for a fixed time
+ * from `concurrency` parallel clients. Prints spans/s, events/s, p50/p99 request latency and the
+ * gateway's peak RSS, and returns them as JSON on the last line (`BENCH {...}`).
+ *
+ * The gateway is pinned to CPU 1 and this load generator to CPU 0 when `taskset` exists, so the
+ * figures are per gateway core.
+ *
+ * Run: `npm run build && node dist/bench/gateway.js [--seconds 10] [--concurrency 8]`.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { decodeTracesRequest, encodeTracesRequest } from '../src/otlp/proto.js';
+import { spanCount, type Span, type TracesData } from '../src/pdata.js';
+import { fixturesDir, freePort, projectRoot } from '../test/helpers.js';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '8' }, sets: { type: 'string', multiple: true } } });
+const seconds = Number(values.seconds);
+const concurrency = Number(values.concurrency);
+
+/** The fixture's spans repeated (with fresh span ids) until a request holds at least `target`. */
+export function scaledTraces(target: number, variant: number): { body: Buffer; spans: number } {
+  const base = decodeTracesRequest(fs.readFileSync(path.join(fixturesDir, 'traces-shop-02.pb')));
+  const spans: Span[] = base.resourceSpans[0]!.scopeSpans.flatMap((s) => s.spans);
+  const out: Span[] = [];
+  for (let copy = 0; out.length < target; copy++) {
+    for (const s of spans) {
+      const id = (variant * 1_000_003 + copy * 4099 + out.length).toString(16).padStart(16, '0').slice(-16);
+      out.push({ ...s, spanId: id });
+    }
+  }
+  const data: TracesData = { resourceSpans: [{ ...base.resourceSpans[0]!, scopeSpans: [{ ...base.resourceSpans[0]!.scopeSpans[0]!, spans: out }] }] };
+  return { body: Buffer.from(encodeTracesRequest(data)), spans: spanCount(data) };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function peakRssMiB(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmHWM:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function metricValue(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(name + '{') || line.startsWith(name + ' ')) sum += Number(line.split(' ').pop());
+  return sum;
+}
+
+const hasTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+async function startGateway(extraSets: string[]) {
+  const ports = { http: await freePort(), grpc: await freePort(), health: await freePort(), metrics: await freePort() };
+  const sets = [
+    `receivers::otlp::protocols::http::endpoint=127.0.0.1:${ports.http}`,
+    `receivers::otlp::protocols::grpc::endpoint=127.0.0.1:${ports.grpc}`,
+    `extensions::health_check::endpoint=127.0.0.1:${ports.health}`,
+    `service::telemetry::metrics::address=127.0.0.1:${ports.metrics}`,
+    'service::telemetry::logs::level=warn',
+    'exporters::nop={}',
+    'service::pipelines::events::exporters=[nop]',
+    ...extraSets,
+  ];
+  const args = [path.join(projectRoot, 'dist', 'src', 'cli.js'), '--config', path.join(projectRoot, 'config.example.yaml'), ...sets.flatMap((s) => ['--set', s])];
+  const child = hasTaskset ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'ignore', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${ports.health}/`)).status === 200) break;
+    } catch {
+      /* starting */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, ports };
+}
+
+interface CaseResult {
+  case: string;
+  requests: number;
+  spans_per_s: number;
+  events_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  refused: number;
+  peak_rss_mib: number;
+}
+
+type Sender = (body: Buffer) => Promise<boolean>;
+
+async function drive(name: string, send: Sender, bodies: { body: Buffer; spans: number }[], metricsPort: number, pid: number): Promise<CaseResult> {
+  const eventsBefore = await metricValue(metricsPort, 'otelytics_events_created');
+  const latencies: number[] = [];
+  let spans = 0;
+  let refused = 0;
+  let requests = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      for (let i = worker; performance.now() < end; i += concurrency) {
+        const b = bodies[i % bodies.length]!;
+        const t0 = performance.now();
+        const ok = await send(b.body);
+        latencies.push(performance.now() - t0);
+        requests++;
+        if (ok) spans += b.spans;
+        else refused++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  await new Promise((r) => setTimeout(r, 400)); // let the batch processor hand on its last batch
+  const events = (await metricValue(metricsPort, 'otelytics_events_created')) - eventsBefore;
+  latencies.sort((a, b) => a - b);
+  return {
+    case: name,
+    requests,
+    spans_per_s: Math.round(spans / elapsed),
+    events_per_s: Math.round(events / elapsed),
+    p50_ms: Number(percentile(latencies, 50).toFixed(2)),
+    p99_ms: Number(percentile(latencies, 99).toFixed(2)),
+    refused,
+    peak_rss_mib: Number(peakRssMiB(pid).toFixed(1)),
+  };
+}
+
+async function main(): Promise<void> {
+  if (hasTaskset) execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
+  const bodies = [0, 1, 2, 3].map((v) => scaledTraces(500, v));
+  const { child, ports } = await startGateway(values.sets ?? []);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const httpSend: Sender = (body) =>
+    new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: ports.http, path: '/v1/traces', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode === 200));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const id = (b: Buffer) => b;
+  const Client = grpc.makeGenericClientConstructor(
+    { Export: { path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } },
+    'Trace',
+  );
+  const client = new Client(`127.0.0.1:${ports.grpc}`, grpc.credentials.createInsecure()) as unknown as { Export: (b: Buffer, cb: (e: Error | null) => void) => void; close(): void };
+  const grpcSend: Sender = (body) => new Promise((resolve) => client.Export(body, (err) => resolve(!err)));
+
+  const results: CaseResult[] = [];
+  // Warm-up, not reported.
+  await drive('warm-up', httpSend, bodies, ports.metrics, child.pid!).catch(() => undefined);
+  results.push(await drive('otlp/http protobuf → analytics → nop', httpSend, bodies, ports.metrics, child.pid!));
+  results.push(await drive('otlp/grpc protobuf → analytics → nop', grpcSend, bodies, ports.metrics, child.pid!));
+  client.close();
+  agent.destroy();
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+
+  console.log(`gateway benchmark: ${bodies[0]!.spans} spans/request, ${concurrency} clients, ${seconds} s per case, gateway ${hasTaskset ? 'pinned to CPU 1' : 'not pinned (no taskset)'}; node ${process.version}`);
+  console.log('case'.padEnd(40) + 'spans/s'.padStart(10) + 'events/s'.padStart(10) + 'p50 ms'.padStart(9) + 'p99 ms'.padStart(9) + 'refused'.padStart(9) + 'peak RSS MiB'.padStart(14));
+  for (const r of results) {
+    console.log(r.case.padEnd(40) + String(r.spans_per_s).padStart(10) + String(r.events_per_s).padStart(10) + String(r.p50_ms).padStart(9) + String(r.p99_ms).padStart(9) + String(r.refused).padStart(9) + String(r.peak_rss_mib).padStart(14));
+  }
+  console.log('BENCH ' + JSON.stringify({ name: 'gateway', spans_per_request: bodies[0]!.spans, concurrency, seconds, pinned: hasTaskset, results }));
+}
+
+await main();

@@ -1,0 +1,23 @@
+/**
+ * The `nop` exporter: accepts everything and discards it (like the collector's `nopexporter`).
+ * For benchmarks and for pipelines whose only purpose is a side effect such as metrics.
+ */
+import type { ExporterFactory } from '../../src/component.js';
+import { z } from '../../src/config/schema.js';
+import { BaseExporter } from '../../src/exporterhelper.js';
+
+export const nopSchema = z.strictObject({});
+
+class NopExporter extends BaseExporter {
+  protected async send(): Promise<void> {}
+}
+
+export const nopExporterFactory: ExporterFactory<z.infer<typeof nopSchema>> = {
+  kind: 'exporter',
+  type: 'nop',
+  description: 'Discards everything it is given (benchmarks, metrics-only pipelines)',
+  configSchema: nopSchema,
+  accepts: ['traces', 'logs', 'metrics', 'events'],
+  mutatesData: false,
+  create: (settings) => new NopExporter(settings),
+};
