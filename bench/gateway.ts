@@ -16,28 +16,12 @@ import http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { decodeTracesRequest, encodeTracesRequest } from '../src/otlp/proto.js';
-import { spanCount, type Span, type TracesData } from '../src/pdata.js';
-import { fixturesDir, freePort, projectRoot } from '../test/helpers.js';
+import { freePort, projectRoot } from '../test/helpers.js';
+import { scaledTracesBody } from './scaled.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '8' }, sets: { type: 'string', multiple: true } } });
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
-
-/** The fixture's spans repeated (with fresh span ids) until a request holds at least `target`. */
-export function scaledTraces(target: number, variant: number): { body: Buffer; spans: number } {
-  const base = decodeTracesRequest(fs.readFileSync(path.join(fixturesDir, 'traces-shop-02.pb')));
-  const spans: Span[] = base.resourceSpans[0]!.scopeSpans.flatMap((s) => s.spans);
-  const out: Span[] = [];
-  for (let copy = 0; out.length < target; copy++) {
-    for (const s of spans) {
-      const id = (variant * 1_000_003 + copy * 4099 + out.length).toString(16).padStart(16, '0').slice(-16);
-      out.push({ ...s, spanId: id });
-    }
-  }
-  const data: TracesData = { resourceSpans: [{ ...base.resourceSpans[0]!, scopeSpans: [{ ...base.resourceSpans[0]!.scopeSpans[0]!, spans: out }] }] };
-  return { body: Buffer.from(encodeTracesRequest(data)), spans: spanCount(data) };
-}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -143,7 +127,7 @@ async function drive(name: string, send: Sender, bodies: { body: Buffer; spans: 
 
 async function main(): Promise<void> {
   if (hasTaskset) execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
-  const bodies = [0, 1, 2, 3].map((v) => scaledTraces(500, v));
+  const bodies = [0, 1, 2, 3].map((v) => scaledTracesBody(500, v));
   const { child, ports } = await startGateway(values.sets ?? []);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const httpSend: Sender = (body) =>

@@ -14,7 +14,7 @@
  */
 import type { Consumer, Payload, ProcessorFactory } from '../../src/component.js';
 import type { AnalyticsEvent, EventContext } from '../../src/event.js';
-import type { JsonValue, KeyValue, LogRecord, LogsData, TracesData } from '../../src/pdata.js';
+import type { AnyValue, JsonValue, KeyValue, LogRecord, LogsData, TracesData } from '../../src/pdata.js';
 import { findAttribute, scalarString, toJsonValue } from '../../src/pdata.js';
 import type { Telemetry } from '../../src/telemetry.js';
 import { analyticsSchema, type AnalyticsConfig } from './config.js';
@@ -36,24 +36,54 @@ function resourceContext(resource: readonly KeyValue[]): EventContext {
   return ctx;
 }
 
+/**
+ * Slots of the attributes the maker reads on every record (identity, consent, context), so that
+ * one pass over a record's attributes (then its resource's) finds them all.
+ */
+interface Slots {
+  /** Attribute key → slot index. */
+  index: Map<string, number>;
+  size: number;
+  userId: number[];
+  sessionId: number[];
+  deviceId: number[];
+  consent: [number, string][];
+  context: [number, string][];
+}
+
+function slotsFor(cfg: AnalyticsConfig): Slots {
+  const index = new Map<string, number>();
+  const slot = (key: string) => {
+    let i = index.get(key);
+    if (i === undefined) index.set(key, (i = index.size));
+    return i;
+  };
+  return {
+    index,
+    userId: cfg.identity.user_id.map(slot),
+    sessionId: cfg.identity.session_id.map(slot),
+    deviceId: cfg.identity.device_id.map(slot),
+    consent: Object.entries(cfg.consent_attributes).map(([k, purpose]): [number, string] => [slot(k), purpose]),
+    context: cfg.context_attributes.map((k): [number, string] => [slot(k), k]),
+    get size() {
+      return index.size;
+    },
+  };
+}
+
 export class EventMaker {
   private readonly spanRules: CompiledRule[];
   private readonly logRules: CompiledRule[];
   /** Attribute keys that are not copied into properties of log events. */
   private readonly reserved: Set<string>;
+  private readonly slots: Slots;
 
   constructor(private readonly cfg: AnalyticsConfig) {
     const { rules } = compileRules(cfg);
     this.spanRules = rules.filter((r) => r.source === 'span');
     this.logRules = rules.filter((r) => r.source === 'log');
-    this.reserved = new Set([
-      'event.name',
-      ...cfg.identity.user_id,
-      ...cfg.identity.session_id,
-      ...cfg.identity.device_id,
-      ...Object.keys(cfg.consent_attributes),
-      ...cfg.context_attributes,
-    ]);
+    this.slots = slotsFor(cfg);
+    this.reserved = new Set(['event.name', ...this.slots.index.keys()]);
   }
 
   fromTraces(data: TracesData, out: AnalyticsEvent[]): void {
@@ -108,6 +138,19 @@ export class EventMaker {
     }
   }
 
+  /** One pass over the record's attributes, then its resource's: the slot values, first one wins. */
+  private readSlots(view: RecordView): (AnyValue | undefined)[] {
+    const values = new Array<AnyValue | undefined>(this.slots.size);
+    const index = this.slots.index;
+    for (const attrs of [view.attrs, view.resource]) {
+      for (let i = 0; i < attrs.length; i++) {
+        const slot = index.get(attrs[i]!.key);
+        if (slot !== undefined && values[slot] === undefined) values[slot] = attrs[i]!.value;
+      }
+    }
+    return values;
+  }
+
   private make(
     view: RecordView,
     rule: CompiledRule | undefined,
@@ -119,13 +162,14 @@ export class EventMaker {
     spanId: string,
     captured: { [k: string]: JsonValue },
   ): AnalyticsEvent {
+    const slots = this.readSlots(view);
     const context: EventContext = { ...base, source };
     if (traceId) context.trace_id = traceId;
     if (spanId) context.span_id = spanId;
     if (rule) context.rule = rule.id;
-    for (const key of this.cfg.context_attributes) {
-      const v = scalarString(findAttribute(view.attrs, key));
-      if (v !== undefined) context[key] = v;
+    for (const [slot, key] of this.slots.context) {
+      const v = scalarString(slots[slot]);
+      if (v !== undefined && findAttribute(view.attrs, key) !== undefined) context[key] = v;
     }
     let properties: { [k: string]: JsonValue };
     if (rule?.properties) {
@@ -145,15 +189,14 @@ export class EventMaker {
       properties = { ...captured };
     }
     const e: AnalyticsEvent = { name, time_unix_nano: time, insert_id: '', properties, context };
-    const id = this.cfg.identity;
-    const user = firstOf(view, id.user_id);
+    const user = firstOf(slots, this.slots.userId);
     if (user !== undefined) e.user_id = user;
-    const session = firstOf(view, id.session_id);
+    const session = firstOf(slots, this.slots.sessionId);
     if (session !== undefined) e.session_id = session;
-    const device = firstOf(view, id.device_id);
+    const device = firstOf(slots, this.slots.deviceId);
     if (device !== undefined) e.device_id = device;
-    for (const [key, purpose] of Object.entries(this.cfg.consent_attributes)) {
-      const v = findAttribute(view.attrs, key) ?? findAttribute(view.resource, key);
+    for (const [slot, purpose] of this.slots.consent) {
+      const v = slots[slot];
       if (v && 'boolValue' in v) (e.consent ??= {})[purpose] = v.boolValue;
       else if (v && 'stringValue' in v && (v.stringValue === 'true' || v.stringValue === 'false')) (e.consent ??= {})[purpose] = v.stringValue === 'true';
     }
@@ -163,9 +206,9 @@ export class EventMaker {
   }
 }
 
-function firstOf(view: RecordView, keys: readonly string[]): string | undefined {
-  for (const k of keys) {
-    const v = scalarString(findAttribute(view.attrs, k) ?? findAttribute(view.resource, k));
+function firstOf(values: readonly (AnyValue | undefined)[], slots: readonly number[]): string | undefined {
+  for (const slot of slots) {
+    const v = scalarString(values[slot]);
     if (v) return v;
   }
   return undefined;

@@ -3,7 +3,7 @@
  * makes the event. The hot path does no parsing: globs and regular expressions are built here,
  * attribute keys are resolved to lookups, property sources to small closures.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AnalyticsEvent, EventContext } from '../../src/event.js';
 import type { AnyValue, JsonValue, KeyValue, LogRecord, Span } from '../../src/pdata.js';
 import { findAttribute, scalarString, toJsonValue } from '../../src/pdata.js';
@@ -284,9 +284,7 @@ export function compileRules(config: AnalyticsConfig): { rules: CompiledRule[]; 
  * record and the rule (the same input always gives the same id; two rules on one span differ).
  */
 export function insertId(parts: readonly string[]): string {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p).update('\u0000');
-  return h.digest('hex').slice(0, 32);
+  return hash('sha256', parts.join('\u0000'), 'hex').slice(0, 32);
 }
 
 export type { EventContext, AnalyticsEvent };
