@@ -1,35 +1,70 @@
 /**
- * The base of every exporter, shared delivery behaviour included (the collector's
- * `exporterhelper`): counts what was sent and what failed with the collector's metric names
- * (`otelcol_exporter_sent_*`, `otelcol_exporter_send_failed_*`), so each exporter only implements
- * `send`, classifying its failures as `PermanentError`, `RetryableError` or `PartialFailure`.
+ * The base of every exporter, with the delivery behaviour all exporters share (the collector's
+ * `exporterhelper`): a bounded sending queue (in memory, or on disk with `storage`), retries with
+ * exponential back-off and jitter, a per-send timeout, a dead-letter route, draining on shutdown,
+ * and the collector's metrics (`otelcol_exporter_sent_*`, `otelcol_exporter_send_failed_*`,
+ * `otelcol_exporter_enqueue_failed_*`, `otelcol_exporter_queue_size`, `otelcol_exporter_queue_capacity`,
+ * `otelytics_events_dead_lettered`). Behaviour and guarantees: `src/delivery/README.md`.
  *
- * Options every exporter takes (spread {@link exporterHelperShape} into its schema):
- * - `timeout`: longest one `send` may take (default 5s; 0 = no limit);
- * - `sending_queue`: `enabled`, `num_consumers`, `queue_size` (items), `storage` (directory of an
- *   on-disk queue that survives restarts);
- * - `retry_on_failure`: `enabled`, `initial_interval`, `max_interval`, `multiplier`,
- *   `randomization_factor`, `max_elapsed_time` (0 = retry forever);
- * - `dead_letter`: id of an exporter that receives what this one rejects for good.
+ * The contract for an exporter:
+ * - spread {@link exporterHelperShape} into its zod schema and pass the parsed config (it holds
+ *   the helper's options) as the second argument of `super(settings, config)`;
+ * - implement only `send(p, signal)`: deliver the payload once, and fail with `PermanentError`
+ *   (never retried; dead-lettered), `RetryableError` (retried, after `retryAfterMillis` when the
+ *   destination said so) or `PartialFailure` (rejected parts dead-lettered, the rest retried).
+ *   `signal` aborts when the attempt timed out or the exporter is stopping; other errors count as
+ *   retryable;
+ * - override `start`/`shutdown` (as methods) for its own connections if it has any. The base class
+ *   wraps them: the queue's consumers start after the exporter's `start`, and the queue is drained
+ *   before the exporter's `shutdown` runs. Calling `super.start`/`super.shutdown` is allowed and does
+ *   nothing.
  */
 import type { Logger } from 'pino';
 import type { CreateSettings, Exporter, Host, Payload } from './component.js';
 import { itemCount } from './component.js';
 import { duration, z } from './config/schema.js';
+import { errorMessage, isRetryable, PermanentError, RetryableError } from './errors.js';
+import { Backoff, sleep } from './delivery/backoff.js';
+import { deadLetterMark, markDeadLetter } from './delivery/dead_letter.js';
+import { PersistentQueue, queueDirectory } from './delivery/persistent_queue.js';
+import { MemoryQueue, type DeliveryQueue, type QueueEntry } from './delivery/queue.js';
+import { deliver, type DeliveryOptions } from './delivery/sender.js';
 import type { Telemetry } from './telemetry.js';
 
-/** Collector defaults (`exporterhelper`): 5s timeout; queue of 1000 batches, 10 consumers; retry 5s → 30s, ×1.5, ±50%, 5m. */
-export const exporterHelperShape = {
-  timeout: duration('5s').describe('Longest one send may take before it counts as a retryable failure. 0: no limit. Default 5s.'),
-  sending_queue: z
+/** Default `queue_size` per sizer: 100 000 items, 1000 requests (the collector's), 256 MiB. */
+export const DEFAULT_QUEUE_SIZE = { items: 100_000, requests: 1000, bytes: 256 * 1024 * 1024 } as const;
+/** Default `sending_queue::drain_timeout`. */
+export const DEFAULT_DRAIN_TIMEOUT = '10s';
+
+/**
+ * The `sending_queue` options. `enabled` defaults to true; an exporter whose destination is local
+ * and fast (file, debug) may default it to false, so that a request is acknowledged only once written.
+ */
+export function sendingQueueSchema(defaults: { enabled?: boolean } = {}) {
+  const enabled = defaults.enabled ?? true;
+  return z
     .strictObject({
-      enabled: z.boolean().default(true).describe('Queue data between the pipeline and the destination. Default true.'),
+      enabled: z.boolean().default(enabled).describe(`Queue data between the pipeline and the destination; false sends in the caller's request and retries there. Default ${enabled}.`),
       num_consumers: z.number().int().positive().default(10).describe('Sends in parallel from the queue. Default 10.'),
-      queue_size: z.number().int().positive().default(1000).describe('Most batches held; when full, new data is refused (receivers answer 503 / UNAVAILABLE). Default 1000.'),
-      storage: z.string().min(1).optional().describe('Directory of a persistent on-disk queue that survives restarts and crashes. Omitted: in memory.'),
+      sizer: z.enum(['items', 'requests', 'bytes']).default('items').describe('Unit of queue_size: items (spans, log records, data points, events), requests, or bytes of the stored encoding. Default items.'),
+      queue_size: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe('Most the queue holds (waiting, being sent, or waiting for a retry), in the unit of sizer; when full, new data is refused (receivers answer 503 / UNAVAILABLE). Default 100000 items, 1000 requests or 268435456 bytes.'),
+      storage: z.string().min(1).optional().describe('Directory of a persistent on-disk queue (LMDB) that survives restarts and crashes; each exporter uses a subdirectory named after its id. Omitted: in memory.'),
+      drain_timeout: duration(DEFAULT_DRAIN_TIMEOUT).describe('On shutdown, longest the exporter keeps sending what it holds, counted from when the first exporter starts draining; what is left stays on disk (storage) or is dead-lettered / counted as dropped. 0: do not wait. Default 10s.'),
     })
     .prefault({})
-    .describe('Bounded queue in front of the destination.'),
+    .transform((q) => ({ ...q, queue_size: q.queue_size ?? DEFAULT_QUEUE_SIZE[q.sizer] }))
+    .describe('Bounded queue in front of the destination.');
+}
+
+/** Collector defaults (`exporterhelper`): 5s timeout; 10 consumers; retry 5s → 30s, ×1.5, ±50%, 5m. */
+export const exporterHelperShape = {
+  timeout: duration('5s').describe('Longest one send may take before it counts as a retryable failure. 0: no limit. Default 5s.'),
+  sending_queue: sendingQueueSchema(),
   retry_on_failure: z
     .strictObject({
       enabled: z.boolean().default(true).describe('Retry retryable failures. Default true.'),
@@ -37,41 +72,298 @@ export const exporterHelperShape = {
       max_interval: duration('30s').describe('Upper bound of the wait between retries. Default 30s.'),
       multiplier: z.number().min(1).default(1.5).describe('Factor by which the wait grows. Default 1.5.'),
       randomization_factor: z.number().min(0).max(1).default(0.5).describe('Jitter: each wait is randomised by ± this fraction. Default 0.5.'),
-      max_elapsed_time: duration('300s').describe('Give up (dead-letter) after this long. 0: retry forever. Default 300s.'),
+      max_elapsed_time: duration('300s').describe('Give up (dead-letter, or count as dropped) after this long. 0: retry forever. Default 300s.'),
     })
     .prefault({})
     .describe('Exponential back-off with jitter; a destination\'s Retry-After is honoured.'),
-  dead_letter: z.string().min(1).optional().describe('Exporter id (e.g. file/dead) that receives what the destination rejects for good, with the reason and time.'),
+  dead_letter: z.string().min(1).optional().describe('Exporter id (e.g. file/dead) that receives what the destination rejects for good or what runs out of retries, marked with the reason and time. It runs even when no pipeline lists it.'),
 };
 
 const helperSchema = z.strictObject(exporterHelperShape);
 export type ExporterHelperConfig = z.infer<typeof helperSchema>;
 
+/** When the first exporter of a gateway started draining: all of them share one shutdown deadline clock. */
+const drainStarted = new WeakMap<Host, number>();
+
+const POLL_MILLIS = 20;
+
 export abstract class BaseExporter implements Exporter {
   protected readonly id: string;
   protected readonly logger: Logger;
   protected readonly telemetry: Telemetry;
+  readonly #helper: ExporterHelperConfig;
+  #host: Host | undefined;
+  #queue: DeliveryQueue | undefined;
+  #workers: Promise<void>[] = [];
+  readonly #inline = new Set<Promise<void>>();
+  readonly #stopController = new AbortController();
+  #deadLetterTarget: Exporter | undefined;
+  /** Exporters whose dead letters come here: drained before this one. */
+  readonly #feeders = new Set<BaseExporter>();
+  #stopping: Promise<void> | undefined;
 
-  constructor(settings: CreateSettings) {
+  constructor(settings: CreateSettings, helper: ExporterHelperConfig) {
     this.id = settings.id;
     this.logger = settings.logger;
     this.telemetry = settings.telemetry;
+    this.#helper = (helper as ExporterHelperConfig | undefined) ?? helperSchema.parse({});
+    const ownStart = this.start;
+    const ownShutdown = this.shutdown;
+    this.start = async (host: Host) => {
+      await this.#openQueue(host);
+      try {
+        await ownStart.call(this, host);
+      } catch (err) {
+        await this.#queue?.close();
+        throw err;
+      }
+      this.#startWorkers();
+    };
+    this.shutdown = async () => {
+      await this.#drain();
+      await ownShutdown.call(this);
+    };
   }
 
+  /** Override to open the exporter's own connections; the sending queue starts after it. */
   async start(_host: Host): Promise<void> {}
+  /** Override to close the exporter's own connections; it runs after the sending queue was drained. */
   async shutdown(): Promise<void> {}
 
-  /** Delivers the payload; rejects with a PermanentError, a RetryableError or a PartialFailure. */
-  protected abstract send(p: Payload): Promise<void>;
+  /**
+   * Delivers the payload once. Rejects with a PermanentError, a RetryableError or a PartialFailure.
+   * `signal` aborts when the attempt timed out (`timeout`) or the exporter is stopping.
+   */
+  protected abstract send(p: Payload, signal: AbortSignal): Promise<void>;
 
+  /** Takes data from the pipeline: queues it, or (queue disabled) sends it before resolving. */
   async consume(p: Payload): Promise<void> {
     const n = itemCount(p);
-    try {
-      await this.send(p);
-    } catch (err) {
-      this.telemetry.exporterSendFailed(this.id, p.signal, n);
-      throw err;
+    if (n === 0) return;
+    const q = this.#queue;
+    if (q) {
+      try {
+        await q.offer(p);
+      } catch (err) {
+        this.telemetry.exporterEnqueueFailed(this.id, p.signal, n);
+        throw err;
+      }
+      this.telemetry.exporterQueueSize(this.id, q.size);
+      return;
     }
-    this.telemetry.exporterSent(this.id, p.signal, n);
+    const task = this.#sendNow(p);
+    this.#inline.add(task);
+    try {
+      await task;
+    } finally {
+      this.#inline.delete(task);
+    }
   }
+
+  #deliveryOptions(reject: DeliveryOptions['reject'], update?: DeliveryOptions['update']): DeliveryOptions {
+    return {
+      send: (p, signal) => this.send(p, signal),
+      timeoutMillis: this.#helper.timeout,
+      retry: this.#helper.retry_on_failure,
+      stop: this.#stopController.signal,
+      reject,
+      update,
+      onRetry: (err, wait) => {
+        this.telemetry.exporterRetry(this.id);
+        this.logger.warn({ err: errorMessage(err), retry_in_ms: wait }, 'send failed; will retry');
+      },
+    };
+  }
+
+  /** No queue: deliver in the caller's request; what cannot be delivered is the caller's error. */
+  async #sendNow(p: Payload): Promise<void> {
+    const refused: string[] = [];
+    const out = await deliver(
+      p,
+      this.#deliveryOptions(async (part, reason) => {
+        this.telemetry.exporterSendFailed(this.id, part.signal, itemCount(part));
+        if (!this.#deadLetterTarget || !(await this.#deadLetter(part, reason))) refused.push(reason);
+      }),
+    );
+    if (out.sent > 0) this.telemetry.exporterSent(this.id, p.signal, out.sent);
+    if (out.left) {
+      this.telemetry.exporterSendFailed(this.id, p.signal, itemCount(out.left.payload));
+      throw new RetryableError(`exporter ${this.id}: ${out.left.error}`);
+    }
+    if (refused.length > 0) throw new PermanentError(`exporter ${this.id}: the destination refused the data: ${refused[0]}`);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Queue and consumers
+  // -------------------------------------------------------------------------------------------
+
+  async #openQueue(host: Host): Promise<void> {
+    this.#host = host;
+    this.#resolveDeadLetter(host);
+    const q = this.#helper.sending_queue;
+    if (!q.enabled) return;
+    let queue: DeliveryQueue;
+    if (q.storage) {
+      const dir = queueDirectory(q.storage, this.id);
+      queue = new PersistentQueue(q.queue_size, q.sizer, `exporter ${this.id}`, dir, (key, reason) =>
+        this.logger.error({ key, reason, directory: dir }, 'damaged entry in the persistent queue; removed'),
+      );
+      let found: number;
+      try {
+        found = await queue.open();
+      } catch (err) {
+        throw new Error(`sending_queue::storage: cannot open the persistent queue in ${dir}: ${errorMessage(err)}`);
+      }
+      if (found > 0) this.logger.info({ requests: found, size: queue.size, sizer: q.sizer, directory: dir }, 'resuming the persistent queue left by the previous run');
+    } else {
+      queue = new MemoryQueue(q.queue_size, q.sizer, `exporter ${this.id}`);
+    }
+    this.#queue = queue;
+    this.telemetry.exporterQueueCapacity(this.id, q.queue_size);
+    this.telemetry.exporterQueueSize(this.id, queue.size);
+  }
+
+  #resolveDeadLetter(host: Host): void {
+    const dl = this.#helper.dead_letter;
+    if (!dl) return;
+    if (dl === this.id) throw new Error(`dead_letter: exporter "${this.id}" cannot be its own dead-letter route`);
+    const target = host.getExporter(dl);
+    if (!target) throw new Error(`dead_letter: exporter "${dl}" is not configured`);
+    // Follow the chain of dead-letter routes: a cycle would never drain.
+    const seen = new Set([this.id]);
+    for (let t: Exporter | undefined = target; t instanceof BaseExporter && t.#helper.dead_letter; t = host.getExporter(t.#helper.dead_letter)) {
+      if (seen.has(t.id)) throw new Error(`dead_letter: the dead-letter routes from "${this.id}" form a cycle through "${t.id}"`);
+      seen.add(t.id);
+    }
+    this.#deadLetterTarget = target;
+    if (target instanceof BaseExporter) target.#feeders.add(this);
+  }
+
+  #startWorkers(): void {
+    const q = this.#queue;
+    if (!q) return;
+    for (let i = 0; i < this.#helper.sending_queue.num_consumers; i++) this.#workers.push(this.#work(q));
+  }
+
+  async #work(q: DeliveryQueue): Promise<void> {
+    for (;;) {
+      const e = await q.take();
+      if (!e) return;
+      try {
+        await this.#deliverEntry(q, e);
+      } catch (err) {
+        // Only the queue's own store can fail here; the entry stays unacknowledged.
+        this.logger.error({ err: errorMessage(err) }, 'sending queue failure');
+      }
+      this.telemetry.exporterQueueSize(this.id, q.size);
+    }
+  }
+
+  async #deliverEntry(q: DeliveryQueue, e: QueueEntry): Promise<void> {
+    // While stopping, a part the dead-letter route cannot take keeps its entry unacknowledged
+    // (on disk for the next start) instead of being dropped.
+    const reject = async (part: Payload, reason: string) => {
+      if (await this.#reject(part, reason)) return;
+      if (this.#stopController.signal.aborted) {
+        throw new RetryableError(`exporter ${this.id}: the dead-letter route did not take data while stopping; the entry is kept`);
+      }
+      this.#dropped(part, reason);
+    };
+    const out = await deliver(e.payload, this.#deliveryOptions(reject, (rest) => q.update(e, rest)));
+    if (out.sent > 0) this.telemetry.exporterSent(this.id, e.payload.signal, out.sent);
+    if (out.left?.why === 'stopped') return; // stays unacknowledged: on disk for the next start, or handled by drain()
+    if (out.left) await reject(out.left.payload, out.left.error);
+    await q.ack(e);
+  }
+
+  /**
+   * A part that will not be delivered: counted as failed and handed to the dead-letter route.
+   * Resolves true when it is dealt with: dead-lettered, or dropped (logged, counted) for want of a
+   * route; false when a route exists but did not take it (the caller decides).
+   */
+  async #reject(p: Payload, reason: string): Promise<boolean> {
+    this.telemetry.exporterSendFailed(this.id, p.signal, itemCount(p));
+    if (this.#deadLetterTarget) return this.#deadLetter(p, reason);
+    this.#dropped(p, reason);
+    return true;
+  }
+
+  #dropped(p: Payload, reason: string): void {
+    const n = itemCount(p);
+    if (p.signal === 'events') this.telemetry.eventsDropped(this.id, 'undeliverable', n);
+    this.logger.error({ items: n, signal: p.signal, reason: truncate(reason) }, 'data not delivered and no dead-letter route took it; dropped');
+  }
+
+  /** Hands a marked copy to the dead-letter exporter, retrying while it refuses for now. Resolves false when it could not. */
+  async #deadLetter(p: Payload, reason: string): Promise<boolean> {
+    const target = this.#deadLetterTarget!;
+    const dl = this.#helper.dead_letter!;
+    const marked = markDeadLetter(p, deadLetterMark(this.id, reason));
+    const backoff = new Backoff({ ...this.#helper.retry_on_failure, enabled: true });
+    for (;;) {
+      try {
+        await target.consume(marked);
+        const n = itemCount(p);
+        this.telemetry.deadLettered(this.id, dl, p.signal, n);
+        this.logger.warn({ items: n, signal: p.signal, dead_letter: dl, reason: truncate(reason) }, 'data dead-lettered');
+        return true;
+      } catch (err) {
+        const wait = isRetryable(err) && !this.#stopController.signal.aborted ? backoff.next(err.retryAfterMillis) : undefined;
+        if (wait === undefined) {
+          this.logger.error({ dead_letter: dl, err: errorMessage(err) }, 'the dead-letter exporter did not take the data');
+          return false;
+        }
+        await sleep(wait, this.#stopController.signal).catch(() => undefined);
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Shutdown
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Drains: waits (until the shared deadline) for the queue to empty and sends in flight to end,
+   * then stops the consumers. Exporters that dead-letter into this one are drained first.
+   * Idempotent.
+   */
+  #drain(): Promise<void> {
+    this.#stopping ??= this.#doDrain();
+    return this.#stopping;
+  }
+
+  async #doDrain(): Promise<void> {
+    await Promise.all([...this.#feeders].map((f) => f.#drain()));
+    const host = this.#host;
+    let started = host ? drainStarted.get(host) : undefined;
+    if (started === undefined) {
+      started = Date.now();
+      if (host) drainStarted.set(host, started);
+    }
+    const deadline = started + this.#helper.sending_queue.drain_timeout;
+    const q = this.#queue;
+    while (((q?.size ?? 0) > 0 || this.#inline.size > 0) && Date.now() < deadline) {
+      await sleep(Math.min(POLL_MILLIS, Math.max(1, deadline - Date.now())));
+    }
+    q?.stop();
+    this.#stopController.abort(new RetryableError(`exporter ${this.id} is shutting down`));
+    await Promise.all(this.#workers);
+    await Promise.allSettled([...this.#inline]);
+    if (!q) return;
+    const left = q.unacknowledged();
+    const items = left.reduce((s, e) => s + e.items, 0);
+    if (left.length > 0 && q instanceof PersistentQueue) {
+      this.logger.warn({ requests: left.length, items, directory: q.directory }, 'shutdown deadline passed; what was not sent stays in the persistent queue for the next start');
+    } else if (left.length > 0) {
+      this.logger.error({ requests: left.length, items }, 'shutdown deadline passed with data still in the in-memory queue');
+      const reason = 'not sent before the shutdown deadline (sending_queue::drain_timeout)';
+      for (const e of left) if (e.payload && !(await this.#reject(e.payload, reason))) this.#dropped(e.payload, reason);
+    }
+    await q.close();
+    this.telemetry.exporterQueueSize(this.id, q instanceof PersistentQueue ? q.size : 0);
+  }
+}
+
+function truncate(s: string, max = 300): string {
+  return s.length > max ? s.slice(0, max - 1) + '…' : s;
 }

@@ -23,6 +23,23 @@ export class Telemetry {
   private readonly counters = new Map<string, client.Counter<string>>();
   private readonly gauges = new Map<string, client.Gauge<string>>();
   private readonly histograms = new Map<string, client.Histogram<string>>();
+  private readonly startedAt = Date.now();
+
+  constructor() {
+    // Process metrics with the collector's names, read when scraped.
+    const started = this.startedAt;
+    new client.Gauge({ name: 'otelcol_process_memory_rss', help: 'Total physical memory (resident set size), bytes.', registers: [this.registry], collect() { this.set(process.memoryUsage.rss()); } });
+    new client.Gauge({
+      name: 'otelcol_process_runtime_heap_alloc_bytes',
+      help: 'Bytes of JavaScript heap in use plus memory held by buffers (heapUsed + external): what memory_limiter measures.',
+      registers: [this.registry],
+      collect() {
+        const m = process.memoryUsage();
+        this.set(m.heapUsed + m.external);
+      },
+    });
+    new client.Gauge({ name: 'otelcol_process_uptime', help: 'Uptime of the process, seconds.', registers: [this.registry], collect() { this.set((Date.now() - started) / 1000); } });
+  }
 
   counter(name: string, help: string, labelNames: readonly string[]): client.Counter<string> {
     let c = this.counters.get(name);
@@ -61,6 +78,45 @@ export class Telemetry {
 
   exporterSendFailed(exporter: string, signal: Signal, n: number): void {
     this.counter(`otelcol_exporter_send_failed_${SIGNAL_ITEM[signal]}`, 'Items that failed to be sent to the destination.', ['exporter']).inc({ exporter }, n);
+  }
+
+  /** Refusals before a request was read (admission gate, e.g. memory_limiter): `otelytics_receiver_refused_requests{receiver,transport,reason}`. */
+  receiverRefusedRequest(receiver: string, transport: string, reason: string): void {
+    this.counter('otelytics_receiver_refused_requests', 'Requests refused before their body was read or decoded, by reason.', ['receiver', 'transport', 'reason']).inc({ receiver, transport, reason });
+  }
+
+  /** Items a processor refused (e.g. memory_limiter above its soft limit): `otelcol_processor_refused_<items>{processor,pipeline}`. */
+  processorRefused(processor: string, pipeline: string, signal: Signal, n: number): void {
+    this.counter(`otelcol_processor_refused_${SIGNAL_ITEM[signal]}`, 'Items the processor refused with a retryable error.', ['processor', 'pipeline']).inc({ processor, pipeline }, n);
+  }
+
+  /** `otelcol_exporter_queue_size{exporter}`: what the sending queue holds, in the unit of its sizer. */
+  exporterQueueSize(exporter: string, size: number): void {
+    this.gauge('otelcol_exporter_queue_size', 'Current size of the sending queue (unit: sending_queue::sizer).', ['exporter']).set({ exporter }, size);
+  }
+
+  /** `otelcol_exporter_queue_capacity{exporter}`: `sending_queue::queue_size`. */
+  exporterQueueCapacity(exporter: string, capacity: number): void {
+    this.gauge('otelcol_exporter_queue_capacity', 'Capacity of the sending queue (unit: sending_queue::sizer).', ['exporter']).set({ exporter }, capacity);
+  }
+
+  /** Items refused because the sending queue was full or closed: `otelcol_exporter_enqueue_failed_<items>{exporter}`. */
+  exporterEnqueueFailed(exporter: string, signal: Signal, n: number): void {
+    this.counter(`otelcol_exporter_enqueue_failed_${SIGNAL_ITEM[signal]}`, 'Items that could not be added to the sending queue.', ['exporter']).inc({ exporter }, n);
+  }
+
+  /** A failed attempt that will be retried: `otelytics_exporter_send_retries{exporter}`. */
+  exporterRetry(exporter: string): void {
+    this.counter('otelytics_exporter_send_retries', 'Failed send attempts that were retried.', ['exporter']).inc({ exporter });
+  }
+
+  /**
+   * Items handed to a dead-letter exporter: `otelytics_events_dead_lettered{exporter,dead_letter}`
+   * for events, `otelytics_exporter_dead_lettered_<items>{exporter,dead_letter}` for OTLP signals.
+   */
+  deadLettered(exporter: string, deadLetter: string, signal: Signal, n: number): void {
+    const name = signal === 'events' ? 'otelytics_events_dead_lettered' : `otelytics_exporter_dead_lettered_${SIGNAL_ITEM[signal]}`;
+    this.counter(name, 'Items an exporter handed to its dead-letter exporter.', ['exporter', 'dead_letter']).inc({ exporter, dead_letter: deadLetter }, n);
   }
 
   eventsCreated(pipeline: string, n: number): void {

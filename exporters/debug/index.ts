@@ -7,12 +7,15 @@
 import type { ExporterFactory, Payload } from '../../src/component.js';
 import { itemCount } from '../../src/component.js';
 import { z } from '../../src/config/schema.js';
-import { BaseExporter } from '../../src/exporterhelper.js';
+import { BaseExporter, exporterHelperShape, sendingQueueSchema } from '../../src/exporterhelper.js';
 import type { AnalyticsEvent } from '../../src/event.js';
 import { toJsonLines } from '../file/index.js';
 
 export const debugSchema = z.strictObject({
   verbosity: z.enum(['basic', 'normal', 'detailed']).default('basic').describe('basic: a summary line per batch; normal: a line per item; detailed: full JSON. Default basic.'),
+  // The shared delivery options; printing is immediate, so the sending queue is off by default.
+  ...exporterHelperShape,
+  sending_queue: sendingQueueSchema({ enabled: false }),
 });
 
 export type DebugConfig = z.infer<typeof debugSchema>;
@@ -44,7 +47,7 @@ class DebugExporter extends BaseExporter {
     settings: ConstructorParameters<typeof BaseExporter>[0],
     private readonly cfg: DebugConfig,
   ) {
-    super(settings);
+    super(settings, cfg);
   }
 
   protected async send(p: Payload): Promise<void> {

@@ -3,13 +3,18 @@
  * model; traces and logs one OTLP/JSON request per line (as the collector's file exporter does).
  * Writes are acknowledged once handed to the operating system. With `rotation`, the file is moved
  * aside as `<name>-<UTC timestamp><ext>` when it reaches `max_megabytes`, keeping `max_backups`.
+ *
+ * Delivery options are the shared exporter helper's (`timeout`, `sending_queue`, `retry_on_failure`,
+ * `dead_letter`), with the sending queue off by default: a local write is fast, so a request is
+ * acknowledged only once it is in the file. A failed write (disk full, file gone) is retryable; the
+ * file is opened again before the next attempt.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExporterFactory, Payload } from '../../src/component.js';
 import { nonEmptyString, z } from '../../src/config/schema.js';
 import { PermanentError, RetryableError } from '../../src/errors.js';
-import { BaseExporter } from '../../src/exporterhelper.js';
+import { BaseExporter, exporterHelperShape, sendingQueueSchema } from '../../src/exporterhelper.js';
 import { encodeLogsJson, encodeTracesJson } from '../../src/otlp/json.js';
 
 export const fileSchema = z.strictObject({
@@ -21,6 +26,8 @@ export const fileSchema = z.strictObject({
     })
     .optional()
     .describe('Rotate by size. Omitted: never rotate.'),
+  ...exporterHelperShape,
+  sending_queue: sendingQueueSchema({ enabled: false }),
 });
 
 export type FileConfig = z.infer<typeof fileSchema>;
@@ -51,7 +58,7 @@ class FileExporter extends BaseExporter {
     settings: ConstructorParameters<typeof BaseExporter>[0],
     private readonly cfg: FileConfig,
   ) {
-    super(settings);
+    super(settings, cfg);
   }
 
   override async start(): Promise<void> {
@@ -66,7 +73,8 @@ class FileExporter extends BaseExporter {
       stream.once('open', () => resolve());
       stream.once('error', reject);
     });
-    stream.on('error', (err) => this.logger.error({ err: err.message }, 'file write failed'));
+    // A failed write rejects its send (retried by the exporter helper, which logs it); keep the event handled.
+    stream.on('error', (err) => this.logger.debug({ err: err.message }, 'file write failed'));
     this.stream = stream;
   }
 
@@ -79,6 +87,15 @@ class FileExporter extends BaseExporter {
   }
 
   private async write(text: string): Promise<void> {
+    // A stream that failed once stays failed: open the file again (it may be writable by now).
+    if (this.stream && (this.stream.destroyed || this.stream.errored)) {
+      this.stream = undefined;
+      try {
+        await this.open();
+      } catch (err) {
+        throw new RetryableError(`cannot open ${this.cfg.path}: ${(err as Error).message}`);
+      }
+    }
     const stream = this.stream;
     if (!stream) throw new RetryableError('file exporter is not open');
     const bytes = Buffer.byteLength(text);

@@ -4,9 +4,10 @@
  */
 import type { ExporterFactory } from '../../src/component.js';
 import { z } from '../../src/config/schema.js';
-import { BaseExporter } from '../../src/exporterhelper.js';
+import { BaseExporter, exporterHelperShape } from '../../src/exporterhelper.js';
 
-export const nopSchema = z.strictObject({});
+/** No options; the delivery options are parsed (queue off) so that the base class gets its defaults. */
+export const nopSchema = z.strictObject({}).transform(() => z.strictObject(exporterHelperShape).parse({ sending_queue: { enabled: false } }));
 
 class NopExporter extends BaseExporter {
   protected async send(): Promise<void> {}
@@ -19,5 +20,5 @@ export const nopExporterFactory: ExporterFactory<z.infer<typeof nopSchema>> = {
   configSchema: nopSchema,
   accepts: ['traces', 'logs', 'metrics', 'events'],
   mutatesData: false,
-  create: (settings) => new NopExporter(settings),
+  create: (settings, config) => new NopExporter(settings, config),
 };

@@ -1,5 +1,5 @@
-/** Config of the `otlp` receiver (option names follow the collector's `otlpreceiver`). */
-import { endpoint, z } from '../../src/config/schema.js';
+/** Config of the `otlp` receiver (option names follow the collector's `otlpreceiver` and `confighttp`). */
+import { duration, endpoint, z } from '../../src/config/schema.js';
 
 /** Default OTLP/gRPC endpoint: localhost only, as the collector binds by default. */
 export const DEFAULT_GRPC_ENDPOINT = '127.0.0.1:4317';
@@ -9,6 +9,10 @@ export const DEFAULT_HTTP_ENDPOINT = '127.0.0.1:4318';
 export const DEFAULT_MAX_REQUEST_BODY_SIZE = 20 * 1024 * 1024;
 /** gRPC message limit, MiB (the collector's default). */
 export const DEFAULT_MAX_RECV_MSG_SIZE_MIB = 4;
+
+/** Default attribute limits per span, span event, span link, log record, resource or scope. */
+export const DEFAULT_ATTRIBUTE_COUNT_LIMIT = 1024;
+export const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT = 65_536;
 
 const orDefaults = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === null ? {} : v), schema.optional());
 
@@ -23,6 +27,10 @@ export const httpSchema = z.strictObject({
   traces_url_path: z.string().startsWith('/').default('/v1/traces').describe('URL path for traces. Default /v1/traces.'),
   logs_url_path: z.string().startsWith('/').default('/v1/logs').describe('URL path for logs. Default /v1/logs.'),
   metrics_url_path: z.string().startsWith('/').default('/v1/metrics').describe('URL path for metrics. Default /v1/metrics.'),
+  read_header_timeout: duration('10s').describe('Longest a client may take to send the request line and headers; then the connection is closed (408). Default 10s.'),
+  read_timeout: duration('30s').describe('Longest a client may take to send a whole request body (slow-loris protection); then 408 and the connection is closed. 0: no limit. Default 30s.'),
+  idle_timeout: duration('60s').describe('Longest a keep-alive connection may stay idle between requests. Default 60s.'),
+  shutdown_timeout: duration('10s').describe('On shutdown, longest to wait for requests in flight before their connections are closed (unanswered requests are retried by clients). Default 10s.'),
   cors: z
     .strictObject({
       allowed_origins: z.array(z.string()).default([]).describe('Origins browsers may send from; `*` wildcards allowed (https://*.example.com). Empty: CORS off.'),
@@ -37,6 +45,21 @@ export const grpcSchema = z.strictObject({
   max_recv_msg_size_mib: z.number().positive().default(DEFAULT_MAX_RECV_MSG_SIZE_MIB).describe('Largest request message, MiB (after decompression). Default 4.'),
 });
 
+export const limitsSchema = z.strictObject({
+  attribute_count_limit: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(DEFAULT_ATTRIBUTE_COUNT_LIMIT)
+    .describe('Most attributes on one span, span event, span link, log record, resource or scope, counting the entries of nested maps and arrays. Records over it are rejected (partial success). 0: no limit. Default 1024.'),
+  attribute_value_length_limit: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT)
+    .describe('Longest string (characters) or bytes value of an attribute, at any depth; also applies to log bodies. Records over it are rejected (partial success). 0: no limit. Default 65536.'),
+});
+
 export const otlpReceiverSchema = z
   .strictObject({
     protocols: z
@@ -46,13 +69,15 @@ export const otlpReceiverSchema = z
       })
       .optional()
       .describe('Protocols to serve. Omitted: both, on their default endpoints.'),
+    limits: limitsSchema.prefault({}).describe('Limits on spans and log records; records over them are rejected with a partial success (400 when every record is over).'),
   })
   .transform((c) => {
     const protocols = c.protocols ?? { grpc: grpcSchema.parse({}), http: httpSchema.parse({}) };
-    return { protocols };
+    return { protocols, limits: c.limits };
   })
   .refine((c) => c.protocols.grpc !== undefined || c.protocols.http !== undefined, { message: 'at least one of protocols::grpc, protocols::http is required', path: ['protocols'] });
 
 export type OtlpReceiverConfig = z.infer<typeof otlpReceiverSchema>;
 export type OtlpHttpConfig = z.infer<typeof httpSchema>;
 export type OtlpGrpcConfig = z.infer<typeof grpcSchema>;
+export type OtlpLimits = z.infer<typeof limitsSchema>;

@@ -3,7 +3,9 @@
  * `opentelemetry.proto.collector.{trace,logs,metrics}.v1.*Service/Export` unary methods, gzip
  * message compression, a message size limit, `INVALID_ARGUMENT` for undecodable data and
  * `UNAVAILABLE` with a `google.rpc.RetryInfo` detail (in `grpc-status-details-bin`) when the
- * pipeline refuses data for now, so that SDKs back off and retry.
+ * pipeline refuses data for now, so that SDKs back off and retry. grpc-js reads a whole message
+ * (bounded by `max_recv_msg_size_mib`) before the handler runs; the admission gate (memory limiter)
+ * is asked before the message is decoded.
  */
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs/minimal.js';
@@ -67,7 +69,7 @@ export class OtlpGrpcServer {
             (outcome) => {
               switch (outcome.kind) {
                 case 'ok':
-                  return callback(null, Buffer.from(encodeExportResponse(signal)));
+                  return callback(null, Buffer.from(encodeExportResponse(signal, outcome.partial)));
                 case 'invalid':
                   return callback({ code: grpc.status.INVALID_ARGUMENT, details: outcome.message });
                 case 'retryable': {

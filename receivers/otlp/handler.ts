@@ -1,6 +1,7 @@
 /**
- * What both OTLP transports share: decode a request body for a signal, hand it to the pipelines,
- * count it, and classify the outcome for the transport to answer.
+ * What both OTLP transports share: ask the admission gate (memory limiter) before decoding, decode
+ * a request body for a signal, apply the attribute limits, hand it to the pipelines, count it, and
+ * classify the outcome for the transport to answer.
  */
 import type { Logger } from 'pino';
 import type { Consumer, Payload, ReceiverConsumers, Signal } from '../../src/component.js';
@@ -9,13 +10,16 @@ import { errorMessage, isPermanent, isRetryable, OtlpDecodeError } from '../../s
 import { decodeLogsJson, decodeMetricsJson, decodeTracesJson } from '../../src/otlp/json.js';
 import { decodeLogsRequest, decodeMetricsRequest, decodeTracesRequest } from '../../src/otlp/proto.js';
 import type { Telemetry } from '../../src/telemetry.js';
+import { admissionRefusal } from '../../src/delivery/admission.js';
+import type { OtlpLimits } from './config.js';
+import { applyLimits } from './limits.js';
 
 export type OtlpSignal = 'traces' | 'logs' | 'metrics';
 export type WireEncoding = 'proto' | 'json';
 
 /** Outcome of one export request, for the transport to turn into a status. */
 export type ExportOutcome =
-  | { kind: 'ok' }
+  | { kind: 'ok'; partial?: { rejected: number; message: string } }
   | { kind: 'invalid'; message: string }
   | { kind: 'retryable'; message: string; retryAfterMillis: number }
   | { kind: 'internal'; message: string };
@@ -45,7 +49,19 @@ export class ExportHandler {
     private readonly consumers: ReceiverConsumers,
     private readonly telemetry: Telemetry,
     private readonly logger: Logger,
+    private readonly limits: OtlpLimits = { attribute_count_limit: 0, attribute_value_length_limit: 0 },
   ) {}
+
+  /**
+   * The admission gate's answer, asked before a body is read or decoded; counts a refusal.
+   * Undefined: go ahead.
+   */
+  refuseEarly(transport: 'http' | 'grpc'): Extract<ExportOutcome, { kind: 'retryable' }> | undefined {
+    const r = admissionRefusal();
+    if (!r) return undefined;
+    this.telemetry.receiverRefusedRequest(this.id, transport, 'admission');
+    return { kind: 'retryable', message: r.message, retryAfterMillis: r.retryAfterMillis };
+  }
 
   /** The consumer for a signal, or undefined when no pipeline takes it from this receiver. */
   consumer(signal: Signal): Consumer | undefined {
@@ -56,6 +72,8 @@ export class ExportHandler {
   async export(transport: 'http' | 'grpc', signal: OtlpSignal, body: Uint8Array, encoding: WireEncoding): Promise<ExportOutcome> {
     const consumer = this.consumers[signal];
     if (!consumer) return { kind: 'invalid', message: `this receiver feeds no ${signal} pipeline` };
+    const early = this.refuseEarly(transport);
+    if (early) return early;
     let payload: Payload;
     try {
       payload = decodeRequest(signal, body, encoding);
@@ -64,12 +82,22 @@ export class ExportHandler {
       this.logger.error({ err: errorMessage(err) }, 'unexpected error while decoding');
       return { kind: 'internal', message: 'internal error while decoding the request' };
     }
+    const total = itemCount(payload);
+    if (total === 0) return { kind: 'ok' };
+    const limited = applyLimits(payload, this.limits);
+    let partial: { rejected: number; message: string } | undefined;
+    if (limited.rejected > 0) {
+      this.telemetry.receiverRefused(this.id, transport, signal, limited.rejected);
+      const message = `${limited.rejected} of ${total} ${signal === 'traces' ? 'spans' : 'log records'} rejected: ${limited.reason}`;
+      if (limited.rejected >= total) return { kind: 'invalid', message };
+      partial = { rejected: limited.rejected, message };
+      payload = limited.payload;
+    }
     const n = itemCount(payload);
-    if (n === 0) return { kind: 'ok' };
     try {
       await consumer.consume(payload);
       this.telemetry.receiverAccepted(this.id, transport, signal, n);
-      return { kind: 'ok' };
+      return partial ? { kind: 'ok', partial } : { kind: 'ok' };
     } catch (err) {
       this.telemetry.receiverRefused(this.id, transport, signal, n);
       if (isRetryable(err)) return { kind: 'retryable', message: err.message, retryAfterMillis: err.retryAfterMillis ?? DEFAULT_RETRY_AFTER_MILLIS };

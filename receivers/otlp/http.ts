@@ -6,8 +6,14 @@
  *   and decompression stops as soon as it is passed (a gzip bomb costs at most the limit);
  * - 200 with an empty `Export*ServiceResponse`; 400 with a `google.rpc.Status` for undecodable
  *   data (clients do not retry it); 413 for a body over the limit; 415 for another content type;
- *   405 for another method; 503 with `Retry-After` (seconds) when the pipeline refuses for now.
+ *   405 for another method; 503 with `Retry-After` (seconds) when the pipeline refuses for now;
+ *   200 with `partial_success` when some records were over the attribute limits;
+ * - while the admission gate refuses (memory limiter over its soft limit), 503 with `Retry-After`
+ *   and `Connection: close` before any byte of the body is read;
+ * - slow clients: `read_header_timeout` for the headers, `read_timeout` for the body (408 and the
+ *   connection closed), `idle_timeout` between keep-alive requests.
  */
+import http from 'node:http';
 import { pipeline as streamPipeline } from 'node:stream/promises';
 import { Writable, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
@@ -40,8 +46,11 @@ function wireEncoding(contentType: string | undefined): WireEncoding | undefined
   return undefined;
 }
 
-/** Reads a request body, decompressing it, and stops with 413 once `limit` bytes are passed. */
-export async function readBody(stream: Readable, contentEncoding: string | undefined, limit: number): Promise<Buffer> {
+/**
+ * Reads a request body, decompressing it, and stops with 413 once `limit` bytes are passed, or with
+ * 408 when the whole body has not arrived within `timeoutMillis` (0: no limit).
+ */
+export async function readBody(stream: Readable, contentEncoding: string | undefined, limit: number, timeoutMillis = 0): Promise<Buffer> {
   const enc = (contentEncoding ?? 'identity').trim().toLowerCase();
   let inflater: zlib.Gunzip | zlib.Inflate | undefined;
   if (enc === 'gzip' || enc === 'x-gzip') inflater = zlib.createGunzip();
@@ -64,13 +73,23 @@ export async function readBody(stream: Readable, contentEncoding: string | undef
       if (compressed > limit) stream.destroy(new HttpStatusError(413, `compressed request body exceeds the limit of ${limit} bytes`));
     });
   }
+  let timer: NodeJS.Timeout | undefined;
+  const piping = inflater ? streamPipeline(stream, inflater, sink) : streamPipeline(stream, sink);
+  const limits: Promise<unknown>[] = [piping];
+  if (timeoutMillis > 0) {
+    // The stream is left as it is (destroying it would drop the connection without an answer):
+    // the caller answers 408 with `Connection: close`.
+    piping.catch(() => undefined);
+    limits.push(new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new HttpStatusError(408, `the request body did not arrive within ${timeoutMillis}ms (read_timeout)`)), timeoutMillis))));
+  }
   try {
-    if (inflater) await streamPipeline(stream, inflater, sink);
-    else await streamPipeline(stream, sink);
+    await Promise.race(limits);
   } catch (err) {
     if (err instanceof HttpStatusError) throw err;
     if (inflater) throw new HttpStatusError(400, `cannot decompress the ${enc} body: ${(err as Error).message}`);
     throw new HttpStatusError(400, `cannot read the request body: ${(err as Error).message}`);
+  } finally {
+    clearTimeout(timer);
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }
@@ -92,7 +111,24 @@ export class OtlpHttpServer {
 
   async start(): Promise<void> {
     const cfg = this.config;
-    const app = Fastify({ logger: false, bodyLimit: cfg.max_request_body_size, forceCloseConnections: 'idle', return503OnClosing: true });
+    const app = Fastify({
+      logger: false,
+      bodyLimit: cfg.max_request_body_size,
+      forceCloseConnections: 'idle',
+      return503OnClosing: true,
+      keepAliveTimeout: cfg.idle_timeout,
+      // Node's own limits on a request: the headers, and the whole request (a backstop behind read_timeout).
+      serverFactory: (handler) =>
+        http.createServer(
+          {
+            headersTimeout: cfg.read_header_timeout,
+            requestTimeout: cfg.read_timeout > 0 ? Math.max(cfg.read_timeout, cfg.read_header_timeout) + 1000 : 0,
+            connectionsCheckingInterval: Math.min(1000, Math.max(100, cfg.read_header_timeout)),
+            keepAliveTimeout: cfg.idle_timeout,
+          },
+          handler,
+        ),
+    });
     this.app = app;
     if (cfg.cors && cfg.cors.allowed_origins.length > 0) {
       const origins = cfg.cors.allowed_origins.map((o) => (o === '*' ? /.*/ : globToRegExp(o)));
@@ -146,16 +182,24 @@ export class OtlpHttpServer {
         .send(encodeStatusJson(RpcCode.INVALID_ARGUMENT, `unsupported Content-Type "${req.headers['content-type'] ?? ''}"; use application/x-protobuf or application/json`));
       return;
     }
+    const refused = this.handler.refuseEarly('http');
+    if (refused) {
+      // Nothing of the body is read: the connection cannot be reused.
+      reply.header('connection', 'close');
+      return this.answer(reply, signal, encoding, refused);
+    }
     let body: Buffer;
     try {
       const declared = Number(req.headers['content-length']);
       if (declared > this.config.max_request_body_size && !req.headers['content-encoding']) {
         throw new HttpStatusError(413, `request body of ${declared} bytes exceeds the limit of ${this.config.max_request_body_size} bytes`);
       }
-      body = req.body ? await readBody(req.body as Readable, req.headers['content-encoding'] as string | undefined, this.config.max_request_body_size) : Buffer.alloc(0);
+      body = req.body
+        ? await readBody(req.body as Readable, req.headers['content-encoding'] as string | undefined, this.config.max_request_body_size, this.config.read_timeout)
+        : Buffer.alloc(0);
     } catch (err) {
       const status = err instanceof HttpStatusError ? err.statusCode : 400;
-      if (status === 413) reply.header('connection', 'close');
+      if (status === 413 || status === 408) reply.header('connection', 'close');
       this.sendStatus(reply, encoding, status, RpcCode.INVALID_ARGUMENT, (err as Error).message);
       return;
     }
@@ -167,8 +211,8 @@ export class OtlpHttpServer {
     switch (outcome.kind) {
       case 'ok':
         reply.code(200);
-        if (encoding === 'proto') reply.type('application/x-protobuf').send(Buffer.from(encodeExportResponse(signal)));
-        else reply.type('application/json').send(encodeExportResponseJson(signal));
+        if (encoding === 'proto') reply.type('application/x-protobuf').send(Buffer.from(encodeExportResponse(signal, outcome.partial)));
+        else reply.type('application/json').send(encodeExportResponseJson(signal, outcome.partial));
         return;
       case 'invalid':
         return this.sendStatus(reply, encoding, 400, RpcCode.INVALID_ARGUMENT, outcome.message);
@@ -192,8 +236,22 @@ export class OtlpHttpServer {
     if (body && typeof body.resume === 'function') body.resume();
   }
 
-  /** Stops accepting connections and waits for requests in flight. */
+  /**
+   * Stops accepting connections and waits for requests in flight, at most `shutdown_timeout`;
+   * then closes the remaining connections (their requests were not acknowledged: clients retry).
+   */
   async shutdown(): Promise<void> {
-    await this.app?.close();
+    const app = this.app;
+    if (!app) return;
+    let timer: NodeJS.Timeout | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.logger.warn({ timeout_ms: this.config.shutdown_timeout }, 'requests still in flight at the shutdown deadline; closing their connections');
+        app.server.closeAllConnections();
+        resolve();
+      }, this.config.shutdown_timeout);
+    });
+    await Promise.race([app.close(), forced]);
+    clearTimeout(timer);
   }
 }

@@ -13,7 +13,7 @@ export const otlpReceiverFactory: ReceiverFactory<OtlpReceiverConfig> = {
   pipelineSignals: ['traces', 'logs', 'metrics', 'events'],
   outputs: (signal: Signal) => (signal === 'events' ? ['traces', 'logs'] : [signal]),
   create(settings, config, consumers) {
-    const handler = new ExportHandler(settings.id, consumers, settings.telemetry, settings.logger);
+    const handler = new ExportHandler(settings.id, consumers, settings.telemetry, settings.logger, config.limits);
     const http = config.protocols.http ? new OtlpHttpServer(config.protocols.http, handler, settings.logger) : undefined;
     const grpc = config.protocols.grpc ? new OtlpGrpcServer(config.protocols.grpc, handler) : undefined;
     return {

@@ -105,6 +105,14 @@ export function resolveConfig(raw: RawTree, registry: Registry): GatewayConfig {
     }
   }
 
+  for (const [id, e] of sections.exporter) {
+    const dl = (e.config as { dead_letter?: unknown }).dead_letter;
+    if (typeof dl !== 'string') continue;
+    const path = ['exporters', id, 'dead_letter'].join('::');
+    if (dl === id) errors.push(new ConfigError(path, 'an exporter cannot be its own dead-letter route'));
+    else if (!sections.exporter.has(dl) && !(isMap(raw.exporters) && dl in raw.exporters)) errors.push(new ConfigError(path, `references exporter "${dl}" which is not configured under exporters`));
+  }
+
   const service = validateWith(serviceSchema, raw.service, ['service'], errors);
   const pipelines: PipelineConfig[] = [];
   if (service) {

@@ -44,7 +44,12 @@ export function parseConfigText(text: string, origin: string): RawTree {
   if (doc.errors.length > 0) {
     throw new ConfigErrors(doc.errors.map((e) => new ConfigError('', `${origin}: ${e.message.split('\n')[0]}`)));
   }
-  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigErrors([new ConfigError('', `${origin}: ${(err as Error).message.split('\n')[0]}`)]);
+  }
   if (value === null || value === undefined) return {};
   if (!isMap(value)) throw new ConfigErrors([new ConfigError('', `${origin}: the top level must be a map of sections`)]);
   return value;

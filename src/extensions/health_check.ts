@@ -1,8 +1,13 @@
 /**
- * The `health_check` extension: GET `path` (default `/`) on `endpoint` (default 127.0.0.1:13133)
- * answers 200 `{"status":"Server available",...}` once every pipeline has started, and 503
- * `{"status":"Server not available"}` while starting or draining (the collector's
- * `healthcheckextension` contract, so load balancers and Kubernetes probes work unchanged).
+ * The `health_check` extension, on `endpoint` (default 127.0.0.1:13133):
+ * - readiness, GET `path` (default `/`, the collector's `healthcheckextension` contract) and GET
+ *   `ready_path` (default `/readyz`): 200 `{"status":"Server available",...}` once every pipeline
+ *   has started; 503 `{"status":"Server not available","state":"starting"|"draining"}` before,
+ *   and from the moment a shutdown (SIGTERM) begins, so load balancers stop sending new data
+ *   while the gateway drains;
+ * - liveness, GET `live_path` (default `/livez`): 200 `{"status":"Server alive","state":...}` as
+ *   long as the process answers, draining included (a liveness probe must not kill a gateway that
+ *   is flushing its queues).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +18,9 @@ export const DEFAULT_HEALTH_ENDPOINT = '127.0.0.1:13133';
 
 export const healthCheckSchema = z.strictObject({
   endpoint: endpoint(DEFAULT_HEALTH_ENDPOINT).describe('host:port to serve on. Default 127.0.0.1:13133.'),
-  path: z.string().startsWith('/').default('/').describe('URL path of the check. Default /.'),
+  path: z.string().startsWith('/').default('/').describe('URL path of the readiness check (collector compatible). Default /.'),
+  ready_path: z.string().startsWith('/').default('/readyz').describe('Another URL path of the readiness check: 200 when ready, 503 while starting or draining. Default /readyz.'),
+  live_path: z.string().startsWith('/').default('/livez').describe('URL path of the liveness check: 200 while the process runs, draining included. Default /livez.'),
 });
 
 export type HealthCheckConfig = z.infer<typeof healthCheckSchema>;
@@ -21,20 +28,25 @@ export type HealthCheckConfig = z.infer<typeof healthCheckSchema>;
 export const healthCheckFactory: ExtensionFactory<HealthCheckConfig> = {
   kind: 'extension',
   type: 'health_check',
-  description: 'HTTP health check: 200 when ready, 503 while starting or draining',
+  description: 'HTTP health check: readiness (200 when ready, 503 while starting or draining) and liveness',
   configSchema: healthCheckSchema,
   create(settings, config) {
-    let ready = false;
+    let state: 'starting' | 'ready' | 'draining' = 'starting';
     let since: Date | undefined;
     const server = http.createServer((req, res) => {
       const url = (req.url ?? '/').split('?')[0];
-      if (url !== config.path || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      const readiness = url === config.path || url === config.ready_path;
+      if ((!readiness && url !== config.live_path) || (req.method !== 'GET' && req.method !== 'HEAD')) {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
         return;
       }
-      const body = ready
-        ? { status: 'Server available', upSince: since!.toISOString(), uptime: `${((Date.now() - since!.getTime()) / 1000).toFixed(3)}s` }
-        : { status: 'Server not available' };
+      const up = since ? { upSince: since.toISOString(), uptime: `${((Date.now() - since.getTime()) / 1000).toFixed(3)}s` } : {};
+      if (!readiness) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'Server alive', state, ...up }));
+        return;
+      }
+      const ready = state === 'ready';
+      const body = ready ? { status: 'Server available', ...up } : { status: 'Server not available', state };
       res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     });
     return {
@@ -47,8 +59,8 @@ export const healthCheckFactory: ExtensionFactory<HealthCheckConfig> = {
         settings.logger.debug({ port: (server.address() as AddressInfo).port }, 'health check listening');
       },
       onReadyChange(r: boolean) {
-        ready = r;
         if (r) since = new Date();
+        state = r ? 'ready' : since ? 'draining' : 'starting';
       },
       async shutdown() {
         server.closeAllConnections();

@@ -111,6 +111,7 @@ processors:
 exporters:
   file: { path: "" }
   file/other: { paht: x }
+  file/dl: { path: /tmp/x, dead_letter: file/nowhere }
 unknown_section: {}
 service:
   pipelines:
@@ -127,6 +128,7 @@ service:
       /^exporters::file\/other::paht: unknown key/,
       /^exporters::file\/other::path: is required/,
       /^service::pipelines::events::exporters::1: references exporter "kafka\/events" which is not configured/,
+      /^exporters::file\/dl::dead_letter: references exporter "file\/nowhere" which is not configured/,
     ];
     for (const re of expected) assert.ok(errs.some((e) => re.test(e)), `missing ${re} in:\n${errs.join('\n')}`);
   });

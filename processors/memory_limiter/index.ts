@@ -1,0 +1,157 @@
+/**
+ * The `memory_limiter` processor (the collector's `memorylimiterprocessor` options): every
+ * `check_interval` it measures the process's memory; above the soft limit (`limit` minus
+ * `spike_limit`) it refuses data with a retryable error, so receivers answer 503 with
+ * `Retry-After` (OTLP/HTTP) or `UNAVAILABLE` with `RetryInfo` (OTLP/gRPC) and SDKs back off,
+ * until usage is back under the soft limit. While it refuses, receivers also refuse requests
+ * before reading their bodies (see `src/delivery/admission.ts`). Above the hard limit it asks V8
+ * for a garbage collection when the process runs with `--expose-gc`.
+ *
+ * Memory measured: JavaScript heap in use plus memory held outside the heap by buffers
+ * (`process.memoryUsage()` `heapUsed + external`), the counterpart of the Go heap the collector
+ * measures. Percent limits are of the container's memory limit (cgroup, via
+ * `process.constrainedMemory()`) when there is one, else of the machine's memory.
+ */
+import os from 'node:os';
+import type { Logger } from 'pino';
+import type { Consumer, Payload, ProcessorFactory } from '../../src/component.js';
+import { itemCount } from '../../src/component.js';
+import { duration, z } from '../../src/config/schema.js';
+import { registerAdmissionGate, type Refusal } from '../../src/delivery/admission.js';
+import { RetryableError } from '../../src/errors.js';
+import type { Telemetry } from '../../src/telemetry.js';
+
+const MIB = 1024 * 1024;
+
+export const memoryLimiterSchema = z
+  .strictObject({
+    check_interval: duration('1s').describe('How often memory is measured. Must be above 0. Default 1s (the collector recommends 1s).'),
+    limit_mib: z.number().int().nonnegative().default(0).describe('Hard limit, MiB of measured memory. 0: use limit_percentage. One of the two is required.'),
+    spike_limit_mib: z.number().int().nonnegative().default(0).describe('Headroom below the hard limit, MiB; the soft limit is limit_mib - spike_limit_mib. 0: 20% of limit_mib.'),
+    limit_percentage: z.number().int().min(0).max(100).default(0).describe('Hard limit as a percentage of the memory available (container limit, else total). 0: use limit_mib.'),
+    spike_limit_percentage: z.number().int().min(0).max(100).default(0).describe('Headroom as a percentage of the memory available. 0: 20% of the hard limit. Used with limit_percentage.'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.check_interval <= 0) ctx.addIssue({ code: 'custom', path: ['check_interval'], message: 'must be above 0' });
+    if (c.limit_mib === 0 && c.limit_percentage === 0) ctx.addIssue({ code: 'custom', path: ['limit_mib'], message: 'one of limit_mib or limit_percentage is required (above 0)' });
+    if (c.limit_mib > 0 && c.limit_percentage > 0) ctx.addIssue({ code: 'custom', path: ['limit_percentage'], message: 'set either limit_mib or limit_percentage, not both' });
+    if (c.limit_mib > 0 && c.spike_limit_mib >= c.limit_mib) ctx.addIssue({ code: 'custom', path: ['spike_limit_mib'], message: 'must be below limit_mib' });
+    if (c.limit_percentage > 0 && c.spike_limit_percentage >= c.limit_percentage) ctx.addIssue({ code: 'custom', path: ['spike_limit_percentage'], message: 'must be below limit_percentage' });
+  });
+
+export type MemoryLimiterConfig = z.infer<typeof memoryLimiterSchema>;
+
+/** Memory available to the process, bytes: the cgroup limit when set, else the machine's total. */
+export function availableMemory(): number {
+  const total = os.totalmem();
+  const constrained = typeof process.constrainedMemory === 'function' ? Number(process.constrainedMemory()) : 0;
+  return constrained > 0 && constrained < total ? constrained : total;
+}
+
+/** The hard and soft limits in bytes for a config. */
+export function limitsOf(c: MemoryLimiterConfig, available = availableMemory()): { hard: number; soft: number } {
+  if (c.limit_mib > 0) {
+    const hard = c.limit_mib * MIB;
+    const spike = c.spike_limit_mib > 0 ? c.spike_limit_mib * MIB : hard / 5;
+    return { hard, soft: hard - spike };
+  }
+  const hard = (available * c.limit_percentage) / 100;
+  const spike = c.spike_limit_percentage > 0 ? (available * c.spike_limit_percentage) / 100 : hard / 5;
+  return { hard, soft: hard - spike };
+}
+
+/** Bytes measured: JavaScript heap in use plus buffers outside it. */
+export function measureMemory(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+}
+
+export interface MemoryLimiterDeps {
+  /** Reads the memory in use, bytes. Default {@link measureMemory}. */
+  readMemory?: () => number;
+  /** Memory available, bytes, for percentage limits. Default {@link availableMemory}. */
+  available?: number;
+}
+
+export class MemoryLimiter {
+  private refusal: Refusal | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private unregister: (() => void) | undefined;
+  readonly limits: { hard: number; soft: number };
+  private readonly readMemory: () => number;
+
+  constructor(
+    private readonly id: string,
+    private readonly pipeline: string,
+    private readonly cfg: MemoryLimiterConfig,
+    private readonly next: Consumer,
+    private readonly logger: Logger,
+    private readonly telemetry: Telemetry,
+    deps: MemoryLimiterDeps = {},
+  ) {
+    this.readMemory = deps.readMemory ?? measureMemory;
+    this.limits = limitsOf(cfg, deps.available);
+  }
+
+  /** Whether data is refused now. */
+  get refusing(): boolean {
+    return this.refusal !== undefined;
+  }
+
+  /** Measures once and updates the state (called every check_interval). */
+  check(): void {
+    const used = this.readMemory();
+    const mib = (b: number) => Math.round(b / MIB);
+    if (used > this.limits.hard) {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (gc) gc();
+    }
+    if (used > this.limits.soft) {
+      if (!this.refusal) this.logger.warn({ used_mib: mib(used), soft_limit_mib: mib(this.limits.soft), hard_limit_mib: mib(this.limits.hard) }, 'memory usage above the soft limit; refusing data');
+      this.refusal = {
+        message: `memory usage ${mib(used)} MiB is above the soft limit of ${mib(this.limits.soft)} MiB (memory_limiter ${this.id}); try again later`,
+        retryAfterMillis: Math.max(1000, this.cfg.check_interval),
+      };
+    } else if (this.refusal) {
+      this.refusal = undefined;
+      this.logger.info({ used_mib: mib(used), soft_limit_mib: mib(this.limits.soft) }, 'memory usage back under the soft limit; taking data again');
+    }
+  }
+
+  async start(): Promise<void> {
+    const heapLimit = (await import('node:v8')).getHeapStatistics().heap_size_limit;
+    if (this.limits.hard > heapLimit) {
+      this.logger.warn({ hard_limit_mib: Math.round(this.limits.hard / MIB), heap_limit_mib: Math.round(heapLimit / MIB) }, 'memory_limiter hard limit is above the V8 heap limit (raise it with --max-old-space-size)');
+    }
+    this.check();
+    this.timer = setInterval(() => this.check(), this.cfg.check_interval);
+    this.timer.unref();
+    this.unregister = registerAdmissionGate(() => this.refusal);
+  }
+
+  async consume(p: Payload): Promise<void> {
+    const r = this.refusal;
+    if (r) {
+      this.telemetry.processorRefused(this.id, this.pipeline, p.signal, itemCount(p));
+      throw new RetryableError(r.message, r.retryAfterMillis);
+    }
+    return this.next.consume(p);
+  }
+
+  async shutdown(): Promise<void> {
+    clearInterval(this.timer);
+    this.unregister?.();
+    this.refusal = undefined;
+  }
+}
+
+export const memoryLimiterProcessorFactory: ProcessorFactory<MemoryLimiterConfig> = {
+  kind: 'processor',
+  type: 'memory_limiter',
+  description: 'Refuses data (retryable, so clients back off) while memory is above a soft limit',
+  configSchema: memoryLimiterSchema,
+  accepts: ['traces', 'logs', 'metrics', 'events'],
+  output: (s) => s,
+  mutatesData: false,
+  create: (settings, config, next) => new MemoryLimiter(settings.id, settings.pipeline, config, next, settings.logger, settings.telemetry),
+};

@@ -1,0 +1,141 @@
+/**
+ * The persistent sending queue: every entry is written to an LMDB environment (the `lmdb` package,
+ * https://github.com/kriszyp/lmdb-js) before `offer` resolves, and removed only once delivered or
+ * dead-lettered. A gateway killed at any moment (SIGKILL, OOM, power loss after the commit was
+ * flushed) finds on its next start every entry it had accepted and not yet delivered, and sends
+ * them first; an entry that was being sent when the process died is sent again (at-least-once).
+ *
+ * Layout: `<storage>/<exporter id, '/' replaced by '_'>/` holds LMDB's `data.mdb` and `lock.mdb`.
+ * Keys are increasing integers (the queue order); a value is 4 bytes of item count (uint32 LE)
+ * followed by a record of `codec.ts`. Only keys and sizes stay in memory; payloads are read back
+ * from disk when taken, so a long outage costs disk, not memory. One gateway per directory.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { open, type RootDatabase } from 'lmdb';
+import type { Payload } from '../component.js';
+import { itemCount } from '../component.js';
+import { errorMessage, RetryableError } from '../errors.js';
+import { decodePayload, encodePayload } from './codec.js';
+import { QueueBase, sizeOf, type QueueEntry, type Sizer } from './queue.js';
+
+/** Directory of an exporter's queue under the `storage` directory. */
+export function queueDirectory(storage: string, exporterId: string): string {
+  return path.join(path.resolve(storage), exporterId.replace(/[^A-Za-z0-9._-]/g, '_'));
+}
+
+function record(p: Payload): { value: Buffer; items: number } {
+  const body = encodePayload(p);
+  const items = itemCount(p);
+  const value = Buffer.allocUnsafe(body.byteLength + 4);
+  value.writeUInt32LE(Math.min(items, 0xffffffff), 0);
+  value.set(body, 4);
+  return { value, items };
+}
+
+/** An entry kept on disk; only its payload's key, item count and size stay in memory until taken. */
+interface DiskEntry extends QueueEntry {
+  loaded: boolean;
+}
+
+export class PersistentQueue extends QueueBase {
+  private db: RootDatabase<Buffer, number> | undefined;
+  private nextKey = 0;
+  /** Entries on disk that cannot be read back (damaged); skipped and removed. */
+  damaged = 0;
+
+  constructor(
+    capacity: number,
+    sizer: Sizer,
+    name: string,
+    readonly directory: string,
+    private readonly onDamaged: (key: number, reason: string) => void = () => {},
+  ) {
+    super(capacity, sizer, name);
+  }
+
+  async open(): Promise<number> {
+    fs.mkdirSync(this.directory, { recursive: true });
+    const db = open<Buffer, number>({ path: this.directory, encoding: 'binary', keyEncoding: 'ordered-binary', compression: false });
+    this.db = db;
+    let found = 0;
+    for (const { key, value } of db.getRange({})) {
+      if (typeof key !== 'number' || value.byteLength < 5) {
+        this.onDamaged(Number(key), 'entry too short');
+        await db.remove(key);
+        continue;
+      }
+      const items = value.readUInt32LE(0);
+      const size = this.sizer === 'items' ? items : this.sizer === 'requests' ? 1 : value.byteLength - 4;
+      const e: DiskEntry = { key, payload: undefined as unknown as Payload, items, size, loaded: false };
+      this.held += size;
+      this.entries.push(e);
+      this.nextKey = Math.max(this.nextKey, key + 1);
+      found++;
+    }
+    return found;
+  }
+
+  async offer(p: Payload): Promise<void> {
+    const db = this.db;
+    if (!db) throw new RetryableError(`the persistent queue of ${this.name} is not open`, 1000);
+    const { value, items } = record(p);
+    const size = sizeOf(p, this.sizer, value.subarray(4));
+    this.reserve(size);
+    const key = this.nextKey++;
+    try {
+      await db.put(key, value);
+    } catch (err) {
+      this.held -= size;
+      throw new RetryableError(`cannot write the persistent queue of ${this.name} in ${this.directory}: ${errorMessage(err)}`, 1000);
+    }
+    const e: DiskEntry = { key, payload: p, items, size, loaded: true };
+    this.push(e);
+  }
+
+  /** Takes the next entry, reading its payload from disk; damaged entries are removed and skipped. */
+  override async take(): Promise<QueueEntry | undefined> {
+    for (;;) {
+      const e = (await super.take()) as DiskEntry | undefined;
+      if (!e || e.loaded) return e;
+      const value = this.db?.get(e.key);
+      if (value) {
+        try {
+          e.payload = decodePayload(value.subarray(4));
+          e.loaded = true;
+          return e;
+        } catch (err) {
+          this.onDamaged(e.key, errorMessage(err));
+        }
+      } else this.onDamaged(e.key, 'entry missing');
+      this.damaged++;
+      await this.ack(e);
+    }
+  }
+
+  async update(entry: QueueEntry, payload: Payload): Promise<void> {
+    const { value, items } = record(payload);
+    const size = sizeOf(payload, this.sizer, value.subarray(4));
+    await this.db?.put(entry.key, value);
+    this.held += size - entry.size;
+    entry.size = size;
+    entry.items = items;
+    entry.payload = payload;
+  }
+
+  async ack(entry: QueueEntry): Promise<void> {
+    this.release(entry);
+    await this.db?.remove(entry.key);
+  }
+
+  /** Closes the store once pending writes are committed; entries not acknowledged stay on disk for the next start. */
+  override async close(): Promise<void> {
+    await super.close();
+    const db = this.db;
+    this.db = undefined;
+    if (db) {
+      await db.flushed;
+      await db.close();
+    }
+  }
+}

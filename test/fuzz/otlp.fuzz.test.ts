@@ -1,0 +1,323 @@
+/**
+ * Property-based fuzzing (fast-check) of the OTLP decoders and of the OTLP/HTTP receiver with
+ * hostile input: random and mutated bodies, truncated messages, wrong wire types, huge lengths,
+ * deep nesting, invalid UTF-8, enormous attribute values, gzip bombs and slow bodies. Every input
+ * is either decoded into data that encodes back to itself, or refused with an OtlpDecodeError /
+ * a 4xx; nothing crashes, and memory stays bounded. Run counts are kept small so this takes seconds.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import zlib from 'node:zlib';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { pino } from 'pino';
+import type { Payload, ReceiverConsumers } from '../../src/component.js';
+import { itemCount } from '../../src/component.js';
+import { OtlpDecodeError } from '../../src/errors.js';
+import { decodeLogsJson, decodeMetricsJson, decodeTracesJson, encodeLogsJson, encodeTracesJson } from '../../src/otlp/json.js';
+import { decodeLogsRequest, decodeMetricsRequest, decodeTracesRequest, encodeLogsRequest, encodeTracesRequest } from '../../src/otlp/proto.js';
+import { Telemetry } from '../../src/telemetry.js';
+import { httpSchema, limitsSchema } from '../../receivers/otlp/config.js';
+import { decodeRequest, ExportHandler } from '../../receivers/otlp/handler.js';
+import { OtlpHttpServer } from '../../receivers/otlp/http.js';
+import { fixtureBodyPlain, fixtureManifest } from '../helpers.js';
+
+const SEED = Number(process.env.OTELYTICS_FUZZ_SEED ?? 20240611);
+const runs = (n: number) => ({ numRuns: n, seed: SEED });
+
+const manifest = fixtureManifest();
+const protoFixtures = manifest.filter((f) => f.path.endsWith('.pb')).map((f) => ({ signal: f.signal, body: fixtureBodyPlain(f) }));
+const jsonFixtures = manifest.filter((f) => f.path.endsWith('.json')).map((f) => ({ signal: f.signal, text: fixtureBodyPlain(f).toString('utf8') }));
+
+/** Runs `f`; passes when it returns or throws an OtlpDecodeError, fails on any other exception. */
+function decodesOrRefuses<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof OtlpDecodeError) return undefined;
+    throw new Error(`decoder threw ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`);
+  }
+}
+
+const protoDecoders = [decodeTracesRequest, decodeLogsRequest, decodeMetricsRequest];
+
+/** Byte-level mutations of a valid message: flips, truncation, insertion, deletion, overwrites with varint-ish bytes. */
+const mutation = fc.record({
+  kind: fc.constantFrom('flip', 'truncate', 'insert', 'delete', 'overwrite'),
+  at: fc.nat(),
+  bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }),
+});
+function mutate(body: Uint8Array, ms: { kind: string; at: number; bytes: Uint8Array }[]): Uint8Array {
+  let b = Buffer.from(body);
+  for (const m of ms) {
+    const at = b.length === 0 ? 0 : m.at % b.length;
+    if (m.kind === 'flip' && b.length > 0) b[at] = b[at]! ^ (m.bytes[0]! || 1);
+    else if (m.kind === 'truncate') b = b.subarray(0, at);
+    else if (m.kind === 'insert') b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
+    else if (m.kind === 'delete') b = Buffer.concat([b.subarray(0, at), b.subarray(at + m.bytes.length)]);
+    else if (m.kind === 'overwrite') b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at + m.bytes.length)]);
+  }
+  return b;
+}
+
+/** A varint. */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return out;
+}
+
+/** A KeyValue nested `depth` times through kvlist values: resource_logs{scope_logs{log_records{attributes}}}. */
+function deeplyNestedLogs(depth: number): Uint8Array {
+  // AnyValue{kvlist_value=6: KeyValueList{values=1: KeyValue{key=1, value=2: AnyValue}}}
+  let value = Buffer.from([0x0a, 0x01, 0x78]); // AnyValue{string_value="x"}
+  for (let i = 0; i < depth; i++) {
+    const kv = Buffer.concat([Buffer.from([0x0a, 0x01, 0x6b, 0x12, ...varint(value.length)]), value]);
+    const list = Buffer.concat([Buffer.from([0x0a, ...varint(kv.length)]), kv]);
+    value = Buffer.concat([Buffer.from([0x32, ...varint(list.length)]), list]);
+  }
+  const attr = Buffer.concat([Buffer.from([0x0a, 0x01, 0x61, 0x12, ...varint(value.length)]), value]);
+  const record = Buffer.concat([Buffer.from([0x32, ...varint(attr.length)]), attr]); // LogRecord.attributes = 6
+  const scope = Buffer.concat([Buffer.from([0x12, ...varint(record.length)]), record]); // ScopeLogs.log_records = 2
+  const resource = Buffer.concat([Buffer.from([0x12, ...varint(scope.length)]), scope]); // ResourceLogs.scope_logs = 2
+  return Buffer.concat([Buffer.from([0x0a, ...varint(resource.length)]), resource]);
+}
+
+describe('fuzz: OTLP protobuf decoders', () => {
+  it('refuse random bytes with an OtlpDecodeError or decode them, never anything else', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => {
+        for (const d of protoDecoders) decodesOrRefuses(() => d(bytes));
+      }),
+      runs(400),
+    );
+  });
+
+  it('decode mutated SDK messages into data that encodes back to the same data, or refuse them', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: protoFixtures.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), (i, ms) => {
+        const f = protoFixtures[i]!;
+        const body = mutate(f.body, ms);
+        if (f.signal === 'traces') {
+          const data = decodesOrRefuses(() => decodeTracesRequest(body));
+          if (data) assert.deepEqual(decodeTracesRequest(encodeTracesRequest(data)), data);
+        } else {
+          const data = decodesOrRefuses(() => decodeLogsRequest(body));
+          if (data) assert.deepEqual(decodeLogsRequest(encodeLogsRequest(data)), data);
+        }
+      }),
+      runs(300),
+    );
+  });
+
+  it('refuse huge declared lengths, wrong wire types and deep nesting', () => {
+    const hugeLength = Buffer.from([0x0a, ...varint(2 ** 31), 0x00]); // resource_spans, 2 GiB declared, 1 byte present
+    const hugeVarint = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+    const wrongWire = Buffer.from([0x08, 0x01]); // resource_spans as a varint
+    const groups = Buffer.from([0x0b, 0x0c]); // deprecated group wire types
+    for (const body of [hugeLength, hugeVarint, wrongWire, groups]) {
+      for (const d of protoDecoders) assert.throws(() => d(body), OtlpDecodeError, body.toString('hex'));
+    }
+    assert.throws(() => decodeLogsRequest(deeplyNestedLogs(5000)), /nested deeper than/);
+    assert.equal(decodesOrRefuses(() => decodeLogsRequest(deeplyNestedLogs(8))) !== undefined, true, 'moderate nesting is fine');
+  });
+
+  it('take invalid UTF-8 in strings without failing', () => {
+    const attr = Buffer.from([0x0a, 0x01, 0x61, 0x12, 0x04, 0x0a, 0x02, 0xc3, 0x28]); // key "a", string value with a broken sequence
+    const record = Buffer.concat([Buffer.from([0x32, attr.length]), attr]);
+    const scope = Buffer.concat([Buffer.from([0x12, record.length]), record]);
+    const body = Buffer.concat([Buffer.from([0x0a, scope.length + 2, 0x12, scope.length]), scope]);
+    const data = decodeLogsRequest(body);
+    assert.equal(itemCount({ signal: 'logs', data }), 1);
+  });
+});
+
+describe('fuzz: OTLP/JSON decoders', () => {
+  const jsonDecoders = [decodeTracesJson, decodeLogsJson, decodeMetricsJson];
+
+  it('refuse arbitrary JSON documents with an OtlpDecodeError or decode them', () => {
+    fc.assert(
+      fc.property(fc.json({ maxDepth: 6 }), (text) => {
+        for (const d of jsonDecoders) decodesOrRefuses(() => d(text));
+      }),
+      runs(300),
+    );
+  });
+
+  it('refuse OTLP-shaped documents with random values in random places, or decode them faithfully', () => {
+    const anything = fc.anything({ maxDepth: 3, withBigInt: false, withDate: false, withMap: false, withSet: false, withTypedArray: false, withSparseArray: false });
+    fc.assert(
+      fc.property(fc.nat({ max: jsonFixtures.length - 1 }), fc.array(fc.tuple(fc.nat(), anything), { minLength: 1, maxLength: 3 }), (i, changes) => {
+        const f = jsonFixtures[i]!;
+        const doc = JSON.parse(f.text) as unknown;
+        // Replace values at random paths of the real document.
+        for (const [pick, value] of changes) {
+          const paths: { parent: Record<string, unknown>; key: string }[] = [];
+          const walk = (o: unknown) => {
+            if (typeof o !== 'object' || o === null) return;
+            for (const k of Object.keys(o)) {
+              paths.push({ parent: o as Record<string, unknown>, key: k });
+              walk((o as Record<string, unknown>)[k]);
+            }
+          };
+          walk(doc);
+          const p = paths[pick % paths.length]!;
+          p.parent[p.key] = value;
+        }
+        const text = JSON.stringify(doc) ?? 'null';
+        if (f.signal === 'traces') {
+          const data = decodesOrRefuses(() => decodeTracesJson(text));
+          if (data) assert.deepEqual(decodeTracesJson(encodeTracesJson(data)), data);
+        } else {
+          const data = decodesOrRefuses(() => decodeLogsJson(text));
+          if (data) assert.deepEqual(decodeLogsJson(encodeLogsJson(data)), data);
+        }
+      }),
+      runs(300),
+    );
+  });
+
+  it('refuse truncated and character-mutated documents, deep nesting and invalid UTF-8', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: jsonFixtures.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), (i, ms) => {
+        const f = jsonFixtures[i]!;
+        const body = mutate(Buffer.from(f.text), ms); // may break UTF-8 sequences too
+        decodesOrRefuses(() => decodeRequest(f.signal, body, 'json'));
+      }),
+      runs(200),
+    );
+    const deep = `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[{"key":"a","value":${'{"arrayValue":{"values":['.repeat(20000)}${']}}'.repeat(20000)}}]}]}]}]}`;
+    assert.throws(() => decodeLogsJson(deep), OtlpDecodeError);
+    const brackets = '['.repeat(200_000) + ']'.repeat(200_000);
+    assert.throws(() => decodeTracesJson(brackets), OtlpDecodeError);
+  });
+});
+
+/** A garbage-collect function (V8's, exposed at run time) so heap figures mean something. */
+function gcFunction(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
+}
+
+function heapInUse(gc: () => void): number {
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+}
+
+describe('fuzz: OTLP/HTTP receiver', () => {
+  const received: Payload[] = [];
+  const consume = async (p: Payload) => void received.push(p);
+  const consumers: ReceiverConsumers = { traces: { consume }, logs: { consume } };
+  const logger = pino({ level: 'silent' });
+  const limits = limitsSchema.parse({ attribute_count_limit: 128, attribute_value_length_limit: 4096 });
+  const handler = new ExportHandler('otlp', consumers, new Telemetry(), logger, limits);
+  const MAX_BODY = 2 * 1024 * 1024;
+  const server = new OtlpHttpServer(httpSchema.parse({ endpoint: '127.0.0.1:0', max_request_body_size: MAX_BODY, read_timeout: '500ms' }), handler, logger);
+  let base = '';
+  const gc = gcFunction();
+
+  before(async () => {
+    await server.start();
+    base = `http://127.0.0.1:${server.port}`;
+  });
+  after(() => server.shutdown());
+
+  const bodies = fc.oneof(
+    fc.uint8Array({ maxLength: 2048 }).map((b) => ({ kind: 'random', body: Buffer.from(b) })),
+    fc.tuple(fc.nat({ max: protoFixtures.length - 1 }), fc.array(mutation, { maxLength: 3 })).map(([i, ms]) => ({ kind: 'proto', signal: protoFixtures[i]!.signal, body: Buffer.from(mutate(protoFixtures[i]!.body, ms)) })),
+    fc.tuple(fc.nat({ max: jsonFixtures.length - 1 }), fc.array(mutation, { maxLength: 3 })).map(([i, ms]) => ({ kind: 'json', signal: jsonFixtures[i]!.signal, body: Buffer.from(mutate(Buffer.from(jsonFixtures[i]!.text), ms)) })),
+    fc.json({ maxDepth: 5 }).map((t) => ({ kind: 'random-json', body: Buffer.from(t) })),
+  );
+  const request = fc.record({
+    path: fc.constantFrom('/v1/traces', '/v1/logs', '/v1/metrics', '/v1/nope'),
+    contentType: fc.constantFrom('application/x-protobuf', 'application/json', 'application/json; charset=utf-8', 'text/plain', ''),
+    encoding: fc.constantFrom('identity', 'gzip', 'deflate', 'br', 'gzip-lie'),
+    body: bodies,
+  });
+
+  it('answers every random or mutated request with 200 or a 4xx, and what it takes is what was sent', async () => {
+    const before = heapInUse(gc);
+    await fc.assert(
+      fc.asyncProperty(request, async (r) => {
+        const headers: Record<string, string> = {};
+        if (r.contentType) headers['content-type'] = r.contentType;
+        let body: Buffer = r.body.body;
+        if (r.encoding === 'gzip') body = zlib.gzipSync(body);
+        else if (r.encoding === 'deflate') body = zlib.deflateSync(body);
+        if (r.encoding !== 'identity') headers['content-encoding'] = r.encoding === 'gzip-lie' ? 'gzip' : r.encoding;
+        const n = received.length;
+        const res = await fetch(base + r.path, { method: 'POST', headers, body });
+        const text = await res.text();
+        assert.ok(res.status === 200 || (res.status >= 400 && res.status < 500), `${res.status} ${text.slice(0, 200)}`);
+        if (res.status === 200 && received.length > n) {
+          // Accepted correctly: the pipeline got what the body decodes to (minus records over the limits).
+          const signal = r.path === '/v1/traces' ? 'traces' : 'logs';
+          const plain = r.body.body;
+          const expected = decodeRequest(signal, plain, (r.contentType.startsWith('application/json') ? 'json' : 'proto'));
+          assert.ok(itemCount(received.at(-1)!) <= itemCount(expected));
+          assert.equal(received.at(-1)!.signal, signal);
+        }
+      }),
+      runs(150),
+    );
+    const grown = heapInUse(gc) - before;
+    received.length = 0;
+    assert.ok(grown < 64 * 1024 * 1024, `memory grew by ${Math.round(grown / 1024 / 1024)} MiB`);
+  });
+
+  it('stops inflating a gzip bomb at the body limit (413) and keeps memory bounded', async () => {
+    const bomb = zlib.gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 9 }); // 256 MiB of zeros, ~250 KiB on the wire
+    const before = heapInUse(gc);
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(base + '/v1/traces', { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, body: bomb });
+      await res.arrayBuffer();
+      assert.equal(res.status, 413);
+    }
+    const grown = heapInUse(gc) - before;
+    assert.ok(grown < 32 * 1024 * 1024, `memory grew by ${Math.round(grown / 1024 / 1024)} MiB`);
+  });
+
+  it('rejects enormous attribute values (over the limit: 400 or partial success; over the body limit: 413)', async () => {
+    const doc = (len: number) =>
+      JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ timeUnixNano: '1', eventName: 'e', attributes: [{ key: 'big', value: { stringValue: 'x'.repeat(len) } }] }] }] }] });
+    const over = await fetch(base + '/v1/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: doc(100_000) });
+    assert.equal(over.status, 400);
+    assert.match(await over.text(), /attribute_value_length_limit 4096/);
+    const huge = await fetch(base + '/v1/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: doc(MAX_BODY + 1) });
+    await huge.arrayBuffer();
+    assert.equal(huge.status, 413);
+  });
+
+  it('answers 408 to bodies sent slower than read_timeout, in random chunk sizes and pauses', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.record({ size: fc.integer({ min: 1, max: 64 }), pauseMillis: fc.integer({ min: 50, max: 200 }) }), { minLength: 6, maxLength: 8 }), async (chunks) => {
+        const total = chunks.reduce((s, c) => s + c.size, 0) + 10;
+        const status = await new Promise<string>((resolve) => {
+          const sock = net.connect(server.port, '127.0.0.1');
+          let text = '';
+          let stopped = false;
+          sock.on('data', (d) => (text += d.toString()));
+          sock.on('error', () => undefined);
+          sock.on('close', () => ((stopped = true), resolve(text.slice(0, 12))));
+          sock.write(`POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${total}\r\n\r\n`);
+          (async () => {
+            for (const c of chunks) {
+              await new Promise((r) => setTimeout(r, c.pauseMillis));
+              if (stopped) return;
+              sock.write('x'.repeat(c.size));
+            }
+          })();
+        });
+        assert.equal(status, 'HTTP/1.1 408');
+      }),
+      runs(3),
+    );
+  });
+});
