@@ -1,0 +1,167 @@
+/**
+ * Kafka benchmark: a real broker (scripts/kafka/kafka.mjs) and the real CLI on config.example.yaml
+ * with its events pipeline (analytics → privacy → filter → batch) ending in the `kafka` exporter
+ * (json, gzip, acks=all, idempotent). `concurrency` clients post protobuf trace bodies (the shop
+ * fixture's spans scaled up to ~500 spans a request, each request with its own trace ids, so every
+ * event is distinct) over OTLP/HTTP for a fixed time. Reports the request latency p50/p99 and the
+ * events per second that reached the topic (counted by the topic's end offsets, from the first
+ * request until the last event was written), and returns them as JSON on the last line
+ * (`BENCH {...}`).
+ *
+ * Run: `npm run build && node dist/bench/kafka.js [--seconds 10] [--concurrency 8]`. Needs Java 17+.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import { decodeTracesRequest, encodeTracesRequest } from '../src/otlp/proto.js';
+import { spanCount, type Span, type TracesData } from '../src/pdata.js';
+import { cliPath, fixturesDir, freePort, projectRoot } from '../test/helpers.js';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '8' } } });
+const seconds = Number(values.seconds);
+const concurrency = Number(values.concurrency);
+const TOPIC = 'bench_events';
+
+/** ~`target` spans from the fixture, with trace ids of their own (`variant`) so the events are new. */
+const base = decodeTracesRequest(fs.readFileSync(path.join(fixturesDir, 'traces-shop-02.pb')));
+function body(target: number, variant: number): { body: Buffer; spans: number } {
+  const spans: Span[] = base.resourceSpans[0]!.scopeSpans.flatMap((s) => s.spans);
+  const out: Span[] = [];
+  for (let copy = 0; out.length < target; copy++) {
+    const prefix = (variant * 4099 + copy).toString(16).padStart(8, '0').slice(-8);
+    for (const s of spans) out.push({ ...s, traceId: prefix + s.traceId.slice(8) });
+  }
+  const data: TracesData = { resourceSpans: [{ ...base.resourceSpans[0]!, scopeSpans: [{ ...base.resourceSpans[0]!.scopeSpans[0]!, spans: out }] }] };
+  return { body: Buffer.from(encodeTracesRequest(data)), spans: spanCount(data) };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
+}
+
+const hasTaskset = spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0;
+
+async function topicCount(kafka: Kafka): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(TOPIC)).reduce((n, p) => n + Number(p.high), 0);
+  } catch {
+    return 0;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return text.split('\n').filter((l) => l.startsWith(name + '{') || l.startsWith(name + ' ')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+}
+
+async function main(): Promise<void> {
+  if (spawnSync(process.env.JAVA ?? 'java', ['-version'], { stdio: 'ignore' }).error) {
+    console.log('kafka benchmark skipped: java not found');
+    return;
+  }
+  const { startKafka } = (await import(pathToFileURL(path.join(projectRoot, 'scripts', 'kafka', 'kafka.mjs')).href)) as { startKafka(): Promise<{ brokers: string[]; stop(): Promise<void> }> };
+  const broker = await startKafka();
+  const kafka = new Kafka({ clientId: 'otelytics-bench', brokers: broker.brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }], waitForLeaders: true });
+  await admin.disconnect();
+
+  const ports = { http: await freePort(), grpc: await freePort(), health: await freePort(), metrics: await freePort(), status: await freePort() };
+  const sets = [
+    `receivers::otlp::protocols::http::endpoint=127.0.0.1:${ports.http}`,
+    `receivers::otlp::protocols::grpc::endpoint=127.0.0.1:${ports.grpc}`,
+    `extensions::health_check::endpoint=127.0.0.1:${ports.health}`,
+    `service::telemetry::metrics::address=127.0.0.1:${ports.metrics}`,
+    `extensions::status::endpoint=127.0.0.1:${ports.status}`,
+    'service::telemetry::logs::level=error',
+    `exporters::kafka={brokers: "${broker.brokers.join(',')}", events: {topic: ${TOPIC}, encoding: json}, producer: {compression: gzip}}`,
+    'service::pipelines::events::exporters=[kafka]',
+  ];
+  const args = [cliPath, '--config', path.join(projectRoot, 'config.example.yaml'), ...sets.flatMap((s) => ['--set', s])];
+  if (hasTaskset) execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
+  const child = hasTaskset ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'ignore', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(`http://127.0.0.1:${ports.health}/`)).status === 200) break;
+      } catch {
+        /* starting */
+      }
+      if (i > 300) throw new Error('gateway did not become healthy');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+    const send = (b: Buffer) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: ports.http, path: '/v1/traces', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': b.length } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end(b);
+      });
+    // Warm-up (not counted): JIT, producer connection, topic metadata.
+    for (let i = 0; i < 20; i++) await send(body(500, 1_000_000 + i).body);
+    const createdBefore = await metric(ports.metrics, 'otelytics_events_created');
+    let base = 0;
+    for (let i = 0; i < 600 && (base = await topicCount(kafka)) < createdBefore; i++) await new Promise((r) => setTimeout(r, 100));
+    const latencies: number[] = [];
+    let spans = 0;
+    let refused = 0;
+    let variant = 0;
+    const start = performance.now();
+    const end = start + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < end) {
+          const b = body(500, variant++);
+          const t0 = performance.now();
+          const status = await send(b.body);
+          latencies.push(performance.now() - t0);
+          if (status === 200) spans += b.spans;
+          else refused++;
+        }
+      }),
+    );
+    const created = (await metric(ports.metrics, 'otelytics_events_created')) - createdBefore;
+    // Wait until every event made in the window reached the topic (or 60 s pass).
+    let inTopic = 0;
+    for (let i = 0; i < 600; i++) {
+      inTopic = (await topicCount(kafka)) - base;
+      if (inTopic >= created * 0.999) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const elapsed = (performance.now() - start) / 1000;
+    latencies.sort((x, y) => x - y);
+    agent.destroy();
+    const result = {
+      case: 'otlp/http protobuf → analytics → privacy → kafka (json, gzip)',
+      requests: latencies.length,
+      spans_per_s: Math.round(spans / seconds),
+      events_created: created,
+      events_in_topic: inTopic,
+      events_per_s: Math.round(inTopic / elapsed),
+      p50_ms: Number(percentile(latencies, 50).toFixed(2)),
+      p99_ms: Number(percentile(latencies, 99).toFixed(2)),
+      refused,
+    };
+    console.log(`kafka benchmark: ${concurrency} clients, ${seconds} s, ~500 spans/request, gateway ${hasTaskset ? 'pinned to CPU 1' : 'not pinned'}, broker on the same machine; node ${process.version}`);
+    console.log(`${result.case}: ${result.events_per_s} events/s into Kafka (${inTopic}/${created} events in ${elapsed.toFixed(1)} s), ${result.spans_per_s} spans/s accepted, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms, ${refused} refused`);
+    console.log('BENCH ' + JSON.stringify({ name: 'kafka', concurrency, seconds, pinned: hasTaskset, results: [result] }));
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await broker.stop();
+  }
+}
+
+await main();

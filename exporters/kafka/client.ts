@@ -1,0 +1,233 @@
+/**
+ * What the `kafka` exporter, the `kafka` receiver and the `enrich` processor's Kafka source share:
+ * connection options (brokers, client id, SASL, TLS, timeouts) with the collector's names, the
+ * kafkajs client built from them, kafkajs log lines routed to the component's pino logger, the
+ * compression codecs, and the classification of kafkajs errors into permanent and retryable.
+ *
+ * kafkajs: https://kafka.js.org/docs/configuration (client), /docs/producing (compression codecs).
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import type { ConnectionOptions } from 'node:tls';
+import kafkajs, { type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import type { Logger } from 'pino';
+import { duration, nonEmptyString, z } from '../../src/config/schema.js';
+
+// kafkajs is CommonJS; not every export is visible to ESM named imports.
+const { CompressionCodecs, CompressionTypes, Kafka, logLevel } = kafkajs;
+export const { Partitioners } = kafkajs;
+type CompressionTypes = kafkajs.CompressionTypes;
+type Kafka = kafkajs.Kafka;
+
+/** `brokers`: a list of `host:port`, or one string with comma-separated addresses (handy with `${env:KAFKA_BROKERS}`). */
+export const brokersOption = () =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .default(['localhost:9092'])
+    .transform((v, ctx) => {
+      const list = (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+      if (list.length === 0) ctx.addIssue({ code: 'custom', message: 'must name at least one broker as host:port' });
+      for (const b of list) if (!/^[^\s:]+:\d{1,5}$/.test(b) && !/^\[[^\]]+\]:\d{1,5}$/.test(b)) ctx.addIssue({ code: 'custom', message: `broker ${JSON.stringify(b)} is not host:port` });
+      return list;
+    })
+    .describe('Bootstrap brokers, `host:port` each (a string may hold several, comma-separated). Default [localhost:9092].');
+
+export const saslSchema = z.strictObject({
+  mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']).describe('SASL mechanism. Required.'),
+  username: nonEmptyString().describe('User name. Required.'),
+  password: z.string().describe('Password. Required; use ${env:VAR} rather than writing it in the file.'),
+});
+
+export const tlsSchema = z.strictObject({
+  insecure: z.boolean().default(false).describe('true: plaintext connection despite this section (collector `configtls` meaning). Default false.'),
+  ca_file: z.string().min(1).optional().describe('PEM file of the CA that signed the brokers\' certificates. Omitted: the system roots.'),
+  cert_file: z.string().min(1).optional().describe('PEM client certificate for mutual TLS (needs key_file).'),
+  key_file: z.string().min(1).optional().describe('PEM private key of cert_file.'),
+  insecure_skip_verify: z.boolean().default(false).describe('Accept any broker certificate (testing only). Default false.'),
+  server_name_override: z.string().min(1).optional().describe('Name to verify the broker certificate against, instead of the host name.'),
+});
+
+/** Connection options shared by every Kafka client of otelytics (spread into a zod object). */
+export const connectionShape = {
+  brokers: brokersOption(),
+  client_id: nonEmptyString().default('otelytics').describe('Client id sent with every request (broker logs and quotas). Default "otelytics".'),
+  auth: z
+    .strictObject({ sasl: saslSchema.optional().describe('SASL authentication (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512).') })
+    .optional()
+    .describe('Authentication. Omitted: none.'),
+  tls: tlsSchema.optional().describe('TLS to the brokers. Omitted: plaintext.'),
+  connection_timeout: duration('5s').describe('Longest wait for a TCP (and TLS) connection to a broker. Default 5s; 0 is not allowed.'),
+  request_timeout: duration('30s').describe('Longest wait for a broker\'s answer to one request. Default 30s; 0 is not allowed.'),
+};
+
+const connectionSchema = z.strictObject(connectionShape);
+export type ConnectionConfig = z.infer<typeof connectionSchema>;
+
+/** Checks of the connection options that zod cannot express field by field; `report` gets each problem. */
+export function checkConnection(cfg: ConnectionConfig, report: (path: string[], message: string) => void): void {
+  if (cfg.connection_timeout <= 0) report(['connection_timeout'], 'must be a positive duration');
+  if (cfg.request_timeout <= 0) report(['request_timeout'], 'must be a positive duration');
+  if (cfg.tls && (cfg.tls.cert_file === undefined) !== (cfg.tls.key_file === undefined)) report(['tls'], 'cert_file and key_file go together');
+}
+
+/** `report` for {@link checkConnection} adding zod issues under `prefix`. */
+export function zodReporter(ctx: z.RefinementCtx, prefix: string[] = []): (path: string[], message: string) => void {
+  return (path, message) => ctx.addIssue({ code: 'custom', path: [...prefix, ...path], message });
+}
+
+function tlsOptions(tls: ConnectionConfig['tls']): ConnectionOptions | undefined {
+  if (!tls || tls.insecure) return undefined;
+  const read = (f: string | undefined, what: string) => {
+    if (f === undefined) return undefined;
+    try {
+      return fs.readFileSync(f);
+    } catch (err) {
+      throw new Error(`tls::${what}: cannot read ${f}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    }
+  };
+  const opts: ConnectionOptions = { rejectUnauthorized: !tls.insecure_skip_verify };
+  const ca = read(tls.ca_file, 'ca_file');
+  if (ca) opts.ca = [ca];
+  const cert = read(tls.cert_file, 'cert_file');
+  if (cert) opts.cert = cert;
+  const key = read(tls.key_file, 'key_file');
+  if (key) opts.key = key;
+  if (tls.server_name_override) opts.servername = tls.server_name_override;
+  return opts;
+}
+
+function saslOptions(sasl: z.infer<typeof saslSchema> | undefined): SASLOptions | undefined {
+  if (!sasl) return undefined;
+  const mechanism = sasl.mechanism.toLowerCase() as 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  return { mechanism, username: sasl.username, password: sasl.password };
+}
+
+/**
+ * kafkajs' own log lines go to the component's logger: errors at debug level (kafkajs logs every
+ * failed attempt while a broker is down; the component reports the outcome itself), warnings as
+ * warnings, the rest at trace level.
+ */
+function logCreator(logger: Logger): KafkaConfig['logCreator'] {
+  return () => (entry: LogEntry) => {
+    const { message, timestamp: _t, logger: _l, ...extra } = entry.log;
+    const fields = { kafka: entry.namespace, ...extra };
+    if (entry.level === logLevel.WARN) {
+      // Retries are bounded on purpose: the exporter helper retries with back-off instead.
+      if (/Limiting retries for the idempotent producer/.test(message)) return;
+      logger.warn(fields, `kafka: ${message}`);
+    } else if (entry.level === logLevel.ERROR) logger.debug(fields, `kafka: ${message}`);
+    else logger.trace(fields, `kafka: ${message}`);
+  };
+}
+
+/** A kafkajs client for the options; `retries` bounds kafkajs' own retries of one request. */
+export function createKafka(cfg: ConnectionConfig, logger: Logger, retry: { retries: number; initialRetryTime: number; maxRetryTime: number }): Kafka {
+  return new Kafka({
+    clientId: cfg.client_id,
+    brokers: cfg.brokers,
+    ssl: tlsOptions(cfg.tls),
+    sasl: saslOptions(cfg.auth?.sasl),
+    connectionTimeout: cfg.connection_timeout,
+    requestTimeout: cfg.request_timeout,
+    retry,
+    logLevel: logLevel.DEBUG,
+    logCreator: logCreator(logger),
+  });
+}
+
+export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+export const COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
+
+interface Codec {
+  compress(encoder: { buffer: Buffer }): Promise<Buffer>;
+  decompress(buffer: Buffer): Promise<Buffer>;
+}
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Registers the codec for `compression` with kafkajs (gzip is built in) and returns kafkajs'
+ * compression type. snappy: `kafkajs-snappy` (snappyjs, pure JS); lz4: the LZ4 frame format of
+ * KIP-57 through `lz4-napi`; zstd: `@mongodb-js/zstd`. Throws when the codec package is missing.
+ * Registration is process-wide and also lets consumers read records compressed that way.
+ */
+export function useCompression(compression: Compression): CompressionTypes {
+  switch (compression) {
+    case 'none':
+      return CompressionTypes.None;
+    case 'gzip':
+      return CompressionTypes.GZIP;
+    case 'snappy':
+      registerCodec(CompressionTypes.Snappy, 'kafkajs-snappy', () => (require('kafkajs-snappy') as () => Codec)());
+      return CompressionTypes.Snappy;
+    case 'lz4':
+      registerCodec(CompressionTypes.LZ4, 'lz4-napi', () => {
+        const lz4 = require('lz4-napi') as { compressFrame(b: Buffer): Promise<Buffer>; decompressFrame(b: Buffer): Promise<Buffer> };
+        return { compress: (e) => lz4.compressFrame(e.buffer), decompress: (b) => lz4.decompressFrame(b) };
+      });
+      return CompressionTypes.LZ4;
+    case 'zstd':
+      registerCodec(CompressionTypes.ZSTD, '@mongodb-js/zstd', () => {
+        const zstd = require('@mongodb-js/zstd') as { compress(b: Buffer, level?: number): Promise<Buffer>; decompress(b: Buffer): Promise<Buffer> };
+        return { compress: (e) => zstd.compress(e.buffer, 3), decompress: (b) => zstd.decompress(b) };
+      });
+      return CompressionTypes.ZSTD;
+  }
+}
+
+/** Registers every codec whose package is installed, so a consumer reads whatever a producer chose. */
+export function useAllCodecs(): void {
+  for (const c of ['snappy', 'lz4', 'zstd'] as const) {
+    try {
+      useCompression(c);
+    } catch {
+      /* the package is not installed; records compressed this way fail to decode with kafkajs' message */
+    }
+  }
+}
+
+const registered = new Set<CompressionTypes>();
+function registerCodec(type: CompressionTypes, pkg: string, make: () => Codec): void {
+  if (registered.has(type)) return;
+  let codec: Codec;
+  try {
+    codec = make();
+  } catch (err) {
+    throw new Error(`compression needs the npm package ${pkg}, which cannot be loaded: ${(err as Error).message.split('\n')[0]}`);
+  }
+  (CompressionCodecs as Record<number, () => Codec>)[type] = () => codec;
+  registered.add(type);
+}
+
+/** kafkajs error types that no retry can fix: the record itself is refused. */
+const RECORD_ERRORS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE', 'INVALID_TOPIC_EXCEPTION', 'UNSUPPORTED_COMPRESSION_TYPE', 'INVALID_TIMESTAMP']);
+/** Idempotent-producer states that a new producer (new producer id) gets out of. */
+const PRODUCER_STATE_ERRORS = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING']);
+
+/** The innermost cause of a kafkajs error (kafkajs wraps the last attempt's error on giving up). */
+export function rootCause(err: unknown): unknown {
+  let e = err as { cause?: unknown; originalError?: unknown } | undefined;
+  for (let i = 0; i < 5 && e && (e.cause || e.originalError); i++) e = (e.cause ?? e.originalError) as typeof e;
+  return e;
+}
+
+/** The Kafka protocol error type (e.g. `UNKNOWN_TOPIC_OR_PARTITION`) of a kafkajs error or its cause, if any. */
+export function kafkaErrorType(err: unknown): string | undefined {
+  return (rootCause(err) as { type?: string } | undefined)?.type ?? (err as { type?: string } | undefined)?.type;
+}
+
+/** How a failed produce should be treated: `record` = permanent, `producer` = retry with a new producer, `transient` = retry. */
+export function classifyKafkaError(err: unknown): 'record' | 'producer' | 'transient' {
+  const type = kafkaErrorType(err);
+  if (type && RECORD_ERRORS.has(type)) return 'record';
+  if (type && PRODUCER_STATE_ERRORS.has(type)) return 'producer';
+  return 'transient';
+}
+
+/** A short description of a kafkajs error and its cause. */
+export function kafkaErrorMessage(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const cause = rootCause(err);
+  const causeMsg = cause instanceof Error && cause !== err ? cause.message : '';
+  return causeMsg && causeMsg !== msg ? `${msg} (${causeMsg})` : msg;
+}

@@ -1,0 +1,200 @@
+/**
+ * The `kafka` receiver: a consumer group member that reads spans, log records or events from
+ * Kafka topics into pipelines (kafkajs).
+ *
+ * At-least-once: a batch of records (one partition's share of a fetch) is decoded into one payload
+ * and handed to the pipeline; its offsets are resolved and committed only after the pipeline
+ * accepted it. When the pipeline refuses with a `RetryableError` (a full queue, memory limit), the
+ * partition is paused, and after a back-off (the error's `retryAfterMillis`, else 100 ms doubling
+ * to 5 s) resumed from the last committed record, so the same records are read again: nothing is
+ * buffered meanwhile. Records that cannot be decoded, and batches the pipeline refuses for good
+ * (`PermanentError`), are logged with their topic, partition and offset, counted as refused
+ * (`otelcol_receiver_refused_*{transport="kafka"}`) and committed past, so one bad record cannot
+ * block a partition.
+ */
+import type { Consumer as KafkaConsumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Consumer, Payload, ReceiverFactory, Signal } from '../../src/component.js';
+import { itemCount } from '../../src/component.js';
+import { errorMessage, isPermanent, isRetryable } from '../../src/errors.js';
+import type { AnalyticsEvent } from '../../src/event.js';
+import type { ResourceLogs, ResourceSpans } from '../../src/pdata.js';
+import type { Telemetry } from '../../src/telemetry.js';
+import { createKafka, kafkaErrorMessage, kafkaErrorType, useAllCodecs } from '../../exporters/kafka/client.js';
+import { kafkaReceiverSchema, type KafkaReceiverConfig } from './config.js';
+import { decodeEvents, decodeLogs, decodeTraces, headerString, type Encoding, type SectionSignal } from './decode.js';
+
+/** Back-off after a retryable refusal when the pipeline names no delay: 100 ms doubling to 5 s. */
+const BACKOFF_INITIAL_MILLIS = 100;
+const BACKOFF_MAX_MILLIS = 5000;
+
+const CONSUMER_RETRY = { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 };
+/** Longest the start waits for topics that do not exist yet. */
+const TOPIC_WAIT_MILLIS = 15_000;
+
+interface Section {
+  signal: SectionSignal;
+  encoding: Encoding;
+  consumer: Consumer;
+}
+
+export class KafkaReceiver {
+  private consumer: KafkaConsumer | undefined;
+  private readonly sections = new Map<string, Section>();
+  private readonly attempts = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stopping = false;
+
+  constructor(
+    private readonly id: string,
+    private readonly cfg: KafkaReceiverConfig,
+    private readonly consumers: Partial<Record<Signal, Consumer>>,
+    private readonly logger: Logger,
+    private readonly telemetry: Telemetry,
+  ) {}
+
+  async start(): Promise<void> {
+    for (const signal of ['traces', 'logs', 'events'] as const) {
+      const consumer = this.consumers[signal];
+      if (!consumer) continue;
+      const section = this.cfg[signal];
+      if (!section) throw new Error(`it feeds a ${signal} pipeline but has no ${signal} section naming the topics to read`);
+      for (const topic of section.topics) this.sections.set(topic, { signal, encoding: section.encoding, consumer });
+    }
+    if (this.sections.size === 0) throw new Error('no topic to read for the pipelines it feeds');
+    useAllCodecs();
+    // Topics that do not exist yet (auto-created on first use, or by the producer side starting
+    // later) answer UNKNOWN_TOPIC_OR_PARTITION / LEADER_NOT_AVAILABLE for a moment: wait for them.
+    const deadline = Date.now() + TOPIC_WAIT_MILLIS;
+    for (;;) {
+      const consumer = this.newConsumer();
+      this.consumer = consumer;
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [...this.sections.keys()], fromBeginning: this.cfg.initial_offset === 'earliest' });
+        await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
+        break;
+      } catch (err) {
+        await consumer.disconnect().catch(() => undefined);
+        const type = kafkaErrorType(err);
+        if ((type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'LEADER_NOT_AVAILABLE') && Date.now() < deadline && !this.stopping) {
+          this.logger.debug({ err: kafkaErrorMessage(err) }, 'topics not ready yet; retrying');
+          await new Promise((r) => setTimeout(r, 300));
+          continue;
+        }
+        throw new Error(`cannot consume from ${this.cfg.brokers.join(',')}: ${kafkaErrorMessage(err)}`);
+      }
+    }
+    this.logger.info({ brokers: this.cfg.brokers, group_id: this.cfg.group_id, topics: [...this.sections.keys()] }, 'Kafka receiver consuming');
+  }
+
+  private newConsumer(): KafkaConsumer {
+    const kafka = createKafka(this.cfg, this.logger, CONSUMER_RETRY);
+    const consumer = kafka.consumer({
+      groupId: this.cfg.group_id,
+      sessionTimeout: this.cfg.session_timeout,
+      heartbeatInterval: this.cfg.heartbeat_interval,
+      minBytes: this.cfg.min_fetch_size,
+      maxBytes: this.cfg.max_fetch_size,
+      maxBytesPerPartition: this.cfg.max_partition_fetch_size,
+      maxWaitTimeInMs: this.cfg.max_fetch_wait,
+      allowAutoTopicCreation: true,
+      retry: { ...CONSUMER_RETRY, restartOnFailure: async () => !this.stopping },
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!this.stopping) this.logger.warn({ err: kafkaErrorMessage(e.payload.error), restart: e.payload.restart }, 'kafka consumer stopped on an error');
+    });
+    return consumer;
+  }
+
+  private async onBatch({ batch, resolveOffset, commitOffsetsIfNecessary, pause, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const section = this.sections.get(batch.topic);
+    if (!section || batch.messages.length === 0) return;
+    const { payload, bad } = this.decodeBatch(batch.topic, batch.partition, batch.messages, section);
+    if (bad > 0) this.telemetry.receiverRefused(this.id, 'kafka', section.signal, bad);
+    const tp = `${batch.topic}/${batch.partition}`;
+    const n = payload ? itemCount(payload) : 0;
+    if (payload && n > 0) {
+      try {
+        await section.consumer.consume(payload);
+        this.telemetry.receiverAccepted(this.id, 'kafka', section.signal, n);
+      } catch (err) {
+        if (isPermanent(err)) {
+          this.telemetry.receiverRefused(this.id, 'kafka', section.signal, n);
+          this.logger.error({ topic: batch.topic, partition: batch.partition, first_offset: batch.firstOffset(), last_offset: batch.lastOffset(), err: errorMessage(err) }, 'pipeline refused records for good; skipping them');
+        } else {
+          // Retryable (or unexpected): read the same records again later; commit nothing.
+          if (!isRunning() || isStale()) return;
+          const attempt = (this.attempts.get(tp) ?? 0) + 1;
+          this.attempts.set(tp, attempt);
+          const suggested = isRetryable(err) ? err.retryAfterMillis : undefined;
+          const wait = suggested ?? Math.min(BACKOFF_INITIAL_MILLIS * 2 ** (attempt - 1), BACKOFF_MAX_MILLIS);
+          if (!isRetryable(err)) this.logger.error({ topic: batch.topic, partition: batch.partition, err: errorMessage(err) }, 'pipeline failed on records; retrying them');
+          else this.logger.debug({ topic: batch.topic, partition: batch.partition, wait_ms: wait, err: errorMessage(err) }, 'pipeline refused records for now; pausing the partition');
+          const resume = pause();
+          const timer = setTimeout(() => {
+            this.timers.delete(timer);
+            if (!this.stopping) resume();
+          }, wait);
+          this.timers.add(timer);
+          return;
+        }
+      }
+    }
+    this.attempts.delete(tp);
+    resolveOffset(batch.lastOffset());
+    const next = (BigInt(batch.lastOffset()) + 1n).toString();
+    try {
+      await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
+    } catch (err) {
+      // The records were accepted; the next commit of this partition covers them. Should the
+      // partition move to another member first, that member reads them again (at least once).
+      this.logger.warn({ topic: batch.topic, partition: batch.partition, offset: next, err: kafkaErrorMessage(err) }, 'cannot commit the offset yet');
+    }
+  }
+
+  /** Decodes every record of a batch into one payload; undecodable records are logged and counted. */
+  private decodeBatch(topic: string, partition: number, messages: KafkaMessage[], section: Section): { payload: Payload | undefined; bad: number } {
+    let bad = 0;
+    const spans: ResourceSpans[] = [];
+    const logs: ResourceLogs[] = [];
+    const events: AnalyticsEvent[] = [];
+    for (const m of messages) {
+      if (!m.value || m.value.length === 0) continue; // a tombstone carries no data
+      const where = `${topic}/${partition}@${m.offset}`;
+      try {
+        if (section.signal === 'traces') spans.push(...decodeTraces(m.value, section.encoding).resourceSpans);
+        else if (section.signal === 'logs') logs.push(...decodeLogs(m.value, section.encoding).resourceLogs);
+        else events.push(...decodeEvents(m.value, section.encoding, headerString(m.headers?.traceparent), where));
+      } catch (err) {
+        bad++;
+        this.logger.warn({ topic, partition, offset: m.offset, encoding: section.encoding, err: errorMessage(err) }, 'cannot decode a Kafka record; skipping it');
+      }
+    }
+    let payload: Payload | undefined;
+    if (section.signal === 'traces') payload = spans.length ? { signal: 'traces', data: { resourceSpans: spans } } : undefined;
+    else if (section.signal === 'logs') payload = logs.length ? { signal: 'logs', data: { resourceLogs: logs } } : undefined;
+    else payload = events.length ? { signal: 'events', data: events } : undefined;
+    return { payload, bad };
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await this.consumer?.disconnect().catch((err: unknown) => this.logger.warn({ err: kafkaErrorMessage(err) }, 'kafka consumer did not leave the group cleanly'));
+  }
+}
+
+export const kafkaReceiverFactory: ReceiverFactory<KafkaReceiverConfig> = {
+  kind: 'receiver',
+  type: 'kafka',
+  description: 'Consumes spans, log records (OTLP protobuf/JSON) or events from Kafka topics as a consumer group member; commits after the pipeline accepted',
+  configSchema: kafkaReceiverSchema,
+  pipelineSignals: ['traces', 'logs', 'events'],
+  outputs(signal, cfg) {
+    if (signal !== 'events') return [signal];
+    return (['traces', 'logs', 'events'] as const).filter((s) => cfg[s] !== undefined);
+  },
+  create: (settings, config, consumers) => new KafkaReceiver(settings.id, config, consumers, settings.logger, settings.telemetry),
+};
