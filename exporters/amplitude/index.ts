@@ -1,0 +1,62 @@
+/**
+ * The `amplitude` exporter: sends events to Amplitude's HTTP V2 API (`/2/httpapi`) or Batch Event
+ * Upload API (`/batch`), https://amplitude.com/docs/apis/analytics/http-v2 and
+ * https://amplitude.com/docs/apis/analytics/batch-event-upload.
+ *
+ * Mapping: `mapping.ts`. Requests within the limits: `batching.ts`. The meaning of each answer and
+ * what becomes of each event (delivered, refused with its reason for the dead-letter route, or sent
+ * again, throttled ones after `throttle_backoff`): `client.ts`, `sender.ts`. Queueing, retries with
+ * back-off and the dead-letter route itself are the exporter helper's (`src/exporterhelper.ts`).
+ */
+import type { ExporterFactory, Host, Payload } from '../../src/component.js';
+import { PermanentError } from '../../src/errors.js';
+import { BaseExporter } from '../../src/exporterhelper.js';
+import { bodyEnvelope } from './batching.js';
+import { amplitudeSchema, MAX_REQUEST_BYTES, uploadUrl, type AmplitudeConfig } from './config.js';
+import { compileMapping } from './mapping.js';
+import { sendEvents, type SendContext } from './sender.js';
+
+export { amplitudeSchema, type AmplitudeConfig } from './config.js';
+
+/** Everything a send needs, compiled once from the config. */
+export function amplitudeSendContext(cfg: AmplitudeConfig): SendContext {
+  const envelope = bodyEnvelope(cfg.api_key, cfg.min_id_length);
+  return {
+    url: uploadUrl(cfg),
+    gzip: cfg.compression === 'gzip',
+    envelope,
+    envelopeBytes: Buffer.byteLength(envelope.head) + Buffer.byteLength(envelope.tail),
+    maxEvents: cfg.max_events_per_request,
+    maxBytes: MAX_REQUEST_BYTES[cfg.api],
+    throttleBackoffMillis: cfg.throttle_backoff,
+    map: compileMapping(cfg),
+  };
+}
+
+class AmplitudeExporter extends BaseExporter {
+  private readonly ctx: SendContext;
+
+  constructor(settings: ConstructorParameters<typeof BaseExporter>[0], cfg: AmplitudeConfig) {
+    super(settings, cfg);
+    this.ctx = amplitudeSendContext(cfg);
+  }
+
+  override async start(_host: Host): Promise<void> {
+    this.logger.info({ url: this.ctx.url }, 'sending events to Amplitude');
+  }
+
+  protected async send(p: Payload, signal: AbortSignal): Promise<void> {
+    if (p.signal !== 'events') throw new PermanentError(`the amplitude exporter takes events, not ${p.signal}`);
+    await sendEvents(p.data, this.ctx, signal);
+  }
+}
+
+export const amplitudeExporterFactory: ExporterFactory<AmplitudeConfig> = {
+  kind: 'exporter',
+  type: 'amplitude',
+  description: 'Sends events to Amplitude (HTTP V2 or Batch Event Upload API), dead-lettering what Amplitude refuses',
+  configSchema: amplitudeSchema,
+  accepts: ['events'],
+  mutatesData: false,
+  create: (settings, config) => new AmplitudeExporter(settings, config),
+};

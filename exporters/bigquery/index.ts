@@ -1,0 +1,186 @@
+/**
+ * The `bigquery` exporter: streams events into a BigQuery table with `tabledata.insertAll`
+ * (https://cloud.google.com/bigquery/docs/reference/rest/v2/tabledata/insertAll) through the
+ * official client, `@google-cloud/bigquery` (`apiEndpoint` for an emulator).
+ *
+ * On start (and again before a send after a 404) it makes sure the dataset and the table exist,
+ * creating them when `create_if_missing` with the configured or default schema (`config.ts`),
+ * partitioned by day on `event_time` and clustered by `event_name`. An existing table is used as it
+ * is; configured columns it lacks are reported once at start-up (their rows would be refused).
+ * Rows: `rows.ts`; requests, per-row errors and their classification: `sender.ts`. The Storage
+ * Write API (default stream) would fit behind the same `InsertContext.insert`.
+ */
+import { BigQuery, type BigQueryOptions, type Dataset, type Table } from '@google-cloud/bigquery';
+import type { ExporterFactory, Host, Payload } from '../../src/component.js';
+import { errorMessage, PermanentError } from '../../src/errors.js';
+import { BaseExporter } from '../../src/exporterhelper.js';
+import { bigquerySchema, tableLayout, type BigQueryConfig } from './config.js';
+import { compileRows, schemaFields, type Row } from './rows.js';
+import { classifyInsertError, classifyInsertResponse, insertEvents, type InsertContext, type InsertResult } from './sender.js';
+
+export { bigquerySchema, type BigQueryConfig } from './config.js';
+
+/** Client options for a config: endpoint, credentials, and no retries of its own (the exporter helper retries). */
+export function clientOptions(cfg: BigQueryConfig): BigQueryOptions {
+  const o: BigQueryOptions = { autoRetry: false, maxRetries: 0 };
+  if (cfg.project) o.projectId = cfg.project;
+  if (cfg.location) o.location = cfg.location;
+  if (cfg.api_endpoint) o.apiEndpoint = cfg.api_endpoint.replace(/\/+$/, '');
+  if (cfg.key_file) o.keyFilename = cfg.key_file;
+  if (cfg.timeout > 0) (o as { timeout?: number }).timeout = cfg.timeout;
+  if (cfg.no_auth) {
+    // An emulator takes requests without credentials: an auth client that adds no headers.
+    o.authClient = { getRequestHeaders: async () => new Headers(), getProjectId: async () => cfg.project } as unknown as BigQueryOptions['authClient'];
+  }
+  return o;
+}
+
+/** Longest start-up waits for the dataset and table check. */
+const START_WAIT_MILLIS = 15_000;
+
+/** Error codes the client reports when the resource already exists. */
+const ALREADY_EXISTS = 409;
+
+export class BigQueryExporter extends BaseExporter {
+  private readonly client: BigQuery;
+  private readonly dataset: Dataset;
+  private readonly table: Table;
+  private readonly layout: ReturnType<typeof tableLayout>;
+  private readonly ctx: InsertContext;
+  private ready: Promise<void> | undefined;
+
+  constructor(
+    settings: ConstructorParameters<typeof BaseExporter>[0],
+    private readonly cfg: BigQueryConfig,
+  ) {
+    super(settings, cfg);
+    this.client = new BigQuery(clientOptions(cfg));
+    this.dataset = this.client.dataset(cfg.dataset, cfg.location ? { location: cfg.location } : {});
+    this.table = this.dataset.table(cfg.table);
+    this.layout = tableLayout(cfg);
+    this.ctx = {
+      maxRows: cfg.max_rows_per_request,
+      maxBytes: cfg.max_request_bytes,
+      skipInvalidRows: cfg.skip_invalid_rows,
+      recreates: cfg.create_if_missing,
+      toRow: compileRows(this.layout.columns),
+      insert: (rows, signal) => this.insert(rows, signal),
+    };
+  }
+
+  private get where(): string {
+    return `${this.cfg.project ? this.cfg.project + '.' : ''}${this.cfg.dataset}.${this.cfg.table}`;
+  }
+
+  override async start(_host: Host): Promise<void> {
+    // Not fatal: BigQuery may be unreachable for now; the first send tries again. Start-up waits at most START_WAIT_MILLIS.
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${START_WAIT_MILLIS} ms`)), START_WAIT_MILLIS);
+      });
+      await Promise.race([this.ensureTable(), late]).finally(() => clearTimeout(timer));
+      this.logger.info({ table: this.where, endpoint: this.cfg.api_endpoint ?? 'https://bigquery.googleapis.com' }, 'streaming events to BigQuery');
+    } catch (err) {
+      this.logger.warn({ table: this.where, err: errorMessage(err) }, 'BigQuery table not ready; will try again before the first insert');
+    }
+  }
+
+  /** Creates the dataset and the table when missing (once; again after a failure or a 404). */
+  private ensureTable(): Promise<void> {
+    this.ready ??= this.doEnsureTable().catch((err: unknown) => {
+      this.ready = undefined;
+      throw err;
+    });
+    return this.ready;
+  }
+
+  private async doEnsureTable(): Promise<void> {
+    if (this.cfg.create_if_missing) {
+      const [dsExists] = await this.dataset.exists();
+      if (!dsExists) await ignoreExisting(this.dataset.create(this.cfg.location ? { location: this.cfg.location } : {}));
+    }
+    const [exists] = await this.table.exists();
+    if (!exists) {
+      if (!this.cfg.create_if_missing) throw new PermanentError(`table ${this.where} does not exist and create_if_missing is false`);
+      const l = this.layout;
+      await ignoreExisting(
+        this.table.create({
+          schema: { fields: schemaFields(l.columns) },
+          ...(l.timePartitioning ? { timePartitioning: l.timePartitioning } : {}),
+          ...(l.clustering && l.clustering.length > 0 ? { clustering: { fields: l.clustering } } : {}),
+        }),
+      );
+      this.logger.info({ table: this.where, columns: l.columns.length }, 'created the BigQuery table');
+      return;
+    }
+    const [meta] = await this.table.getMetadata();
+    const have = new Set(((meta as { schema?: { fields?: { name: string }[] } }).schema?.fields ?? []).map((f) => f.name.toLowerCase()));
+    const missing = this.layout.columns.filter((c) => !have.has(c.name.toLowerCase())).map((c) => c.name);
+    if (missing.length > 0 && !this.cfg.ignore_unknown_values) {
+      this.logger.error({ table: this.where, missing }, 'the existing table lacks configured columns; rows with values for them will be refused (add the columns, or set ignore_unknown_values)');
+    }
+  }
+
+  private async insert(rows: Row[], signal: AbortSignal): Promise<InsertResult> {
+    try {
+      await this.ensureTable();
+    } catch (err) {
+      if (err instanceof PermanentError) return { kind: 'refused', error: err.message };
+      return classifyInsertError(err);
+    }
+    const json = { skipInvalidRows: this.cfg.skip_invalid_rows, ignoreUnknownValues: this.cfg.ignore_unknown_values, rows };
+    let result: InsertResult;
+    try {
+      const [body] = await abortable(this.table.request({ method: 'POST', uri: '/insertAll', json }), signal);
+      result = classifyInsertResponse(body, rows.length);
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      result = classifyInsertError(err);
+    }
+    if (result.kind === 'not_found') this.ready = undefined;
+    return result;
+  }
+
+  protected async send(p: Payload, signal: AbortSignal): Promise<void> {
+    if (p.signal !== 'events') throw new PermanentError(`the bigquery exporter takes events, not ${p.signal}`);
+    await insertEvents(p.data, this.ctx, signal);
+  }
+}
+
+async function ignoreExisting<T>(p: Promise<T>): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== ALREADY_EXISTS) throw err;
+  }
+}
+
+/** Rejects with the signal's reason when it aborts first (the client library takes no AbortSignal). */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+export const bigqueryExporterFactory: ExporterFactory<BigQueryConfig> = {
+  kind: 'exporter',
+  type: 'bigquery',
+  description: 'Streams events into a BigQuery table (tabledata.insertAll), creating dataset and table when missing',
+  configSchema: bigquerySchema,
+  accepts: ['events'],
+  mutatesData: false,
+  create: (settings, config) => new BigQueryExporter(settings, config),
+};

@@ -1,0 +1,224 @@
+/**
+ * Delivers one batch of events with `tabledata.insertAll` and classifies what happened
+ * (https://cloud.google.com/bigquery/docs/reference/rest/v2/tabledata/insertAll,
+ * https://cloud.google.com/bigquery/docs/error-messages, streaming limits
+ * https://cloud.google.com/bigquery/quotas#streaming_inserts):
+ *
+ * - rows are sent `max_rows_per_request` at a time within `max_request_bytes`; a row that alone
+ *   exceeds the limit is refused without being sent; `insertId` is the event's insert_id, which
+ *   BigQuery uses for best-effort de-duplication;
+ * - per-row `insertErrors`: rows with reason `stopped` (not inserted because another row of the
+ *   request was invalid) are sent again at once; rows with a transient reason (`backendError`,
+ *   `internalError`, `timeout`, `rateLimitExceeded`) are retried with back-off; any other reason
+ *   (`invalid`, ...) refuses the row for good, with BigQuery's message and location;
+ * - a request refused as too large (413, or 400 "request payload size exceeds the limit") is split;
+ * - HTTP 429, 5xx, 408, 403 `rateLimitExceeded`/`quotaExceeded`, network errors: retried with back-off;
+ * - 404 (dataset or table missing): retried after creating them again when `create_if_missing`,
+ *   else refused; other 4xx (400 invalid, 401, 403 accessDenied): the request and the ones not yet
+ *   sent are refused.
+ *
+ * Outcome, as the exporter helper expects it: resolves when every row was inserted; else throws
+ * `PermanentError` (nothing inserted, every event refused for one reason), `RetryableError`
+ * (nothing inserted or refused) or `PartialFailure` (refused rows grouped by reason, the rest to retry).
+ */
+import type { Payload } from '../../src/component.js';
+import type { AnalyticsEvent } from '../../src/event.js';
+import { PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
+import type { Row } from './rows.js';
+
+/** One error of one row, as in `TableDataInsertAllResponse.insertErrors[].errors[]` (ErrorProto). */
+export interface RowError {
+  reason?: string;
+  message?: string;
+  location?: string;
+}
+
+export type InsertResult =
+  | { kind: 'ok' }
+  | { kind: 'row_errors'; errors: Map<number, RowError[]> }
+  | { kind: 'too_large'; error: string }
+  | { kind: 'not_found'; error: string }
+  | { kind: 'retryable'; error: string; retryAfterMillis?: number }
+  | { kind: 'refused'; error: string };
+
+/** Per-row reasons worth retrying later. */
+const TRANSIENT_REASONS = new Set(['backendError', 'internalError', 'timeout', 'rateLimitExceeded', 'quotaExceeded']);
+
+function clip(s: string, max = 300): string {
+  return s.length > max ? s.slice(0, max - 1) + '…' : s;
+}
+
+/** Reads `insertErrors` of an insertAll response. */
+export function classifyInsertResponse(body: unknown, rows: number): InsertResult {
+  const list = (body as { insertErrors?: unknown } | undefined)?.insertErrors;
+  if (!Array.isArray(list) || list.length === 0) return { kind: 'ok' };
+  const errors = new Map<number, RowError[]>();
+  for (const item of list as { index?: unknown; errors?: unknown }[]) {
+    const i = Number(item?.index);
+    if (!Number.isInteger(i) || i < 0 || i >= rows) continue;
+    const errs = Array.isArray(item.errors) ? (item.errors as RowError[]) : [];
+    errors.set(i, [...(errors.get(i) ?? []), ...errs]);
+  }
+  return errors.size === 0 ? { kind: 'ok' } : { kind: 'row_errors', errors };
+}
+
+/** Reads an error thrown by the client library (`ApiError` with `code`, `errors[]`, `response`) or by the network. */
+export function classifyInsertError(err: unknown): InsertResult {
+  const e = err as { code?: unknown; errors?: RowError[]; message?: string; response?: { headers?: Record<string, string | string[] | undefined> } };
+  const message = clip(e?.message || String(err));
+  const reasons = new Set((Array.isArray(e?.errors) ? e.errors : []).map((x) => x?.reason).filter(Boolean));
+  const status = typeof e?.code === 'number' ? e.code : undefined;
+  if (status === undefined) return { kind: 'retryable', error: `bigquery: ${typeof e?.code === 'string' ? `${e.code}: ` : ''}${message}` };
+  const said = `bigquery ${status}: ${message}`;
+  if (status === 413 || (status === 400 && /payload size|too large|exceeds the (maximum|limit)/i.test(message))) return { kind: 'too_large', error: said };
+  if (status === 404) return { kind: 'not_found', error: said };
+  const ra = e.response?.headers?.['retry-after'];
+  const retryAfterMillis = typeof ra === 'string' && /^\d+$/.test(ra.trim()) ? Number(ra) * 1000 : undefined;
+  if (status === 408 || status === 429 || status >= 500) return { kind: 'retryable', error: said, retryAfterMillis };
+  if (status === 403 && [...reasons].some((r) => TRANSIENT_REASONS.has(r!))) return { kind: 'retryable', error: said, retryAfterMillis };
+  return { kind: 'refused', error: said };
+}
+
+export interface InsertContext {
+  maxRows: number;
+  maxBytes: number;
+  skipInvalidRows: boolean;
+  /** Whether a missing dataset/table is created again (404 is then retryable). */
+  recreates: boolean;
+  toRow(e: AnalyticsEvent): Row;
+  /** One insertAll request; resolves with what happened (never throws for an API failure). */
+  insert(rows: Row[], signal: AbortSignal): Promise<InsertResult>;
+}
+
+interface Pending {
+  event: AnalyticsEvent;
+  row: Row;
+  bytes: number;
+}
+
+function rowReason(errs: RowError[]): string {
+  const e = errs.find((x) => x.reason && x.reason !== 'stopped') ?? errs[0] ?? {};
+  const where = e.location ? ` (at ${e.location})` : '';
+  return `bigquery insertAll: row ${e.reason ?? 'error'}${where}: ${clip(e.message ?? 'no message')}`;
+}
+
+/** The JSON bytes of a request around its rows. */
+const ENVELOPE_BYTES = 100;
+
+/** Delivers `events`; see the module comment for the outcomes. */
+export async function insertEvents(events: readonly AnalyticsEvent[], ctx: InsertContext, signal: AbortSignal): Promise<void> {
+  const refused: { event: AnalyticsEvent; reason: string }[] = [];
+  let inserted = 0;
+  let failure: { items: Pending[]; error: string; retryAfterMillis?: number } | undefined;
+  let refusedRequest: string | undefined;
+
+  const chunks: Pending[][] = [];
+  let current: Pending[] = [];
+  let size = ENVELOPE_BYTES;
+  for (const event of events) {
+    const row = ctx.toRow(event);
+    const bytes = Buffer.byteLength(JSON.stringify(row)) + 1;
+    if (ENVELOPE_BYTES + bytes > ctx.maxBytes) {
+      refused.push({ event, reason: `the row alone (${bytes} bytes of JSON) exceeds the insertAll request limit of ${ctx.maxBytes} bytes` });
+      continue;
+    }
+    if (current.length >= ctx.maxRows || size + bytes > ctx.maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = ENVELOPE_BYTES;
+    }
+    current.push({ event, row, bytes });
+    size += bytes;
+  }
+  if (current.length > 0) chunks.push(current);
+
+  const work = chunks.reverse();
+  while (work.length > 0) {
+    const batch = work.pop()!;
+    if (refusedRequest !== undefined) {
+      for (const p of batch) refused.push({ event: p.event, reason: refusedRequest });
+      continue;
+    }
+    if (failure) {
+      failure.items.push(...batch);
+      continue;
+    }
+    const res = await ctx.insert(
+      batch.map((p) => p.row),
+      signal,
+    );
+    switch (res.kind) {
+      case 'ok':
+        inserted += batch.length;
+        break;
+      case 'row_errors': {
+        const again: Pending[] = [];
+        const later: Pending[] = [];
+        let invalid = 0;
+        batch.forEach((p, i) => {
+          const errs = res.errors.get(i);
+          if (!errs || errs.length === 0) {
+            // Not listed: inserted, unless BigQuery refused the whole request for an invalid row.
+            if (ctx.skipInvalidRows) inserted++;
+            else again.push(p);
+            return;
+          }
+          const reasons = errs.map((x) => x.reason ?? '');
+          if (reasons.every((r) => r === 'stopped')) again.push(p);
+          else if (reasons.every((r) => r === 'stopped' || TRANSIENT_REASONS.has(r))) later.push(p);
+          else {
+            invalid++;
+            refused.push({ event: p.event, reason: rowReason(errs) });
+          }
+        });
+        // Rows stopped without any row refused would loop: retry them with back-off instead.
+        if (invalid === 0 && later.length === 0) later.push(...again.splice(0));
+        if (later.length > 0) failure = { items: [...later, ...again], error: `bigquery insertAll: ${later.length} rows not inserted (${rowReason(res.errors.get(batch.indexOf(later[0]!)) ?? [])})` };
+        else if (again.length > 0) work.push(again);
+        break;
+      }
+      case 'too_large':
+        if (batch.length === 1) refused.push({ event: batch[0]!.event, reason: `${res.error}: the row alone is larger than the API accepts` });
+        else {
+          const mid = Math.ceil(batch.length / 2);
+          work.push(batch.slice(mid), batch.slice(0, mid));
+        }
+        break;
+      case 'not_found':
+        if (ctx.recreates) failure = { items: [...batch], error: `${res.error} (the dataset or table is created again before the next attempt)` };
+        else {
+          refusedRequest = `${res.error} (create_if_missing is false)`;
+          for (const p of batch) refused.push({ event: p.event, reason: refusedRequest });
+        }
+        break;
+      case 'retryable':
+        failure = { items: [...batch], error: res.error, retryAfterMillis: res.retryAfterMillis };
+        break;
+      case 'refused':
+        refusedRequest = res.error;
+        for (const p of batch) refused.push({ event: p.event, reason: res.error });
+        break;
+    }
+  }
+
+  const retry = failure?.items ?? [];
+  if (refused.length === 0 && retry.length === 0) return;
+  if (inserted === 0 && retry.length === 0 && refused.every((r) => r.reason === refused[0]!.reason)) {
+    throw new PermanentError(`${refused[0]!.reason} (${refused.length} event${refused.length === 1 ? '' : 's'})`);
+  }
+  if (inserted === 0 && refused.length === 0) throw new RetryableError(failure!.error, failure!.retryAfterMillis);
+  const by = new Map<string, AnalyticsEvent[]>();
+  for (const r of refused) {
+    let list = by.get(r.reason);
+    if (!list) by.set(r.reason, (list = []));
+    list.push(r.event);
+  }
+  const parts = [`${inserted} inserted`];
+  if (refused.length > 0) parts.push(`${refused.length} refused`);
+  if (failure) parts.push(`${retry.length} to retry after: ${failure.error}`);
+  throw new PartialFailure(`bigquery: ${parts.join(', ')}`, {
+    rejected: [...by].map(([reason, data]) => ({ payload: { signal: 'events', data } satisfies Payload, reason })),
+    retry: retry.length > 0 ? { signal: 'events', data: retry.map((p) => p.event) } : undefined,
+    retryAfterMillis: failure?.retryAfterMillis,
+  });
+}
