@@ -1,0 +1,49 @@
+# syntax=docker/dockerfile:1
+# otelytics container image: a build stage (compiles TypeScript and the status page) and a small
+# runtime stage (distroless Node.js 20, no shell, runs as the non-root user 65532).
+#
+#   docker build -t otelytics:0.1.0 .
+#   docker run --rm -p 4317:4317 -p 4318:4318 -e OTELYTICS_PSEUDONYM_KEY="$(openssl rand -base64 32)" otelytics:0.1.0
+#
+# The image runs config.example.yaml with OTLP on 0.0.0.0; mount your own config over
+# /etc/otelytics/config.yaml (Kubernetes: deploy/kubernetes/, documented in deploy/README.md).
+
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs20-debian12:nonroot
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json config.example.yaml ./
+COPY src ./src
+COPY receivers ./receivers
+COPY processors ./processors
+COPY exporters ./exporters
+COPY scripts/build-status-ui.mjs ./scripts/build-status-ui.mjs
+# The steps of `npm run build`: the TypeScript compile, then the status page's assets.
+RUN npx tsc -p tsconfig.json \
+ && node scripts/build-status-ui.mjs --outdir dist \
+ && npm prune --omit=dev --no-audit --no-fund
+
+FROM ${RUNTIME_IMAGE} AS runtime
+WORKDIR /app
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist/src ./dist/src
+COPY --from=build /src/dist/receivers ./dist/receivers
+COPY --from=build /src/dist/processors ./dist/processors
+COPY --from=build /src/dist/exporters ./dist/exporters
+COPY --from=build /src/config.example.yaml /etc/otelytics/config.yaml
+ENV NODE_ENV=production \
+    OTELYTICS_HTTP_ENDPOINT=0.0.0.0:4318 \
+    OTELYTICS_GRPC_ENDPOINT=0.0.0.0:4317
+# The file exporter of the example config writes ./data/events.jsonl: the home of the non-root user.
+WORKDIR /home/nonroot
+USER 65532:65532
+# 4317 OTLP/gRPC, 4318 OTLP/HTTP, 13133 health_check, 8888 metrics, 55679 status page (localhost unless configured)
+EXPOSE 4317 4318 13133 8888
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["/nodejs/bin/node", "-e", "fetch('http://127.0.0.1:13133/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["/nodejs/bin/node", "/app/dist/src/cli.js"]
+CMD ["--config", "/etc/otelytics/config.yaml"]

@@ -1,0 +1,38 @@
+// @ts-check
+/** The status page: three views behind hash links (#graph, #tail, #playground). */
+import { getJson } from './api.js';
+import { pollStats, renderGraph } from './graph.js';
+import { setupPlayground } from './playground.js';
+import { setupTail, watchTail } from './tail.js';
+
+let playgroundReady = false;
+/** @type {any} */
+let info;
+
+function show() {
+  const view = (location.hash || '#graph').slice(1);
+  for (const v of ['graph', 'tail', 'playground']) {
+    /** @type {HTMLElement} */ (document.getElementById(`view-${v}`)).hidden = v !== view;
+    document.querySelector(`nav a[data-view="${v}"]`)?.classList.toggle('active', v === view);
+  }
+  pollStats(view === 'graph');
+  watchTail(view === 'tail');
+  if (view === 'playground' && !playgroundReady && info?.playground) {
+    playgroundReady = true;
+    void setupPlayground();
+  }
+}
+
+async function main() {
+  info = await getJson('api/graph');
+  const state = /** @type {HTMLElement} */ (document.getElementById('gateway-state'));
+  state.textContent = `v${info.version} · ${info.ready ? 'ready' : 'starting or draining'}`;
+  state.classList.toggle('ok', info.ready);
+  renderGraph(info);
+  setupTail(info.tail.pipelines);
+  if (!info.playground) document.querySelector('nav a[data-view="playground"]')?.remove();
+  window.addEventListener('hashchange', show);
+  show();
+}
+
+void main();
