@@ -51,12 +51,13 @@ const hasTaskset = (() => {
 })();
 
 async function startGateway(extraSets: string[]) {
-  const ports = { http: await freePort(), grpc: await freePort(), health: await freePort(), metrics: await freePort() };
+  const ports = { http: await freePort(), grpc: await freePort(), health: await freePort(), metrics: await freePort(), status: await freePort() };
   const sets = [
     `receivers::otlp::protocols::http::endpoint=127.0.0.1:${ports.http}`,
     `receivers::otlp::protocols::grpc::endpoint=127.0.0.1:${ports.grpc}`,
     `extensions::health_check::endpoint=127.0.0.1:${ports.health}`,
     `service::telemetry::metrics::address=127.0.0.1:${ports.metrics}`,
+    `extensions::status::endpoint=127.0.0.1:${ports.status}`,
     'service::telemetry::logs::level=warn',
     'exporters::nop={}',
     'service::pipelines::events::exporters=[nop]',

@@ -5,6 +5,7 @@
  *   otelytics --config FILE [--config FILE2 ...] [--set path::to::key=value ...]   run the gateway
  *   otelytics validate --config FILE [...]                                       check, exit 0 or 1
  *   otelytics components                                                         list known types
+ *   otelytics tail | rules test | schema                                          see src/commands/
  *
  * Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT drain what was accepted first) or a valid
  * config; 1 for an invalid config or a failure at start-up; 2 for a usage error.
@@ -18,11 +19,17 @@ import { loadRawConfig } from './config/sources.js';
 import { ConfigErrors, errorMessage } from './errors.js';
 import { Gateway } from './gateway.js';
 import { defaultRegistry } from './registry.js';
+import { RULES_TEST_USAGE, rulesTestCommand } from './commands/rules_test.js';
+import { SCHEMA_USAGE, schemaCommand } from './commands/schema.js';
+import { TAIL_USAGE, tailCommand } from './commands/tail.js';
 
 const USAGE = `usage:
   otelytics --config FILE [--config FILE ...] [--set path::to::key=value ...]
   otelytics validate --config FILE [--config FILE ...] [--set ...]
   otelytics components
+  ${TAIL_USAGE}
+  ${RULES_TEST_USAGE}
+  ${SCHEMA_USAGE}
   otelytics --version
 
 Several --config files are merged in order (maps merge, lists are replaced); --set overrides one key.
@@ -102,6 +109,10 @@ async function run(config: GatewayConfig): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // Subcommands with options of their own.
+  if (argv[0] === 'tail') return void (process.exitCode = await tailCommand(argv.slice(1)));
+  if (argv[0] === 'schema') return void (process.exitCode = await schemaCommand(argv.slice(1), version()));
+  if (argv[0] === 'rules' && argv[1] === 'test') return void (process.exitCode = await rulesTestCommand(argv.slice(2)));
   let parsed;
   try {
     parsed = parseArgs({

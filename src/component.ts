@@ -8,6 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { GatewayConfig } from './config/resolve.js';
 import type { AnalyticsEvent } from './event.js';
 import type { LogsData, MetricsData, TracesData } from './pdata.js';
 import { logRecordCount, spanCount } from './pdata.js';
@@ -36,6 +37,27 @@ export interface Consumer {
 export interface Host {
   /** The exporter with this id, for dead-letter routes; undefined when not configured. */
   getExporter(id: string): Exporter | undefined;
+  /** The resolved config the gateway runs (read-only). Set by the gateway; hosts made in tests may omit it. */
+  readonly config?: GatewayConfig;
+  /** The gateway's metrics registry. Set by the gateway; hosts made in tests may omit it. */
+  readonly telemetry?: Telemetry;
+  /**
+   * Lets an extension watch what pipelines hand to their exporters, until the returned function is
+   * called. Set by the gateway; hosts made in tests may omit it.
+   */
+  observe?(observer: PipelineObserver): () => void;
+}
+
+/**
+ * Watches the exporter side of every pipeline (after all of its processors). Called synchronously
+ * on the data path: it must return quickly, never throw, never change the payload, and copy
+ * whatever it keeps (an exporter may change its data after taking it).
+ */
+export interface PipelineObserver {
+  /** What `pipeline` hands to its exporters, before they take it. */
+  exported?(pipeline: string, payload: Payload): void;
+  /** `exporter` refused data from `pipeline` (the error the pipeline's caller gets). */
+  exportFailed?(pipeline: string, exporter: string, err: unknown): void;
 }
 
 export type Kind = 'receiver' | 'processor' | 'exporter' | 'extension';

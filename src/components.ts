@@ -1,21 +1,39 @@
 /** Every built-in component factory: one line per component type. */
 import type { Factory } from './component.js';
 import { healthCheckFactory } from './extensions/health_check.js';
+import { statusFactory } from './extensions/status/index.js';
 import { otlpReceiverFactory } from '../receivers/otlp/index.js';
+import { kafkaReceiverFactory } from '../receivers/kafka/index.js';
 import { analyticsProcessorFactory } from '../processors/analytics/index.js';
 import { batchProcessorFactory } from '../processors/batch/index.js';
 import { filterProcessorFactory } from '../processors/filter/index.js';
+import { memoryLimiterProcessorFactory } from '../processors/memory_limiter/index.js';
+import { enrichProcessorFactory } from '../processors/enrich/index.js';
+import { privacyProcessorFactory } from '../processors/privacy/index.js';
 import { debugExporterFactory } from '../exporters/debug/index.js';
 import { fileExporterFactory } from '../exporters/file/index.js';
+import { kafkaExporterFactory } from '../exporters/kafka/index.js';
+import { amplitudeExporterFactory } from '../exporters/amplitude/index.js';
+import { bigqueryExporterFactory } from '../exporters/bigquery/index.js';
 import { nopExporterFactory } from '../exporters/nop/index.js';
+import { otlpExporterFactories } from '../exporters/otlp/index.js';
 
 export const builtinFactories: readonly Factory[] = [
   otlpReceiverFactory,
+  kafkaReceiverFactory,
   analyticsProcessorFactory,
   batchProcessorFactory,
   filterProcessorFactory,
+  memoryLimiterProcessorFactory,
+  enrichProcessorFactory,
+  privacyProcessorFactory,
   debugExporterFactory,
   fileExporterFactory,
+  kafkaExporterFactory,
+  amplitudeExporterFactory,
+  bigqueryExporterFactory,
   nopExporterFactory,
+  ...otlpExporterFactories,
   healthCheckFactory,
+  statusFactory,
 ];

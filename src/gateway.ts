@@ -11,7 +11,7 @@
  * exporters drain.
  */
 import type { Logger } from 'pino';
-import type { Consumer, Exporter, Extension, Host, Payload, Processor, Receiver, ReceiverConsumers, Signal } from './component.js';
+import type { Consumer, Exporter, Extension, Host, Payload, PipelineObserver, Processor, Receiver, ReceiverConsumers, Signal } from './component.js';
 import { clonePayload, itemCount } from './component.js';
 import type { GatewayConfig } from './config/resolve.js';
 import { errorMessage } from './errors.js';
@@ -43,6 +43,12 @@ export function fanOut(targets: readonly Target[]): Consumer {
   };
 }
 
+/** The `dead_letter` exporter id an exporter's config names, if any. */
+function deadLetterOf(config: unknown): string | undefined {
+  const dl = (config as { dead_letter?: unknown } | undefined)?.dead_letter;
+  return typeof dl === 'string' ? dl : undefined;
+}
+
 export class Gateway implements Host {
   readonly telemetry = new Telemetry();
   private readonly exporters = new Map<string, Exporter>();
@@ -52,9 +58,11 @@ export class Gateway implements Host {
   private metricsServer: { port: number; close(): Promise<void> } | undefined;
   private started: { kind: string; id: string; c: Receiver | Processor | Exporter | Extension }[] = [];
   private stopping: Promise<void> | undefined;
+  /** Extensions watching the exporter side of the pipelines (see {@link Gateway.observe}). */
+  private readonly observers = new Set<PipelineObserver>();
 
   constructor(
-    private readonly config: GatewayConfig,
+    readonly config: GatewayConfig,
     private readonly logger: Logger,
   ) {
     this.build();
@@ -62,6 +70,12 @@ export class Gateway implements Host {
 
   getExporter(id: string): Exporter | undefined {
     return this.exporters.get(id);
+  }
+
+  /** Calls `observer` with what every pipeline hands to its exporters, until the returned function is called. */
+  observe(observer: PipelineObserver): () => void {
+    this.observers.add(observer);
+    return () => void this.observers.delete(observer);
   }
 
   /** Port the metrics endpoint is bound to (after start), for tests and logs. */
@@ -79,7 +93,18 @@ export class Gateway implements Host {
       const e = cfg.extensions.get(id)!;
       this.extensions.set(id, e.factory.create(this.settings(id), e.config));
     }
-    const used = new Set(cfg.pipelines.flatMap((p) => p.exporters));
+    // Exporters in pipelines, and the dead-letter routes they name (targets first, so a route
+    // exists before anything is sent to it).
+    const used = new Set<string>();
+    const visiting = new Set<string>(); // a cycle of routes is reported by the exporter helper at start-up
+    const use = (id: string) => {
+      if (used.has(id) || visiting.has(id)) return;
+      visiting.add(id);
+      const dl = deadLetterOf(cfg.exporters.get(id)!.config);
+      if (dl && cfg.exporters.has(dl)) use(dl);
+      used.add(id);
+    };
+    for (const p of cfg.pipelines) for (const id of p.exporters) use(id);
     for (const id of used) {
       const e = cfg.exporters.get(id)!;
       this.exporters.set(id, e.factory.create(this.settings(id), e.config));
@@ -87,8 +112,8 @@ export class Gateway implements Host {
     // Entry consumer of each pipeline, with whether its first stage mutates data.
     const entries = new Map<string, Target>();
     for (const p of cfg.pipelines) {
-      const exporterTargets = p.exporters.map((id) => ({ consumer: this.exporters.get(id)!, mutates: cfg.exporters.get(id)!.factory.mutatesData }));
-      let next: Consumer = fanOut(exporterTargets);
+      const exporterTargets = p.exporters.map((id) => ({ consumer: this.observedExporter(p.id, id), mutates: cfg.exporters.get(id)!.factory.mutatesData }));
+      let next: Consumer = this.observedPipeline(p.id, fanOut(exporterTargets));
       let mutates = exporterTargets.length === 1 && exporterTargets[0]!.mutates;
       for (let i = p.processors.length - 1; i >= 0; i--) {
         const id = p.processors[i]!;
@@ -115,6 +140,32 @@ export class Gateway implements Host {
       for (const [s, targets] of bySignal) consumers[s] = fanOut(targets);
       this.receivers.set(id, rc.factory.create(this.settings(id), rc.config, consumers));
     }
+  }
+
+  /** Shows observers what `pipeline` hands to its exporters; costs one size check while nobody watches. */
+  private observedPipeline(pipeline: string, next: Consumer): Consumer {
+    const observers = this.observers;
+    return {
+      consume(p: Payload) {
+        if (observers.size > 0) for (const o of observers) o.exported?.(pipeline, p);
+        return next.consume(p);
+      },
+    };
+  }
+
+  /** Tells observers when an exporter refuses data from `pipeline`. */
+  private observedExporter(pipeline: string, id: string): Consumer {
+    const exporter = this.exporters.get(id)!;
+    const observers = this.observers;
+    return {
+      consume(p: Payload) {
+        if (observers.size === 0) return exporter.consume(p);
+        return exporter.consume(p).catch((err: unknown) => {
+          for (const o of observers) o.exportFailed?.(pipeline, id, err);
+          throw err;
+        });
+      },
+    };
   }
 
   private countIncoming(id: string, pipeline: string, processor: Processor): Consumer {

@@ -50,7 +50,7 @@ export function freePort(): Promise<number> {
 /** A gateway run as a user runs it: `node dist/src/cli.js --config ... --set ...`. */
 export interface RunningGateway {
   child: ChildProcess;
-  ports: { http: number; grpc: number; health: number; metrics: number };
+  ports: { http: number; grpc: number; health: number; metrics: number; status: number };
   dir: string;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
@@ -62,7 +62,7 @@ export interface RunningGateway {
 export const cliPath = path.join(compiledTestDir, '..', 'src', 'cli.js');
 
 export async function startGateway(opts: { configs?: string[]; sets?: string[]; env?: NodeJS.ProcessEnv; filePath?: (dir: string) => string } = {}): Promise<RunningGateway> {
-  const ports = { http: await freePort(), grpc: await freePort(), health: await freePort(), metrics: await freePort() };
+  const ports = { http: await freePort(), grpc: await freePort(), health: await freePort(), metrics: await freePort(), status: await freePort() };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otelytics-test-'));
   const configs = opts.configs ?? [path.join(projectRoot, 'config.example.yaml')];
   const sets = [
@@ -70,6 +70,7 @@ export async function startGateway(opts: { configs?: string[]; sets?: string[]; 
     `receivers::otlp::protocols::grpc::endpoint=127.0.0.1:${ports.grpc}`,
     `extensions::health_check::endpoint=127.0.0.1:${ports.health}`,
     `service::telemetry::metrics::address=127.0.0.1:${ports.metrics}`,
+    `extensions::status::endpoint=127.0.0.1:${ports.status}`,
     ...(opts.sets ?? [`exporters::file::path=${path.join(dir, 'events.jsonl')}`, 'exporters::debug::verbosity=basic']),
   ];
   const args = [cliPath, ...configs.flatMap((c) => ['--config', c]), ...sets.flatMap((s) => ['--set', s])];
@@ -78,6 +79,13 @@ export async function startGateway(opts: { configs?: string[]; sets?: string[]; 
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // A failed test must not leave its gateway running, nor be kept alive by it.
+  const reap = () => child.exitCode === null && child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.off('exit', reap));
+  child.unref();
+  (child.stdout as unknown as { unref?: () => void }).unref?.();
+  (child.stderr as unknown as { unref?: () => void }).unref?.();
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${out}`);

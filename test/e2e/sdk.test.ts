@@ -44,6 +44,7 @@ describe('OpenTelemetry JS SDK → gateway', () => {
           'url.path': '/pdp/sneaker-low-weiss-ad115o0k2-a11.html',
           'http.response.status_code': 200,
           'session.id': `s-${t}`,
+          'consent.analytics': true,
         },
       });
       span.setStatus({ code: SpanStatusCode.OK });
@@ -67,7 +68,8 @@ describe('OpenTelemetry JS SDK → gateway', () => {
       const view = events.find((e) => e.name === 'view_item');
       assert.ok(view, `no view_item from ${t}: ${JSON.stringify(events)}`);
       assert.equal(view.properties.item_id, 'ad115o0k2-a11');
-      assert.equal(view.session_id, `s-${t}`);
+      // The example config pseudonymises identity of users who consented: a keyed pseudonym, never the raw id.
+      assert.match(String(view.session_id), /^[0-9a-f]{8}:[A-Za-z0-9_-]{22}$/);
       assert.equal(view.context.trace_id, sent.get(t)!.traceId);
       assert.equal(view.context.span_id, sent.get(t)!.spanId);
       assert.equal(view.context['service.version'], '9.9.9');
