@@ -10,70 +10,20 @@
  *
  * Run: `npm run build && node dist/bench/gateway.js [--seconds 10] [--concurrency 8]`.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { freePort, projectRoot } from '../test/helpers.js';
+import { hasTaskset, httpTraceSender, metricValue, percentile, startBenchGateway } from './harness.js';
 import { scaledTracesBody } from './scaled.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '8' }, sets: { type: 'string', multiple: true } } });
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 function peakRssMiB(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const m = /VmHWM:\s+(\d+) kB/.exec(status);
   return m ? Number(m[1]) / 1024 : NaN;
-}
-
-async function metricValue(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(name + '{') || line.startsWith(name + ' ')) sum += Number(line.split(' ').pop());
-  return sum;
-}
-
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-async function startGateway(extraSets: string[]) {
-  const ports = { http: await freePort(), grpc: await freePort(), health: await freePort(), metrics: await freePort(), status: await freePort() };
-  const sets = [
-    `receivers::otlp::protocols::http::endpoint=127.0.0.1:${ports.http}`,
-    `receivers::otlp::protocols::grpc::endpoint=127.0.0.1:${ports.grpc}`,
-    `extensions::health_check::endpoint=127.0.0.1:${ports.health}`,
-    `service::telemetry::metrics::address=127.0.0.1:${ports.metrics}`,
-    `extensions::status::endpoint=127.0.0.1:${ports.status}`,
-    'service::telemetry::logs::level=warn',
-    'exporters::nop={}',
-    'service::pipelines::events::exporters=[nop]',
-    ...extraSets,
-  ];
-  const args = [path.join(projectRoot, 'dist', 'src', 'cli.js'), '--config', path.join(projectRoot, 'config.example.yaml'), ...sets.flatMap((s) => ['--set', s])];
-  const child = hasTaskset ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'ignore', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${ports.health}/`)).status === 200) break;
-    } catch {
-      /* starting */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, ports };
 }
 
 interface CaseResult {
@@ -127,19 +77,11 @@ async function drive(name: string, send: Sender, bodies: { body: Buffer; spans: 
 }
 
 async function main(): Promise<void> {
-  if (hasTaskset) execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
   const bodies = [0, 1, 2, 3].map((v) => scaledTracesBody(500, v));
-  const { child, ports } = await startGateway(values.sets ?? []);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const httpSend: Sender = (body) =>
-    new Promise((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: ports.http, path: '/v1/traces', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode === 200));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
+  const gw = await startBenchGateway(['service::telemetry::logs::level=warn', 'exporters::nop={}', 'service::pipelines::events::exporters=[nop]', ...(values.sets ?? [])]);
+  const { child, ports } = gw;
+  const sender = httpTraceSender(ports.http, concurrency);
+  const httpSend: Sender = async (body) => (await sender.send(body)) === 200;
   const id = (b: Buffer) => b;
   const Client = grpc.makeGenericClientConstructor(
     { Export: { path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } },
@@ -154,9 +96,8 @@ async function main(): Promise<void> {
   results.push(await drive('otlp/http protobuf → analytics → nop', httpSend, bodies, ports.metrics, child.pid!));
   results.push(await drive('otlp/grpc protobuf → analytics → nop', grpcSend, bodies, ports.metrics, child.pid!));
   client.close();
-  agent.destroy();
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  sender.close();
+  await gw.stop();
 
   console.log(`gateway benchmark: ${bodies[0]!.spans} spans/request, ${concurrency} clients, ${seconds} s per case, gateway ${hasTaskset ? 'pinned to CPU 1' : 'not pinned (no taskset)'}; node ${process.version}`);
   console.log('case'.padEnd(40) + 'spans/s'.padStart(10) + 'events/s'.padStart(10) + 'p50 ms'.padStart(9) + 'p99 ms'.padStart(9) + 'refused'.padStart(9) + 'peak RSS MiB'.padStart(14));

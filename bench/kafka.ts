@@ -10,16 +10,16 @@
  *
  * Run: `npm run build && node dist/bench/kafka.js [--seconds 10] [--concurrency 8]`. Needs Java 17+.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { decodeTracesRequest, encodeTracesRequest } from '../src/otlp/proto.js';
 import { spanCount, type Span, type TracesData } from '../src/pdata.js';
-import { cliPath, fixturesDir, freePort, projectRoot } from '../test/helpers.js';
+import { fixturesDir, projectRoot } from '../test/helpers.js';
+import { hasTaskset, httpTraceSender, metricValue, percentile, startBenchGateway } from './harness.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '8' } } });
 const seconds = Number(values.seconds);
@@ -39,12 +39,6 @@ function body(target: number, variant: number): { body: Buffer; spans: number } 
   return { body: Buffer.from(encodeTracesRequest(data)), spans: spanCount(data) };
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
-}
-
-const hasTaskset = spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0;
-
 async function topicCount(kafka: Kafka): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
@@ -55,11 +49,6 @@ async function topicCount(kafka: Kafka): Promise<number> {
   } finally {
     await admin.disconnect();
   }
-}
-
-async function metric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return text.split('\n').filter((l) => l.startsWith(name + '{') || l.startsWith(name + ' ')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
 }
 
 async function main(): Promise<void> {
@@ -75,43 +64,21 @@ async function main(): Promise<void> {
   await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }], waitForLeaders: true });
   await admin.disconnect();
 
-  const ports = { http: await freePort(), grpc: await freePort(), health: await freePort(), metrics: await freePort(), status: await freePort() };
-  const sets = [
-    `receivers::otlp::protocols::http::endpoint=127.0.0.1:${ports.http}`,
-    `receivers::otlp::protocols::grpc::endpoint=127.0.0.1:${ports.grpc}`,
-    `extensions::health_check::endpoint=127.0.0.1:${ports.health}`,
-    `service::telemetry::metrics::address=127.0.0.1:${ports.metrics}`,
-    `extensions::status::endpoint=127.0.0.1:${ports.status}`,
+  const gw = await startBenchGateway([
     'service::telemetry::logs::level=error',
     `exporters::kafka={brokers: "${broker.brokers.join(',')}", events: {topic: ${TOPIC}, encoding: json}, producer: {compression: gzip}}`,
     'service::pipelines::events::exporters=[kafka]',
-  ];
-  const args = [cliPath, '--config', path.join(projectRoot, 'config.example.yaml'), ...sets.flatMap((s) => ['--set', s])];
-  if (hasTaskset) execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
-  const child = hasTaskset ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'ignore', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  ]).catch(async (err: unknown) => {
+    await broker.stop();
+    throw err;
+  });
+  const { ports } = gw;
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`http://127.0.0.1:${ports.health}/`)).status === 200) break;
-      } catch {
-        /* starting */
-      }
-      if (i > 300) throw new Error('gateway did not become healthy');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-    const send = (b: Buffer) =>
-      new Promise<number>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port: ports.http, path: '/v1/traces', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': b.length } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
-        req.on('error', reject);
-        req.end(b);
-      });
+    const sender = httpTraceSender(ports.http, concurrency);
+    const send = (b: Buffer) => sender.send(b);
     // Warm-up (not counted): JIT, producer connection, topic metadata.
     for (let i = 0; i < 20; i++) await send(body(500, 1_000_000 + i).body);
-    const createdBefore = await metric(ports.metrics, 'otelytics_events_created');
+    const createdBefore = await metricValue(ports.metrics, 'otelytics_events_created');
     let base = 0;
     for (let i = 0; i < 600 && (base = await topicCount(kafka)) < createdBefore; i++) await new Promise((r) => setTimeout(r, 100));
     const latencies: number[] = [];
@@ -132,7 +99,7 @@ async function main(): Promise<void> {
         }
       }),
     );
-    const created = (await metric(ports.metrics, 'otelytics_events_created')) - createdBefore;
+    const created = (await metricValue(ports.metrics, 'otelytics_events_created')) - createdBefore;
     // Wait until every event made in the window reached the topic (or 60 s pass).
     let inTopic = 0;
     for (let i = 0; i < 600; i++) {
@@ -142,7 +109,7 @@ async function main(): Promise<void> {
     }
     const elapsed = (performance.now() - start) / 1000;
     latencies.sort((x, y) => x - y);
-    agent.destroy();
+    sender.close();
     const result = {
       case: 'otlp/http protobuf → analytics → privacy → kafka (json, gzip)',
       requests: latencies.length,
@@ -158,8 +125,7 @@ async function main(): Promise<void> {
     console.log(`${result.case}: ${result.events_per_s} events/s into Kafka (${inTopic}/${created} events in ${elapsed.toFixed(1)} s), ${result.spans_per_s} spans/s accepted, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms, ${refused} refused`);
     console.log('BENCH ' + JSON.stringify({ name: 'kafka', concurrency, seconds, pinned: hasTaskset, results: [result] }));
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await gw.stop();
     await broker.stop();
   }
 }
