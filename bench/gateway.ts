@@ -1,9 +1,10 @@
 /**
- * Gateway throughput: runs the real CLI on config.example.yaml with its events pipeline ending
- * in the `nop` exporter, and sends real protobuf trace bodies (the shop fixture's spans scaled up
- * to ~500 spans a request, plus the log fixture) over OTLP/HTTP and OTLP/gRPC for a fixed time
- * from `concurrency` parallel clients. Prints spans/s, events/s, p50/p99 request latency and the
- * gateway's peak RSS, and returns them as JSON on the last line (`BENCH {...}`).
+ * Gateway throughput: runs the real CLI on config.example.yaml with its events pipeline
+ * (memory_limiter → analytics → privacy → filter → batch) ending in the `nop` exporter, and sends
+ * real protobuf trace bodies (the shop fixture's spans scaled up to ~500 spans a request) over
+ * OTLP/HTTP and OTLP/gRPC for a fixed time from `concurrency` parallel clients. Prints spans/s,
+ * events/s, p50/p99 request latency and the gateway's peak RSS, and returns them as JSON on the
+ * last line (`BENCH {...}`).
  *
  * The gateway is pinned to CPU 1 and this load generator to CPU 0 when `taskset` exists, so the
  * figures are per gateway core.
@@ -93,16 +94,16 @@ async function main(): Promise<void> {
   const results: CaseResult[] = [];
   // Warm-up, not reported.
   await drive('warm-up', httpSend, bodies, ports.metrics, child.pid!).catch(() => undefined);
-  results.push(await drive('otlp/http protobuf → analytics → nop', httpSend, bodies, ports.metrics, child.pid!));
-  results.push(await drive('otlp/grpc protobuf → analytics → nop', grpcSend, bodies, ports.metrics, child.pid!));
+  results.push(await drive('otlp/http protobuf → example pipeline → nop', httpSend, bodies, ports.metrics, child.pid!));
+  results.push(await drive('otlp/grpc protobuf → example pipeline → nop', grpcSend, bodies, ports.metrics, child.pid!));
   client.close();
   sender.close();
   await gw.stop();
 
   console.log(`gateway benchmark: ${bodies[0]!.spans} spans/request, ${concurrency} clients, ${seconds} s per case, gateway ${hasTaskset ? 'pinned to CPU 1' : 'not pinned (no taskset)'}; node ${process.version}`);
-  console.log('case'.padEnd(40) + 'spans/s'.padStart(10) + 'events/s'.padStart(10) + 'p50 ms'.padStart(9) + 'p99 ms'.padStart(9) + 'refused'.padStart(9) + 'peak RSS MiB'.padStart(14));
+  console.log('case'.padEnd(46) + 'spans/s'.padStart(10) + 'events/s'.padStart(10) + 'p50 ms'.padStart(9) + 'p99 ms'.padStart(9) + 'refused'.padStart(9) + 'peak RSS MiB'.padStart(14));
   for (const r of results) {
-    console.log(r.case.padEnd(40) + String(r.spans_per_s).padStart(10) + String(r.events_per_s).padStart(10) + String(r.p50_ms).padStart(9) + String(r.p99_ms).padStart(9) + String(r.refused).padStart(9) + String(r.peak_rss_mib).padStart(14));
+    console.log(r.case.padEnd(46) + String(r.spans_per_s).padStart(10) + String(r.events_per_s).padStart(10) + String(r.p50_ms).padStart(9) + String(r.p99_ms).padStart(9) + String(r.refused).padStart(9) + String(r.peak_rss_mib).padStart(14));
   }
   console.log('BENCH ' + JSON.stringify({ name: 'gateway', spans_per_request: bodies[0]!.spans, concurrency, seconds, pinned: hasTaskset, results }));
 }
