@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Captures real OTLP request bodies into test/data/otlp/ (with a manifest.json like the shared JS
+// Captures real OTLP request bodies into test/captures/otlp/ (with a manifest.json like the shared JS
 // SDK fixtures' one), for the codec tests:
 //   python-*   what the OpenTelemetry Python SDK sends (examples/python-structlog/app.py, OTLP/HTTP
 //              protobuf, uncompressed);
@@ -81,7 +81,7 @@ function runToEnd(cmd, args, opts) {
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { out: { type: 'string', default: path.join(root, 'test', 'data', 'otlp') } } });
+  const { values } = parseArgs({ options: { out: { type: 'string', default: path.join(root, 'test', 'captures', 'otlp') } } });
   const out = path.resolve(values.out);
   const log = (m) => process.stderr.write(`${m}\n`);
   const { python } = await ensurePythonVenv({ log });

@@ -23,7 +23,7 @@ import { eventsOf, fixtureData, noKafka, readTopic, startBroker, type Broker, ty
 const ingestConfig = path.join(projectRoot, 'examples', 'kafka-pipeline-ingest.yaml');
 const eventsConfig = path.join(projectRoot, 'examples', 'kafka-pipeline-events.yaml');
 const products = fs
-  .readFileSync(path.join(projectRoot, 'examples', 'data', 'products.jsonl'), 'utf8')
+  .readFileSync(path.join(projectRoot, 'examples', 'catalog', 'products.jsonl'), 'utf8')
   .split('\n')
   .filter(Boolean)
   .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -90,7 +90,7 @@ describe('two-stage Kafka example', { skip: noKafka, timeout: 240_000 }, () => {
 
   before(async () => {
     broker = await startBroker();
-    const env = { KAFKA_BROKERS: broker.brokers.join(','), OTELYTICS_PRODUCTS: path.join(projectRoot, 'examples', 'data', 'products.csv') };
+    const env = { KAFKA_BROKERS: broker.brokers.join(','), OTELYTICS_PRODUCTS: path.join(projectRoot, 'examples', 'catalog', 'products.csv') };
     a = await startGateway({ configs: [ingestConfig], env, sets: [...fast('kafka/raw'), 'service::telemetry::logs::level=warn'] });
     eventsFile = path.join(a.dir, 'events-b.jsonl');
     b = await startGateway({

@@ -1,5 +1,5 @@
 /**
- * Real request bodies captured by scripts/interop/capture.mjs into test/data/otlp/: the
+ * Real request bodies captured by scripts/interop/capture.mjs into test/captures/otlp/: the
  * OpenTelemetry Python SDK's (examples/python-structlog) and the same requests re-encoded by an
  * OpenTelemetry Collector's otlp_http exporter (Go pdata, gzip). They differ in shape from the JS
  * SDK fixtures (double and array attributes, events without a body, log flags with the W3C
@@ -28,7 +28,7 @@ interface Captured {
   eventNames?: string[];
 }
 
-const dataDir = path.join(projectRoot, 'test', 'data', 'otlp');
+const dataDir = path.join(projectRoot, 'test', 'captures', 'otlp');
 const manifest = JSON.parse(fs.readFileSync(path.join(dataDir, 'manifest.json'), 'utf8')) as { files: Captured[] };
 
 function body(f: Captured): Buffer {

@@ -5,7 +5,6 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { fileExporterFactory } from '../../../exporters/file/index.js';
-import { formatDebug } from '../../../exporters/debug/index.js';
 import type { AnalyticsEvent } from '../../../src/event.js';
 import { decodeTracesRequest } from '../../../src/otlp/proto.js';
 import { decodeTracesJson } from '../../../src/otlp/json.js';
@@ -56,14 +55,5 @@ describe('file exporter', () => {
     const files = fs.readdirSync(dir).sort();
     assert.equal(files.filter((f) => f !== 'events.jsonl').length, 2, files.join(','));
     assert.ok(files.every((f) => /^events(-\d{4}-\d{2}-\d{2}T[\d-]+\.\d+Z)?\.jsonl$/.test(f)), files.join(','));
-  });
-});
-
-describe('debug exporter format', () => {
-  it('prints a summary, a line per event, or the full JSON', () => {
-    const p = { signal: 'events' as const, data: [{ ...ev(1), session_id: 's-1', properties: { item_id: 'trq22o064-q11', value: 3 } }] };
-    assert.equal(formatDebug(p, 'basic'), 'events: 1 events\n');
-    assert.equal(formatDebug(p, 'normal'), 'view_item session=s-1 item_id=trq22o064-q11 value=3\n');
-    assert.deepEqual(JSON.parse(formatDebug(p, 'detailed')), p.data[0]);
   });
 });

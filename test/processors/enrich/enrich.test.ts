@@ -16,8 +16,8 @@ import { parseCsv, parseTable } from '../../../processors/enrich/table.js';
 import { projectRoot } from '../../helpers.js';
 import { createTopic, eventsOf, fixtureData, kafkaClient, noKafka, settings, startBroker, type Broker } from '../../exporters/kafka/kafka-helpers.js';
 
-const csvFile = path.join(projectRoot, 'examples', 'data', 'products.csv');
-const jsonlFile = path.join(projectRoot, 'examples', 'data', 'products.jsonl');
+const csvFile = path.join(projectRoot, 'examples', 'catalog', 'products.csv');
+const jsonlFile = path.join(projectRoot, 'examples', 'catalog', 'products.jsonl');
 type Product = { item_id: string; item_name: string; price: number; currency: string; item_brand: string; item_category: string };
 const products: Product[] = fs.readFileSync(jsonlFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const FIELDS = ['item_name', 'price', 'currency', 'item_brand', 'item_category'] as const;
