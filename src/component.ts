@@ -113,6 +113,11 @@ export interface ProcessorFactory<C = unknown> extends FactoryBase<C> {
   output(input: Signal): Signal;
   /** Whether it changes the data it is given (a fan-out then hands it a copy). */
   mutatesData: boolean;
+  /**
+   * Whether it holds items and hands them on later, merged or split (like `batch`), rather than
+   * during its `consume`; the pipeline then tracks receipt times per item, oldest first.
+   */
+  buffersData?: boolean;
   create(settings: CreateSettings & { pipeline: string }, config: C, next: Consumer): Processor;
 }
 

@@ -4,7 +4,7 @@
  * exponential back-off and jitter, a per-send timeout, a dead-letter route, draining on shutdown,
  * and the collector's metrics (`otelcol_exporter_sent_*`, `otelcol_exporter_send_failed_*`,
  * `otelcol_exporter_enqueue_failed_*`, `otelcol_exporter_queue_size`, `otelcol_exporter_queue_capacity`,
- * `otelytics_events_dead_lettered`). Behaviour and guarantees: `src/delivery/README.md`.
+ * `otelytics_events_dead_lettered`), and `otelytics_event_delivery_latency_seconds` (time to glass). Behaviour and guarantees: `src/delivery/README.md`.
  *
  * The contract for an exporter:
  * - spread {@link exporterHelperShape} into its zod schema and pass the parsed config (it holds
@@ -21,15 +21,16 @@
  */
 import type { Logger } from 'pino';
 import type { CreateSettings, Exporter, Host, Payload } from './component.js';
+import type { AnalyticsEvent } from './event.js';
 import { itemCount } from './component.js';
 import { duration, z } from './config/schema.js';
-import { errorMessage, isRetryable, PermanentError, RetryableError } from './errors.js';
+import { errorMessage, isRetryable, PartialFailure, PermanentError, RetryableError } from './errors.js';
 import { Backoff, sleep } from './delivery/backoff.js';
 import { deadLetterMark, markDeadLetter } from './delivery/dead_letter.js';
 import { PersistentQueue, queueDirectory } from './delivery/persistent_queue.js';
 import { MemoryQueue, type DeliveryQueue, type QueueEntry } from './delivery/queue.js';
 import { deliver, type DeliveryOptions } from './delivery/sender.js';
-import type { Telemetry } from './telemetry.js';
+import { nanosStringToMillis, type Telemetry } from './telemetry.js';
 
 /** Default `queue_size` per sizer: 100 000 items, 1000 requests (the collector's), 256 MiB. */
 export const DEFAULT_QUEUE_SIZE = { items: 100_000, requests: 1000, bytes: 256 * 1024 * 1024 } as const;
@@ -101,6 +102,7 @@ export abstract class BaseExporter implements Exporter {
   /** Exporters whose dead letters come here: drained before this one. */
   readonly #feeders = new Set<BaseExporter>();
   #stopping: Promise<void> | undefined;
+  #latency: ReturnType<Telemetry['eventDeliveryLatency']> | undefined;
 
   constructor(settings: CreateSettings, helper: ExporterHelperConfig) {
     this.id = settings.id;
@@ -162,7 +164,7 @@ export abstract class BaseExporter implements Exporter {
 
   #deliveryOptions(reject: DeliveryOptions['reject'], update?: DeliveryOptions['update']): DeliveryOptions {
     return {
-      send: (p, signal) => this.send(p, signal),
+      send: (p, signal) => (p.signal === 'events' ? this.#sendEvents(p, signal) : this.send(p, signal)),
       timeoutMillis: this.#helper.timeout,
       retry: this.#helper.retry_on_failure,
       stop: this.#stopController.signal,
@@ -173,6 +175,36 @@ export abstract class BaseExporter implements Exporter {
         this.logger.warn({ err: errorMessage(err), retry_in_ms: wait }, 'send failed; will retry');
       },
     };
+  }
+
+  /**
+   * One attempt at sending events; observes `otelytics_event_delivery_latency_seconds` for what the
+   * destination acknowledged within the attempt (all of it, or a partial failure's accepted rest).
+   * An attempt given up (timed out, stopping) before the destination answered observes nothing.
+   */
+  async #sendEvents(p: Payload & { signal: 'events' }, signal: AbortSignal): Promise<void> {
+    try {
+      await this.send(p, signal);
+    } catch (err) {
+      if (err instanceof PartialFailure && !signal.aborted) this.#observeDelivered(acceptedEvents(p.data, err), Date.now());
+      throw err;
+    }
+    if (!signal.aborted) this.#observeDelivered(p.data, Date.now());
+  }
+
+  /**
+   * Time to glass: per event, seconds from its source time (`time_unix_nano`: the span's start or
+   * the log record's timestamp) to `ackedAt`; a source time in the future counts as 0. Events with
+   * no source time (0) and dead letters (delivered to a dead-letter route, not their destination)
+   * are not observed.
+   */
+  #observeDelivered(events: readonly AnalyticsEvent[], ackedAt: number): void {
+    const h = (this.#latency ??= this.telemetry.eventDeliveryLatency(this.id));
+    for (const e of events) {
+      if (e.dead_letter) continue;
+      const at = nanosStringToMillis(e.time_unix_nano);
+      if (at !== undefined) h.observe(ackedAt > at ? (ackedAt - at) / 1000 : 0);
+    }
   }
 
   /** No queue: deliver in the caller's request; what cannot be delivered is the caller's error. */
@@ -366,4 +398,30 @@ export abstract class BaseExporter implements Exporter {
 
 function truncate(s: string, max = 300): string {
   return s.length > max ? s.slice(0, max - 1) + '…' : s;
+}
+
+/**
+ * The events of `sent` a partial failure did not reject or leave for a retry (matched by object,
+ * else by insert_id), at most as many as the failure says were accepted.
+ */
+function acceptedEvents(sent: readonly AnalyticsEvent[], err: PartialFailure): AnalyticsEvent[] {
+  const notAccepted = new Set<AnalyticsEvent>();
+  const ids = new Set<string>();
+  const add = (v: unknown) => {
+    const p = v as Payload | undefined;
+    if (p?.signal !== 'events' || !Array.isArray(p.data)) return;
+    for (const e of p.data) {
+      notAccepted.add(e);
+      if (e.insert_id) ids.add(e.insert_id);
+    }
+  };
+  for (const r of err.rejected) add(r.payload);
+  add(err.retry);
+  const expected = sent.length - notAccepted.size;
+  const out: AnalyticsEvent[] = [];
+  for (const e of sent) {
+    if (out.length >= expected) break;
+    if (!notAccepted.has(e) && !(e.insert_id && ids.has(e.insert_id))) out.push(e);
+  }
+  return out;
 }

@@ -15,8 +15,10 @@ import type { Consumer, Exporter, Extension, Host, Payload, PipelineObserver, Pr
 import { clonePayload, itemCount } from './component.js';
 import type { GatewayConfig } from './config/resolve.js';
 import { errorMessage } from './errors.js';
-import { Telemetry } from './telemetry.js';
+import { ReceiptClock, Telemetry } from './telemetry.js';
 import { parseEndpoint } from './config/schema.js';
+
+type Carrier = ReturnType<ReceiptClock['carrier']>;
 
 interface Target {
   consumer: Consumer;
@@ -60,6 +62,8 @@ export class Gateway implements Host {
   private stopping: Promise<void> | undefined;
   /** Extensions watching the exporter side of the pipelines (see {@link Gateway.observe}). */
   private readonly observers = new Set<PipelineObserver>();
+  /** Receipt times for `otelytics_pipeline_latency_seconds`. */
+  private readonly receipts = new ReceiptClock();
 
   constructor(
     readonly config: GatewayConfig,
@@ -118,12 +122,13 @@ export class Gateway implements Host {
       for (let i = p.processors.length - 1; i >= 0; i--) {
         const id = p.processors[i]!;
         const pc = cfg.processors.get(id)!;
-        const processor = pc.factory.create({ ...this.settings(id), pipeline: p.id }, pc.config, this.countOutgoing(id, p.id, next));
+        const carrier = this.receipts.carrier(pc.factory.buffersData === true);
+        const processor = pc.factory.create({ ...this.settings(id), pipeline: p.id }, pc.config, this.countOutgoing(id, p.id, next, carrier));
         this.processors.unshift({ id, pipeline: p.id, processor });
-        next = this.countIncoming(id, p.id, processor);
+        next = this.countIncoming(id, p.id, processor, carrier);
         mutates = pc.factory.mutatesData;
       }
-      entries.set(p.id, { consumer: next, mutates });
+      entries.set(p.id, { consumer: this.received(next), mutates });
     }
     for (const [id, rc] of cfg.receivers) {
       const bySignal = new Map<Signal, Target[]>();
@@ -142,11 +147,29 @@ export class Gateway implements Host {
     }
   }
 
-  /** Shows observers what `pipeline` hands to its exporters; costs one size check while nobody watches. */
-  private observedPipeline(pipeline: string, next: Consumer): Consumer {
-    const observers = this.observers;
+  /** Stamps what a receiver hands to a pipeline with its receipt time. */
+  private received(next: Consumer): Consumer {
+    const receipts = this.receipts;
     return {
       consume(p: Payload) {
+        receipts.received(p);
+        return next.consume(p);
+      },
+    };
+  }
+
+  /**
+   * Shows observers what `pipeline` hands to its exporters (one size check while nobody watches)
+   * and observes `otelytics_pipeline_latency_seconds` for payloads with a known receipt time.
+   */
+  private observedPipeline(pipeline: string, next: Consumer): Consumer {
+    const observers = this.observers;
+    const receipts = this.receipts;
+    const latency = this.telemetry.pipelineLatency(pipeline);
+    return {
+      consume(p: Payload) {
+        const t = receipts.receivedAt(p);
+        if (t !== undefined) latency.observe(Math.max(0, Date.now() - t) / 1000);
         if (observers.size > 0) for (const o of observers) o.exported?.(pipeline, p);
         return next.consume(p);
       },
@@ -168,21 +191,22 @@ export class Gateway implements Host {
     };
   }
 
-  private countIncoming(id: string, pipeline: string, processor: Processor): Consumer {
+  private countIncoming(id: string, pipeline: string, processor: Processor, carrier: Carrier): Consumer {
     const t = this.telemetry;
     return {
       consume(p: Payload) {
         t.processorItems(id, pipeline, 'incoming', itemCount(p));
-        return processor.consume(p);
+        return carrier.input(p, () => processor.consume(p));
       },
     };
   }
 
-  private countOutgoing(id: string, pipeline: string, next: Consumer): Consumer {
+  private countOutgoing(id: string, pipeline: string, next: Consumer, carrier: Carrier): Consumer {
     const t = this.telemetry;
     return {
       consume(p: Payload) {
         t.processorItems(id, pipeline, 'outgoing', itemCount(p));
+        carrier.output(p);
         return next.consume(p);
       },
     };

@@ -8,7 +8,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
-import type { Signal } from './component.js';
+import type { Payload, Signal } from './component.js';
+import { itemCount } from './component.js';
+
+/** Buckets of the latency histograms, seconds: 5 ms to 1 h. */
+export const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 
 /** The collector's item noun per signal, used in metric names. */
 export const SIGNAL_ITEM: Record<Signal, string> = {
@@ -128,6 +132,38 @@ export class Telemetry {
     this.counter('otelytics_events_dropped', 'Analytics events dropped, by reason.', ['component', 'reason']).inc({ component, reason }, n);
   }
 
+  /**
+   * `otelytics_event_delivery_latency_seconds{exporter}`: time from an event's source time
+   * (`time_unix_nano`: span start or log record timestamp) to the destination's acknowledgement,
+   * observed once per delivered event. Returns the exporter's series, to keep off the hot path.
+   */
+  eventDeliveryLatency(exporter: string): client.Histogram.Internal<string> {
+    return this.histogram(
+      'otelytics_event_delivery_latency_seconds',
+      "Time from an event's source time (time_unix_nano) to the destination's acknowledgement, seconds.",
+      ['exporter'],
+      LATENCY_BUCKETS_SECONDS,
+    ).labels({ exporter });
+  }
+
+  /** `otelytics_pipeline_latency_seconds{pipeline}`: time from receipt to hand-off to the exporters. Returns the pipeline's series. */
+  pipelineLatency(pipeline: string): client.Histogram.Internal<string> {
+    return this.histogram(
+      'otelytics_pipeline_latency_seconds',
+      "Time from a receiver handing data to the pipeline to the pipeline handing it to its exporters (batching included), seconds.",
+      ['pipeline'],
+      LATENCY_BUCKETS_SECONDS,
+    ).labels({ pipeline });
+  }
+
+  /** `otelytics_kafka_consumer_lag{receiver,topic,partition}`: records in a partition not yet processed (high watermark − next offset to process). */
+  kafkaConsumerLag(receiver: string, topic: string, partition: number, lag: number): void {
+    this.gauge('otelytics_kafka_consumer_lag', 'Records of a partition not yet processed by the kafka receiver: high watermark minus the next offset to process.', ['receiver', 'topic', 'partition']).set(
+      { receiver, topic, partition: String(partition) },
+      lag,
+    );
+  }
+
   /** Serves `/metrics` on `host:port`; resolves with the bound port. */
   async serve(host: string, port: number): Promise<{ port: number; close(): Promise<void> }> {
     const server = http.createServer((req, res) => {
@@ -154,6 +190,96 @@ export class Telemetry {
     return {
       port: (server.address() as AddressInfo).port,
       close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  }
+}
+
+/**
+ * Milliseconds since the epoch of a decimal nanoseconds string (`time_unix_nano`), read from its
+ * leading digits without BigInt; undefined when it is not a positive decimal number.
+ */
+export function nanosStringToMillis(nanos: string): number | undefined {
+  const end = nanos.length - 6;
+  if (end <= 0) return undefined; // under 1 ms after the epoch: 0 means "unknown" in OTLP
+  let ms = 0;
+  for (let i = 0; i < nanos.length; i++) {
+    const d = nanos.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return undefined;
+    if (i < end) ms = ms * 10 + d;
+  }
+  return ms > 0 ? ms : undefined;
+}
+
+/**
+ * Receipt times of payloads, for `otelytics_pipeline_latency_seconds`. The gateway stamps what a
+ * receiver hands to a pipeline and carries the stamp across each processor: a payload a processor
+ * hands on keeps its stamp; a new payload it makes while consuming (analytics, filter) gets the
+ * stamp of the payload it was consuming; a buffering processor (batch) gives each payload it emits
+ * the oldest stamp among the items in it, counting items first in, first out. A payload made
+ * outside of this (e.g. after an awaited lookup) carries no stamp and is not observed.
+ */
+export class ReceiptClock {
+  readonly #at = new WeakMap<Payload, number>();
+
+  /** Stamps `p` as received now, unless it already carries a stamp. */
+  received(p: Payload): void {
+    if (!this.#at.has(p)) this.#at.set(p, Date.now());
+  }
+
+  /** When `p` was received (ms since the epoch), if known. */
+  receivedAt(p: Payload): number | undefined {
+    return this.#at.get(p);
+  }
+
+  /** Carries stamps across one processor: call `input` around its `consume`, `output` for what it hands on. */
+  carrier(buffers: boolean): { input(p: Payload, consume: () => Promise<void>): Promise<void>; output(p: Payload): void } {
+    const at = this.#at;
+    if (!buffers) {
+      let current: number | undefined;
+      return {
+        input(p, consume) {
+          const prev = current;
+          current = at.get(p);
+          try {
+            return consume();
+          } finally {
+            current = prev;
+          }
+        },
+        output(p) {
+          if (current !== undefined && !at.has(p)) at.set(p, current);
+        },
+      };
+    }
+    // Items held, oldest first, per signal.
+    const held = new Map<Signal, { t: number | undefined; n: number }[]>();
+    return {
+      input(p, consume) {
+        let fifo = held.get(p.signal);
+        if (!fifo) held.set(p.signal, (fifo = []));
+        const entry = { t: at.get(p), n: itemCount(p) };
+        fifo.push(entry);
+        return consume().catch((err: unknown) => {
+          const i = fifo.indexOf(entry); // refused: its items are not held
+          if (i >= 0) fifo.splice(i, 1);
+          throw err;
+        });
+      },
+      output(p) {
+        if (at.has(p)) return; // handed on again (a retry)
+        const fifo = held.get(p.signal);
+        let n = itemCount(p);
+        let oldest: number | undefined;
+        while (fifo && fifo.length > 0 && n > 0) {
+          const e = fifo[0]!;
+          if (e.t !== undefined && (oldest === undefined || e.t < oldest)) oldest = e.t;
+          const take = Math.min(n, e.n);
+          e.n -= take;
+          n -= take;
+          if (e.n === 0) fifo.shift();
+        }
+        if (oldest !== undefined) at.set(p, oldest);
+      },
     };
   }
 }

@@ -163,5 +163,6 @@ export const batchProcessorFactory: ProcessorFactory<BatchConfig> = {
   accepts: ['traces', 'logs', 'metrics', 'events'],
   output: (s) => s,
   mutatesData: false,
+  buffersData: true,
   create: (settings, config, next) => new BatchProcessor(settings.id, config, next, settings.logger, settings.telemetry),
 };

@@ -11,6 +11,10 @@
  * (`PermanentError`), are logged with their topic, partition and offset, counted as refused
  * (`otelcol_receiver_refused_*{transport="kafka"}`) and committed past, so one bad record cannot
  * block a partition.
+ *
+ * `otelytics_kafka_consumer_lag{receiver,topic,partition}` is set per batch to the partition's high
+ * watermark minus the next offset to process (after the batch when the pipeline took it or refused
+ * it for good, its first offset when it will be read again).
  */
 import type { Consumer as KafkaConsumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -131,6 +135,7 @@ export class KafkaReceiver {
           const wait = suggested ?? Math.min(BACKOFF_INITIAL_MILLIS * 2 ** (attempt - 1), BACKOFF_MAX_MILLIS);
           if (!isRetryable(err)) this.logger.error({ topic: batch.topic, partition: batch.partition, err: errorMessage(err) }, 'pipeline failed on records; retrying them');
           else this.logger.debug({ topic: batch.topic, partition: batch.partition, wait_ms: wait, err: errorMessage(err) }, 'pipeline refused records for now; pausing the partition');
+          this.setLag(batch.topic, batch.partition, batch.highWatermark, batch.firstOffset());
           const resume = pause();
           const timer = setTimeout(() => {
             this.timers.delete(timer);
@@ -144,6 +149,7 @@ export class KafkaReceiver {
     this.attempts.delete(tp);
     resolveOffset(batch.lastOffset());
     const next = (BigInt(batch.lastOffset()) + 1n).toString();
+    this.setLag(batch.topic, batch.partition, batch.highWatermark, next);
     try {
       await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
     } catch (err) {
@@ -151,6 +157,13 @@ export class KafkaReceiver {
       // partition move to another member first, that member reads them again (at least once).
       this.logger.warn({ topic: batch.topic, partition: batch.partition, offset: next, err: kafkaErrorMessage(err) }, 'cannot commit the offset yet');
     }
+  }
+
+  /** Sets the lag gauge: `highWatermark` − `nextOffset` (offsets as kafkajs gives them, decimal strings), never below 0. */
+  private setLag(topic: string, partition: number, highWatermark: string, nextOffset: string | null): void {
+    if (nextOffset === null) return;
+    const lag = Number(highWatermark) - Number(nextOffset);
+    if (Number.isFinite(lag)) this.telemetry.kafkaConsumerLag(this.id, topic, partition, Math.max(0, lag));
   }
 
   /** Decodes every record of a batch into one payload; undecodable records are logged and counted. */
