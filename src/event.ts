@@ -168,8 +168,3 @@ function stripUndefined(o: { [key: string]: JsonValue | undefined }): { [key: st
   for (const k in o) if (o[k] !== undefined) out[k] = o[k]!;
   return out;
 }
-
-/** A deep copy of an event (for components that mutate). */
-export function cloneEvent(e: AnalyticsEvent): AnalyticsEvent {
-  return structuredClone(e);
-}

@@ -40,11 +40,6 @@ export interface InstrumentationScope {
   droppedAttributesCount: number;
 }
 
-/** `Span.SpanKind`: 0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
-export const SpanKind = { UNSPECIFIED: 0, INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5 } as const;
-/** `Status.StatusCode`: 0 unset, 1 ok, 2 error. */
-export const StatusCode = { UNSET: 0, OK: 1, ERROR: 2 } as const;
-
 export interface SpanEvent {
   timeUnixNano: string;
   name: string;
@@ -61,6 +56,7 @@ export interface SpanLink {
   flags: number;
 }
 
+/** `kind` is `Span.SpanKind` (0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer); `status.code` is `Status.StatusCode` (0 unset, 1 ok, 2 error). */
 export interface Span {
   traceId: string;
   spanId: string;
