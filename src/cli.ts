@@ -19,6 +19,7 @@ import { loadRawConfig } from './config/sources.js';
 import { ConfigErrors, errorMessage } from './errors.js';
 import { Gateway } from './gateway.js';
 import { defaultRegistry } from './registry.js';
+import { startSelfTracing, stopSelfTracing } from './selftrace.js';
 import { RULES_TEST_USAGE, rulesTestCommand } from './commands/rules_test.js';
 import { SCHEMA_USAGE, schemaCommand } from './commands/schema.js';
 import { TAIL_USAGE, tailCommand } from './commands/tail.js';
@@ -72,10 +73,12 @@ async function run(config: GatewayConfig): Promise<void> {
   const logger: Logger = pino({ level: config.service.telemetry.logs.level, base: { service: 'otelytics' } }, pino.destination({ fd: 2, sync: false }));
   process.on('uncaughtException', (err) => logger.error({ err: err.message, stack: err.stack }, 'uncaught exception'));
   process.on('unhandledRejection', (err) => logger.error({ err: errorMessage(err) }, 'unhandled promise rejection'));
+  startSelfTracing(config.service.telemetry.traces, version());
   const gateway = new Gateway(config, logger);
   try {
     await gateway.start();
   } catch (err) {
+    await stopSelfTracing().catch(() => undefined);
     logger.fatal(errorMessage(err));
     logger.flush();
     process.stderr.write(`otelytics: ${errorMessage(err)}\n`);
@@ -92,7 +95,9 @@ async function run(config: GatewayConfig): Promise<void> {
     }
     logger.info({ signal }, 'shutting down: no new data taken, draining what was accepted');
     gateway.shutdown().then(
-      () => {
+      async () => {
+        // The gateway's own spans of the drain are flushed last.
+        await stopSelfTracing().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'own traces not flushed'));
         logger.info('stopped');
         logger.flush();
         process.exit(0);

@@ -31,6 +31,7 @@ import { PersistentQueue, queueDirectory } from './delivery/persistent_queue.js'
 import { MemoryQueue, type DeliveryQueue, type QueueEntry } from './delivery/queue.js';
 import { deliver, type DeliveryOptions } from './delivery/sender.js';
 import { nanosStringToMillis, type Telemetry } from './telemetry.js';
+import { inSpan, payloadLinks, SpanKind } from './selftrace.js';
 
 /** Default `queue_size` per sizer: 100 000 items, 1000 requests (the collector's), 256 MiB. */
 export const DEFAULT_QUEUE_SIZE = { items: 100_000, requests: 1000, bytes: 256 * 1024 * 1024 } as const;
@@ -164,7 +165,11 @@ export abstract class BaseExporter implements Exporter {
 
   #deliveryOptions(reject: DeliveryOptions['reject'], update?: DeliveryOptions['update']): DeliveryOptions {
     return {
-      send: (p, signal) => (p.signal === 'events' ? this.#sendEvents(p, signal) : this.send(p, signal)),
+      // One CLIENT span per attempt when own traces are on (src/selftrace.ts).
+      send: (p, signal) =>
+        inSpan(`export ${this.id}`, SpanKind.CLIENT, () => ({ 'otelytics.exporter': this.id, 'otelytics.signal': p.signal, 'otelytics.items': itemCount(p) }), () => payloadLinks(p), () =>
+          p.signal === 'events' ? this.#sendEvents(p, signal) : this.send(p, signal),
+        ),
       timeoutMillis: this.#helper.timeout,
       retry: this.#helper.retry_on_failure,
       stop: this.#stopController.signal,

@@ -17,6 +17,8 @@ import { BaseExporter } from '../../src/exporterhelper.js';
 import { classifyKafkaError, createKafka, kafkaErrorMessage, Partitioners, useCompression } from './client.js';
 import { kafkaExporterSchema, type KafkaExporterConfig } from './config.js';
 import { mergePayloads, RecordEncoder, type OutRecord } from './records.js';
+import { produceSpanAttributes, produceSpanLinks } from './selftrace.js';
+import { inSpan, SpanKind } from '../../src/selftrace.js';
 
 /** kafkajs' own retries of one produce request: short, the exporter helper does the long back-off. */
 const PRODUCER_RETRY = { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 };
@@ -147,12 +149,16 @@ export class KafkaExporter extends BaseExporter {
       if (!list) byTopic.set(r.topic, (list = []));
       list.push({ key: r.key, value: r.value, headers: r.headers });
     }
-    await this.producer!.sendBatch({
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      acks: this.cfg.producer.required_acks,
-      timeout: this.cfg.request_timeout,
-      compression: this.compression,
-    });
+    const send = () =>
+      this.producer!.sendBatch({
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        acks: this.cfg.producer.required_acks,
+        timeout: this.cfg.request_timeout,
+        compression: this.compression,
+      });
+    // One PRODUCER span per send batch when own traces are on (./selftrace.ts).
+    const topics = [...byTopic.keys()];
+    await inSpan(`send ${topics.length === 1 ? topics[0] : 'kafka'}`, SpanKind.PRODUCER, () => produceSpanAttributes(this.id, topics, records), () => produceSpanLinks(records), send);
   }
 
   override async shutdown(): Promise<void> {

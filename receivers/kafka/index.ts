@@ -27,6 +27,8 @@ import type { Telemetry } from '../../src/telemetry.js';
 import { createKafka, kafkaErrorMessage, kafkaErrorType, useAllCodecs } from '../../exporters/kafka/client.js';
 import { kafkaReceiverSchema, type KafkaReceiverConfig } from './config.js';
 import { decodeEvents, decodeLogs, decodeTraces, headerString, type Encoding, type SectionSignal } from './decode.js';
+import { consumeSpanContext } from './selftrace.js';
+import { inSpan, selfTracingEnabled, SpanKind } from '../../src/selftrace.js';
 
 /** Back-off after a retryable refusal when the pipeline names no delay: 100 ms doubling to 5 s. */
 const BACKOFF_INITIAL_MILLIS = 100;
@@ -120,7 +122,9 @@ export class KafkaReceiver {
     const n = payload ? itemCount(payload) : 0;
     if (payload && n > 0) {
       try {
-        await section.consumer.consume(payload);
+        // One CONSUMER span per batch when own traces are on (./selftrace.ts).
+        const sc = selfTracingEnabled() ? consumeSpanContext(this.id, batch.topic, batch.partition, batch.messages) : undefined;
+        await inSpan(`process ${batch.topic}`, SpanKind.CONSUMER, () => sc?.attributes ?? {}, () => sc?.links ?? [], () => section.consumer.consume(payload), sc?.parent);
         this.telemetry.receiverAccepted(this.id, 'kafka', section.signal, n);
       } catch (err) {
         if (isPermanent(err)) {

@@ -11,6 +11,7 @@ import { decodeLogsJson, decodeMetricsJson, decodeTracesJson } from '../../src/o
 import { decodeLogsRequest, decodeMetricsRequest, decodeTracesRequest } from '../../src/otlp/proto.js';
 import type { Telemetry } from '../../src/telemetry.js';
 import { admissionRefusal } from '../../src/delivery/admission.js';
+import { endSpan, payloadLinks, selfTracer, selfTracingEnabled, SpanKind, type Span } from '../../src/selftrace.js';
 import type { OtlpLimits } from './config.js';
 import { applyLimits } from './limits.js';
 
@@ -68,8 +69,23 @@ export class ExportHandler {
     return this.consumers[signal];
   }
 
-  /** Decodes and hands the body to the pipelines; resolves when every pipeline accepted it. */
+  /**
+   * Decodes and hands the body to the pipelines; resolves when every pipeline accepted it. With
+   * own traces on, makes one SERVER span `otlp.receive {signal}` linked to the user spans it carries.
+   */
   async export(transport: 'http' | 'grpc', signal: OtlpSignal, body: Uint8Array, encoding: WireEncoding): Promise<ExportOutcome> {
+    if (!selfTracingEnabled()) return this.#export(transport, signal, body, encoding);
+    const span = selfTracer().startSpan(`otlp.receive ${signal}`, {
+      kind: SpanKind.SERVER,
+      attributes: { 'otelytics.receiver': this.id, 'otelytics.signal': signal, 'network.protocol.name': transport === 'grpc' ? 'grpc' : 'http', 'otelytics.request.bytes': body.byteLength },
+    });
+    const out = await this.#export(transport, signal, body, encoding, span);
+    span.setAttribute('otelytics.outcome', out.kind);
+    endSpan(span, out.kind === 'ok' ? undefined : out.message);
+    return out;
+  }
+
+  async #export(transport: 'http' | 'grpc', signal: OtlpSignal, body: Uint8Array, encoding: WireEncoding, span?: Span): Promise<ExportOutcome> {
     const consumer = this.consumers[signal];
     if (!consumer) return { kind: 'invalid', message: `this receiver feeds no ${signal} pipeline` };
     const early = this.refuseEarly(transport);
@@ -94,6 +110,10 @@ export class ExportHandler {
       payload = limited.payload;
     }
     const n = itemCount(payload);
+    if (span) {
+      span.setAttribute('otelytics.items', n);
+      span.addLinks(payloadLinks(payload));
+    }
     try {
       await consumer.consume(payload);
       this.telemetry.receiverAccepted(this.id, transport, signal, n);

@@ -28,6 +28,14 @@ export const serviceSchema = z.strictObject({
           level: z.enum(LOG_LEVELS).default('info').describe('Minimum level of the gateway\'s own JSON logs (stderr).'),
         })
         .prefault({}),
+      traces: z
+        .strictObject({
+          endpoint: z.string().min(1).describe('OTLP endpoint the gateway\'s own spans go to: for http/protobuf a base URL (`http://host:4318`, `/v1/traces` is appended) or `host:port`; for grpc `host:port`. Required.'),
+          protocol: z.enum(['http/protobuf', 'grpc']).default('http/protobuf').describe('OTLP transport. Default http/protobuf.'),
+          sampler_ratio: z.number().min(0).max(1).default(1).describe('Fraction of the gateway\'s root spans kept (trace id ratio; spans with a sampled parent follow it). 0: none. Default 1.0.'),
+        })
+        .optional()
+        .describe('The gateway\'s own traces (receive, export, Kafka produce/consume spans), exported over OTLP. Off when absent.'),
     })
     .prefault({}),
 });
