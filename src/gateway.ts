@@ -17,6 +17,7 @@ import type { GatewayConfig } from './config/resolve.js';
 import { errorMessage } from './errors.js';
 import { ReceiptClock, Telemetry } from './telemetry.js';
 import { parseEndpoint } from './config/schema.js';
+import { inSpan, payloadLinks, selfTracingEnabled, SpanKind } from './selftrace.js';
 
 type Carrier = ReturnType<ReceiptClock['carrier']>;
 
@@ -191,12 +192,28 @@ export class Gateway implements Host {
     };
   }
 
+  /**
+   * Counts what processor `id` of `pipeline` takes in and, when own traces are on, wraps each
+   * `consume` call in one INTERNAL span `process {id}` (attributes and links taken before the
+   * processor may change the payload; error status when it rejects). Off: one boolean check.
+   */
   private countIncoming(id: string, pipeline: string, processor: Processor, carrier: Carrier): Consumer {
     const t = this.telemetry;
+    const name = `process ${id}`;
     return {
       consume(p: Payload) {
-        t.processorItems(id, pipeline, 'incoming', itemCount(p));
-        return carrier.input(p, () => processor.consume(p));
+        const items = itemCount(p);
+        t.processorItems(id, pipeline, 'incoming', items);
+        if (!selfTracingEnabled()) return carrier.input(p, () => processor.consume(p));
+        return carrier.input(p, () =>
+          inSpan(
+            name,
+            SpanKind.INTERNAL,
+            () => ({ 'otelytics.processor': id, 'otelytics.pipeline': pipeline, 'otelytics.signal': p.signal, 'otelytics.items': items }),
+            () => payloadLinks(p),
+            () => processor.consume(p),
+          ),
+        );
       },
     };
   }

@@ -1,5 +1,6 @@
 /**
  * The gateway's own traces (`service::telemetry::traces`): spans for receiving a request, each
+ * processor `consume` call (`process {processor id}`, INTERNAL, made in src/gateway.ts), each
  * export attempt, and Kafka produce / consume, made with the OpenTelemetry JS SDK
  * (`BasicTracerProvider` + `BatchSpanProcessor`) and exported over OTLP (http/protobuf or grpc).
  *

@@ -125,16 +125,15 @@ service:
     events: { receivers: [otlp], processors: [analytics], exporters: [file/fast, file/slow] }
 `,
     );
-    // A real SDK request whose log records happened just now.
-    const f = fixtureManifest().find((x) => x.path === 'logs-shop-01.json')!;
-    const now = `${Date.now()}000000`;
-    const body = JSON.parse(readFixture(f.path).toString('utf8')) as { resourceLogs: { scopeLogs: { logRecords: { timeUnixNano?: string; observedTimeUnixNano?: string }[] }[] }[] };
-    for (const rl of body.resourceLogs) for (const sl of rl.scopeLogs) for (const r of sl.logRecords) (r.timeUnixNano = now), (r.observedTimeUnixNano = now);
-    const fresh = path.join(dir, 'fresh.json');
-    fs.writeFileSync(fresh, JSON.stringify(body));
-
     const gw = await startGateway({ configs: [config], sets: [] });
     try {
+      // A real SDK request whose log records happen now, once the gateway is up.
+      const f = fixtureManifest().find((x) => x.path === 'logs-shop-01.json')!;
+      const now = `${Date.now()}000000`;
+      const body = JSON.parse(readFixture(f.path).toString('utf8')) as { resourceLogs: { scopeLogs: { logRecords: { timeUnixNano?: string; observedTimeUnixNano?: string }[] }[] }[] };
+      for (const rl of body.resourceLogs) for (const sl of rl.scopeLogs) for (const r of sl.logRecords) (r.timeUnixNano = now), (r.observedTimeUnixNano = now);
+      const fresh = path.join(dir, 'fresh.json');
+      fs.writeFileSync(fresh, JSON.stringify(body));
       const res = await fetch(`http://127.0.0.1:${gw.ports.http}${f.otlpPath}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: fs.readFileSync(fresh) });
       assert.equal(res.status, 200);
       const events = readJsonLines(fast).length;

@@ -1,22 +1,25 @@
 /**
  * The gateway's own traces (`service::telemetry::traces`): real gateway processes export their
  * spans over OTLP/HTTP protobuf (the OTel JS SDK) to an OTLP receiver in the test, decoded with the
- * project's codec. One gateway: receive and export spans. Two gateways over a real broker: A's
+ * project's codec. One gateway: receive, processor and export spans, and a processor span's error
+ * status when the processor rejects. Two gateways over a real broker: A's
  * Kafka produce span and B's consume span carry the messaging attributes and are tied (links or
  * parent) to the user's traces of the fixture.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { decodeTracesRequest } from '../../src/otlp/proto.js';
 import { attributesToObject, type JsonValue, type Span, type TracesData } from '../../src/pdata.js';
-import { fixtureBodyPlain, fixtureManifest, postFixture, projectRoot, readJsonLines, startGateway, type RunningGateway } from '../helpers.js';
+import { fixtureBodyPlain, fixtureManifest, freePort, postFixture, projectRoot, readJsonLines, startGateway, type RunningGateway } from '../helpers.js';
 import { noKafka, startBroker, type Broker } from '../exporters/kafka/kafka-helpers.js';
 
-const SPAN_KIND = { SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5 } as const;
+const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5 } as const;
+const SPAN_STATUS_ERROR = 2;
 
 interface OwnSpan extends Span {
   attrs: { [key: string]: JsonValue };
@@ -101,9 +104,69 @@ describe('own traces of one gateway', { timeout: 60_000 }, () => {
       }
       assert.equal(exports.reduce((n, s) => n + Number(s.attrs['otelytics.items']), 0), events, 'items of the export spans = events written');
       assert.ok(backend.spans.some((s) => s.name === 'export debug'), 'the debug exporter too');
+
+      // One INTERNAL span per processor consume call: analytics takes the request's spans, batch the events.
+      const processed = (id: string) => backend.spans.filter((s) => s.name === `process ${id}`);
+      const analytics = processed('analytics');
+      assert.equal(analytics.length, 1, 'one analytics span: one request');
+      const as = analytics[0]!;
+      assert.equal(as.kind, SPAN_KIND.INTERNAL);
+      assert.equal(as.attrs['otelytics.processor'], 'analytics');
+      assert.equal(as.attrs['otelytics.pipeline'], 'events');
+      assert.equal(as.attrs['otelytics.signal'], 'traces');
+      assert.equal(as.attrs['otelytics.items'], fixtureSpans.length);
+      assert.equal(as.status.code, 0);
+      assert.deepEqual(new Set(as.links.map((l) => l.traceId)), fixtureTraceIds, 'linked like the receive span');
+      for (const l of as.links) assert.ok(fixtureSpanIds.has(`${l.traceId}-${l.spanId}`));
+      const batch = processed('batch');
+      assert.ok(batch.length >= 1, `batch spans: ${backend.spans.map((s) => s.name).join(', ')}`);
+      for (const s of batch) {
+        assert.equal(s.kind, SPAN_KIND.INTERNAL);
+        assert.equal(s.attrs['otelytics.processor'], 'batch');
+        assert.equal(s.attrs['otelytics.pipeline'], 'events');
+        assert.equal(s.attrs['otelytics.signal'], 'events');
+        assert.equal(s.status.code, 0);
+        for (const l of s.links) assert.ok(fixtureTraceIds.has(l.traceId));
+      }
+      assert.equal(batch.reduce((n, s) => n + Number(s.attrs['otelytics.items']), 0), events, 'items into batch = events written');
     } finally {
       await gw?.stop();
       if (gw) fs.rmSync(gw.dir, { recursive: true, force: true });
+      await backend.close();
+    }
+  });
+
+  it('gives a processor span an error status when the processor rejects', async () => {
+    const backend = await startBackend();
+    const closed = await freePort(); // nothing listens: the exporter fails, and analytics with it
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otelytics-selftrace-'));
+    const overlay = path.join(dir, 'failing.yaml');
+    fs.writeFileSync(
+      overlay,
+      [
+        'exporters:',
+        `  otlp_http: { endpoint: "http://127.0.0.1:${closed}", sending_queue: { enabled: false }, retry_on_failure: { enabled: false } }`,
+        'service:',
+        '  pipelines:',
+        '    events: { receivers: [otlp], processors: [analytics], exporters: [otlp_http] }',
+        '',
+      ].join('\n'),
+    );
+    let gw: RunningGateway | undefined;
+    try {
+      gw = await startGateway({ configs: [path.join(projectRoot, 'config.example.yaml'), overlay], sets: [`service::telemetry::traces::endpoint=http://127.0.0.1:${backend.port}`, quiet] });
+      const r = await postFixture(gw.ports.http, fixture);
+      assert.notEqual(r.status, 200, 'the pipeline refused the request');
+      assert.equal(await gw.stop(), 0, gw.output());
+      const analytics = backend.spans.filter((s) => s.name === 'process analytics');
+      assert.equal(analytics.length, 1, `spans: ${backend.spans.map((s) => s.name).join(', ')}`);
+      assert.equal(analytics[0]!.status.code, SPAN_STATUS_ERROR);
+      assert.ok(analytics[0]!.status.message, 'the error message');
+      assert.equal(analytics[0]!.attrs['otelytics.items'], fixtureSpans.length);
+    } finally {
+      await gw?.stop();
+      if (gw) fs.rmSync(gw.dir, { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true });
       await backend.close();
     }
   });
