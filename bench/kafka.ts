@@ -21,7 +21,15 @@ import { spanCount, type Span, type TracesData } from '../src/pdata.js';
 import { fixturesDir, projectRoot } from '../test/helpers.js';
 import { hasTaskset, httpTraceSender, metricValue, percentile, startBenchGateway } from './harness.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '8' } } });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '8' },
+    /** Extra `--set` overrides for the gateway, e.g. `exporters::kafka::producer::compression=lz4` (tuning runs). */
+    set: { type: 'string', multiple: true },
+    label: { type: 'string' },
+  },
+});
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 const TOPIC = 'bench_events';
@@ -68,6 +76,7 @@ async function main(): Promise<void> {
     'service::telemetry::logs::level=error',
     `exporters::kafka={brokers: "${broker.brokers.join(',')}", events: {topic: ${TOPIC}, encoding: json}, producer: {compression: gzip}}`,
     'service::pipelines::events::exporters=[kafka]',
+    ...(values.set ?? []),
   ]).catch(async (err: unknown) => {
     await broker.stop();
     throw err;
@@ -111,7 +120,7 @@ async function main(): Promise<void> {
     latencies.sort((x, y) => x - y);
     sender.close();
     const result = {
-      case: 'otlp/http protobuf → analytics → privacy → kafka (json, gzip)',
+      case: values.label ?? 'otlp/http protobuf → analytics → privacy → kafka (json, gzip)',
       requests: latencies.length,
       spans_per_s: Math.round(spans / seconds),
       events_created: created,

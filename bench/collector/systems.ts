@@ -1,0 +1,116 @@
+/**
+ * The two systems under test of the side-by-side benchmark, started the same way: pinned to CPU 1
+ * with taskset (this load generator to CPU 0), ready once an empty OTLP/HTTP export answers 200,
+ * and stopped with SIGTERM (SIGKILL after 5 s). Process figures come from /proc: CPU time
+ * (utime + stime of all threads, /proc/<pid>/stat fields 14 and 15, in clock ticks) and peak
+ * resident set size (VmHWM in /proc/<pid>/status).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { hasTaskset } from '../harness.js';
+import { cliPath, freePort, projectRoot } from '../../test/helpers.js';
+
+export interface SystemUnderTest {
+  /** `collector` or `otelytics`. */
+  name: string;
+  pid: number;
+  /** host:port of the OTLP/HTTP receiver. */
+  endpoint: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`, 100 when unknown). */
+export const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system, all threads) the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+
+/** Peak resident set size (VmHWM) in MiB. */
+export function peakRssMiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** The collector binary's version, from `--version` (e.g. `0.155.0`). */
+export function collectorVersion(bin: string): string {
+  const out = execFileSync(bin, ['--version'], { encoding: 'utf8' });
+  return /version\s+(\S+)/.exec(out)?.[1] ?? out.trim();
+}
+
+function postEmpty(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/v1/traces', method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'content-length': 0 } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', () => resolve(0));
+    req.setTimeout(1000, () => req.destroy());
+    req.end();
+  });
+}
+
+async function launch(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, port: number): Promise<SystemUnderTest> {
+  if (hasTaskset) execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
+  // taskset execs the command, so the child's pid is the system's own pid.
+  const child: ChildProcess = hasTaskset ? spawn('taskset', ['-c', '1', cmd, ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] }) : spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  for (let i = 0; ; i++) {
+    if ((await postEmpty(port)) === 200) break;
+    if (i > 200 || child.exitCode !== null) {
+      await stop();
+      throw new Error(`${name} did not start (exit code ${child.exitCode})`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { name, pid: child.pid!, endpoint: `127.0.0.1:${port}`, port, stop };
+}
+
+/** The collector on `bench/collector/<config>`; `env` fills its `${env:...}` references. */
+export async function startCollector(bin: string, config: string, env: Record<string, string> = {}): Promise<SystemUnderTest> {
+  const port = await freePort();
+  return launch('collector', bin, ['--config', path.join(projectRoot, 'bench', 'collector', config)], { ...process.env, ...env, BENCH_OTLP_HTTP: `127.0.0.1:${port}` }, port);
+}
+
+/**
+ * The otelytics CLI (this build) on `config` (a path) with `--set` overrides. `example`: the config
+ * is config.example.yaml, whose listeners (OTLP/HTTP and gRPC, health check, status page, metrics)
+ * are moved to free ports; other configs take them from BENCH_OTLP_HTTP, BENCH_HEALTH and
+ * BENCH_METRICS; `env` fills other `${env:...}` references.
+ */
+export async function startOtelytics(config: string, sets: readonly string[], example: boolean, env: Record<string, string> = {}): Promise<SystemUnderTest> {
+  const port = await freePort();
+  const health = `127.0.0.1:${await freePort()}`;
+  const metrics = `127.0.0.1:${await freePort()}`;
+  const portSets = example
+    ? [
+        `receivers::otlp::protocols::http::endpoint=127.0.0.1:${port}`,
+        `receivers::otlp::protocols::grpc::endpoint=127.0.0.1:${await freePort()}`,
+        `extensions::health_check::endpoint=${health}`,
+        `service::telemetry::metrics::address=${metrics}`,
+        `extensions::status::endpoint=127.0.0.1:${await freePort()}`,
+      ]
+    : [];
+  const args = [cliPath, '--config', config, ...[...portSets, ...sets].flatMap((s) => ['--set', s])];
+  return launch('otelytics', process.execPath, args, { ...process.env, ...env, BENCH_OTLP_HTTP: `127.0.0.1:${port}`, BENCH_HEALTH: health, BENCH_METRICS: metrics }, port);
+}
