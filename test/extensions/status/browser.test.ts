@@ -21,7 +21,11 @@ let ctx: BrowserContext;
 let page: Page;
 let profile: string;
 /** The page's DOM, inside functions that playwright runs in the browser (this project compiles without the DOM library). */
-declare const document: { querySelector(s: string): { textContent: string | null; getAttribute(n: string): string | null } | null; getElementById(id: string): { textContent: string | null } | null };
+declare const document: {
+  querySelector(s: string): { textContent: string | null; getAttribute(n: string): string | null } | null;
+  querySelectorAll(s: string): Iterable<{ getAttribute(n: string): string | null }>;
+  getElementById(id: string): { textContent: string | null } | null;
+};
 
 before(async () => {
   if (!fs.existsSync(CHROMIUM)) execFileSync('bash', [path.join(projectRoot, 'scripts', 'install-chromium.sh')], { stdio: 'pipe', timeout: 15 * 60_000 });
@@ -65,7 +69,11 @@ test('the tail shows events after privacy, filtered by name', async () => {
   await page.locator('#tail-name').fill('search');
   await page.waitForFunction(() => /live/.test(document.getElementById('tail-state')?.textContent ?? ''));
   await postFixture(gw.ports.http, traces);
-  await page.locator('#tail-list li').first().waitFor();
+  // The list settles on the filtered events (items shown before the filter took effect go away).
+  await page.waitForFunction(() => {
+    const lis = [...document.querySelectorAll('#tail-list li')];
+    return lis.length > 0 && lis.every((li) => li.getAttribute('data-name') === 'search');
+  });
   const names = await page.locator('#tail-list li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-name')));
   assert.ok(names.length > 0 && names.every((n) => n === 'search'), names.join(','));
   const text = (await page.locator('#tail-list').textContent()) ?? '';
