@@ -14,7 +14,7 @@
  *   array) and attributes. Trace/span ids, times, kinds and severities are left alone.
  * - Resources and scopes left without records are removed; a request left empty is not passed on.
  */
-import type { AnyValue, KeyValue, LogsData, Span, TracesData } from '../../src/pdata.js';
+import type { AnyValue, InstrumentationScope, KeyValue, LogRecord, LogsData, Resource, Span, TracesData } from '../../src/pdata.js';
 import { SUMMARY_KEYS, type Accounting } from './accounting.js';
 import type { PrivacyConfig } from './config.js';
 import { ANONYMIZE, DROP_ITEM, KEEP, type Outcome } from './events.js';
@@ -66,38 +66,61 @@ export class OtlpPolicy {
 
   /** Treats a traces request in place; returns the number of spans left. */
   traces(data: TracesData): number {
+    return this.treat('traces', data.resourceSpans, (rs) => rs.scopeSpans, (ss) => ss.spans, (span, anon) => this.span(span, anon));
+  }
+
+  /** Treats a logs request in place; returns the number of log records left. */
+  logs(data: LogsData): number {
+    return this.treat('logs', data.resourceLogs, (rl) => rl.scopeLogs, (sl) => sl.logRecords, (r, anon) => this.logRecord(r, anon));
+  }
+
+  /**
+   * The walk both signals share: resource and scope attributes by the resource's own consent,
+   * each record by its consent (dropped, anonymised or kept), then resources and scopes left
+   * without records removed, all in place. Returns the number of records left.
+   */
+  private treat<R extends { resource: Resource }, S extends { scope: InstrumentationScope }, I extends { attributes: KeyValue[] }>(
+    signal: 'traces' | 'logs',
+    resources: R[],
+    scopesOf: (r: R) => S[],
+    recordsOf: (s: S) => I[],
+    treatRecord: (record: I, anon: boolean) => void,
+  ): number {
     let left = 0;
     let dropped = 0;
     let anonymized = 0;
     let wr = 0;
-    for (const rs of data.resourceSpans) {
-      const resConsent = this.required ? consentOf(rs.resource.attributes, this.keys) : undefined;
+    const sc = this.scrubber;
+    for (const r of resources) {
+      const resConsent = this.required ? consentOf(r.resource.attributes, this.keys) : undefined;
       const resAnon = this.decide(undefined, resConsent) !== KEEP;
-      this.scrubber.attributes(rs.resource.attributes, '', resAnon);
+      sc.attributes(r.resource.attributes, '', resAnon);
+      const scopes = scopesOf(r);
       let ws = 0;
-      for (const ss of rs.scopeSpans) {
-        this.scrubber.attributes(ss.scope.attributes, '', resAnon);
+      for (const s of scopes) {
+        sc.attributes(s.scope.attributes, '', resAnon);
+        const records = recordsOf(s);
         let w = 0;
-        for (const span of ss.spans) {
-          const outcome = this.decide(this.required ? consentOf(span.attributes, this.keys) : undefined, resConsent);
+        for (const record of records) {
+          const outcome = this.decide(this.required ? consentOf(record.attributes, this.keys) : undefined, resConsent);
           if (outcome === DROP_ITEM) {
             dropped++;
             continue;
           }
           if (outcome === ANONYMIZE) anonymized++;
-          this.span(span, outcome === ANONYMIZE);
-          ss.spans[w++] = span;
+          treatRecord(record, outcome === ANONYMIZE);
+          records[w++] = record;
         }
-        ss.spans.length = w;
+        records.length = w;
         left += w;
-        if (w > 0) rs.scopeSpans[ws++] = ss;
+        if (w > 0) scopes[ws++] = s;
       }
-      rs.scopeSpans.length = ws;
-      if (ws > 0) data.resourceSpans[wr++] = rs;
+      scopes.length = ws;
+      if (ws > 0) resources[wr++] = r;
     }
-    data.resourceSpans.length = wr;
-    this.acc.items('traces', 'consent', 'drop', dropped);
-    this.acc.items('traces', 'consent', 'anonymize', anonymized);
+    resources.length = wr;
+    this.acc.items(signal, 'consent', 'drop', dropped);
+    this.acc.items(signal, 'consent', 'anonymize', anonymized);
     return left;
   }
 
@@ -115,48 +138,14 @@ export class OtlpPolicy {
     if (before !== undefined) this.addSummary(span.attributes, before);
   }
 
-  /** Treats a logs request in place; returns the number of log records left. */
-  logs(data: LogsData): number {
-    let left = 0;
-    let dropped = 0;
-    let anonymized = 0;
-    let wr = 0;
+  private logRecord(r: LogRecord, anon: boolean): void {
     const sc = this.scrubber;
-    for (const rl of data.resourceLogs) {
-      const resConsent = this.required ? consentOf(rl.resource.attributes, this.keys) : undefined;
-      const resAnon = this.decide(undefined, resConsent) !== KEEP;
-      sc.attributes(rl.resource.attributes, '', resAnon);
-      let ws = 0;
-      for (const sl of rl.scopeLogs) {
-        sc.attributes(sl.scope.attributes, '', resAnon);
-        let w = 0;
-        for (const r of sl.logRecords) {
-          const outcome = this.decide(this.required ? consentOf(r.attributes, this.keys) : undefined, resConsent);
-          if (outcome === DROP_ITEM) {
-            dropped++;
-            continue;
-          }
-          const anon = outcome === ANONYMIZE;
-          if (anon) anonymized++;
-          const before = this.summary ? Array.from(this.acc.totals) : undefined;
-          sc.attributes(r.attributes, '', anon);
-          const body = sc.anyValue('', r.body, K_TEXT, anon);
-          if (body === DROP) r.body = {};
-          else if (body !== r.body) r.body = body as AnyValue;
-          if (before !== undefined) this.addSummary(r.attributes, before);
-          sl.logRecords[w++] = r;
-        }
-        sl.logRecords.length = w;
-        left += w;
-        if (w > 0) rl.scopeLogs[ws++] = sl;
-      }
-      rl.scopeLogs.length = ws;
-      if (ws > 0) data.resourceLogs[wr++] = rl;
-    }
-    data.resourceLogs.length = wr;
-    this.acc.items('logs', 'consent', 'drop', dropped);
-    this.acc.items('logs', 'consent', 'anonymize', anonymized);
-    return left;
+    const before = this.summary ? Array.from(this.acc.totals) : undefined;
+    sc.attributes(r.attributes, '', anon);
+    const body = sc.anyValue('', r.body, K_TEXT, anon);
+    if (body === DROP) r.body = {};
+    else if (body !== r.body) r.body = body as AnyValue;
+    if (before !== undefined) this.addSummary(r.attributes, before);
   }
 
   private addSummary(attrs: KeyValue[], before: number[]): void {
