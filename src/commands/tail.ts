@@ -17,6 +17,7 @@ import { loadRawConfig } from '../config/sources.js';
 import { ConfigErrors, errorMessage } from '../errors.js';
 import type { AnalyticsEvent } from '../event.js';
 import { defaultRegistry } from '../registry.js';
+import { sseMessages } from './sse.js';
 import type { StatusConfig } from '../extensions/status/config.js';
 import { eventLine, exitQuietlyOnClosedPipe, palette, useColor } from './format.js';
 
@@ -108,37 +109,22 @@ export async function tailCommand(argv: string[]): Promise<number> {
       process.stderr.write(`otelytics tail: ${url} answered ${res.status}${hint}: ${body.slice(0, 300)}\n`);
       return 1;
     }
-    const decoder = new TextDecoder();
-    let buf = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let end;
-      while ((end = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, end);
-        buf = buf.slice(end + 2);
-        let type = 'message';
-        let data = '';
-        for (const line of block.split('\n')) {
-          if (line.startsWith('event: ')) type = line.slice(7);
-          else if (line.startsWith('data: ')) data += line.slice(6);
-        }
-        if (!data) continue;
-        const msg = JSON.parse(data) as { items?: { pipeline: string; event: AnalyticsEvent }[]; count?: number };
-        if (type === 'skipped') {
-          process.stderr.write(c.warn(`… ${msg.count} events not shown (rate limit or buffer)\n`));
-          continue;
-        }
-        if (type !== 'message') continue;
-        let text = '';
-        for (const item of msg.items ?? []) {
-          text += values.json ? JSON.stringify({ pipeline: item.pipeline, event: item.event }) + '\n' : eventLine(item.pipeline, item.event, c) + '\n';
-          if (++printed >= limit) break;
-        }
-        process.stdout.write(text);
-        if (printed >= limit) {
-          abort.abort();
-          return 0;
-        }
+    for await (const { type, data } of sseMessages(res.body as unknown as AsyncIterable<Uint8Array>)) {
+      const msg = data as { items?: { pipeline: string; event: AnalyticsEvent }[]; count?: number };
+      if (type === 'skipped') {
+        process.stderr.write(c.warn(`… ${msg.count} events not shown (rate limit or buffer)\n`));
+        continue;
+      }
+      if (type !== 'message') continue;
+      let text = '';
+      for (const item of msg.items ?? []) {
+        text += values.json ? JSON.stringify({ pipeline: item.pipeline, event: item.event }) + '\n' : eventLine(item.pipeline, item.event, c) + '\n';
+        if (++printed >= limit) break;
+      }
+      process.stdout.write(text);
+      if (printed >= limit) {
+        abort.abort();
+        return 0;
       }
     }
     if (abort.signal.aborted) return 0;

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { resolveConfig, type GatewayConfig } from '../../../src/config/resolve.js';
 import { loadRawConfig, parseConfigText } from '../../../src/config/sources.js';
 import { defaultRegistry } from '../../../src/registry.js';
+import { sseMessages } from '../../../src/commands/sse.js';
 import { freePort, projectRoot, startGateway, type RunningGateway } from '../../helpers.js';
 
 /** The compiled output directory these tests run from (`dist`, `dist-<name>`). */
@@ -60,22 +61,8 @@ export async function readSse(url: string, until: (events: { type: string; data:
   try {
     const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: abort.signal });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const decoder = new TextDecoder();
-    let buf = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let end;
-      while ((end = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, end);
-        buf = buf.slice(end + 2);
-        let type = 'message';
-        let data = '';
-        for (const line of block.split('\n')) {
-          if (line.startsWith('event: ')) type = line.slice(7);
-          else if (line.startsWith('data: ')) data += line.slice(6);
-        }
-        if (data) events.push({ type, data: JSON.parse(data) });
-      }
+    for await (const m of sseMessages(res.body as unknown as AsyncIterable<Uint8Array>)) {
+      events.push(m);
       if (until(events)) break;
     }
   } catch (err) {
