@@ -4,8 +4,10 @@
  * `spike_limit`) it refuses data with a retryable error, so receivers answer 503 with
  * `Retry-After` (OTLP/HTTP) or `UNAVAILABLE` with `RetryInfo` (OTLP/gRPC) and SDKs back off,
  * until usage is back under the soft limit. While it refuses, receivers also refuse requests
- * before reading their bodies (see `src/delivery/admission.ts`). Above the hard limit it asks V8
- * for a garbage collection when the process runs with `--expose-gc`.
+ * before reading their bodies (see `src/delivery/admission.ts`). Above the soft limit it runs a
+ * full garbage collection at most every `min_gc_interval_when_soft_limited` (above the hard
+ * limit, every `min_gc_interval_when_hard_limited`) and measures again, so garbage left by a
+ * burst does not keep data refused after the burst (the collector's options of the same names).
  *
  * Memory measured: JavaScript heap in use plus memory held outside the heap by buffers
  * (`process.memoryUsage()` `heapUsed + external`), the counterpart of the Go heap the collector
@@ -13,6 +15,8 @@
  * `process.constrainedMemory()`) when there is one, else of the machine's memory.
  */
 import os from 'node:os';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { Logger } from 'pino';
 import type { Consumer, Payload, ProcessorFactory } from '../../src/component.js';
 import { itemCount } from '../../src/component.js';
@@ -30,6 +34,8 @@ export const memoryLimiterSchema = z
     spike_limit_mib: z.number().int().nonnegative().default(0).describe('Headroom below the hard limit, MiB; the soft limit is limit_mib - spike_limit_mib. 0: 20% of limit_mib.'),
     limit_percentage: z.number().int().min(0).max(100).default(0).describe('Hard limit as a percentage of the memory available (container limit, else total). 0: use limit_mib.'),
     spike_limit_percentage: z.number().int().min(0).max(100).default(0).describe('Headroom as a percentage of the memory available. 0: 20% of the hard limit. Used with limit_percentage.'),
+    min_gc_interval_when_soft_limited: duration('10s').describe('Least time between forced full garbage collections while memory is above the soft limit. Default 10s.'),
+    min_gc_interval_when_hard_limited: duration('0s').describe('Least time between forced full garbage collections while memory is above the hard limit. Default 0s (every check).'),
   })
   .superRefine((c, ctx) => {
     if (c.check_interval <= 0) ctx.addIssue({ code: 'custom', path: ['check_interval'], message: 'must be above 0' });
@@ -66,9 +72,29 @@ export function measureMemory(): number {
   return m.heapUsed + m.external;
 }
 
+/**
+ * A function that runs a full garbage collection: `globalThis.gc` when Node runs with
+ * `--expose-gc`, else V8's `gc` extension turned on at run time; undefined if neither works.
+ */
+export function fullGc(): (() => void) | undefined {
+  const exposed = (globalThis as { gc?: () => void }).gc;
+  if (exposed) return exposed;
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc: unknown = vm.runInNewContext('gc');
+    return typeof gc === 'function' ? (gc as () => void) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface MemoryLimiterDeps {
   /** Reads the memory in use, bytes. Default {@link measureMemory}. */
   readMemory?: () => number;
+  /** Runs a full garbage collection. Default {@link fullGc}. */
+  collectGarbage?: () => void;
+  /** Clock, ms. Default Date.now. */
+  now?: () => number;
   /** Memory available, bytes, for percentage limits. Default {@link availableMemory}. */
   available?: number;
 }
@@ -79,6 +105,9 @@ export class MemoryLimiter {
   private unregister: (() => void) | undefined;
   readonly limits: { hard: number; soft: number };
   private readonly readMemory: () => number;
+  private readonly collectGarbage: (() => void) | undefined;
+  private readonly now: () => number;
+  private lastGc = -Infinity;
 
   constructor(
     private readonly id: string,
@@ -90,6 +119,8 @@ export class MemoryLimiter {
     deps: MemoryLimiterDeps = {},
   ) {
     this.readMemory = deps.readMemory ?? measureMemory;
+    this.collectGarbage = deps.collectGarbage ?? fullGc();
+    this.now = deps.now ?? Date.now;
     this.limits = limitsOf(cfg, deps.available);
   }
 
@@ -100,11 +131,16 @@ export class MemoryLimiter {
 
   /** Measures once and updates the state (called every check_interval). */
   check(): void {
-    const used = this.readMemory();
+    let used = this.readMemory();
     const mib = (b: number) => Math.round(b / MIB);
-    if (used > this.limits.hard) {
-      const gc = (globalThis as { gc?: () => void }).gc;
-      if (gc) gc();
+    if (used > this.limits.soft && this.collectGarbage) {
+      const interval = used > this.limits.hard ? this.cfg.min_gc_interval_when_hard_limited : this.cfg.min_gc_interval_when_soft_limited;
+      const now = this.now();
+      if (now - this.lastGc >= interval) {
+        this.lastGc = now;
+        this.collectGarbage();
+        used = this.readMemory();
+      }
     }
     if (used > this.limits.soft) {
       if (!this.refusal) this.logger.warn({ used_mib: mib(used), soft_limit_mib: mib(this.limits.soft), hard_limit_mib: mib(this.limits.hard) }, 'memory usage above the soft limit; refusing data');

@@ -67,6 +67,47 @@ describe('memory_limiter processor', () => {
     assert.equal(admissionRefusal(), undefined, 'the gate is removed at shutdown');
   });
 
+  it('collects garbage above the soft limit at most every min_gc_interval_when_soft_limited, every check above the hard limit, and measures again', async () => {
+    let used = 100 * MIB;
+    let now = 0;
+    let gcs = 0;
+    let garbage = 0;
+    const cfg = memoryLimiterSchema.parse({ limit_mib: 200, spike_limit_mib: 50, check_interval: '1h', min_gc_interval_when_soft_limited: '10s' });
+    const ml = new MemoryLimiter('memory_limiter', 'events', cfg, { consume: async () => {} }, logger, new Telemetry(), {
+      readMemory: () => used + garbage,
+      collectGarbage: () => {
+        gcs++;
+        garbage = 0;
+      },
+      now: () => now,
+    });
+    await ml.start();
+    assert.equal(gcs, 0, 'no collection under the soft limit');
+
+    garbage = 60 * MIB; // 160 MiB measured, of which 60 are garbage
+    ml.check();
+    assert.equal(gcs, 1);
+    assert.equal(ml.refusing, false, 'measured again after the collection: under the soft limit');
+
+    garbage = 60 * MIB;
+    now = 5000;
+    ml.check();
+    assert.equal(gcs, 1, 'not again within 10 s');
+    assert.equal(ml.refusing, true);
+
+    now = 10_000;
+    ml.check();
+    assert.equal(gcs, 2);
+    assert.equal(ml.refusing, false, 'garbage left by a burst does not keep data refused');
+
+    used = 300 * MIB; // over the hard limit: every check (min_gc_interval_when_hard_limited 0s)
+    ml.check();
+    ml.check();
+    assert.equal(gcs, 4);
+    assert.equal(ml.refusing, true);
+    await ml.shutdown();
+  });
+
   it('measures the real process every check_interval', async () => {
     const cfg = memoryLimiterSchema.parse({ limit_mib: 1, spike_limit_mib: 0, check_interval: '10ms' });
     const ml = memoryLimiterProcessorFactory.create({ id: 'memory_limiter', pipeline: 'traces', logger, telemetry: new Telemetry() }, cfg, { consume: async () => {} });
