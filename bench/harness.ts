@@ -14,12 +14,12 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
 }
 
-/** Sum of a Prometheus metric's samples (all label sets). */
+/** Sum of a Prometheus metric's samples (all label sets), or of one sample when `name` includes its labels (`name{a="b"}`). */
 export async function metricValue(port: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   return text
     .split('\n')
-    .filter((l) => l.startsWith(name + '{') || l.startsWith(name + ' '))
+    .filter((l) => l.startsWith(name + (name.endsWith('}') ? ' ' : '{')) || l.startsWith(name + ' '))
     .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
 }
 

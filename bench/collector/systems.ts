@@ -19,6 +19,8 @@ export interface SystemUnderTest {
   /** host:port of the OTLP/HTTP receiver. */
   endpoint: string;
   port: number;
+  /** Port of the Prometheus metrics (otelytics only). */
+  metricsPort?: number;
   stop(): Promise<void>;
 }
 
@@ -63,10 +65,10 @@ function postEmpty(port: number): Promise<number> {
   });
 }
 
-async function launch(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, port: number): Promise<SystemUnderTest> {
-  if (hasTaskset) execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
+async function launch(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, port: number, pin = hasTaskset): Promise<SystemUnderTest> {
+  if (pin) execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
   // taskset execs the command, so the child's pid is the system's own pid.
-  const child: ChildProcess = hasTaskset ? spawn('taskset', ['-c', '1', cmd, ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] }) : spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child: ChildProcess = pin ? spawn('taskset', ['-c', '1', cmd, ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] }) : spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -96,9 +98,10 @@ export async function startCollector(bin: string, config: string, env: Record<st
  * The otelytics CLI (this build) on `config` (a path) with `--set` overrides. `example`: the config
  * is config.example.yaml, whose listeners (OTLP/HTTP and gRPC, health check, status page, metrics)
  * are moved to free ports; other configs take them from BENCH_OTLP_HTTP, BENCH_HEALTH and
- * BENCH_METRICS; `env` fills other `${env:...}` references.
+ * BENCH_METRICS; `env` fills other `${env:...}` references. `pin`: pin it to CPU 1 and this process
+ * to CPU 0 (default: when taskset exists).
  */
-export async function startOtelytics(config: string, sets: readonly string[], example: boolean, env: Record<string, string> = {}): Promise<SystemUnderTest> {
+export async function startOtelytics(config: string, sets: readonly string[], example: boolean, env: Record<string, string> = {}, pin = hasTaskset): Promise<SystemUnderTest> {
   const port = await freePort();
   const health = `127.0.0.1:${await freePort()}`;
   const metrics = `127.0.0.1:${await freePort()}`;
@@ -112,5 +115,6 @@ export async function startOtelytics(config: string, sets: readonly string[], ex
       ]
     : [];
   const args = [cliPath, '--config', config, ...[...portSets, ...sets].flatMap((s) => ['--set', s])];
-  return launch('otelytics', process.execPath, args, { ...process.env, ...env, BENCH_OTLP_HTTP: `127.0.0.1:${port}`, BENCH_HEALTH: health, BENCH_METRICS: metrics }, port);
+  const sut = await launch('otelytics', process.execPath, args, { ...process.env, ...env, BENCH_OTLP_HTTP: `127.0.0.1:${port}`, BENCH_HEALTH: health, BENCH_METRICS: metrics }, port, pin);
+  return { ...sut, metricsPort: Number(metrics.split(':')[1]) };
 }

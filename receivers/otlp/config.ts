@@ -60,6 +60,22 @@ export const limitsSchema = z.strictObject({
     .describe('Longest string (characters) or bytes value of an attribute, at any depth; also applies to log bodies. Records over it are rejected (partial success). 0: no limit. Default 65536.'),
 });
 
+/** Default bound on request bytes in flight, MiB. */
+export const DEFAULT_REQUEST_LIMIT_MIB = 32;
+
+export const admissionSchema = z.strictObject({
+  max_event_loop_delay: duration('200ms').describe(
+    'Longest the gateway may be busy without a break before it refuses what arrives (503 with Retry-After / UNAVAILABLE with RetryInfo, before decoding): under a load above what one core can process, requests are answered at once instead of waiting in socket buffers. 0: no limit. Default 200ms.',
+  ),
+  request_limit_mib: z
+    .number()
+    .nonnegative()
+    .default(DEFAULT_REQUEST_LIMIT_MIB)
+    .describe(
+      'Most request bytes (bodies as sent, by Content-Length over HTTP, message size over gRPC) the receiver holds at once, from admission until the answer. A request that would pass it gets 503 with Retry-After / UNAVAILABLE with RetryInfo before its body is read; one request is always admitted when none is in flight. 0: no limit. Default 32.',
+    ),
+});
+
 export const otlpReceiverSchema = z
   .strictObject({
     protocols: z
@@ -70,10 +86,11 @@ export const otlpReceiverSchema = z
       .optional()
       .describe('Protocols to serve. Omitted: both, on their default endpoints.'),
     limits: limitsSchema.prefault({}).describe('Limits on spans and log records; records over them are rejected with a partial success (400 when every record is over).'),
+    admission: admissionSchema.prefault({}).describe('Bound on the request data the receiver holds at once, so a flood is refused early instead of queued in memory.'),
   })
   .transform((c) => {
     const protocols = c.protocols ?? { grpc: grpcSchema.parse({}), http: httpSchema.parse({}) };
-    return { protocols, limits: c.limits };
+    return { protocols, limits: c.limits, admission: c.admission };
   })
   .refine((c) => c.protocols.grpc !== undefined || c.protocols.http !== undefined, { message: 'at least one of protocols::grpc, protocols::http is required', path: ['protocols'] });
 
@@ -81,3 +98,4 @@ export type OtlpReceiverConfig = z.infer<typeof otlpReceiverSchema>;
 export type OtlpHttpConfig = z.infer<typeof httpSchema>;
 export type OtlpGrpcConfig = z.infer<typeof grpcSchema>;
 export type OtlpLimits = z.infer<typeof limitsSchema>;
+export type OtlpAdmission = z.infer<typeof admissionSchema>;

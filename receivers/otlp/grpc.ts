@@ -4,8 +4,9 @@
  * message compression, a message size limit, `INVALID_ARGUMENT` for undecodable data and
  * `UNAVAILABLE` with a `google.rpc.RetryInfo` detail (in `grpc-status-details-bin`) when the
  * pipeline refuses data for now, so that SDKs back off and retry. grpc-js reads a whole message
- * (bounded by `max_recv_msg_size_mib`) before the handler runs; the admission gate (memory limiter)
- * is asked before the message is decoded.
+ * (bounded by `max_recv_msg_size_mib`) before the handler runs; admission (the memory limiter's
+ * gate, then `admission::request_limit_mib` of messages in flight) is decided before the message
+ * is decoded.
  */
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs/minimal.js';
@@ -65,7 +66,10 @@ export class OtlpGrpcServer {
       };
       server.addService(definition, {
         Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-          this.handler.export('grpc', signal, call.request, 'proto').then(
+          const bytes = call.request.length;
+          const refused = this.handler.admit('grpc', bytes);
+          const exported = refused ? Promise.resolve(refused) : this.handler.export('grpc', signal, call.request, 'proto').finally(() => this.handler.release(bytes));
+          exported.then(
             (outcome) => {
               switch (outcome.kind) {
                 case 'ok':

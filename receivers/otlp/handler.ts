@@ -1,7 +1,8 @@
 /**
- * What both OTLP transports share: ask the admission gate (memory limiter) before decoding, decode
- * a request body for a signal, apply the attribute limits, hand it to the pipelines, count it, and
- * classify the outcome for the transport to answer.
+ * What both OTLP transports share: admit a request before its body is read or decoded (the
+ * process-wide gate of the memory limiter, then the receiver's own bound on request bytes in
+ * flight), decode a request body for a signal, apply the attribute limits, hand it to the
+ * pipelines, count it, and classify the outcome for the transport to answer.
  */
 import type { Logger } from 'pino';
 import type { Consumer, Payload, ReceiverConsumers, Signal } from '../../src/component.js';
@@ -10,9 +11,9 @@ import { errorMessage, isPermanent, isRetryable, OtlpDecodeError } from '../../s
 import { decodeLogsJson, decodeMetricsJson, decodeTracesJson } from '../../src/otlp/json.js';
 import { decodeLogsRequest, decodeMetricsRequest, decodeTracesRequest } from '../../src/otlp/proto.js';
 import type { Telemetry } from '../../src/telemetry.js';
-import { admissionRefusal } from '../../src/delivery/admission.js';
+import { admissionRefusal, loopBusyClock } from '../../src/delivery/admission.js';
 import { endSpan, payloadLinks, selfTracer, selfTracingEnabled, SpanKind, type Span } from '../../src/selftrace.js';
-import type { OtlpLimits } from './config.js';
+import type { OtlpAdmission, OtlpLimits } from './config.js';
 import { applyLimits } from './limits.js';
 
 export type OtlpSignal = 'traces' | 'logs' | 'metrics';
@@ -44,24 +45,94 @@ export function decodeRequest(signal: OtlpSignal, body: Uint8Array, encoding: Wi
   }
 }
 
+/** A refusal before the body is read; `closeConnection`: answer without reading the body (HTTP closes the connection), else the body is read and discarded so the connection stays usable. */
+export type Refused = Extract<ExportOutcome, { kind: 'retryable' }> & { closeConnection: boolean };
+
+const MIB = 1024 * 1024;
+
 export class ExportHandler {
+  /** Bytes of the request bodies admitted and not yet answered, both transports together. */
+  private inFlightBytes = 0;
+  private readonly requestLimitBytes: number;
+  private readonly maxLoopDelay: number;
+
   constructor(
     private readonly id: string,
     private readonly consumers: ReceiverConsumers,
     private readonly telemetry: Telemetry,
     private readonly logger: Logger,
     private readonly limits: OtlpLimits = { attribute_count_limit: 0, attribute_value_length_limit: 0 },
-  ) {}
+    admission: OtlpAdmission = { request_limit_mib: 0, max_event_loop_delay: 0 },
+  ) {
+    this.requestLimitBytes = admission.request_limit_mib * MIB;
+    this.maxLoopDelay = admission.max_event_loop_delay;
+  }
+
+  /** Starts what admission measures (the event loop's heartbeat); pair with {@link stop}. */
+  start(): void {
+    if (this.maxLoopDelay > 0) loopBusyClock.acquire();
+  }
+
+  stop(): void {
+    if (this.maxLoopDelay > 0) loopBusyClock.release();
+  }
+
+  /** Bytes of request bodies in flight (admitted, not yet answered). */
+  get bytesInFlight(): number {
+    return this.inFlightBytes;
+  }
 
   /**
-   * The admission gate's answer, asked before a body is read or decoded; counts a refusal.
-   * Undefined: go ahead.
+   * Admits a request of `bytes` (its declared body size; 0 when unknown) before its body is read
+   * or decoded, or refuses it (counted in `otelytics_receiver_refused_requests{reason}`):
+   * - `admission`: a process-wide gate (the memory limiter) refuses; the body is not read;
+   * - `overload`: the event loop has been busy for more than `admission::max_event_loop_delay`
+   *   without a break (see {@link LoopBusyClock}): the gateway is saturated;
+   * - `request_limit`: the bodies in flight plus this one would pass `admission::request_limit_mib`.
+   *   A request is always admitted when nothing is in flight, so one body larger than the limit
+   *   is still served.
+   * Undefined: admitted, and `bytes` count as in flight until {@link release} is called with them.
    */
-  refuseEarly(transport: 'http' | 'grpc'): Extract<ExportOutcome, { kind: 'retryable' }> | undefined {
+  admit(transport: 'http' | 'grpc', bytes: number): Refused | undefined {
     const r = admissionRefusal();
-    if (!r) return undefined;
-    this.telemetry.receiverRefusedRequest(this.id, transport, 'admission');
-    return { kind: 'retryable', message: r.message, retryAfterMillis: r.retryAfterMillis };
+    if (r) {
+      this.telemetry.receiverRefusedRequest(this.id, transport, 'admission');
+      return { kind: 'retryable', message: r.message, retryAfterMillis: r.retryAfterMillis, closeConnection: true };
+    }
+    if (this.maxLoopDelay > 0) {
+      const busy = loopBusyClock.busyMillis();
+      if (busy > this.maxLoopDelay) {
+        this.telemetry.receiverRefusedRequest(this.id, transport, 'overload');
+        return {
+          kind: 'retryable',
+          message: `the gateway is saturated (busy for ${Math.round(busy)} ms without a break, above admission::max_event_loop_delay of ${this.maxLoopDelay} ms); try again later`,
+          retryAfterMillis: DEFAULT_RETRY_AFTER_MILLIS,
+          closeConnection: false,
+        };
+      }
+    }
+    const limit = this.requestLimitBytes;
+    if (limit > 0 && this.inFlightBytes > 0 && this.inFlightBytes + bytes > limit) {
+      this.telemetry.receiverRefusedRequest(this.id, transport, 'request_limit');
+      return {
+        kind: 'retryable',
+        message: `requests in flight hold ${(this.inFlightBytes / MIB).toFixed(1)} MiB, at the receiver's limit of ${limit / MIB} MiB (admission::request_limit_mib); try again later`,
+        retryAfterMillis: DEFAULT_RETRY_AFTER_MILLIS,
+        closeConnection: false,
+      };
+    }
+    this.inFlightBytes += bytes;
+    return undefined;
+  }
+
+  /** Counts `bytes` more of an admitted request as in flight (its body turned out larger than declared). */
+  grow(bytes: number): void {
+    this.inFlightBytes += bytes;
+  }
+
+  /** Ends what {@link admit} and {@link grow} counted for one request. */
+  release(bytes: number): void {
+    this.inFlightBytes = Math.max(0, this.inFlightBytes - bytes);
   }
 
   /** The consumer for a signal, or undefined when no pipeline takes it from this receiver. */
@@ -88,8 +159,6 @@ export class ExportHandler {
   async #export(transport: 'http' | 'grpc', signal: OtlpSignal, body: Uint8Array, encoding: WireEncoding, span?: Span): Promise<ExportOutcome> {
     const consumer = this.consumers[signal];
     if (!consumer) return { kind: 'invalid', message: `this receiver feeds no ${signal} pipeline` };
-    const early = this.refuseEarly(transport);
-    if (early) return early;
     let payload: Payload;
     try {
       payload = decodeRequest(signal, body, encoding);

@@ -8,8 +8,9 @@
  *   data (clients do not retry it); 413 for a body over the limit; 415 for another content type;
  *   405 for another method; 503 with `Retry-After` (seconds) when the pipeline refuses for now;
  *   200 with `partial_success` when some records were over the attribute limits;
- * - while the admission gate refuses (memory limiter over its soft limit), 503 with `Retry-After`
- *   and `Connection: close` before any byte of the body is read;
+ * - while the admission gate refuses (memory limiter over its soft limit), or when the bodies in
+ *   flight would pass `admission::request_limit_mib` (counted by `Content-Length`), 503 with
+ *   `Retry-After` and `Connection: close` before any byte of the body is read;
  * - slow clients: `read_header_timeout` for the headers, `read_timeout` for the body (408 and the
  *   connection closed), `idle_timeout` between keep-alive requests.
  */
@@ -182,29 +183,39 @@ export class OtlpHttpServer {
         .send(encodeStatusJson(RpcCode.INVALID_ARGUMENT, `unsupported Content-Type "${req.headers['content-type'] ?? ''}"; use application/x-protobuf or application/json`));
       return;
     }
-    const refused = this.handler.refuseEarly('http');
+    const declared = Number(req.headers['content-length']) || 0;
+    const refused = this.handler.admit('http', declared);
     if (refused) {
-      // Nothing of the body is read: the connection cannot be reused.
-      reply.header('connection', 'close');
+      // Without reading the body the connection cannot be reused; else the body is discarded.
+      if (refused.closeConnection) reply.header('connection', 'close');
+      else this.drain(req);
       return this.answer(reply, signal, encoding, refused);
     }
-    let body: Buffer;
+    let counted = declared;
     try {
-      const declared = Number(req.headers['content-length']);
-      if (declared > this.config.max_request_body_size && !req.headers['content-encoding']) {
-        throw new HttpStatusError(413, `request body of ${declared} bytes exceeds the limit of ${this.config.max_request_body_size} bytes`);
+      let body: Buffer;
+      try {
+        if (declared > this.config.max_request_body_size && !req.headers['content-encoding']) {
+          throw new HttpStatusError(413, `request body of ${declared} bytes exceeds the limit of ${this.config.max_request_body_size} bytes`);
+        }
+        body = req.body
+          ? await readBody(req.body as Readable, req.headers['content-encoding'] as string | undefined, this.config.max_request_body_size, this.config.read_timeout)
+          : Buffer.alloc(0);
+      } catch (err) {
+        const status = err instanceof HttpStatusError ? err.statusCode : 400;
+        if (status === 413 || status === 408) reply.header('connection', 'close');
+        this.sendStatus(reply, encoding, status, RpcCode.INVALID_ARGUMENT, (err as Error).message);
+        return;
       }
-      body = req.body
-        ? await readBody(req.body as Readable, req.headers['content-encoding'] as string | undefined, this.config.max_request_body_size, this.config.read_timeout)
-        : Buffer.alloc(0);
-    } catch (err) {
-      const status = err instanceof HttpStatusError ? err.statusCode : 400;
-      if (status === 413 || status === 408) reply.header('connection', 'close');
-      this.sendStatus(reply, encoding, status, RpcCode.INVALID_ARGUMENT, (err as Error).message);
-      return;
+      if (body.length > counted) {
+        this.handler.grow(body.length - counted);
+        counted = body.length;
+      }
+      const outcome = await this.handler.export('http', signal, body, encoding);
+      this.answer(reply, signal, encoding, outcome);
+    } finally {
+      this.handler.release(counted);
     }
-    const outcome = await this.handler.export('http', signal, body, encoding);
-    this.answer(reply, signal, encoding, outcome);
   }
 
   private answer(reply: FastifyReply, signal: OtlpSignal, encoding: WireEncoding, outcome: ExportOutcome): void {

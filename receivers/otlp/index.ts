@@ -13,20 +13,23 @@ export const otlpReceiverFactory: ReceiverFactory<OtlpReceiverConfig> = {
   pipelineSignals: ['traces', 'logs', 'metrics', 'events'],
   outputs: (signal: Signal) => (signal === 'events' ? ['traces', 'logs'] : [signal]),
   create(settings, config, consumers) {
-    const handler = new ExportHandler(settings.id, consumers, settings.telemetry, settings.logger, config.limits);
+    const handler = new ExportHandler(settings.id, consumers, settings.telemetry, settings.logger, config.limits, config.admission);
     const http = config.protocols.http ? new OtlpHttpServer(config.protocols.http, handler, settings.logger) : undefined;
     const grpc = config.protocols.grpc ? new OtlpGrpcServer(config.protocols.grpc, handler) : undefined;
     return {
       async start() {
+        handler.start();
         try {
           await http?.start();
         } catch (err) {
+          handler.stop();
           throw new Error(`protocols::http: cannot listen on ${config.protocols.http!.endpoint}: ${(err as Error).message}`);
         }
         try {
           await grpc?.start();
         } catch (err) {
           await http?.shutdown();
+          handler.stop();
           throw new Error(`protocols::grpc: cannot listen on ${config.protocols.grpc!.endpoint}: ${(err as Error).message}`);
         }
         settings.logger.info(
@@ -36,6 +39,7 @@ export const otlpReceiverFactory: ReceiverFactory<OtlpReceiverConfig> = {
       },
       async shutdown() {
         await Promise.all([http?.shutdown(), grpc?.shutdown()]);
+        handler.stop();
       },
     };
   },

@@ -1,7 +1,9 @@
 /**
  * The otlp receiver under pressure: refusal before the body is read while the admission gate
- * (memory limiter) refuses, 503 + Retry-After for a full queue, attribute limits with partial
- * success, and slow clients (slow-loris headers and bodies).
+ * (memory limiter) refuses, when request bytes in flight pass `admission::request_limit_mib`, or
+ * when the event loop has been busy past `admission::max_event_loop_delay`; 503 + Retry-After for
+ * a full queue, attribute limits with partial success, and slow clients (slow-loris headers and
+ * bodies).
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -13,7 +15,7 @@ import { itemCount } from '../../../src/component.js';
 import { registerAdmissionGate } from '../../../src/delivery/admission.js';
 import { RetryableError } from '../../../src/errors.js';
 import { Telemetry } from '../../../src/telemetry.js';
-import { grpcSchema, httpSchema, limitsSchema } from '../../../receivers/otlp/config.js';
+import { admissionSchema, grpcSchema, httpSchema, limitsSchema } from '../../../receivers/otlp/config.js';
 import { OtlpGrpcServer } from '../../../receivers/otlp/grpc.js';
 import { ExportHandler } from '../../../receivers/otlp/handler.js';
 import { OtlpHttpServer } from '../../../receivers/otlp/http.js';
@@ -103,6 +105,63 @@ describe('otlp receiver back-pressure and limits', () => {
     }
     const ok = await fetch(base + '/v1/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: logsJson([{ attributes: [] }]) });
     assert.equal(ok.status, 200, 'taken again once the gate admits');
+  });
+
+  it('refuses a request whose bytes would pass request_limit_mib while others are in flight, and releases them once answered', async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    const slow: ReceiverConsumers = { logs: { consume: () => held } };
+    const t = new Telemetry();
+    const h = new ExportHandler('otlp', slow, t, logger, limitsSchema.parse({}), admissionSchema.parse({ request_limit_mib: 1, max_event_loop_delay: 0 }));
+    const server = new OtlpHttpServer(httpSchema.parse({ endpoint: '127.0.0.1:0', shutdown_timeout: '200ms' }), h, logger);
+    await server.start();
+    try {
+      const url = `http://127.0.0.1:${server.port}/v1/logs`;
+      const body = logsJson([{ attributes: Array.from({ length: 12 }, (_, i) => attr(`a${i}`, 60 * 1024)) }]); // 0.7 MiB
+      const first = fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      while (h.bytesInFlight === 0) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(h.bytesInFlight, Buffer.byteLength(body));
+      const second = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      assert.equal(second.status, 503);
+      assert.equal(second.headers.get('retry-after'), '1');
+      assert.notEqual(second.headers.get('connection'), 'close', 'the body was read and discarded: the connection stays usable');
+      assert.match(((await second.json()) as { message: string }).message, /requests in flight hold 0\.7 MiB, at the receiver's limit of 1 MiB \(admission::request_limit_mib\)/);
+      const small = logsJson([{ attributes: [] }]);
+      const third = fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: small });
+      release();
+      assert.equal((await first).status, 200);
+      assert.equal((await third).status, 200, 'a request that fits is admitted');
+      assert.equal(h.bytesInFlight, 0, 'answered requests no longer count');
+      const refused = (await t.registry.getMetricsAsJSON()).find((m) => m.name === 'otelytics_receiver_refused_requests');
+      assert.deepEqual(refused?.values.map((v) => [v.labels.reason, v.value]), [['request_limit', 1]]);
+    } finally {
+      release();
+      await server.shutdown();
+    }
+  });
+
+  it('refuses what arrives once the event loop has been busy past max_event_loop_delay, and admits again after a break', async () => {
+    const t = new Telemetry();
+    const h = new ExportHandler('otlp', consumers, t, logger, limitsSchema.parse({}), admissionSchema.parse({ max_event_loop_delay: '50ms' }));
+    h.start();
+    try {
+      await new Promise((r) => setTimeout(r, 30));
+      assert.equal(h.admit('http', 10), undefined, 'admitted while the loop turns');
+      h.release(10);
+      const until = performance.now() + 120;
+      while (performance.now() < until); // the loop is busy: no timer can run
+      const refused = h.admit('grpc', 10);
+      assert.equal(refused?.kind, 'retryable');
+      assert.match(refused!.message, /the gateway is saturated \(busy for \d+ ms without a break, above admission::max_event_loop_delay of 50 ms\)/);
+      assert.equal(refused!.closeConnection, false);
+      await new Promise((r) => setTimeout(r, 30));
+      assert.equal(h.admit('http', 10), undefined, 'admitted again once the loop had a break');
+      h.release(10);
+      const counted = (await t.registry.getMetricsAsJSON()).find((m) => m.name === 'otelytics_receiver_refused_requests');
+      assert.deepEqual(counted?.values.map((v) => [v.labels.transport, v.labels.reason, v.value]), [['grpc', 'overload', 1]]);
+    } finally {
+      h.stop();
+    }
   });
 
   it('rejects records over the attribute limits with a partial success, and all of them with 400', async () => {
