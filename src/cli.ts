@@ -73,7 +73,7 @@ async function run(config: GatewayConfig): Promise<void> {
   const logger: Logger = pino({ level: config.service.telemetry.logs.level, base: { service: 'otelytics' } }, pino.destination({ fd: 2, sync: false }));
   process.on('uncaughtException', (err) => logger.error({ err: err.message, stack: err.stack }, 'uncaught exception'));
   process.on('unhandledRejection', (err) => logger.error({ err: errorMessage(err) }, 'unhandled promise rejection'));
-  startSelfTracing(config.service.telemetry.traces, version());
+  await startSelfTracing(config.service.telemetry.traces, version());
   const gateway = new Gateway(config, logger);
   try {
     await gateway.start();

@@ -20,10 +20,7 @@
  * auto-instrumentation, so exporting these spans makes no spans.
  */
 import { context, trace, SpanKind, SpanStatusCode, type Attributes, type Context, type Link, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
-import { OTLPTraceExporter as OtlpGrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { OTLPTraceExporter as OtlpProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
+import type { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { Payload } from './component.js';
 
 export { SpanKind, SpanStatusCode, type Attributes, type Link, type Span };
@@ -63,11 +60,20 @@ export function tracesUrl(endpoint: string, protocol: SelfTracesConfig['protocol
   return trimmed.endsWith('/v1/traces') ? trimmed : `${trimmed}/v1/traces`;
 }
 
-/** Starts own traces when `cfg` is given; idempotent. `version`: `service.version` of the resource. */
-export function startSelfTracing(cfg: SelfTracesConfig | undefined, version: string): void {
+/**
+ * Starts own traces when `cfg` is given; idempotent. `version`: `service.version` of the resource.
+ * The OpenTelemetry SDK is loaded only then, so a gateway without own traces does not carry it.
+ */
+export async function startSelfTracing(cfg: SelfTracesConfig | undefined, version: string): Promise<void> {
   if (!cfg || provider) return;
+  const [{ BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler }, { resourceFromAttributes }, exporters] = await Promise.all([
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/resources'),
+    cfg.protocol === 'grpc' ? import('@opentelemetry/exporter-trace-otlp-grpc') : import('@opentelemetry/exporter-trace-otlp-proto'),
+  ]);
+  if (provider) return;
   const url = tracesUrl(cfg.endpoint, cfg.protocol);
-  const exporter = cfg.protocol === 'grpc' ? new OtlpGrpcTraceExporter({ url }) : new OtlpProtoTraceExporter({ url });
+  const exporter = new exporters.OTLPTraceExporter({ url });
   provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': NAME, 'service.version': version }),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(cfg.sampler_ratio) }),

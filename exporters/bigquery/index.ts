@@ -10,7 +10,7 @@
  * Rows: `rows.ts`; requests, per-row errors and their classification: `sender.ts`. The Storage
  * Write API (default stream) would fit behind the same `InsertContext.insert`.
  */
-import { BigQuery, type BigQueryOptions, type Dataset, type Table } from '@google-cloud/bigquery';
+import type { BigQueryOptions, Dataset, Table } from '@google-cloud/bigquery';
 import type { ExporterFactory, Host, Payload } from '../../src/component.js';
 import { errorMessage, PermanentError } from '../../src/errors.js';
 import { BaseExporter } from '../../src/exporterhelper.js';
@@ -42,9 +42,8 @@ const START_WAIT_MILLIS = 15_000;
 const ALREADY_EXISTS = 409;
 
 export class BigQueryExporter extends BaseExporter {
-  private readonly client: BigQuery;
-  private readonly dataset: Dataset;
-  private readonly table: Table;
+  /** The client's dataset and table handles; the client library is loaded on first use. */
+  private handles: Promise<{ dataset: Dataset; table: Table }> | undefined;
   private readonly layout: ReturnType<typeof tableLayout>;
   private readonly ctx: InsertContext;
   private ready: Promise<void> | undefined;
@@ -54,9 +53,6 @@ export class BigQueryExporter extends BaseExporter {
     private readonly cfg: BigQueryConfig,
   ) {
     super(settings, cfg);
-    this.client = new BigQuery(clientOptions(cfg));
-    this.dataset = this.client.dataset(cfg.dataset, cfg.location ? { location: cfg.location } : {});
-    this.table = this.dataset.table(cfg.table);
     this.layout = tableLayout(cfg);
     this.ctx = {
       maxRows: cfg.max_rows_per_request,
@@ -66,6 +62,14 @@ export class BigQueryExporter extends BaseExporter {
       toRow: compileRows(this.layout.columns),
       insert: (rows, signal) => this.insert(rows, signal),
     };
+  }
+
+  private bigquery(): Promise<{ dataset: Dataset; table: Table }> {
+    this.handles ??= import('@google-cloud/bigquery').then(({ BigQuery }) => {
+      const dataset = new BigQuery(clientOptions(this.cfg)).dataset(this.cfg.dataset, this.cfg.location ? { location: this.cfg.location } : {});
+      return { dataset, table: dataset.table(this.cfg.table) };
+    });
+    return this.handles;
   }
 
   private get where(): string {
@@ -96,16 +100,17 @@ export class BigQueryExporter extends BaseExporter {
   }
 
   private async doEnsureTable(): Promise<void> {
+    const { dataset, table } = await this.bigquery();
     if (this.cfg.create_if_missing) {
-      const [dsExists] = await this.dataset.exists();
-      if (!dsExists) await ignoreExisting(this.dataset.create(this.cfg.location ? { location: this.cfg.location } : {}));
+      const [dsExists] = await dataset.exists();
+      if (!dsExists) await ignoreExisting(dataset.create(this.cfg.location ? { location: this.cfg.location } : {}));
     }
-    const [exists] = await this.table.exists();
+    const [exists] = await table.exists();
     if (!exists) {
       if (!this.cfg.create_if_missing) throw new PermanentError(`table ${this.where} does not exist and create_if_missing is false`);
       const l = this.layout;
       await ignoreExisting(
-        this.table.create({
+        table.create({
           schema: { fields: schemaFields(l.columns) },
           ...(l.timePartitioning ? { timePartitioning: l.timePartitioning } : {}),
           ...(l.clustering && l.clustering.length > 0 ? { clustering: { fields: l.clustering } } : {}),
@@ -114,7 +119,7 @@ export class BigQueryExporter extends BaseExporter {
       this.logger.info({ table: this.where, columns: l.columns.length }, 'created the BigQuery table');
       return;
     }
-    const [meta] = await this.table.getMetadata();
+    const [meta] = await table.getMetadata();
     const have = new Set(((meta as { schema?: { fields?: { name: string }[] } }).schema?.fields ?? []).map((f) => f.name.toLowerCase()));
     const missing = this.layout.columns.filter((c) => !have.has(c.name.toLowerCase())).map((c) => c.name);
     if (missing.length > 0 && !this.cfg.ignore_unknown_values) {
@@ -132,7 +137,8 @@ export class BigQueryExporter extends BaseExporter {
     const json = { skipInvalidRows: this.cfg.skip_invalid_rows, ignoreUnknownValues: this.cfg.ignore_unknown_values, rows };
     let result: InsertResult;
     try {
-      const [body] = await abortable(this.table.request({ method: 'POST', uri: '/insertAll', json }), signal);
+      const { table } = await this.bigquery();
+      const [body] = await abortable(table.request({ method: 'POST', uri: '/insertAll', json }), signal);
       result = classifyInsertResponse(body, rows.length);
     } catch (err) {
       if (signal.aborted) throw signal.reason;

@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { open, type RootDatabase } from 'lmdb';
+import type { RootDatabase } from 'lmdb';
 import type { Payload } from '../component.js';
 import { itemCount } from '../component.js';
 import { errorMessage, RetryableError } from '../errors.js';
@@ -56,6 +56,8 @@ export class PersistentQueue extends QueueBase {
 
   async open(): Promise<number> {
     fs.mkdirSync(this.directory, { recursive: true });
+    // Loaded here, so gateways without a persistent queue do not carry the store.
+    const { open } = await import('lmdb');
     const db = open<Buffer, number>({ path: this.directory, encoding: 'binary', keyEncoding: 'ordered-binary', compression: false });
     this.db = db;
     let found = 0;
