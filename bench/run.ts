@@ -24,6 +24,7 @@ const suites: [string, string[]][] = [
   ['privacy.js', args],
   ['gateway.js', args],
   ['kafka.js', args],
+  ['overload.js', seconds ? ['--seconds', seconds] : []],
   ['collector.js', args],
 ];
 
