@@ -12,6 +12,7 @@ import type { GatewayConfig } from './config/resolve.js';
 import type { AnalyticsEvent } from './event.js';
 import type { LogsData, MetricsData, TracesData } from './pdata.js';
 import { logRecordCount, spanCount } from './pdata.js';
+import { EncodedTraces } from './otlp/encoded.js';
 import type { Telemetry } from './telemetry.js';
 
 /** A pipeline's signal. `events` pipelines take spans and log records in and carry analytics events. */
@@ -31,6 +32,12 @@ export type Payload =
  */
 export interface Consumer {
   consume(payload: Payload): Promise<void>;
+  /**
+   * True when nothing from here on reads traces beyond their protobuf bytes and span count, so a
+   * receiver may hand them on as an `EncodedTraces` (src/otlp/encoded.ts) instead of decoding
+   * them. Set by the gateway on what it hands to receivers; absent means false.
+   */
+  readonly takesEncodedTraces?: boolean;
 }
 
 /** Services the running gateway offers to its components. */
@@ -118,6 +125,8 @@ export interface ProcessorFactory<C = unknown> extends FactoryBase<C> {
    * during its `consume`; the pipeline then tracks receipt times per item, oldest first.
    */
   buffersData?: boolean;
+  /** Whether it hands traces on without reading them beyond their span count (see {@link Consumer.takesEncodedTraces}). Default false. */
+  takesEncodedTraces?: boolean;
   create(settings: CreateSettings & { pipeline: string }, config: C, next: Consumer): Processor;
 }
 
@@ -125,6 +134,8 @@ export interface ExporterFactory<C = unknown> extends FactoryBase<C> {
   kind: 'exporter';
   accepts: readonly Signal[];
   mutatesData: boolean;
+  /** Whether it sends traces as their protobuf bytes without reading spans (see {@link Consumer.takesEncodedTraces}). Default false. */
+  takesEncodedTraces?: boolean;
   create(settings: CreateSettings, config: C): Exporter;
 }
 
@@ -158,5 +169,6 @@ export function itemCount(p: Payload): number {
 /** A deep copy of a payload, for a component that mutates data in a fan-out. */
 export function clonePayload(p: Payload): Payload {
   if (p.signal === 'metrics') return p;
+  if (p.data instanceof EncodedTraces) return { signal: 'traces', data: p.data.clone() };
   return { signal: p.signal, data: structuredClone(p.data) } as Payload;
 }

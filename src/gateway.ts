@@ -32,6 +32,7 @@ export function fanOut(targets: readonly Target[]): Consumer {
   const shared = targets.filter((t) => !t.mutates).map((t) => t.consumer);
   const mutating = targets.filter((t) => t.mutates).map((t) => t.consumer);
   return {
+    takesEncodedTraces: targets.every((t) => t.consumer.takesEncodedTraces === true),
     async consume(p: Payload): Promise<void> {
       const calls: Promise<void>[] = [];
       mutating.forEach((c, i) => {
@@ -120,6 +121,11 @@ export class Gateway implements Host {
       const exporterTargets = p.exporters.map((id) => ({ consumer: this.observedExporter(p.id, id), mutates: cfg.exporters.get(id)!.factory.mutatesData }));
       let next: Consumer = this.observedPipeline(p.id, fanOut(exporterTargets));
       let mutates = exporterTargets.length === 1 && exporterTargets[0]!.mutates;
+      // Traces may stay encoded when no stage reads spans (a pass-through pipeline).
+      const encoded =
+        p.signal === 'traces' &&
+        p.processors.every((id) => cfg.processors.get(id)!.factory.takesEncodedTraces === true) &&
+        p.exporters.every((id) => cfg.exporters.get(id)!.factory.takesEncodedTraces === true);
       for (let i = p.processors.length - 1; i >= 0; i--) {
         const id = p.processors[i]!;
         const pc = cfg.processors.get(id)!;
@@ -129,7 +135,7 @@ export class Gateway implements Host {
         next = this.countIncoming(id, p.id, processor, carrier);
         mutates = pc.factory.mutatesData;
       }
-      entries.set(p.id, { consumer: this.received(next), mutates });
+      entries.set(p.id, { consumer: this.received(next, encoded), mutates });
     }
     for (const [id, rc] of cfg.receivers) {
       const bySignal = new Map<Signal, Target[]>();
@@ -148,10 +154,11 @@ export class Gateway implements Host {
     }
   }
 
-  /** Stamps what a receiver hands to a pipeline with its receipt time. */
-  private received(next: Consumer): Consumer {
+  /** Stamps what a receiver hands to a pipeline with its receipt time; `encoded`: the pipeline takes encoded traces. */
+  private received(next: Consumer, encoded: boolean): Consumer {
     const receipts = this.receipts;
     return {
+      takesEncodedTraces: encoded,
       consume(p: Payload) {
         receipts.received(p);
         return next.consume(p);

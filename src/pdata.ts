@@ -11,6 +11,8 @@
  * - enums (span kind, status code, severity number) are their integer values.
  */
 
+import { EncodedTraces } from './otlp/encoded.js';
+
 /** `opentelemetry.proto.common.v1.AnyValue`; `{}` is the empty value. */
 export type AnyValue =
   | { stringValue: string }
@@ -143,6 +145,7 @@ export function emptyScope(): InstrumentationScope {
 }
 
 export function spanCount(data: TracesData): number {
+  if (data instanceof EncodedTraces && data.bytes) return data.spans;
   let n = 0;
   for (const rs of data.resourceSpans) for (const ss of rs.scopeSpans) n += ss.spans.length;
   return n;

@@ -20,5 +20,6 @@ export const nopExporterFactory: ExporterFactory<z.infer<typeof nopSchema>> = {
   configSchema: nopSchema,
   accepts: ['traces', 'logs', 'metrics', 'events'],
   mutatesData: false,
+  takesEncodedTraces: true,
   create: (settings, config) => new NopExporter(settings, config),
 };

@@ -16,6 +16,12 @@ export function otlpSignalOf(p: Payload): OtlpSignal {
   return p.signal === 'events' ? 'logs' : p.signal;
 }
 
+/** The request body of a payload in protobuf (`application/x-protobuf`), as a Buffer over the encoded bytes (not a copy). */
+export function encodeProtoBuffer(p: Payload): Buffer {
+  const u = encodeProto(p);
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
 /** The request body of a payload in protobuf (`application/x-protobuf`). */
 export function encodeProto(p: Payload): Uint8Array {
   switch (p.signal) {

@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Payload } from '../../src/component.js';
 import type { PartialSuccess } from '../../src/otlp/proto.js';
 import { parseGrpcEndpoint, type OtlpGrpcConfig } from './config.js';
-import { encodeProto, otlpSignalOf, type OtlpSignal } from './encode.js';
+import { encodeProtoBuffer, otlpSignalOf, type OtlpSignal } from './encode.js';
 import { decodeExportResponse, grpcFailure } from './response.js';
 import { loadTls } from './tls.js';
 import type { OtlpTransport } from './transport.js';
@@ -67,7 +67,7 @@ export class OtlpGrpcTransport implements OtlpTransport {
     const metadata = new grpc.Metadata();
     for (const [k, v] of Object.entries(this.cfg.headers)) metadata.set(k.toLowerCase(), v);
     const options: grpc.CallOptions = this.cfg.timeout > 0 ? { deadline: Date.now() + this.cfg.timeout } : {};
-    const body = Buffer.from(encodeProto(p));
+    const body = encodeProtoBuffer(p);
     return new Promise((resolve, reject) => {
       const call = client.makeUnaryRequest(METHODS[otlpSignal], passThrough, passThrough, body, metadata, options, (err, response) => {
         signal.removeEventListener('abort', cancel);

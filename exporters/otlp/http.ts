@@ -14,7 +14,7 @@ import type { Payload } from '../../src/component.js';
 import { PermanentError } from '../../src/errors.js';
 import type { PartialSuccess } from '../../src/otlp/proto.js';
 import type { OtlpHttpConfig } from './config.js';
-import { encodeJson, encodeProto, otlpSignalOf, type OtlpSignal } from './encode.js';
+import { encodeJson, encodeProtoBuffer, otlpSignalOf, type OtlpSignal } from './encode.js';
 import { decodeExportResponse, decodeExportResponseJson, httpFailure, transportFailure } from './response.js';
 import { loadTls } from './tls.js';
 import type { OtlpTransport } from './transport.js';
@@ -72,7 +72,7 @@ export class OtlpHttpTransport implements OtlpTransport {
     const url = this.urls[otlpSignal];
     if (url === undefined) throw new PermanentError(`exporter ${this.id} has no URL for ${otlpSignal}: set endpoint or ${otlpSignal}_endpoint`);
     const json = this.cfg.encoding === 'json' ? encodeJson(p) : undefined;
-    let body: Buffer = json !== undefined ? Buffer.from(json, 'utf8') : Buffer.from(encodeProto(p));
+    let body: Buffer = json !== undefined ? Buffer.from(json, 'utf8') : encodeProtoBuffer(p);
     const headers: Record<string, string> = {
       ...this.cfg.headers,
       'content-type': json !== undefined ? 'application/json' : 'application/x-protobuf',

@@ -70,6 +70,7 @@ function grpcFactory(type: string, description: string): ExporterFactory<OtlpGrp
     configSchema: otlpGrpcSchema,
     accepts: ACCEPTS,
     mutatesData: false,
+    takesEncodedTraces: true,
     create: (settings, config) => new OtlpExporter(settings, config, new OtlpGrpcTransport(settings.id, config, USER_AGENT)),
   };
 }
@@ -82,6 +83,7 @@ function httpFactory(type: string, description: string): ExporterFactory<OtlpHtt
     configSchema: otlpHttpSchema,
     accepts: ACCEPTS,
     mutatesData: false,
+    takesEncodedTraces: true,
     create: (settings, config) => new OtlpExporter(settings, config, new OtlpHttpTransport(settings.id, config, USER_AGENT)),
   };
 }

@@ -189,5 +189,6 @@ export const memoryLimiterProcessorFactory: ProcessorFactory<MemoryLimiterConfig
   accepts: ['traces', 'logs', 'metrics', 'events'],
   output: (s) => s,
   mutatesData: false,
+  takesEncodedTraces: true,
   create: (settings, config, next) => new MemoryLimiter(settings.id, settings.pipeline, config, next, settings.logger, settings.telemetry),
 };

@@ -3,13 +3,19 @@
  * process-wide gate of the memory limiter, then the receiver's own bound on request bytes in
  * flight), decode a request body for a signal, apply the attribute limits, hand it to the
  * pipelines, count it, and classify the outcome for the transport to answer.
+ *
+ * Protobuf traces for pipelines that read no span (`Consumer.takesEncodedTraces`: only
+ * `memory_limiter` before OTLP or `nop` exporters) are checked by a validating scan instead of
+ * decoded, and handed on as the bytes they came in (`EncodedTraces`), when every resource, scope
+ * and span is too small to pass the attribute limits (see {@link limitsProofBytes}); else they
+ * are decoded and limited as usual.
  */
 import type { Logger } from 'pino';
 import type { Consumer, Payload, ReceiverConsumers, Signal } from '../../src/component.js';
 import { itemCount } from '../../src/component.js';
 import { errorMessage, isPermanent, isRetryable, OtlpDecodeError } from '../../src/errors.js';
 import { decodeLogsJson, decodeMetricsJson, decodeTracesJson } from '../../src/otlp/json.js';
-import { decodeLogsRequest, decodeMetricsRequest, decodeTracesRequest } from '../../src/otlp/proto.js';
+import { decodeLogsRequest, decodeMetricsRequest, decodeTracesRequest, EncodedTraces, scanTracesRequest } from '../../src/otlp/proto.js';
 import type { Telemetry } from '../../src/telemetry.js';
 import { admissionRefusal, loopBusyClock } from '../../src/delivery/admission.js';
 import { endSpan, payloadLinks, selfTracer, selfTracingEnabled, SpanKind, type Span } from '../../src/selftrace.js';
@@ -50,11 +56,24 @@ export type Refused = Extract<ExportOutcome, { kind: 'retryable' }> & { closeCon
 
 const MIB = 1024 * 1024;
 
+/**
+ * The largest resource, scope or span encoding that cannot pass `limits` whatever it holds: n bytes
+ * hold at most n/2 attributes, nested entries included (each takes a tag and a length at least),
+ * and no string or bytes value longer than n (UTF-16 units never outnumber UTF-8 bytes).
+ */
+export function limitsProofBytes(limits: OtlpLimits): number {
+  const byCount = limits.attribute_count_limit > 0 ? 2 * limits.attribute_count_limit : Infinity;
+  const byLength = limits.attribute_value_length_limit > 0 ? limits.attribute_value_length_limit : Infinity;
+  return Math.min(byCount, byLength);
+}
+
 export class ExportHandler {
   /** Bytes of the request bodies admitted and not yet answered, both transports together. */
   private inFlightBytes = 0;
   private readonly requestLimitBytes: number;
   private readonly maxLoopDelay: number;
+  /** Resource, scope and span encodings up to this many bytes cannot pass the attribute limits. */
+  private readonly limitsProofBytes: number;
 
   constructor(
     private readonly id: string,
@@ -66,6 +85,7 @@ export class ExportHandler {
   ) {
     this.requestLimitBytes = admission.request_limit_mib * MIB;
     this.maxLoopDelay = admission.max_event_loop_delay;
+    this.limitsProofBytes = limitsProofBytes(limits);
   }
 
   /** Starts what admission measures (the event loop's heartbeat); pair with {@link stop}. */
@@ -160,8 +180,14 @@ export class ExportHandler {
     const consumer = this.consumers[signal];
     if (!consumer) return { kind: 'invalid', message: `this receiver feeds no ${signal} pipeline` };
     let payload: Payload;
+    let checked = false;
     try {
-      payload = decodeRequest(signal, body, encoding);
+      if (signal === 'traces' && encoding === 'proto' && consumer.takesEncodedTraces === true) {
+        const scan = scanTracesRequest(body);
+        // Small enough that no limit can be passed: hand the bytes on undecoded.
+        checked = scan.largest <= this.limitsProofBytes;
+        payload = checked ? { signal, data: new EncodedTraces(body, scan.spans) } : decodeRequest(signal, body, encoding);
+      } else payload = decodeRequest(signal, body, encoding);
     } catch (err) {
       if (err instanceof OtlpDecodeError) return { kind: 'invalid', message: `cannot decode ${encoding === 'proto' ? 'protobuf' : 'JSON'} ${signal} request: ${err.message}` };
       this.logger.error({ err: errorMessage(err) }, 'unexpected error while decoding');
@@ -169,7 +195,7 @@ export class ExportHandler {
     }
     const total = itemCount(payload);
     if (total === 0) return { kind: 'ok' };
-    const limited = applyLimits(payload, this.limits);
+    const limited = checked ? { payload, rejected: 0 } : applyLimits(payload, this.limits);
     let partial: { rejected: number; message: string } | undefined;
     if (limited.rejected > 0) {
       this.telemetry.receiverRefused(this.id, transport, signal, limited.rejected);

@@ -12,7 +12,25 @@
  * `resource_spans[0].scope_spans[1].spans[3].trace_id: expected 16 bytes, got 5`.
  */
 export { MAX_ANY_VALUE_DEPTH, uint64ToDecimal } from './wire.js';
-export { decodeTracesRequest, encodeTracesRequest } from './proto/traces.js';
+import type { TracesData } from '../pdata.js';
+import { EncodedTraces } from './encoded.js';
+import { encodeTracesRequest as encodeTraces } from './proto/traces.js';
+
+export { decodeTracesRequest } from './proto/traces.js';
+export { EncodedTraces } from './encoded.js';
+export { scanTracesRequest, type TracesScan } from './proto/scan.js';
+
+/**
+ * Encodes pdata traces as an `ExportTraceServiceRequest`; traces still in the bytes they arrived
+ * in ({@link EncodedTraces} not yet read) are those bytes, unchanged.
+ */
+export function encodeTracesRequest(data: TracesData): Uint8Array {
+  if (data instanceof EncodedTraces) {
+    const bytes = data.bytes;
+    if (bytes) return bytes;
+  }
+  return encodeTraces(data);
+}
 export { decodeLogsRequest, encodeLogsRequest } from './proto/logs.js';
 export { decodeMetricsRequest } from './proto/metrics.js';
 export { encodeExportResponse, encodeStatus, type PartialSuccess, type Signal } from './proto/response.js';
