@@ -6,23 +6,30 @@
  *      hashing, `debug` exporter sampling away every batch but the first: the build has no nop).
  *      otelytics: config.example.yaml's events pipeline (memory_limiter → analytics → privacy →
  *      filter → batch) ending in the `nop` exporter.
+ *   B. The same as A ending in Kafka, on a broker of the project's own (scripts/kafka/kafka.mjs,
+ *      started once for the case, a topic of 3 partitions per system, stopped at the end).
+ *      collector: bench/collector/case-b.yaml (`kafka` exporter, otlp_proto, lz4). otelytics:
+ *      config.example.yaml with its `kafka` exporter (events as json, lz4). Skipped without Java.
  *   C. Plain OTLP/HTTP → OTLP/HTTP forwarding to a sink in this process (bench/collector/case-c.yaml
  *      and bench/collector/otelytics-c.yaml: uncompressed, no sending queue, no retries).
- *   (B, ending in Kafka, is not measured here.)
  *
- * Each system runs on its own, pinned to CPU 1 (this load generator and the sink on CPU 0) when
- * `taskset` exists, and is driven with the same bodies (the shop fixture's spans scaled to ~500 a
- * request) twice, each time in a fresh process after a warm-up: as fast as `concurrency` clients
- * can for `seconds` (spans/s accepted with 200, refused requests, p50/p99 latency, CPU %, peak
- * RSS), then at a fixed 10,000 spans/s (CPU %, peak RSS, p99). Prints one table with the ratio
+ * Each system runs on its own, pinned to CPU 1 (this load generator, telemetrygen, the sink and the
+ * broker on CPU 0) when `taskset` exists, and is driven with the same bodies (the shop fixture's
+ * spans scaled to ~500 a request), each time in a fresh process after a warm-up: as fast as
+ * `concurrency` clients can for `seconds` (spans/s accepted with 200, refused requests, p50/p99
+ * latency, CPU %, peak RSS), then at a fixed 10,000 spans/s (CPU %, peak RSS, p99). In case A also
+ * by `telemetrygen traces` over OTLP/HTTP at the fixed rate (bench/collector/telemetrygen.ts). With
+ * `--sustain SECONDS`, also the highest fixed rate each system takes for SECONDS without refusing
+ * or dropping anything (bench/collector/sustain.ts). Prints one table per case with the ratio
  * otelytics / collector per figure, and the figures as JSON on the last line (`BENCH {...}`).
  *
  * The collector is the one scripts/interop/tools.mjs builds (and caches) from
- * scripts/collector/builder-config.yaml.
+ * scripts/collector/builder-config.yaml; telemetrygen comes from there too.
  *
- * Run: `npm run build && node dist/bench/collector.js [--seconds 10] [--concurrency 8] [--rate 10000]`.
+ * Run: `npm run build && node dist/bench/collector.js [--seconds 10] [--concurrency 8] [--rate 10000]
+ * [--cases A,B,C] [--sustain SECONDS]`.
  */
-import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,59 +37,121 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../test/helpers.js';
 import { hasTaskset } from './harness.js';
-import { drive, startSink, type Body, type RunResult, type Sink } from './collector/load.js';
-import { collectorVersion, startCollector, startOtelytics, type SystemUnderTest } from './collector/systems.js';
+import { allCases, KAFKA_COMPRESSION, type OpenCase } from './collector/cases.js';
+import { drive, type Body, type RunResult } from './collector/load.js';
+import { counters, drained } from './collector/metrics.js';
+import { printTables, type Result } from './collector/report.js';
+import { sustainedRate } from './collector/sustain.js';
+import { collectorVersion, type SystemUnderTest } from './collector/systems.js';
+import { driveTelemetrygen } from './collector/telemetrygen.js';
 import { scaledTracesBody } from './scaled.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '8' }, rate: { type: 'string', default: '10000' } },
+  options: {
+    seconds: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '8' },
+    rate: { type: 'string', default: '10000' },
+    cases: { type: 'string', default: 'A,B,C' },
+    sustain: { type: 'string', default: '0' },
+  },
   strict: false,
 });
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 const fixedSpansPerS = Number(values.rate);
+const sustainSeconds = Number(values.sustain);
 const warmUpSeconds = 2;
+/** telemetrygen's `--rate` is per worker, and one worker manages ~1,700 spans/s at most: 1,000 each. */
+const telemetrygenWorkers = Math.max(1, Math.ceil(fixedSpansPerS / 1000));
+const wanted = new Set(String(values.cases).toUpperCase().split(',').map((s) => s.trim()).filter(Boolean));
+const cases = allCases.filter((c) => wanted.has(c.id));
+if (cases.length === 0 || wanted.size !== cases.length) throw new Error(`--cases takes a comma-separated list of ${allCases.map((c) => c.id).join(', ')}`);
+if (!(sustainSeconds >= 0)) throw new Error('--sustain takes a number of seconds (0: off)');
 
-interface Case {
-  id: string;
-  title: string;
-  collector(bin: string, sink: Sink): Promise<SystemUnderTest>;
-  otelytics(sink: Sink): Promise<SystemUnderTest>;
-}
+const log = (line: string): void => void process.stderr.write(line + '\n');
 
-const cases: Case[] = [
-  {
-    id: 'A',
-    title: 'A: otlp/http → span-to-event mapping → PII removal → batch → discard',
-    collector: (bin) => startCollector(bin, 'case-a.yaml'),
-    otelytics: () =>
-      startOtelytics(path.join(projectRoot, 'config.example.yaml'), ['service::telemetry::logs::level=error', 'exporters::nop={}', 'service::pipelines::events::exporters=[nop]'], true, {
-        OTELYTICS_PSEUDONYM_KEY: randomBytes(32).toString('base64'),
-      }),
-  },
-  {
-    id: 'C',
-    title: 'C: otlp/http → otlp_http pass-through to a sink',
-    collector: (bin, sink) => startCollector(bin, 'case-c.yaml', { BENCH_SINK: sink.url }),
-    otelytics: (sink) => startOtelytics(path.join(projectRoot, 'bench', 'collector', 'otelytics-c.yaml'), [], false, { BENCH_SINK: sink.url }),
-  },
-];
-
-/** Runs one system in a fresh process: warm-up, then the measured window. */
-async function measure(start: () => Promise<SystemUnderTest>, bodies: readonly Body[], rate: number | undefined): Promise<RunResult> {
+/**
+ * Runs one system in a fresh process: warm-up, then the measured window. `lost`: also what the
+ * system's own counters show refused or lost (warm-up included) once its queues are empty again.
+ */
+async function measure(start: () => Promise<SystemUnderTest>, bodies: readonly Body[], rate: number | undefined, lost: boolean): Promise<RunResult & { lost?: number }> {
   const sut = await start();
   try {
+    const before = lost ? await counters(sut) : undefined;
     await drive(sut, bodies, { seconds: warmUpSeconds, concurrency, rate });
-    return await drive(sut, bodies, { seconds, concurrency, rate });
+    const r = await drive(sut, bodies, { seconds, concurrency, rate });
+    if (!before) return r;
+    await drained(sut, 5000);
+    return { ...r, lost: (await counters(sut)).lost - before.lost };
   } finally {
     await sut.stop();
   }
 }
 
-const ratio = (o: number, c: number): string => (c > 0 && Number.isFinite(o) ? (o / c).toFixed(2) : '-');
+interface Tools {
+  ensureCollector(): Promise<{ bin: string }>;
+  ensureTelemetrygen(): Promise<{ bin: string }>;
+}
+
+/** Every measurement of one case, appended to `results`. */
+async function runCase(id: string, open: OpenCase, bodies: readonly Body[], tools: Tools, results: Result[]): Promise<void> {
+  const spansPerRequest = bodies[0]!.spans;
+  const systems = { collector: () => open.collector(false), otelytics: () => open.otelytics() };
+  const measured = async (start: () => Promise<SystemUnderTest>, rate: number | undefined): Promise<Record<string, unknown>> => {
+    const before = open.sinkBytes();
+    // In case B, the exporter may fail after the batch processor answered the client.
+    const r = await measure(start, bodies, rate, id === 'B');
+    const after = open.sinkBytes();
+    return before === undefined || after === undefined ? { ...r } : { ...r, sink_bytes: after - before };
+  };
+  for (const [mode, rate] of [
+    ['max', undefined],
+    ['fixed', fixedSpansPerS / spansPerRequest],
+  ] as const) {
+    log(`case ${id}, ${mode}: collector, otelytics ...`);
+    const collector = await measured(systems.collector, rate);
+    const otelytics = await measured(systems.otelytics, rate);
+    results.push({ case: id, mode, collector, otelytics });
+  }
+
+  // Counted at the system: the collector runs with its own metrics on.
+  const metered = { collector: () => open.collector(true), otelytics: () => open.otelytics() };
+  if (id === 'A') {
+    const tgen = await tools.ensureTelemetrygen().catch((err: unknown) => {
+      log(`telemetrygen skipped: ${err instanceof Error ? err.message : String(err)}`);
+      return undefined;
+    });
+    if (tgen) {
+      const r: Partial<Record<'collector' | 'otelytics', Record<string, unknown>>> = {};
+      for (const name of ['collector', 'otelytics'] as const) {
+        log(`case ${id}, telemetrygen: ${name} ...`);
+        const sut = await metered[name]();
+        try {
+          r[name] = { ...(await driveTelemetrygen(tgen.bin, sut, { seconds, spansPerS: fixedSpansPerS, workers: telemetrygenWorkers }, warmUpSeconds)) };
+        } finally {
+          await sut.stop();
+        }
+      }
+      results.push({ case: id, mode: 'telemetrygen', collector: r.collector!, otelytics: r.otelytics! });
+    }
+  }
+
+  if (sustainSeconds > 0) {
+    const max = results.find((x) => x.case === id && x.mode === 'max')!;
+    const r: Partial<Record<'collector' | 'otelytics', Record<string, unknown>>> = {};
+    for (const name of ['collector', 'otelytics'] as const) {
+      const from = Number(max[name].spans_per_s) || fixedSpansPerS;
+      log(`case ${id}, sustained: ${name}, from ${from} spans/s ...`);
+      r[name] = { ...(await sustainedRate(metered[name], bodies, from, { seconds: sustainSeconds, warmUpSeconds, concurrency, spansPerRequest, log })) };
+    }
+    results.push({ case: id, mode: 'sustained', collector: r.collector!, otelytics: r.otelytics! });
+  }
+}
 
 async function main(): Promise<void> {
-  const tools = (await import(pathToFileURL(path.join(projectRoot, 'scripts', 'interop', 'tools.mjs')).href)) as { ensureCollector(): Promise<{ bin: string }> };
+  // Everything started from here (broker, telemetrygen, sink) stays on CPU 0 with this process.
+  if (hasTaskset) execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
+  const tools = (await import(pathToFileURL(path.join(projectRoot, 'scripts', 'interop', 'tools.mjs')).href)) as Tools;
   const { bin } = await tools.ensureCollector();
   const versions = {
     node: process.version,
@@ -92,65 +161,49 @@ async function main(): Promise<void> {
   const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length };
   const bodies = [0, 1, 2, 3].map((v) => scaledTracesBody(500, v));
   const spansPerRequest = bodies[0]!.spans;
-  const fixedRate = fixedSpansPerS / spansPerRequest;
 
-  /** sink_bytes: bytes the sink received during the run (warm-up included); 0 in case A. */
-  type Measured = RunResult & { sink_bytes: number };
-  const results: { case: string; mode: string; collector: Measured; otelytics: Measured }[] = [];
+  const results: Result[] = [];
+  const skipped = new Map<string, string>();
   for (const c of cases) {
-    const sink = await startSink();
+    const open = await c.open(bin);
+    if (typeof open === 'string') {
+      log(`case ${c.id} skipped: ${open}`);
+      skipped.set(c.id, open);
+      continue;
+    }
     try {
-      for (const [mode, rate] of [
-        ['max', undefined],
-        ['fixed', fixedRate],
-      ] as const) {
-        const counted = async (start: () => Promise<SystemUnderTest>): Promise<Measured> => {
-          const before = sink.bytes;
-          const r = await measure(start, bodies, rate);
-          return { ...r, sink_bytes: sink.bytes - before };
-        };
-        const collector = await counted(() => c.collector(bin, sink));
-        const otelytics = await counted(() => c.otelytics(sink));
-        results.push({ case: c.id, mode, collector, otelytics });
-      }
+      await runCase(c.id, open, bodies, tools, results);
     } finally {
-      await sink.close();
+      await open.close();
     }
   }
 
   console.log(
     `collector side-by-side: ${spansPerRequest} spans/request, ${concurrency} clients, ${seconds} s per run after ${warmUpSeconds} s warm-up, fresh process per run, ` +
-      `${hasTaskset ? 'system under test pinned to CPU 1, load generator and sink on CPU 0' : 'not pinned (no taskset)'}`,
+      `${hasTaskset ? 'system under test pinned to CPU 1, load generator, sink and broker on CPU 0' : 'not pinned (no taskset)'}` +
+      (sustainSeconds > 0 ? `; sustained: fixed-rate windows of ${sustainSeconds} s` : ''),
   );
   console.log(`versions: node ${versions.node}, otelytics ${versions.otelytics}, OpenTelemetry Collector ${versions.collector} (otelcol-otelytics build); machine: ${machine.cpu}, ${machine.cores} cores`);
-  const figures: [string, keyof Measured, 'max' | 'fixed'][] = [
-    ['spans/s accepted', 'spans_per_s', 'max'],
-    ['refused requests', 'refused', 'max'],
-    ['p50 latency ms', 'p50_ms', 'max'],
-    ['p99 latency ms', 'p99_ms', 'max'],
-    ['CPU % (1 core = 100)', 'cpu_pct', 'max'],
-    ['peak RSS MiB', 'peak_rss_mib', 'max'],
-    ['spans/s accepted', 'spans_per_s', 'fixed'],
-    ['refused requests', 'refused', 'fixed'],
-    ['p99 latency ms', 'p99_ms', 'fixed'],
-    ['CPU % (1 core = 100)', 'cpu_pct', 'fixed'],
-    ['peak RSS MiB', 'peak_rss_mib', 'fixed'],
-    ['requests not started (all clients busy)', 'skipped', 'fixed'],
-  ];
-  const header = 'figure'.padEnd(58) + 'collector'.padStart(11) + 'otelytics'.padStart(11) + 'otelytics/collector'.padStart(21);
-  for (const c of cases) {
-    console.log('\n' + c.title);
-    console.log(header);
-    const rows = c.id === 'C' ? [...figures, ['bytes at the sink (warm-up included)', 'sink_bytes', 'max'] as const] : figures;
-    for (const [label, key, mode] of rows) {
-      const r = results.find((x) => x.case === c.id && x.mode === mode)!;
-      const where = mode === 'max' ? 'max load' : `at ${fixedSpansPerS} spans/s`;
-      const col = r.collector[key];
-      const ote = r.otelytics[key];
-      console.log(`${`${where}: ${label}`.padEnd(58)}${String(col).padStart(11)}${String(ote).padStart(11)}${ratio(ote, col).padStart(21)}`);
-    }
-  }
-  console.log('BENCH ' + JSON.stringify({ name: 'collector', spans_per_request: spansPerRequest, concurrency, seconds, fixed_spans_per_s: fixedSpansPerS, pinned: hasTaskset, versions, machine, results }));
+  printTables(cases, results, skipped, { fixedSpansPerS, sustainSeconds });
+  console.log(
+    'BENCH ' +
+      JSON.stringify({
+        name: 'collector',
+        spans_per_request: spansPerRequest,
+        concurrency,
+        seconds,
+        fixed_spans_per_s: fixedSpansPerS,
+        sustain_seconds: sustainSeconds,
+        telemetrygen_workers: telemetrygenWorkers,
+        kafka_compression: KAFKA_COMPRESSION,
+        cases: cases.map((c) => c.id),
+        skipped: Object.fromEntries(skipped),
+        pinned: hasTaskset,
+        versions,
+        machine,
+        results,
+      }),
+  );
 }
 
 await main();

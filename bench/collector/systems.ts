@@ -118,3 +118,18 @@ export async function startOtelytics(config: string, sets: readonly string[], ex
   const sut = await launch('otelytics', process.execPath, args, { ...process.env, ...env, BENCH_OTLP_HTTP: `127.0.0.1:${port}`, BENCH_HEALTH: health, BENCH_METRICS: metrics }, port, pin);
   return { ...sut, metricsPort: Number(metrics.split(':')[1]) };
 }
+
+/**
+ * The collector like startCollector, with its own metrics (level `basic`, Prometheus pulled from
+ * 127.0.0.1:`metricsPort`) switched on by a second `--config yaml:...` merged over `config`, so that
+ * what it accepted, refused and failed to export can be read (`otelcol_receiver_accepted_spans`,
+ * ...). The port is also in BENCH_METRICS_PORT, for configs that set up the reader themselves.
+ */
+export async function startCollectorWithMetrics(bin: string, config: string, env: Record<string, string> = {}): Promise<SystemUnderTest> {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const metrics = `yaml:service::telemetry::metrics: {level: basic, readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: ${metricsPort}}}}}]}`;
+  const args = ['--config', path.join(projectRoot, 'bench', 'collector', config), '--config', metrics];
+  const sut = await launch('collector', bin, args, { ...process.env, ...env, BENCH_OTLP_HTTP: `127.0.0.1:${port}`, BENCH_METRICS_PORT: String(metricsPort) }, port);
+  return { ...sut, metricsPort };
+}
