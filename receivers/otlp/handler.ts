@@ -1,7 +1,7 @@
 /**
  * What both OTLP transports share: admit a request before its body is read or decoded (the
- * process-wide gate of the memory limiter, then the receiver's own bound on request bytes in
- * flight), decode a request body for a signal, apply the attribute limits, hand it to the
+ * process-wide gate of the memory limiter, then the receiver's own bounds: how long the event loop
+ * has been busy, and request bytes in flight), decode a request body for a signal, apply the attribute limits, hand it to the
  * pipelines, count it, and classify the outcome for the transport to answer.
  *
  * Protobuf traces for pipelines that read no span (`Consumer.takesEncodedTraces`: only
