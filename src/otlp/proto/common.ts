@@ -27,12 +27,12 @@ import {
 
 export const F_RESOURCE = names({ 1: 'attributes', 2: 'dropped_attributes_count' });
 export const F_SCOPE = names({ 1: 'name', 2: 'version', 3: 'attributes', 4: 'dropped_attributes_count' });
-const F_KEY_VALUE = names({ 1: 'key', 2: 'value' });
+export const F_KEY_VALUE = names({ 1: 'key', 2: 'value' });
 export const F_ANY_VALUE = names({
   1: 'string_value', 2: 'bool_value', 3: 'int_value', 4: 'double_value', 5: 'array_value', 6: 'kvlist_value',
   7: 'bytes_value',
 });
-const F_VALUES = names({ 1: 'values' });
+export const F_VALUES = names({ 1: 'values' });
 
 export function readAnyValue(r: Reader, level: number): AnyValue {
   if (level > MAX_ANY_VALUE_DEPTH) fail(`AnyValue nested deeper than ${MAX_ANY_VALUE_DEPTH} levels`);

@@ -15,7 +15,9 @@
 import protobuf from 'protobufjs/minimal.js';
 import { OtlpDecodeError } from '../../errors.js';
 import { I32, I64, LEN, MAX_ANY_VALUE_DEPTH, VARINT, WIRE_NAMES } from '../wire.js';
-import { names, type FieldNames } from './reader.js';
+import { F_ANY_VALUE, F_KEY_VALUE, F_RESOURCE, F_SCOPE, F_VALUES } from './common.js';
+import type { FieldNames } from './reader.js';
+import { F_EVENT, F_LINK, F_RESOURCE_SPANS, F_SCOPE_SPANS, F_SPAN, F_STATUS, F_TRACES_REQ } from './traces.js';
 
 /** What a validating scan of an ExportTraceServiceRequest found. */
 export interface TracesScan {
@@ -31,29 +33,6 @@ export interface TracesScan {
    */
   largest: number;
 }
-
-// Field names per message, for error messages (same numbers and names as the decoder's).
-const F_REQUEST = names({ 1: 'resource_spans' });
-const F_RESOURCE_SPANS = names({ 1: 'resource', 2: 'scope_spans', 3: 'schema_url' });
-const F_RESOURCE = names({ 1: 'attributes', 2: 'dropped_attributes_count' });
-const F_SCOPE_SPANS = names({ 1: 'scope', 2: 'spans', 3: 'schema_url' });
-const F_SCOPE = names({ 1: 'name', 2: 'version', 3: 'attributes', 4: 'dropped_attributes_count' });
-const F_SPAN = names({
-  1: 'trace_id', 2: 'span_id', 3: 'trace_state', 4: 'parent_span_id', 5: 'name', 6: 'kind',
-  7: 'start_time_unix_nano', 8: 'end_time_unix_nano', 9: 'attributes', 10: 'dropped_attributes_count',
-  11: 'events', 12: 'dropped_events_count', 13: 'links', 14: 'dropped_links_count', 15: 'status', 16: 'flags',
-});
-const F_EVENT = names({ 1: 'time_unix_nano', 2: 'name', 3: 'attributes', 4: 'dropped_attributes_count' });
-const F_LINK = names({
-  1: 'trace_id', 2: 'span_id', 3: 'trace_state', 4: 'attributes', 5: 'dropped_attributes_count', 6: 'flags',
-});
-const F_STATUS = names({ 2: 'message', 3: 'code' });
-const F_KEY_VALUE = names({ 1: 'key', 2: 'value' });
-const F_ANY_VALUE = names({
-  1: 'string_value', 2: 'bool_value', 3: 'int_value', 4: 'double_value', 5: 'array_value', 6: 'kvlist_value',
-  7: 'bytes_value',
-});
-const F_VALUES = names({ 1: 'values' });
 
 // State of the current scan (a scan never yields, so one set suffices).
 let b: Uint8Array = new Uint8Array(0);
@@ -72,7 +51,7 @@ const KIND_NAME = [
   'array_value', 'kvlist_value', 'values', 'values',
 ];
 const KIND_FIELDS: FieldNames[] = [
-  F_REQUEST, F_RESOURCE_SPANS, F_RESOURCE, F_SCOPE_SPANS, F_SCOPE, F_SPAN, F_EVENT, F_LINK, F_STATUS, F_KEY_VALUE, F_ANY_VALUE,
+  F_TRACES_REQ, F_RESOURCE_SPANS, F_RESOURCE, F_SCOPE_SPANS, F_SCOPE, F_SPAN, F_EVENT, F_LINK, F_STATUS, F_KEY_VALUE, F_ANY_VALUE,
   F_VALUES, F_VALUES, F_ANY_VALUE, F_KEY_VALUE,
 ];
 const K_RESOURCE_SPANS = 1;

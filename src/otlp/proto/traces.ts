@@ -19,19 +19,19 @@ import {
 } from './writer.js';
 import { LEN } from '../wire.js';
 
-const F_TRACES_REQ = names({ 1: 'resource_spans' });
-const F_RESOURCE_SPANS = names({ 1: 'resource', 2: 'scope_spans', 3: 'schema_url' });
-const F_SCOPE_SPANS = names({ 1: 'scope', 2: 'spans', 3: 'schema_url' });
-const F_SPAN = names({
+export const F_TRACES_REQ = names({ 1: 'resource_spans' });
+export const F_RESOURCE_SPANS = names({ 1: 'resource', 2: 'scope_spans', 3: 'schema_url' });
+export const F_SCOPE_SPANS = names({ 1: 'scope', 2: 'spans', 3: 'schema_url' });
+export const F_SPAN = names({
   1: 'trace_id', 2: 'span_id', 3: 'trace_state', 4: 'parent_span_id', 5: 'name', 6: 'kind',
   7: 'start_time_unix_nano', 8: 'end_time_unix_nano', 9: 'attributes', 10: 'dropped_attributes_count',
   11: 'events', 12: 'dropped_events_count', 13: 'links', 14: 'dropped_links_count', 15: 'status', 16: 'flags',
 });
-const F_EVENT = names({ 1: 'time_unix_nano', 2: 'name', 3: 'attributes', 4: 'dropped_attributes_count' });
-const F_LINK = names({
+export const F_EVENT = names({ 1: 'time_unix_nano', 2: 'name', 3: 'attributes', 4: 'dropped_attributes_count' });
+export const F_LINK = names({
   1: 'trace_id', 2: 'span_id', 3: 'trace_state', 4: 'attributes', 5: 'dropped_attributes_count', 6: 'flags',
 });
-const F_STATUS = names({ 2: 'message', 3: 'code' });
+export const F_STATUS = names({ 2: 'message', 3: 'code' });
 
 function readEvent(r: Reader): SpanEvent {
   const ev: SpanEvent = { timeUnixNano: '0', name: '', attributes: [], droppedAttributesCount: 0 };
