@@ -23,6 +23,7 @@ import { httpSchema, limitsSchema } from '../../receivers/otlp/config.js';
 import { decodeRequest, ExportHandler } from '../../receivers/otlp/handler.js';
 import { OtlpHttpServer } from '../../receivers/otlp/http.js';
 import { fixtureBodyPlain, fixtureManifest } from '../helpers.js';
+import { mutate, mutation } from './mutate.js';
 
 const SEED = Number(process.env.OTELYTICS_FUZZ_SEED ?? 20240611);
 const runs = (n: number) => ({ numRuns: n, seed: SEED });
@@ -43,24 +44,6 @@ function decodesOrRefuses<T>(f: () => T): T | undefined {
 
 const protoDecoders = [decodeTracesRequest, decodeLogsRequest, decodeMetricsRequest];
 
-/** Byte-level mutations of a valid message: flips, truncation, insertion, deletion, overwrites with varint-ish bytes. */
-const mutation = fc.record({
-  kind: fc.constantFrom('flip', 'truncate', 'insert', 'delete', 'overwrite'),
-  at: fc.nat(),
-  bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }),
-});
-function mutate(body: Uint8Array, ms: { kind: string; at: number; bytes: Uint8Array }[]): Uint8Array {
-  let b = Buffer.from(body);
-  for (const m of ms) {
-    const at = b.length === 0 ? 0 : m.at % b.length;
-    if (m.kind === 'flip' && b.length > 0) b[at] = b[at]! ^ (m.bytes[0]! || 1);
-    else if (m.kind === 'truncate') b = b.subarray(0, at);
-    else if (m.kind === 'insert') b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
-    else if (m.kind === 'delete') b = Buffer.concat([b.subarray(0, at), b.subarray(at + m.bytes.length)]);
-    else if (m.kind === 'overwrite') b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at + m.bytes.length)]);
-  }
-  return b;
-}
 
 /** A varint. */
 function varint(n: number): number[] {

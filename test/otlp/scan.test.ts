@@ -13,6 +13,7 @@ import { scanTracesRequest } from '../../src/otlp/proto/scan.js';
 import { MAX_ANY_VALUE_DEPTH } from '../../src/otlp/wire.js';
 import { spanCount } from '../../src/pdata.js';
 import { fixtureBodyPlain, fixtureManifest } from '../helpers.js';
+import { mutate, mutation } from '../fuzz/mutate.js';
 
 const SEED = Number(process.env.OTELYTICS_FUZZ_SEED ?? 20240611);
 const runs = (n: number) => ({ numRuns: n, seed: SEED });
@@ -123,24 +124,6 @@ function largestPart(body: Uint8Array): number {
   return largest;
 }
 
-/** Byte-level mutations of a valid message: flips, truncation, insertion, deletion, overwrites. */
-const mutation = fc.record({
-  kind: fc.constantFrom('flip', 'truncate', 'insert', 'delete', 'overwrite'),
-  at: fc.nat(),
-  bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }),
-});
-function mutate(body: Uint8Array, ms: { kind: string; at: number; bytes: Uint8Array }[]): Buffer {
-  let b = Buffer.from(body);
-  for (const m of ms) {
-    const at = b.length === 0 ? 0 : m.at % b.length;
-    if (m.kind === 'flip' && b.length > 0) b[at] = b[at]! ^ (m.bytes[0]! || 1);
-    else if (m.kind === 'truncate') b = b.subarray(0, at);
-    else if (m.kind === 'insert') b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
-    else if (m.kind === 'delete') b = Buffer.concat([b.subarray(0, at), b.subarray(at + m.bytes.length)]);
-    else if (m.kind === 'overwrite') b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at + m.bytes.length)]);
-  }
-  return b;
-}
 
 /**
  * Random protobuf-shaped messages: fields with small numbers (so known fields at every level are
