@@ -168,7 +168,8 @@ describe('two-stage Kafka example', { skip: noKafka, timeout: 240_000 }, () => {
     // Posted while the broker is down: held by gateway A's queue (or refused with 503 and re-posted).
     await postData(a.ports.http, rounds[1]!);
     await postData(a.ports.http, rounds[2]!);
-    await new Promise((r) => setTimeout(r, Math.max(0, 6000 - (Date.now() - down))));
+    // About 20 s of outage, as a broker restart or a leader move takes in production.
+    await new Promise((r) => setTimeout(r, Math.max(0, 20_000 - (Date.now() - down))));
     broker = await startBroker({ dir: broker.dir, port: broker.port });
     await postData(a.ports.http, rounds[3]!);
 
