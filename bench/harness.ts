@@ -3,6 +3,7 @@
  * one core, an OTLP/HTTP sender on keep-alive connections, Prometheus metric reads, percentiles.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 import { cliPath, freePort, projectRoot } from '../test/helpers.js';
@@ -45,7 +46,9 @@ export async function startBenchGateway(sets: readonly string[]): Promise<BenchG
   ];
   const args = [cliPath, '--config', path.join(projectRoot, 'config.example.yaml'), ...all.flatMap((s) => ['--set', s])];
   if (hasTaskset) execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
-  const child = hasTaskset ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'ignore', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  // A key of its own, so the example's development key (and its warning) stays out of the figures.
+  const env = { ...process.env, OTELYTICS_PSEUDONYM_KEY: randomBytes(32).toString('base64') };
+  const child = hasTaskset ? spawn('taskset', ['-c', '1', process.execPath, ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] }) : spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const stop = async () => {
     if (child.exitCode !== null) return;
     child.kill('SIGTERM');
