@@ -88,15 +88,6 @@ export class ExportHandler {
     this.limitsProofBytes = limitsProofBytes(limits);
   }
 
-  /** Starts what admission measures (the event loop's heartbeat); pair with {@link stop}. */
-  start(): void {
-    if (this.maxLoopDelay > 0) loopBusyClock.acquire();
-  }
-
-  stop(): void {
-    if (this.maxLoopDelay > 0) loopBusyClock.release();
-  }
-
   /** Bytes of request bodies in flight (admitted, not yet answered). */
   get bytesInFlight(): number {
     return this.inFlightBytes;
@@ -106,8 +97,8 @@ export class ExportHandler {
    * Admits a request of `bytes` (its declared body size; 0 when unknown) before its body is read
    * or decoded, or refuses it (counted in `otelytics_receiver_refused_requests{reason}`):
    * - `admission`: a process-wide gate (the memory limiter) refuses; the body is not read;
-   * - `overload`: the event loop has been busy for more than `admission::max_event_loop_delay`
-   *   without a break (see {@link LoopBusyClock}): the gateway is saturated;
+   * - `overload`: this turn of the event loop has been taking requests for more than
+   *   `admission::max_event_loop_delay` (see {@link LoopBusyClock}): the gateway is saturated;
    * - `request_limit`: the bodies in flight plus this one would pass `admission::request_limit_mib`.
    *   A request is always admitted when nothing is in flight, so one body larger than the limit
    *   is still served.

@@ -18,18 +18,15 @@ export const otlpReceiverFactory: ReceiverFactory<OtlpReceiverConfig> = {
     const grpc = config.protocols.grpc ? new OtlpGrpcServer(config.protocols.grpc, handler) : undefined;
     return {
       async start() {
-        handler.start();
         try {
           await http?.start();
         } catch (err) {
-          handler.stop();
           throw new Error(`protocols::http: cannot listen on ${config.protocols.http!.endpoint}: ${(err as Error).message}`);
         }
         try {
           await grpc?.start();
         } catch (err) {
           await http?.shutdown();
-          handler.stop();
           throw new Error(`protocols::grpc: cannot listen on ${config.protocols.grpc!.endpoint}: ${(err as Error).message}`);
         }
         settings.logger.info(
@@ -39,7 +36,6 @@ export const otlpReceiverFactory: ReceiverFactory<OtlpReceiverConfig> = {
       },
       async shutdown() {
         await Promise.all([http?.shutdown(), grpc?.shutdown()]);
-        handler.stop();
       },
     };
   },

@@ -36,38 +36,32 @@ export function admissionRefusal(): Refusal | undefined {
 }
 
 /**
- * How long the event loop has been busy without reaching its timers phase, in ms: a heartbeat
- * timer records when it last ran, and the time since then is the delay every request read in the
- * meantime has waited for. A request that arrives while the gateway is saturated waits in the
- * kernel's socket buffers until the loop reads it, and the loop reads every ready connection in one
- * turn: without a bound, each turn does the decoding of all of them and latency grows with the
- * number of clients (seconds, past the SDKs' 10 s export timeout). Refusing what arrives once the
- * turn has run longer than a bound keeps each turn short, answers the rest at once (cheaply:
- * before decoding), and so lets clients back off instead of time out.
+ * How long the current turn of the event loop has been taking requests, in ms: from the first
+ * request asked about in this turn (a `setImmediate` marks the turn's end, when the loop reaches its
+ * check phase). A request that arrives while the gateway is saturated waits in the kernel's socket
+ * buffers until the loop reads it, and one turn reads every connection with a request ready:
+ * without a bound, the turn decodes all of them and latency grows with the number of clients
+ * (seconds, past the SDKs' 10 s export timeout). Refusing what arrives once the turn has run longer
+ * than a bound keeps turns short, answers the rest at once (cheaply: before decoding), and so lets
+ * clients back off instead of time out. Nothing runs while the gateway is idle.
  */
 export class LoopBusyClock {
-  private lastTick = performance.now();
-  private timer: NodeJS.Timeout | undefined;
-  private users = 0;
+  private streakStart = 0;
+  private inTurn = false;
+  private readonly endTurn = (): void => {
+    this.inTurn = false;
+  };
 
-  /** Starts the heartbeat (every `tickMillis`, unref'd); counted, so each user calls {@link release}. */
-  acquire(tickMillis = 10): void {
-    if (this.users++ === 0) {
-      this.lastTick = performance.now();
-      this.timer = setInterval(() => {
-        this.lastTick = performance.now();
-      }, tickMillis);
-      this.timer.unref();
-    }
-  }
-
-  release(): void {
-    if (--this.users === 0) clearInterval(this.timer);
-  }
-
-  /** Milliseconds since the heartbeat last ran. */
+  /** Milliseconds since the first call in this turn of the event loop (0 for that first call). */
   busyMillis(): number {
-    return performance.now() - this.lastTick;
+    const now = performance.now();
+    if (!this.inTurn) {
+      this.inTurn = true;
+      this.streakStart = now;
+      setImmediate(this.endTurn);
+      return 0;
+    }
+    return now - this.streakStart;
   }
 }
 
