@@ -1,4 +1,4 @@
-/** Byte-level mutations of valid messages for the property tests (fast-check). */
+/** Byte-level mutations of valid messages, and raw protobuf pieces, for the property tests (fast-check). */
 import fc from 'fast-check';
 
 export interface Mutation {
@@ -26,4 +26,15 @@ export function mutate(body: Uint8Array, ms: readonly Mutation[]): Buffer {
     else if (m.kind === 'overwrite') b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at + m.bytes.length)]);
   }
   return b;
+}
+
+/** The protobuf base-128 varint encoding of a non-negative integer, as bytes. */
+export function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return out;
 }

@@ -23,7 +23,7 @@ import { httpSchema, limitsSchema } from '../../receivers/otlp/config.js';
 import { decodeRequest, ExportHandler } from '../../receivers/otlp/handler.js';
 import { OtlpHttpServer } from '../../receivers/otlp/http.js';
 import { fixtureBodyPlain, fixtureManifest } from '../helpers.js';
-import { mutate, mutation } from './mutate.js';
+import { mutate, mutation, varint } from './mutate.js';
 
 const SEED = Number(process.env.OTELYTICS_FUZZ_SEED ?? 20240611);
 const runs = (n: number) => ({ numRuns: n, seed: SEED });
@@ -45,16 +45,6 @@ function decodesOrRefuses<T>(f: () => T): T | undefined {
 const protoDecoders = [decodeTracesRequest, decodeLogsRequest, decodeMetricsRequest];
 
 
-/** A varint. */
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
 
 /** A KeyValue nested `depth` times through kvlist values: resource_logs{scope_logs{log_records{attributes}}}. */
 function deeplyNestedLogs(depth: number): Uint8Array {

@@ -13,7 +13,7 @@ import { scanTracesRequest } from '../../src/otlp/proto/scan.js';
 import { MAX_ANY_VALUE_DEPTH } from '../../src/otlp/wire.js';
 import { spanCount } from '../../src/pdata.js';
 import { fixtureBodyPlain, fixtureManifest } from '../helpers.js';
-import { mutate, mutation } from '../fuzz/mutate.js';
+import { mutate, mutation, varint } from '../fuzz/mutate.js';
 
 const SEED = Number(process.env.OTELYTICS_FUZZ_SEED ?? 20240611);
 const runs = (n: number) => ({ numRuns: n, seed: SEED });
@@ -26,16 +26,6 @@ const tracesBodies = tracesFixtures.map((f) => fixtureBodyPlain(f));
 // ---------------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------------
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
 
 /** A field with its tag: `wt` 2 gets a length prefix before `payload`. */
 function field(no: number, wt: number, payload: Uint8Array | number[] = []): Buffer {
