@@ -347,7 +347,7 @@ function scanAnyValue(p: number, end: number, level: number): void {
       case 5: {
         const e = message(p, end, wt, f);
         push(K_ARRAY, -1);
-        scanArrayValue(nx, e, level);
+        scanValues(nx, e, level, K_ARRAY_ELEMENT, scanAnyValue);
         depth--;
         p = e;
         break;
@@ -355,7 +355,7 @@ function scanAnyValue(p: number, end: number, level: number): void {
       case 6: {
         const e = message(p, end, wt, f);
         push(K_KVLIST, -1);
-        scanKvList(nx, e, level);
+        scanValues(nx, e, level, K_KVLIST_ELEMENT, scanKeyValue);
         depth--;
         p = e;
         break;
@@ -366,8 +366,11 @@ function scanAnyValue(p: number, end: number, level: number): void {
   }
 }
 
-/** `ArrayValue` (common.proto: 1 repeated AnyValue values) of an AnyValue at `level`. */
-function scanArrayValue(p: number, end: number, level: number): void {
+/**
+ * `ArrayValue` or `KeyValueList` (common.proto: 1 repeated AnyValue / KeyValue values) of an
+ * AnyValue at `level`: each element (path kind `kind`) is checked by `item`.
+ */
+function scanValues(p: number, end: number, level: number, kind: number, item: (p: number, end: number, level: number) => void): void {
   let count = 0;
   while (p < end) {
     const t = readTag(p, end);
@@ -376,26 +379,8 @@ function scanArrayValue(p: number, end: number, level: number): void {
     const wt = t & 7;
     if (f === 1) {
       const e = message(p, end, wt, f);
-      push(K_ARRAY_ELEMENT, count++);
-      scanAnyValue(nx, e, level + 1);
-      depth--;
-      p = e;
-    } else p = skipUnknown(p, end, wt, f);
-  }
-}
-
-/** `KeyValueList` (common.proto: 1 repeated KeyValue values) of an AnyValue at `level`. */
-function scanKvList(p: number, end: number, level: number): void {
-  let count = 0;
-  while (p < end) {
-    const t = readTag(p, end);
-    p = nx;
-    const f = t >>> 3;
-    const wt = t & 7;
-    if (f === 1) {
-      const e = message(p, end, wt, f);
-      push(K_KVLIST_ELEMENT, count++);
-      scanKeyValue(nx, e, level + 1);
+      push(kind, count++);
+      item(nx, e, level + 1);
       depth--;
       p = e;
     } else p = skipUnknown(p, end, wt, f);
