@@ -4,34 +4,15 @@
  * `file` exporter is added to the events pipeline to record what the amplitude exporter was given.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import type { AnalyticsEvent } from '../../../src/event.js';
 import { startAmplitudeServer, type FakeAmplitude } from '../../fakes/amplitude-server.js';
-import { fixtureManifest, postFixture, projectRoot, readJsonLines, startGateway } from '../../helpers.js';
+import { runExample, type ExampleRun } from '../example-run.js';
 import { fixtureEvents } from './fixture-events.js';
 
 const KEY = 'test-key-7f3a';
 
-async function run(fake: FakeAmplitude, extraSets: string[] = []): Promise<{ pipeline: AnalyticsEvent[]; dead: AnalyticsEvent[] }> {
-  const gw = await startGateway({
-    configs: [path.join(projectRoot, 'config.example.yaml'), path.join(projectRoot, 'examples/amplitude.yaml')],
-    env: { AMPLITUDE_API_KEY: KEY, AMPLITUDE_ENDPOINT: fake.url, OTELYTICS_PSEUDONYM_KEY: 'e2e-test-key-0123456789abcdef0123456789', OTELYTICS_DEAD_LETTER_FILE: 'dead-letter.jsonl' },
-    sets: ['service::pipelines::events::exporters=[amplitude,file]', 'exporters::file::path=events.jsonl', 'service::telemetry::logs::level=warn', ...extraSets],
-  });
-  try {
-    for (const f of fixtureManifest().filter((x) => x.path.endsWith('.json'))) {
-      const r = await postFixture(gw.ports.http, f);
-      assert.equal(r.status, 200, await r.text());
-    }
-  } finally {
-    assert.equal(await gw.stop(), 0, gw.output());
-  }
-  const pipeline = readJsonLines<AnalyticsEvent>(path.join(gw.dir, 'events.jsonl'));
-  const dead = readJsonLines<AnalyticsEvent>(path.join(gw.dir, 'dead-letter.jsonl'));
-  fs.rmSync(gw.dir, { recursive: true, force: true });
-  return { pipeline, dead };
+function run(fake: FakeAmplitude, extraSets: string[] = []): Promise<ExampleRun> {
+  return runExample('amplitude', 'amplitude', { AMPLITUDE_API_KEY: KEY, AMPLITUDE_ENDPOINT: fake.url }, extraSets);
 }
 
 describe('examples/amplitude.yaml through the CLI', () => {

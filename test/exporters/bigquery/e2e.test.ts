@@ -5,35 +5,15 @@
  * is added to the events pipeline to record what the bigquery exporter was given.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import type { AnalyticsEvent } from '../../../src/event.js';
 import { startFakeBigQuery, type FakeBigQuery } from '../../fakes/bigquery-server.js';
-import { fixtureManifest, postFixture, projectRoot, readJsonLines, startGateway } from '../../helpers.js';
+import { runExample, type ExampleRun } from '../example-run.js';
 import { fixtureEvents } from '../amplitude/fixture-events.js';
 
 const PROJECT = 'otelytics-e2e';
 
-async function run(fake: FakeBigQuery, beforePost: () => void = () => undefined, extraSets: string[] = []) {
-  const gw = await startGateway({
-    configs: [path.join(projectRoot, 'config.example.yaml'), path.join(projectRoot, 'examples/bigquery.yaml')],
-    env: { BIGQUERY_PROJECT: PROJECT, BIGQUERY_ENDPOINT: fake.endpoint, BIGQUERY_NO_AUTH: 'true', OTELYTICS_PSEUDONYM_KEY: 'e2e-test-key-0123456789abcdef0123456789', OTELYTICS_DEAD_LETTER_FILE: 'dead-letter.jsonl' },
-    sets: ['service::pipelines::events::exporters=[bigquery,file]', 'exporters::file::path=events.jsonl', 'service::telemetry::logs::level=warn', ...extraSets],
-  });
-  try {
-    beforePost();
-    for (const f of fixtureManifest().filter((x) => x.path.endsWith('.json'))) {
-      const r = await postFixture(gw.ports.http, f);
-      assert.equal(r.status, 200, await r.text());
-    }
-  } finally {
-    assert.equal(await gw.stop(), 0, gw.output());
-  }
-  const pipeline = readJsonLines<AnalyticsEvent>(path.join(gw.dir, 'events.jsonl'));
-  const dead = readJsonLines<AnalyticsEvent>(path.join(gw.dir, 'dead-letter.jsonl'));
-  fs.rmSync(gw.dir, { recursive: true, force: true });
-  return { pipeline, dead };
+function run(fake: FakeBigQuery, beforePost: () => void = () => undefined, extraSets: string[] = []): Promise<ExampleRun> {
+  return runExample('bigquery', 'bigquery', { BIGQUERY_PROJECT: PROJECT, BIGQUERY_ENDPOINT: fake.endpoint, BIGQUERY_NO_AUTH: 'true' }, extraSets, beforePost);
 }
 
 describe('examples/bigquery.yaml through the CLI (BigQuery stand-in)', () => {
