@@ -10,14 +10,13 @@
  * `common/v1/common.proto` (`InstrumentationScope`, `KeyValue`, `AnyValue`, `ArrayValue`,
  * `KeyValueList`). Wire format and varint limits: protobuf encoding guide, "Message Structure",
  * as read by protobufjs' `Reader` (`tag`, `size`, `uint32`, `bool`, `skipType`), which the
- * decoder uses.
+ * decoder uses. This file walks the messages; the wire level (varints, field readers, skipping,
+ * error paths) is in `./scan_wire.ts`.
  */
-import protobuf from 'protobufjs/minimal.js';
 import { OtlpDecodeError } from '../../errors.js';
-import { I32, I64, LEN, MAX_ANY_VALUE_DEPTH, VARINT, WIRE_NAMES } from '../wire.js';
-import { F_ANY_VALUE, F_KEY_VALUE, F_RESOURCE, F_SCOPE, F_VALUES } from './common.js';
-import type { FieldNames } from './reader.js';
-import { F_EVENT, F_LINK, F_RESOURCE_SPANS, F_SCOPE_SPANS, F_SPAN, F_STATUS, F_TRACES_REQ } from './traces.js';
+import { I32, I64, MAX_ANY_VALUE_DEPTH, VARINT } from '../wire.js';
+import { b, begin, fail, finish, fixedField, idField, lenField, message, nx, pop, push, readTag, skipInt64, skipUnknown, tagAt, timestamp, varintField, wrongWireType } from './scan_wire.js';
+import { K_ARRAY, K_ARRAY_ELEMENT, K_ATTRIBUTE, K_EVENT, K_KVLIST, K_KVLIST_ELEMENT, K_LINK, K_RESOURCE, K_RESOURCE_SPANS, K_SCOPE, K_SCOPE_SPANS, K_SPAN, K_STATUS, K_VALUE } from './scan_wire.js';
 
 /** What a validating scan of an ExportTraceServiceRequest found. */
 export interface TracesScan {
@@ -34,292 +33,13 @@ export interface TracesScan {
   largest: number;
 }
 
-// State of the current scan (a scan never yields, so one set suffices).
-let b: Uint8Array = new Uint8Array(0);
-/** Position after the varint or message header read last by a helper. */
-let nx = 0;
-/** Largest Resource / Scope / Span body seen so far. */
+/** Largest Resource / Scope / Span body seen so far in the current scan. */
 let largest = 0;
-/** Group nesting limit of the protobufjs reader, read at the start of each scan. */
-let groupLimit = 100;
-
-// The path of the current position, kept only for error messages: frame 0 is the request, frame
-// i > 0 a message of kind `frameKind[i]` (its field name and field names), element `frameIndex[i]`
-// of its repeated field (or -1).
-const KIND_NAME = [
-  '', 'resource_spans', 'resource', 'scope_spans', 'scope', 'spans', 'events', 'links', 'status', 'attributes', 'value',
-  'array_value', 'kvlist_value', 'values', 'values',
-];
-const KIND_FIELDS: FieldNames[] = [
-  F_TRACES_REQ, F_RESOURCE_SPANS, F_RESOURCE, F_SCOPE_SPANS, F_SCOPE, F_SPAN, F_EVENT, F_LINK, F_STATUS, F_KEY_VALUE, F_ANY_VALUE,
-  F_VALUES, F_VALUES, F_ANY_VALUE, F_KEY_VALUE,
-];
-const K_RESOURCE_SPANS = 1;
-const K_RESOURCE = 2;
-const K_SCOPE_SPANS = 3;
-const K_SCOPE = 4;
-const K_SPAN = 5;
-const K_EVENT = 6;
-const K_LINK = 7;
-const K_STATUS = 8;
-const K_ATTRIBUTE = 9;
-const K_VALUE = 10;
-const K_ARRAY = 11;
-const K_KVLIST = 12;
-const K_ARRAY_ELEMENT = 13;
-const K_KVLIST_ELEMENT = 14;
-const MAX_FRAMES = 8 + 3 * (MAX_ANY_VALUE_DEPTH + 2);
-const frameKind = new Int32Array(MAX_FRAMES);
-const frameIndex = new Int32Array(MAX_FRAMES);
-let depth = 1;
-
-function push(kind: number, index: number): void {
-  frameKind[depth] = kind;
-  frameIndex[depth] = index;
-  depth++;
-}
-
-/** The proto path of field `field` (0: none) of the current message, as the decoder writes it. */
-function where(field: number): string {
-  let s = '';
-  for (let i = 1; i < depth; i++) {
-    if (i > 1) s += '.';
-    s += KIND_NAME[frameKind[i]!];
-    if (frameIndex[i]! >= 0) s += `[${frameIndex[i]}]`;
-  }
-  if (field !== 0) {
-    const f = KIND_FIELDS[frameKind[depth - 1]!]![field] ?? `field ${field}`;
-    s += s ? `.${f}` : f;
-  }
-  return s || 'request';
-}
-
-function fail(field: number, message: string): never {
-  throw new OtlpDecodeError(`${where(field)}: ${message}`);
-}
-
-function truncated(field: number, pos: number, n: number, end: number): never {
-  fail(field, `truncated, or a length past the end of its message (index out of range: ${pos} + ${n} > ${end})`);
-}
-
-function wrongWireType(field: number, wt: number, expected: number): never {
-  fail(field, `wrong wire type ${WIRE_NAMES[wt]} (expected ${WIRE_NAMES[expected]})`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Varints, with the limits of protobufjs' Reader: a tag or a length has at most 5 bytes (the 5th
-// at most 15 for a tag, at most 7 for a length); a 32- or 64-bit value, a bool or an enum at most
-// 10; an unknown varint field any number. Fewer than 5 bytes before the end of the message, a
-// multi-byte tag, length or 32-bit value must end within 4 bytes. All must end inside the message.
-// ---------------------------------------------------------------------------------------------
-
-/** A varint of at most 4 bytes ending before `end` (the reader's path near a message's end). */
-function nearEnd(p: number, end: number, field: number): number {
-  let v = 0;
-  for (let i = 0; i < 4; i++) {
-    if (p >= end) truncated(field, p, 1, end);
-    const c = b[p++]!;
-    v = (v | ((c & 127) << (i * 7))) >>> 0;
-    if (c < 128) {
-      nx = p;
-      return v;
-    }
-  }
-  truncated(field, p, 1, end);
-}
-
-/** A field tag at `p` (< `end`) inside field `field` (0: none); sets `nx`. */
-function tagAt(p: number, end: number, field: number): number {
-  if (end - p < 5 && b[p]! >= 128) return nearEnd(p, end, field);
-  let c = b[p++]!;
-  let v = c & 127;
-  if (c >= 128) {
-    c = b[p++]!;
-    v |= (c & 127) << 7;
-    if (c >= 128) {
-      c = b[p++]!;
-      v |= (c & 127) << 14;
-      if (c >= 128) {
-        c = b[p++]!;
-        v |= (c & 127) << 21;
-        if (c >= 128) {
-          c = b[p++]!;
-          if (c >= 16) fail(field, 'invalid tag encoding');
-          v |= c << 28;
-        }
-      }
-    }
-  }
-  nx = p;
-  return v >>> 0;
-}
-
-/** A length prefix at `p`, for field `field`; sets `nx`. */
-function sizeAt(p: number, end: number, field: number): number {
-  if (p >= end) truncated(field, p, 1, end);
-  if (end - p < 5 && b[p]! >= 128) return nearEnd(p, end, field);
-  let c = b[p++]!;
-  let v = c & 127;
-  if (c >= 128) {
-    c = b[p++]!;
-    v |= (c & 127) << 7;
-    if (c >= 128) {
-      c = b[p++]!;
-      v |= (c & 127) << 14;
-      if (c >= 128) {
-        c = b[p++]!;
-        v |= (c & 127) << 21;
-        if (c >= 128) {
-          c = b[p++]!;
-          if (c > 7) fail(field, 'invalid length encoding');
-          v |= c << 28;
-        }
-      }
-    }
-  }
-  nx = p;
-  return v >>> 0;
-}
-
-/** Position after a varint of at most 10 bytes (uint32, int32 enum, int64, bool). */
-function skipVarint10(p: number, end: number, field: number): number {
-  for (let i = 0; i < 10; i++) {
-    if (p >= end) truncated(field, p, 1, end);
-    if (b[p++]! < 128) return p;
-  }
-  fail(field, 'invalid varint encoding');
-}
-
-/** Position after an `int64` varint of at most 10 bytes (the decoder's own messages). */
-function skipInt64(p: number, end: number, field: number): number {
-  for (let i = 0; i < 10; i++) {
-    if (p >= end) fail(field, 'truncated varint');
-    if (b[p++]! < 128) return p;
-  }
-  fail(field, 'invalid varint (more than 10 bytes)');
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fields. Each returns the position after the field; `p` is just after the tag.
-// ---------------------------------------------------------------------------------------------
-
-/** A `string` or `bytes` field. */
-function lenField(p: number, end: number, wt: number, field: number): number {
-  if (wt !== LEN) wrongWireType(field, wt, LEN);
-  let n = p < end ? b[p]! : 128;
-  if (n < 128) p++;
-  else {
-    n = sizeAt(p, end, field);
-    p = nx;
-  }
-  if (n > end - p) fail(field, `length ${n} runs past the end of the enclosing message (${end - p} bytes left)`);
-  return p + n;
-}
-
-/** A trace id (`n` = 16) or span id (`n` = 8): `n` bytes or none. */
-function idField(p: number, end: number, wt: number, field: number, n: number): number {
-  if (wt !== LEN) wrongWireType(field, wt, LEN);
-  const len = sizeAt(p, end, field);
-  p = nx;
-  if (len > end - p) fail(field, `length ${len} runs past the end of the enclosing message (${end - p} bytes left)`);
-  if (len !== n && len !== 0) fail(field, `expected ${n} bytes, got ${len}`);
-  return p + len;
-}
-
-/** A `uint32`, enum, `int64` or `bool` field. */
-function varintField(p: number, end: number, wt: number, field: number): number {
-  if (wt !== VARINT) wrongWireType(field, wt, VARINT);
-  if (p < end && b[p]! < 128) return p + 1;
-  return skipVarint10(p, end, field);
-}
-
-/** A `fixed32` (`n` = 4, wire type I32) or `fixed64` / `double` (`n` = 8, I64) field. */
-function fixedField(p: number, end: number, wt: number, field: number, expected: number, n: number): number {
-  if (wt !== expected) wrongWireType(field, wt, expected);
-  if (p + n > end) truncated(field, p, n, end);
-  return p + n;
-}
-
-/**
- * The header of an embedded message (field `field`, wire type `wt`): returns the end of its body
- * and sets `nx` to its start.
- */
-function message(p: number, end: number, wt: number, field: number): number {
-  if (wt !== LEN) wrongWireType(field, wt, LEN);
-  let n = p < end ? b[p]! : 128;
-  if (n < 128) p++;
-  else {
-    n = sizeAt(p, end, field);
-    p = nx;
-  }
-  if (n > end - p) fail(field, `length ${n} runs past the end of the enclosing message (${end - p} bytes left)`);
-  nx = p;
-  return p + n;
-}
-
-/** Skips an unknown field as the reader's `skipType` does (groups matched and depth-limited). */
-function skipUnknown(p: number, end: number, wt: number, field: number): number {
-  if (groupLimit < 0) fail(field, 'max depth exceeded');
-  return skipElement(p, end, wt, field, field);
-}
-
-function skipElement(p: number, end: number, wt: number, num: number, field: number): number {
-  switch (wt) {
-    case VARINT:
-      do {
-        if (p >= end) truncated(field, p, 1, end);
-      } while (b[p++]! >= 128);
-      return p;
-    case I64:
-      if (p + 8 > end) truncated(field, p, 8, end);
-      return p + 8;
-    case LEN: {
-      const n = sizeAt(p, end, field);
-      p = nx;
-      if (p + n > end) truncated(field, p, n, end);
-      return p + n;
-    }
-    case 3:
-      return skipGroup(p, end, num, 0, field);
-    case I32:
-      if (p + 4 > end) truncated(field, p, 4, end);
-      return p + 4;
-    default:
-      fail(field, `invalid wire type ${wt} at offset ${p}`);
-  }
-}
-
-/** The rest of a group started by field `num` at group depth `level`, through its end tag. */
-function skipGroup(p: number, end: number, num: number, level: number, field: number): number {
-  for (;;) {
-    if (p >= end) truncated(field, p, 1, end);
-    const t = tagAt(p, end, field);
-    p = nx;
-    const inner = t >>> 3;
-    const wt = t & 7;
-    if (inner === 0) fail(field, 'illegal tag: field number 0');
-    if (wt === 4) {
-      if (inner !== num) fail(field, 'invalid end group tag');
-      return p;
-    }
-    if (level + 1 > groupLimit) fail(field, 'max depth exceeded');
-    p = wt === 3 ? skipGroup(p, end, inner, level + 1, field) : skipElement(p, end, wt, inner, field);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Messages. Each scans the body [p, end) of one message; the loop reads a tag (field number 0 is
 // refused), then the field by its number, checking the wire type of every known field.
 // ---------------------------------------------------------------------------------------------
-
-/** Reads the tag at `p` (< `end`): returns it and sets `nx`; refuses field number 0. */
-function readTag(p: number, end: number): number {
-  let t = b[p]!;
-  if (t < 128) nx = p + 1;
-  else t = tagAt(p, end, 0);
-  if (t < 8) fail(0, 'invalid tag (field number 0)');
-  return t;
-}
 
 /** `AnyValue` at nesting `level` (common.proto: 1 string, 2 bool, 3 int64, 4 double, 5 array, 6 kvlist, 7 bytes). */
 function scanAnyValue(p: number, end: number, level: number): void {
@@ -348,7 +68,7 @@ function scanAnyValue(p: number, end: number, level: number): void {
         const e = message(p, end, wt, f);
         push(K_ARRAY, -1);
         scanValues(nx, e, level, K_ARRAY_ELEMENT, scanAnyValue);
-        depth--;
+        pop();
         p = e;
         break;
       }
@@ -356,7 +76,7 @@ function scanAnyValue(p: number, end: number, level: number): void {
         const e = message(p, end, wt, f);
         push(K_KVLIST, -1);
         scanValues(nx, e, level, K_KVLIST_ELEMENT, scanKeyValue);
-        depth--;
+        pop();
         p = e;
         break;
       }
@@ -381,7 +101,7 @@ function scanValues(p: number, end: number, level: number, kind: number, item: (
       const e = message(p, end, wt, f);
       push(kind, count++);
       item(nx, e, level + 1);
-      depth--;
+      pop();
       p = e;
     } else p = skipUnknown(p, end, wt, f);
   }
@@ -399,7 +119,7 @@ function scanKeyValue(p: number, end: number, level: number): void {
       const e = message(p, end, wt, f);
       push(K_VALUE, -1);
       scanAnyValue(nx, e, level);
-      depth--;
+      pop();
       p = e;
     } else p = skipUnknown(p, end, wt, f);
   }
@@ -410,7 +130,7 @@ function attribute(p: number, end: number, wt: number, field: number, index: num
   const e = message(p, end, wt, field);
   push(K_ATTRIBUTE, index);
   scanKeyValue(nx, e, 1);
-  depth--;
+  pop();
   return e;
 }
 
@@ -526,13 +246,6 @@ function scanStatus(p: number, end: number): void {
   }
 }
 
-/** A `fixed64` nanosecond timestamp (the decoder's own truncation message). */
-function timestamp(p: number, end: number, wt: number, field: number): number {
-  if (wt !== I64) wrongWireType(field, wt, I64);
-  if (p + 8 > end) fail(field, `truncated: 8 bytes needed, ${end - p} left`);
-  return p + 8;
-}
-
 /**
  * `Span` (trace.proto: 1 trace_id (16 bytes), 2 span_id (8), 3 trace_state, 4 parent_span_id (8),
  * 5 name, 6 kind (enum), 7/8 start/end_time_unix_nano (fixed64), 9 attributes, 10
@@ -582,7 +295,7 @@ function scanSpan(p: number, end: number): void {
         const e = message(p, end, wt, f);
         push(K_EVENT, events++);
         scanEvent(nx, e);
-        depth--;
+        pop();
         p = e;
         break;
       }
@@ -590,7 +303,7 @@ function scanSpan(p: number, end: number): void {
         const e = message(p, end, wt, f);
         push(K_LINK, links++);
         scanLink(nx, e);
-        depth--;
+        pop();
         p = e;
         break;
       }
@@ -598,7 +311,7 @@ function scanSpan(p: number, end: number): void {
         const e = message(p, end, wt, f);
         push(K_STATUS, -1);
         scanStatus(nx, e);
-        depth--;
+        pop();
         p = e;
         break;
       }
@@ -627,7 +340,7 @@ function scanScopeSpans(p: number, end: number): number {
       if (e - s > largest) largest = e - s;
       push(K_SPAN, spans++);
       scanSpan(s, e);
-      depth--;
+      pop();
       p = e;
     } else if (f === 1) {
       const e = message(p, end, wt, f);
@@ -636,7 +349,7 @@ function scanScopeSpans(p: number, end: number): number {
       if (scopeBytes > largest) largest = scopeBytes;
       push(K_SCOPE, -1);
       scopeAttrs = scanScope(s, e, scopeAttrs);
-      depth--;
+      pop();
       p = e;
     } else if (f === 3) p = lenField(p, end, wt, f);
     else p = skipUnknown(p, end, wt, f);
@@ -659,7 +372,7 @@ function scanResourceSpans(p: number, end: number): number {
       const e = message(p, end, wt, f);
       push(K_SCOPE_SPANS, groups++);
       spans += scanScopeSpans(nx, e);
-      depth--;
+      pop();
       p = e;
     } else if (f === 1) {
       const e = message(p, end, wt, f);
@@ -668,7 +381,7 @@ function scanResourceSpans(p: number, end: number): number {
       if (resourceBytes > largest) largest = resourceBytes;
       push(K_RESOURCE, -1);
       resourceAttrs = scanResource(s, e, resourceAttrs);
-      depth--;
+      pop();
       p = e;
     } else if (f === 3) p = lenField(p, end, wt, f);
     else p = skipUnknown(p, end, wt, f);
@@ -694,10 +407,8 @@ function scanResourceSpans(p: number, end: number): number {
  */
 export function scanTracesRequest(buf: Uint8Array): TracesScan {
   if (!(buf instanceof Uint8Array)) throw new OtlpDecodeError('request: body is not a byte array');
-  b = buf;
-  depth = 1;
+  begin(buf);
   largest = 0;
-  groupLimit = protobuf.Reader.recursionLimit;
   let spans = 0;
   let groups = 0;
   let p = 0;
@@ -712,14 +423,13 @@ export function scanTracesRequest(buf: Uint8Array): TracesScan {
         const e = message(p, end, wt, f);
         push(K_RESOURCE_SPANS, groups++);
         spans += scanResourceSpans(nx, e);
-        depth--;
+        pop();
         p = e;
       } else p = skipUnknown(p, end, wt, f);
     }
     return { spans, largest };
   } finally {
-    b = EMPTY;
+    finish();
   }
 }
 
-const EMPTY = new Uint8Array(0);
