@@ -14,7 +14,7 @@
  * against `processors::memory_limiter::limit_mib`. The figures come back from {@link runOverload}
  * and, run as a program, as a table and a `BENCH {...}` line.
  *
- * Run: `npm run build && node dist/bench/overload.js [--seconds 10] [--clients 256] [--factor 5]`.
+ * Run: `npm run build && node dist/bench/overload.js [--seconds 10] [--clients 256] [--factor 5] [--limit-mib 512]`.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -36,7 +36,9 @@ export interface OverloadOptions {
   clients?: number;
   /** Offered load of the overload phase, × the measured capacity. Default 5. */
   factor?: number;
-  /** `--set` overrides for the gateway. */
+  /** `processors::memory_limiter::limit_mib` of the gateway. Default 512 (config.example.yaml's). */
+  limitMib?: number;
+  /** Other `--set` overrides for the gateway. */
   sets?: readonly string[];
   /** Pin the gateway to CPU 1 and this process to CPU 0. Default: when taskset exists. */
   pin?: boolean;
@@ -104,11 +106,12 @@ export async function runOverload(opts: OverloadOptions): Promise<OverloadResult
   const concurrency = opts.concurrency ?? 8;
   const clients = opts.clients ?? 256;
   const factor = opts.factor ?? 5;
+  const limitMib = opts.limitMib ?? 512;
   const bodies = [0, 1, 2, 3].map((v) => scaledTracesBody(500, v));
   const spansPerRequest = bodies[0]!.spans;
   const sut = await startOtelytics(
     path.join(projectRoot, 'config.example.yaml'),
-    ['service::telemetry::logs::level=error', 'exporters::nop={}', 'service::pipelines::events::exporters=[nop]', ...(opts.sets ?? [])],
+    ['service::telemetry::logs::level=error', 'exporters::nop={}', 'service::pipelines::events::exporters=[nop]', `processors::memory_limiter::limit_mib=${limitMib}`, ...(opts.sets ?? [])],
     true,
     { OTELYTICS_PSEUDONYM_KEY: randomBytes(32).toString('base64') },
     opts.pin,
@@ -137,8 +140,10 @@ export async function runOverload(opts: OverloadOptions): Promise<OverloadResult
       const b = bodies[i % bodies.length]!;
       const a = await post(agent, sut.port, b.body);
       answers.push(a);
-      if (a.status === 200) spans += b.spans;
-      if (a.status === 200) answeredSpans += b.spans;
+      if (a.status === 200) {
+        spans += b.spans;
+        answeredSpans += b.spans;
+      }
     };
     if (rate === undefined) {
       await Promise.all(
@@ -197,10 +202,9 @@ export async function runOverload(opts: OverloadOptions): Promise<OverloadResult
     for (const reason of ['admission', 'overload', 'request_limit']) {
       reasons[reason] = await metricValue(metrics, `otelytics_receiver_refused_requests{receiver="otlp",transport="http",reason="${reason}"}`);
     }
-    const limit = /processors::memory_limiter::limit_mib=(\d+)/.exec((opts.sets ?? []).join(' '))?.[1];
     return {
       spans_per_request: spansPerRequest,
-      limit_mib: limit ? Number(limit) : 512,
+      limit_mib: limitMib,
       capacity_spans_per_s: capacity.spans_per_s,
       phases,
       accepted_spans_counted: await metricValue(metrics, 'otelcol_receiver_accepted_spans'),
@@ -219,8 +223,8 @@ function round(n: number): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, clients: { type: 'string', default: '256' }, factor: { type: 'string', default: '5' }, sets: { type: 'string', multiple: true } }, strict: false });
-  const r = await runOverload({ seconds: Number(values.seconds), clients: Number(values.clients), factor: Number(values.factor), sets: (values.sets as string[] | undefined) ?? [] });
+  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, clients: { type: 'string', default: '256' }, factor: { type: 'string', default: '5' }, 'limit-mib': { type: 'string', default: '512' }, sets: { type: 'string', multiple: true } }, strict: false });
+  const r = await runOverload({ seconds: Number(values.seconds), clients: Number(values.clients), factor: Number(values.factor), limitMib: Number(values['limit-mib']), sets: (values.sets as string[] | undefined) ?? [] });
   console.log(`overload benchmark: ${r.spans_per_request} spans/request, ${values.clients} connections, ${values.seconds} s per phase, memory_limiter limit_mib ${r.limit_mib}; node ${process.version}`);
   console.log('phase'.padEnd(30) + 'offered/s'.padStart(10) + 'spans/s'.padStart(9) + 'ok'.padStart(7) + '503'.padStart(7) + 'other'.padStart(7) + 'p50 ms'.padStart(9) + 'p99 ms'.padStart(9) + '503 p99'.padStart(9) + 'peak RSS'.padStart(10));
   for (const p of r.phases) {
