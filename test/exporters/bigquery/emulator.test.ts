@@ -8,13 +8,12 @@
  * turns the skip into a failure.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { BigQuery } from '@google-cloud/bigquery';
-import type { AnalyticsEvent } from '../../../src/event.js';
-import { fixtureManifest, postFixture, projectRoot, readJsonLines, startGateway } from '../../helpers.js';
+import { projectRoot } from '../../helpers.js';
+import { runExample } from '../example-run.js';
 import { fixtureEvents } from '../amplitude/fixture-events.js';
 
 interface Emulator {
@@ -50,22 +49,7 @@ describe('examples/bigquery.yaml through the CLI (goccy/bigquery-emulator)', { s
   });
 
   it('creates the dataset and the table, inserts every fixture event once, and the rows read back', async () => {
-    const gw = await startGateway({
-      configs: [path.join(projectRoot, 'config.example.yaml'), path.join(projectRoot, 'examples/bigquery.yaml')],
-      env: { BIGQUERY_PROJECT: PROJECT, BIGQUERY_ENDPOINT: emu.endpoint, BIGQUERY_NO_AUTH: 'true', OTELYTICS_PSEUDONYM_KEY: 'e2e-test-key-0123456789abcdef0123456789', OTELYTICS_DEAD_LETTER_FILE: 'dead-letter.jsonl' },
-      sets: ['service::pipelines::events::exporters=[bigquery,file]', 'exporters::file::path=events.jsonl', 'service::telemetry::logs::level=warn'],
-    });
-    try {
-      for (const f of fixtureManifest().filter((x) => x.path.endsWith('.json'))) {
-        const r = await postFixture(gw.ports.http, f);
-        assert.equal(r.status, 200, await r.text());
-      }
-    } finally {
-      assert.equal(await gw.stop(), 0, gw.output());
-    }
-    const pipeline = readJsonLines<AnalyticsEvent>(path.join(gw.dir, 'events.jsonl'));
-    const dead = readJsonLines<AnalyticsEvent>(path.join(gw.dir, 'dead-letter.jsonl'));
-    fs.rmSync(gw.dir, { recursive: true, force: true });
+    const { pipeline, dead } = await runExample('bigquery', 'bigquery', { BIGQUERY_PROJECT: PROJECT, BIGQUERY_ENDPOINT: emu.endpoint, BIGQUERY_NO_AUTH: 'true' });
     assert.deepEqual(dead.map((e) => e.dead_letter), []);
     const expected = fixtureEvents().filter((e) => !/^(feature_flag|code_references)\./.test(e.name));
     assert.equal(pipeline.length, expected.length);
