@@ -14,6 +14,7 @@ import { MAX_ANY_VALUE_DEPTH } from '../../src/otlp/wire.js';
 import { spanCount } from '../../src/pdata.js';
 import { fixtureBodyPlain, fixtureManifest } from '../helpers.js';
 import { mutate, mutation, varint } from '../fuzz/mutate.js';
+import { field, len } from '../fuzz/traces.js';
 
 const SEED = Number(process.env.OTELYTICS_FUZZ_SEED ?? 20240611);
 const runs = (n: number) => ({ numRuns: n, seed: SEED });
@@ -27,12 +28,6 @@ const tracesBodies = tracesFixtures.map((f) => fixtureBodyPlain(f));
 // helpers
 // ---------------------------------------------------------------------------------------------
 
-/** A field with its tag: `wt` 2 gets a length prefix before `payload`. */
-function field(no: number, wt: number, payload: Uint8Array | number[] = []): Buffer {
-  const p = Buffer.from(payload);
-  return Buffer.concat([Buffer.from(varint(no * 8 + wt)), wt === 2 ? Buffer.from(varint(p.length)) : Buffer.alloc(0), p]);
-}
-const len = (no: number, ...parts: (Buffer | number[])[]) => field(no, 2, Buffer.concat(parts.map((x) => Buffer.from(x))));
 
 /** A request with one resource, one scope and the given span bodies. */
 function request(...spans: Buffer[]): Buffer {

@@ -130,7 +130,12 @@ export function readString(r: Reader, wt: number): string {
   const end = start + len;
   if (end > r.len) fail(`length ${len} runs past the end of the enclosing message (${r.len - start} bytes left)`);
   r.pos = end;
-  const b = r.buf;
+  return stringAt(r.buf, start, end);
+}
+
+/** The UTF-8 string in bytes [start, end) of `b`, a Node `Buffer` (invalid sequences decode to U+FFFD). */
+export function stringAt(b: Uint8Array, start: number, end: number): string {
+  const len = end - start;
   if (len > STRING_CACHE_MAX_LEN) return (b as unknown as NodeBufferSlices).utf8Slice(start, end);
   let h = len;
   for (let i = start; i < end; i++) {
