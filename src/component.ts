@@ -33,9 +33,10 @@ export type Payload =
 export interface Consumer {
   consume(payload: Payload): Promise<void>;
   /**
-   * True when nothing from here on reads traces beyond their protobuf bytes and span count, so a
-   * receiver may hand them on as an `EncodedTraces` (src/otlp/encoded.ts) instead of decoding
-   * them. Set by the gateway on what it hands to receivers; absent means false.
+   * True when every stage from here on takes traces as their protobuf bytes (forwarding them, or
+   * reading them with a projection, src/otlp/proto/project.ts), so a receiver may hand them on as
+   * an `EncodedTraces` (src/otlp/encoded.ts) after a validating scan instead of decoding them.
+   * Set by the gateway on what it hands to receivers; absent means false.
    */
   readonly takesEncodedTraces?: boolean;
 }
@@ -125,7 +126,11 @@ export interface ProcessorFactory<C = unknown> extends FactoryBase<C> {
    * during its `consume`; the pipeline then tracks receipt times per item, oldest first.
    */
   buffersData?: boolean;
-  /** Whether it hands traces on without reading them beyond their span count (see {@link Consumer.takesEncodedTraces}). Default false. */
+  /**
+   * Whether it takes traces as an `EncodedTraces` without decoding them: it hands them on reading
+   * no more than their span count, or reads them from the bytes (see
+   * {@link Consumer.takesEncodedTraces}). Default false.
+   */
   takesEncodedTraces?: boolean;
   create(settings: CreateSettings & { pipeline: string }, config: C, next: Consumer): Processor;
 }

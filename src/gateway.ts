@@ -11,7 +11,7 @@
  * exporters drain.
  */
 import type { Logger } from 'pino';
-import type { Consumer, Exporter, Extension, Host, Payload, PipelineObserver, Processor, Receiver, ReceiverConsumers, Signal } from './component.js';
+import type { Consumer, Exporter, ExporterFactory, Extension, Host, Payload, PipelineObserver, Processor, ProcessorFactory, Receiver, ReceiverConsumers, Signal } from './component.js';
 import { clonePayload, itemCount } from './component.js';
 import type { GatewayConfig } from './config/resolve.js';
 import { errorMessage } from './errors.js';
@@ -48,6 +48,19 @@ export function fanOut(targets: readonly Target[]): Consumer {
 }
 
 /** The `dead_letter` exporter id an exporter's config names, if any. */
+/**
+ * Whether traces may enter a pipeline of these processors and exporters as the protobuf bytes they
+ * arrived in (see `Consumer.takesEncodedTraces`): every stage takes them so, up to the first
+ * processor that turns them into another signal (`analytics`: events), or through to the exporters.
+ */
+export function tracesStayEncoded(processors: readonly ProcessorFactory<unknown>[], exporters: readonly ExporterFactory<unknown>[]): boolean {
+  for (const f of processors) {
+    if (f.takesEncodedTraces !== true) return false;
+    if (f.output('traces') !== 'traces') return true;
+  }
+  return exporters.every((f) => f.takesEncodedTraces === true);
+}
+
 function deadLetterOf(config: unknown): string | undefined {
   const dl = (config as { dead_letter?: unknown } | undefined)?.dead_letter;
   return typeof dl === 'string' ? dl : undefined;
@@ -121,11 +134,10 @@ export class Gateway implements Host {
       const exporterTargets = p.exporters.map((id) => ({ consumer: this.observedExporter(p.id, id), mutates: cfg.exporters.get(id)!.factory.mutatesData }));
       let next: Consumer = this.observedPipeline(p.id, fanOut(exporterTargets));
       let mutates = exporterTargets.length === 1 && exporterTargets[0]!.mutates;
-      // Traces may stay encoded when no stage reads spans (a pass-through pipeline).
-      const encoded =
-        p.signal === 'traces' &&
-        p.processors.every((id) => cfg.processors.get(id)!.factory.takesEncodedTraces === true) &&
-        p.exporters.every((id) => cfg.exporters.get(id)!.factory.takesEncodedTraces === true);
+      const encoded = tracesStayEncoded(
+        p.processors.map((id) => cfg.processors.get(id)!.factory),
+        p.exporters.map((id) => cfg.exporters.get(id)!.factory),
+      );
       for (let i = p.processors.length - 1; i >= 0; i--) {
         const id = p.processors[i]!;
         const pc = cfg.processors.get(id)!;

@@ -14,107 +14,163 @@
  */
 import type { Consumer, Payload, ProcessorFactory } from '../../src/component.js';
 import type { AnalyticsEvent, EventContext } from '../../src/event.js';
-import type { AnyValue, JsonValue, KeyValue, LogRecord, LogsData, TracesData } from '../../src/pdata.js';
+import { EncodedTraces } from '../../src/otlp/encoded.js';
+import { AttributeKeys, projectTraces, type ProjectedSpan } from '../../src/otlp/proto/project.js';
+import type { AnyValue, JsonValue, KeyValue, LogRecord, LogsData, Span, TracesData } from '../../src/pdata.js';
 import { findAttribute, scalarString, toJsonValue } from '../../src/pdata.js';
 import type { Telemetry } from '../../src/telemetry.js';
 import { analyticsSchema, type AnalyticsConfig } from './config.js';
-import { compileRules, insertId, type CompiledRule, type RecordView } from './rules.js';
+import { AttributeSlots, compileRules, insertId, type CompiledRule, type RecordView, type SpanFields } from './rules.js';
 
 const configSchema = analyticsSchema.superRefine((cfg, ctx) => {
   for (const e of compileRules(cfg).errors) ctx.addIssue({ code: 'custom', path: e.path.split('::'), message: e.message });
 });
 
-/** The part of an event's context that comes from the resource, computed once per resource. */
-function resourceContext(resource: readonly KeyValue[]): EventContext {
-  const ctx: EventContext = { source: 'span' };
-  const svc = scalarString(findAttribute(resource, 'service.name'));
-  if (svc !== undefined) ctx['service.name'] = svc;
-  const ver = scalarString(findAttribute(resource, 'service.version'));
-  if (ver !== undefined) ctx['service.version'] = ver;
-  const env = scalarString(findAttribute(resource, 'deployment.environment.name') ?? findAttribute(resource, 'deployment.environment'));
-  if (env !== undefined) ctx['deployment.environment'] = env;
-  return ctx;
+type Values = readonly (AnyValue | undefined)[];
+
+/** What an event's context takes from the resource: `service.name`, `service.version`, `deployment.environment`. */
+interface ResourceContext {
+  service: string | undefined;
+  version: string | undefined;
+  environment: string | undefined;
+}
+
+/** A decoded pdata span as {@link SpanFields}; one object is pointed at each span in turn. */
+class DecodedSpan implements SpanFields {
+  kind = 0;
+  statusCode = 0;
+  span: Span | undefined;
+
+  point(span: Span): void {
+    this.span = span;
+    this.kind = span.kind;
+    this.statusCode = span.status.code;
+  }
+
+  statusMessage(): string {
+    return this.span!.status.message;
+  }
+  startTimeUnixNano(): string {
+    return this.span!.startTimeUnixNano;
+  }
+  endTimeUnixNano(): string {
+    return this.span!.endTimeUnixNano;
+  }
+  traceId(): string {
+    return this.span!.traceId;
+  }
+  spanId(): string {
+    return this.span!.spanId;
+  }
 }
 
 /**
- * Slots of the attributes the maker reads on every record (identity, consent, context), so that
- * one pass over a record's attributes (then its resource's) finds them all.
+ * Makes events from spans and log records. Every attribute it reads (rules, identity, consent,
+ * context, the resource's service and environment) has a slot, so a record's attributes are read
+ * in one pass: from pdata by key, or, for traces still in their protobuf bytes (`EncodedTraces`),
+ * by projecting the request (src/otlp/proto/project.ts) without decoding it.
  */
-interface Slots {
-  /** Attribute key → slot index. */
-  index: Map<string, number>;
-  size: number;
-  userId: number[];
-  sessionId: number[];
-  deviceId: number[];
-  consent: [number, string][];
-  context: [number, string][];
-}
-
-function slotsFor(cfg: AnalyticsConfig): Slots {
-  const index = new Map<string, number>();
-  const slot = (key: string) => {
-    let i = index.get(key);
-    if (i === undefined) index.set(key, (i = index.size));
-    return i;
-  };
-  return {
-    index,
-    userId: cfg.identity.user_id.map(slot),
-    sessionId: cfg.identity.session_id.map(slot),
-    deviceId: cfg.identity.device_id.map(slot),
-    consent: Object.entries(cfg.consent_attributes).map(([k, purpose]): [number, string] => [slot(k), purpose]),
-    context: cfg.context_attributes.map((k): [number, string] => [slot(k), k]),
-    get size() {
-      return index.size;
-    },
-  };
-}
-
 export class EventMaker {
   private readonly spanRules: CompiledRule[];
   private readonly logRules: CompiledRule[];
-  /** Attribute keys that are not copied into properties of log events. */
+  /** Attribute keys that are not copied into properties of log events (event name, identity, consent, context). */
   private readonly reserved: Set<string>;
-  private readonly slots: Slots;
+  private readonly slots = new AttributeSlots();
+  /** The same keys, for projecting protobuf requests. */
+  private readonly keys: AttributeKeys;
+  private readonly readsName: boolean;
+  private readonly userId: number[];
+  private readonly sessionId: number[];
+  private readonly deviceId: number[];
+  private readonly consent: [number, string][];
+  private readonly context: [number, string][];
+  private readonly service: { name: number; version: number; environmentName: number; environment: number };
 
   constructor(private readonly cfg: AnalyticsConfig) {
-    const { rules } = compileRules(cfg);
+    const { rules, readsName } = compileRules(cfg, this.slots);
     this.spanRules = rules.filter((r) => r.source === 'span');
     this.logRules = rules.filter((r) => r.source === 'log');
-    this.slots = slotsFor(cfg);
-    this.reserved = new Set(['event.name', ...this.slots.index.keys()]);
+    this.readsName = readsName;
+    const slot = (key: string) => this.slots.slot(key);
+    this.userId = cfg.identity.user_id.map(slot);
+    this.sessionId = cfg.identity.session_id.map(slot);
+    this.deviceId = cfg.identity.device_id.map(slot);
+    this.consent = Object.entries(cfg.consent_attributes).map(([k, purpose]): [number, string] => [slot(k), purpose]);
+    this.context = cfg.context_attributes.map((k): [number, string] => [slot(k), k]);
+    this.reserved = new Set(['event.name', ...cfg.identity.user_id, ...cfg.identity.session_id, ...cfg.identity.device_id, ...Object.keys(cfg.consent_attributes), ...cfg.context_attributes]);
+    this.service = { name: slot('service.name'), version: slot('service.version'), environmentName: slot('deployment.environment.name'), environment: slot('deployment.environment') };
+    this.keys = new AttributeKeys(this.slots.keys);
   }
 
   fromTraces(data: TracesData, out: AnalyticsEvent[]): void {
     if (this.spanRules.length === 0) return;
+    const bytes = data instanceof EncodedTraces ? data.bytes : undefined;
+    if (bytes !== undefined) {
+      this.fromEncodedTraces(bytes, out);
+      return;
+    }
+    const span = new DecodedSpan();
+    const view: RecordView = { attrs: [], resource: [], name: '', span, log: undefined };
     for (const rs of data.resourceSpans) {
-      const resource = rs.resource.attributes;
-      const base = resourceContext(resource);
+      view.resource = this.values(rs.resource.attributes);
+      const base = this.resourceContext(view.resource);
       for (const ss of rs.scopeSpans) {
-        for (const span of ss.spans) {
-          const view: RecordView = { attrs: span.attributes, resource, name: span.name, span };
-          for (const rule of this.spanRules) {
-            if (!rule.match(view)) continue;
-            const captured: { [k: string]: JsonValue } = {};
-            if (!rule.capture(view, captured)) continue;
-            const e = this.make(view, rule, rule.event!, base, 'span', span.startTimeUnixNano, span.traceId, span.spanId, captured);
-            e.insert_id = insertId(['span', span.traceId, span.spanId, span.startTimeUnixNano, rule.id]);
-            out.push(e);
-          }
+        for (const s of ss.spans) {
+          span.point(s);
+          view.attrs = this.values(s.attributes);
+          view.name = s.name;
+          this.spanEvents(view, span, base, out);
         }
       }
     }
   }
 
+  /** Events of the spans of an `ExportTraceServiceRequest` that passed the validating scan. */
+  private fromEncodedTraces(bytes: Uint8Array, out: AnalyticsEvent[]): void {
+    const view: RecordView = { attrs: [], resource: [], name: '', span: undefined, log: undefined };
+    let resource: Values | undefined;
+    let base: ResourceContext = { service: undefined, version: undefined, environment: undefined };
+    projectTraces(bytes, this.keys, (s: ProjectedSpan) => {
+      if (s.resource !== resource) {
+        resource = s.resource;
+        base = this.resourceContext(resource);
+      }
+      view.attrs = s.attrs;
+      view.resource = s.resource;
+      view.span = s;
+      view.name = this.readsName ? s.name() : '';
+      this.spanEvents(view, s, base, out);
+    });
+  }
+
+  /** One event per span rule that matches and captures. */
+  private spanEvents(view: RecordView, span: SpanFields, base: ResourceContext, out: AnalyticsEvent[]): void {
+    let traceId: string | undefined;
+    let spanId = '';
+    let start = '';
+    for (const rule of this.spanRules) {
+      if (!rule.match(view)) continue;
+      const captured: { [k: string]: JsonValue } = {};
+      if (!rule.capture(view, captured)) continue;
+      if (traceId === undefined) {
+        traceId = span.traceId();
+        spanId = span.spanId();
+        start = span.startTimeUnixNano();
+      }
+      const e = this.make(view, rule, rule.event!, base, 'span', start, traceId, spanId, captured);
+      e.insert_id = insertId(['span', traceId, spanId, start, rule.id]);
+      out.push(e);
+    }
+  }
+
   fromLogs(data: LogsData, out: AnalyticsEvent[]): void {
     for (const rl of data.resourceLogs) {
-      const resource = rl.resource.attributes;
-      const base = resourceContext(resource);
+      const resource = this.values(rl.resource.attributes);
+      const base = this.resourceContext(resource);
       for (const sl of rl.scopeLogs) {
         for (const log of sl.logRecords) {
           const name = log.eventName || scalarString(findAttribute(log.attributes, 'event.name')) || '';
-          const view: RecordView = { attrs: log.attributes, resource, name, log };
+          const view: RecordView = { attrs: this.values(log.attributes), resource, name, span: undefined, log };
           let made: AnalyticsEvent | undefined;
           let decided = false;
           for (const rule of this.logRules) {
@@ -138,38 +194,50 @@ export class EventMaker {
     }
   }
 
-  /** One pass over the record's attributes, then its resource's: the slot values, first one wins. */
-  private readSlots(view: RecordView): (AnyValue | undefined)[] {
-    const values = new Array<AnyValue | undefined>(this.slots.size);
+  /** One pass over `attrs`: the value of each slot's key, the first one when a key repeats. */
+  private values(attrs: readonly KeyValue[]): Values {
+    const values = new Array<AnyValue | undefined>(this.keys.keys.length).fill(undefined);
     const index = this.slots.index;
-    for (const attrs of [view.attrs, view.resource]) {
-      for (let i = 0; i < attrs.length; i++) {
-        const slot = index.get(attrs[i]!.key);
-        if (slot !== undefined && values[slot] === undefined) values[slot] = attrs[i]!.value;
-      }
+    for (let i = 0; i < attrs.length; i++) {
+      const slot = index.get(attrs[i]!.key);
+      if (slot !== undefined && values[slot] === undefined) values[slot] = attrs[i]!.value;
     }
     return values;
+  }
+
+  /** The part of an event's context that comes from the resource, computed once per resource. */
+  private resourceContext(resource: Values): ResourceContext {
+    return {
+      service: scalarString(resource[this.service.name]),
+      version: scalarString(resource[this.service.version]),
+      environment: scalarString(resource[this.service.environmentName] ?? resource[this.service.environment]),
+    };
   }
 
   private make(
     view: RecordView,
     rule: CompiledRule | undefined,
     name: string,
-    base: EventContext,
+    base: ResourceContext,
     source: 'span' | 'log',
     time: string,
     traceId: string,
     spanId: string,
     captured: { [k: string]: JsonValue },
   ): AnalyticsEvent {
-    const slots = this.readSlots(view);
-    const context: EventContext = { ...base, source };
+    const { attrs, resource } = view;
+    // Built field by field: a spread of the resource part here costs more than all the rest.
+    const context: EventContext = { source };
+    if (base.service !== undefined) context['service.name'] = base.service;
+    if (base.version !== undefined) context['service.version'] = base.version;
+    if (base.environment !== undefined) context['deployment.environment'] = base.environment;
     if (traceId) context.trace_id = traceId;
     if (spanId) context.span_id = spanId;
     if (rule) context.rule = rule.id;
-    for (const [slot, key] of this.slots.context) {
-      const v = scalarString(slots[slot]);
-      if (v !== undefined && findAttribute(view.attrs, key) !== undefined) context[key] = v;
+    for (let i = 0; i < this.context.length; i++) {
+      const [slot, key] = this.context[i]!;
+      const v = scalarString(attrs[slot]);
+      if (v !== undefined) context[key] = v;
     }
     let properties: { [k: string]: JsonValue };
     if (rule?.properties) {
@@ -180,23 +248,24 @@ export class EventMaker {
       }
     } else if (source === 'log') {
       properties = { ...captured };
-      for (const kv of view.attrs) if (!this.reserved.has(kv.key)) properties[kv.key] = toJsonValue(kv.value);
-      if (this.cfg.logs.include_body && view.log) {
-        const body = toJsonValue(view.log.body);
+      for (const kv of view.log!.attributes) if (!this.reserved.has(kv.key)) properties[kv.key] = toJsonValue(kv.value);
+      if (this.cfg.logs.include_body) {
+        const body = toJsonValue(view.log!.body);
         if (body !== null) properties.message = body;
       }
     } else {
-      properties = { ...captured };
+      properties = captured;
     }
     const e: AnalyticsEvent = { name, time_unix_nano: time, insert_id: '', properties, context };
-    const user = firstOf(slots, this.slots.userId);
+    const user = firstOf(attrs, resource, this.userId);
     if (user !== undefined) e.user_id = user;
-    const session = firstOf(slots, this.slots.sessionId);
+    const session = firstOf(attrs, resource, this.sessionId);
     if (session !== undefined) e.session_id = session;
-    const device = firstOf(slots, this.slots.deviceId);
+    const device = firstOf(attrs, resource, this.deviceId);
     if (device !== undefined) e.device_id = device;
-    for (const [slot, purpose] of this.slots.consent) {
-      const v = slots[slot];
+    for (let i = 0; i < this.consent.length; i++) {
+      const [slot, purpose] = this.consent[i]!;
+      const v = attrs[slot] ?? resource[slot];
       if (v && 'boolValue' in v) (e.consent ??= {})[purpose] = v.boolValue;
       else if (v && 'stringValue' in v && (v.stringValue === 'true' || v.stringValue === 'false')) (e.consent ??= {})[purpose] = v.stringValue === 'true';
     }
@@ -206,9 +275,10 @@ export class EventMaker {
   }
 }
 
-function firstOf(values: readonly (AnyValue | undefined)[], slots: readonly number[]): string | undefined {
-  for (const slot of slots) {
-    const v = scalarString(values[slot]);
+/** The first non-empty string among `slots`, each looked up on the record, then its resource. */
+function firstOf(attrs: Values, resource: Values, slots: readonly number[]): string | undefined {
+  for (let i = 0; i < slots.length; i++) {
+    const v = scalarString(attrs[slots[i]!] ?? resource[slots[i]!]);
     if (v) return v;
   }
   return undefined;
@@ -263,5 +333,7 @@ export const analyticsProcessorFactory: ProcessorFactory<AnalyticsConfig> = {
   accepts: ['traces', 'logs', 'events'],
   output: () => 'events',
   mutatesData: false,
+  // Protobuf traces are projected, not decoded (see EventMaker).
+  takesEncodedTraces: true,
   create: (settings, config, next) => new AnalyticsProcessor(config, next, settings.telemetry, settings.pipeline),
 };

@@ -1,23 +1,60 @@
 /**
  * Compiles analytics rules, once, into plain functions: a matcher per rule and a builder that
  * makes the event. The hot path does no parsing: globs and regular expressions are built here,
- * attribute keys are resolved to lookups, property sources to small closures.
+ * attribute keys are resolved to slots (an index into the record's attribute values, see
+ * {@link AttributeSlots}), property sources to small closures.
  */
 import { hash } from 'node:crypto';
 import type { AnalyticsEvent, EventContext } from '../../src/event.js';
-import type { AnyValue, JsonValue, KeyValue, LogRecord, Span } from '../../src/pdata.js';
-import { findAttribute, scalarString, toJsonValue } from '../../src/pdata.js';
+import type { AnyValue, JsonValue, LogRecord } from '../../src/pdata.js';
+import { scalarString, toJsonValue } from '../../src/pdata.js';
 import type { AnalyticsConfig, ConditionConfig, RuleConfig, SourceConfig } from './config.js';
 import { SPAN_KINDS, STATUS_CODES } from './config.js';
 
+/**
+ * The attribute keys a rule set (and the event maker) reads, numbered: slot `i` of a record view
+ * holds the value of key `i`. Keys are given slots as the rules are compiled.
+ */
+export class AttributeSlots {
+  readonly index = new Map<string, number>();
+
+  /** The slot of `key`, given one if it has none yet. */
+  slot(key: string): number {
+    let i = this.index.get(key);
+    if (i === undefined) this.index.set(key, (i = this.index.size));
+    return i;
+  }
+
+  get keys(): string[] {
+    return [...this.index.keys()];
+  }
+}
+
+/** What a rule may read of a span besides its attributes (a decoded span or a projected one). */
+export interface SpanFields {
+  /** `Span.kind` (0 unspecified … 5 consumer). */
+  kind: number;
+  /** `Status.code` (0 unset, 1 ok, 2 error). */
+  statusCode: number;
+  statusMessage(): string;
+  /** Unix nanoseconds, decimal strings. */
+  startTimeUnixNano(): string;
+  endTimeUnixNano(): string;
+  /** Lowercase hex, `""` when absent. */
+  traceId(): string;
+  spanId(): string;
+}
+
 /** A span or log record with what a rule may read around it. */
 export interface RecordView {
-  attrs: readonly KeyValue[];
-  resource: readonly KeyValue[];
-  /** Span name, or the log record's event name. */
+  /** The record's attribute values by slot (undefined: absent; the first of a repeated key). */
+  attrs: readonly (AnyValue | undefined)[];
+  /** Its resource's attribute values by slot. */
+  resource: readonly (AnyValue | undefined)[];
+  /** Span name, or the log record's event name (`""` for spans when no rule reads names). */
   name: string;
-  span?: Span;
-  log?: LogRecord;
+  span: SpanFields | undefined;
+  log: LogRecord | undefined;
 }
 
 export interface RuleError {
@@ -52,9 +89,9 @@ export function globToRegExp(glob: string, flags = ''): RegExp {
   return new RegExp(re + '$', flags);
 }
 
-/** Looks an attribute up on the record, then on its resource. */
-export function lookup(v: RecordView, key: string): AnyValue | undefined {
-  return findAttribute(v.attrs, key) ?? findAttribute(v.resource, key);
+/** The attribute in `slot` on the record, else on its resource. */
+function lookup(v: RecordView, slot: number): AnyValue | undefined {
+  return v.attrs[slot] ?? v.resource[slot];
 }
 
 function compileRegExp(text: string, path: string, errors: RuleError[]): RegExp | undefined {
@@ -66,10 +103,10 @@ function compileRegExp(text: string, path: string, errors: RuleError[]): RegExp 
   }
 }
 
-function compileCondition(key: string, c: ConditionConfig, path: string, errors: RuleError[]): Matcher {
+function compileCondition(slot: number, c: ConditionConfig, path: string, errors: RuleError[]): Matcher {
   if (typeof c !== 'object') {
     const want = String(c);
-    return (v) => scalarString(lookup(v, key)) === want;
+    return (v) => scalarString(lookup(v, slot)) === want;
   }
   const tests: ((value: AnyValue | undefined) => boolean)[] = [];
   if (c.exists !== undefined) tests.push(c.exists ? (x) => x !== undefined : (x) => x === undefined);
@@ -121,13 +158,13 @@ function compileCondition(key: string, c: ConditionConfig, path: string, errors:
   }
   if (tests.length === 0) errors.push({ path, message: 'a condition object needs at least one test (equals, in, glob, regex, exists, lt, lte, gt, gte, not)' });
   return (v) => {
-    const x = lookup(v, key);
+    const x = lookup(v, slot);
     for (const t of tests) if (!t(x)) return false;
     return true;
   };
 }
 
-function compileMatch(rule: RuleConfig, path: string, errors: RuleError[]): Matcher {
+function compileMatch(rule: RuleConfig, path: string, errors: RuleError[], slots: AttributeSlots): Matcher {
   const parts: Matcher[] = [];
   const m = rule.match;
   if (rule.source === 'log' && (m.kind || m.status)) errors.push({ path: `${path}::match`, message: 'kind and status apply to span rules only' });
@@ -137,31 +174,31 @@ function compileMatch(rule: RuleConfig, path: string, errors: RuleError[]): Matc
   }
   if (m.status) {
     const codes = new Set(m.status.map((s) => STATUS_CODES.indexOf(s)));
-    parts.push((v) => v.span !== undefined && codes.has(v.span.status.code));
+    parts.push((v) => v.span !== undefined && codes.has(v.span.statusCode));
   }
   if (m.name) {
     const res = m.name.map((g) => globToRegExp(g));
     parts.push((v) => res.some((re) => re.test(v.name)));
   }
-  for (const [key, cond] of Object.entries(m.attributes)) parts.push(compileCondition(key, cond, `${path}::match::attributes::${key}`, errors));
+  for (const [key, cond] of Object.entries(m.attributes)) parts.push(compileCondition(slots.slot(key), cond, `${path}::match::attributes::${key}`, errors));
   return (v) => {
     for (const p of parts) if (!p(v)) return false;
     return true;
   };
 }
 
-function compileCapture(rule: RuleConfig, path: string, errors: RuleError[]): Capture {
-  const caps: [string, RegExp][] = [];
+function compileCapture(rule: RuleConfig, path: string, errors: RuleError[], slots: AttributeSlots): Capture {
+  const caps: [number, RegExp][] = [];
   for (const [key, text] of Object.entries(rule.capture)) {
     const re = compileRegExp(text, `${path}::capture::${key}`, errors);
     if (!re) continue;
     if (!/\(\?<[A-Za-z_][A-Za-z0-9_]*>/.test(text)) errors.push({ path: `${path}::capture::${key}`, message: 'needs at least one named group, e.g. (?<item_id>...)' });
-    caps.push([key, re]);
+    caps.push([slots.slot(key), re]);
   }
   if (caps.length === 0) return () => true;
   return (v, into) => {
-    for (const [key, re] of caps) {
-      const s = scalarString(lookup(v, key));
+    for (const [slot, re] of caps) {
+      const s = scalarString(lookup(v, slot));
       if (s === undefined) return false;
       const m = re.exec(s);
       if (!m) return false;
@@ -171,11 +208,11 @@ function compileCapture(rule: RuleConfig, path: string, errors: RuleError[]): Ca
   };
 }
 
-/** Query parameter `param` from `url.query`, or the query part of `url.full` / `http.target`. */
-function queryParam(v: RecordView, param: string): string | undefined {
-  let q = scalarString(lookup(v, 'url.query'));
+/** Query parameter `param` from `url.query`, or the query part of `url.full` / `http.target` (slots `from`). */
+function queryParam(v: RecordView, param: string, from: readonly [number, number, number]): string | undefined {
+  let q = scalarString(lookup(v, from[0]));
   if (q === undefined) {
-    const full = scalarString(lookup(v, 'url.full')) ?? scalarString(lookup(v, 'http.target'));
+    const full = scalarString(lookup(v, from[1])) ?? scalarString(lookup(v, from[2]));
     const i = full?.indexOf('?') ?? -1;
     if (full === undefined || i < 0) return undefined;
     q = full.slice(i + 1);
@@ -184,22 +221,31 @@ function queryParam(v: RecordView, param: string): string | undefined {
   return value ?? undefined;
 }
 
-function compileFrom(expr: string, path: string, errors: RuleError[]): Source {
+function compileFrom(expr: string, path: string, errors: RuleError[], slots: AttributeSlots): Source {
   const dot = expr.indexOf('.');
   const head = dot < 0 ? expr : expr.slice(0, dot);
   const rest = dot < 0 ? '' : expr.slice(dot + 1);
   switch (head) {
     case 'attributes':
-      if (rest) return (v) => jsonOf(findAttribute(v.attrs, rest) ?? findAttribute(v.resource, rest));
+      if (rest) {
+        const slot = slots.slot(rest);
+        return (v) => jsonOf(lookup(v, slot));
+      }
       break;
     case 'resource':
-      if (rest) return (v) => jsonOf(findAttribute(v.resource, rest));
+      if (rest) {
+        const slot = slots.slot(rest);
+        return (v) => jsonOf(v.resource[slot]);
+      }
       break;
     case 'capture':
       if (rest) return (_v, captured) => captured[rest];
       break;
     case 'query':
-      if (rest) return (v) => queryParam(v, rest);
+      if (rest) {
+        const from = [slots.slot('url.query'), slots.slot('url.full'), slots.slot('http.target')] as const;
+        return (v) => queryParam(v, rest, from);
+      }
       break;
     case 'name':
       if (!rest) return (v) => v.name;
@@ -208,7 +254,7 @@ function compileFrom(expr: string, path: string, errors: RuleError[]): Source {
       if (!rest) return (v) => (v.log ? jsonOf(v.log.body) : undefined);
       break;
     case 'status':
-      if (rest === 'message') return (v) => v.span?.status.message || undefined;
+      if (rest === 'message') return (v) => v.span?.statusMessage() || undefined;
       break;
     case 'duration_ms':
       if (!rest) return (v) => (v.span ? durationMillis(v.span) : undefined);
@@ -227,15 +273,15 @@ function jsonOf(v: AnyValue | undefined): JsonValue | undefined {
   return j === null ? undefined : j;
 }
 
-function durationMillis(span: Span): number {
-  const ns = BigInt(span.endTimeUnixNano) - BigInt(span.startTimeUnixNano);
+function durationMillis(span: SpanFields): number {
+  const ns = BigInt(span.endTimeUnixNano()) - BigInt(span.startTimeUnixNano());
   return Number(ns) / 1e6;
 }
 
-function compileSource(src: SourceConfig, path: string, errors: RuleError[]): Source {
-  if (typeof src === 'string') return compileFrom(src, path, errors);
+function compileSource(src: SourceConfig, path: string, errors: RuleError[], slots: AttributeSlots): Source {
+  if (typeof src === 'string') return compileFrom(src, path, errors, slots);
   if (src.from === undefined && src.value === undefined) errors.push({ path, message: 'needs `from` or `value`' });
-  const base: Source = src.from !== undefined ? compileFrom(src.from, `${path}::from`, errors) : () => src.value as JsonValue;
+  const base: Source = src.from !== undefined ? compileFrom(src.from, `${path}::from`, errors, slots) : () => src.value as JsonValue;
   const dflt = src.default as JsonValue | undefined;
   const t = src.transform;
   return (v, captured) => {
@@ -254,8 +300,18 @@ function compileSource(src: SourceConfig, path: string, errors: RuleError[]): So
   };
 }
 
-/** Compiles every rule; returns the rules and every error found, with paths. */
-export function compileRules(config: AnalyticsConfig): { rules: CompiledRule[]; errors: RuleError[] } {
+/** Whether a rule reads the span name or the log record's event name (a `name` glob or source). */
+function readsName(r: RuleConfig): boolean {
+  if (r.match.name) return true;
+  const from = (s: SourceConfig) => (typeof s === 'string' ? s : s.from) === 'name';
+  return Object.values(r.properties ?? {}).some(from);
+}
+
+/**
+ * Compiles every rule; returns the rules, every error found (with paths), and whether any rule
+ * reads names. Attribute keys the rules read are given slots in `slots`.
+ */
+export function compileRules(config: AnalyticsConfig, slots = new AttributeSlots()): { rules: CompiledRule[]; errors: RuleError[]; readsName: boolean } {
   const errors: RuleError[] = [];
   const ids = new Set<string>();
   const rules = config.rules.map((r, i) => {
@@ -269,14 +325,14 @@ export function compileRules(config: AnalyticsConfig): { rules: CompiledRule[]; 
       source: r.source,
       event: r.event,
       drop: r.drop,
-      match: compileMatch(r, path, errors),
-      capture: compileCapture(r, path, errors),
-      properties: r.properties ? Object.entries(r.properties).map(([k, s]): [string, Source] => [k, compileSource(s, `${path}::properties::${k}`, errors)]) : undefined,
+      match: compileMatch(r, path, errors, slots),
+      capture: compileCapture(r, path, errors, slots),
+      properties: r.properties ? Object.entries(r.properties).map(([k, s]): [string, Source] => [k, compileSource(s, `${path}::properties::${k}`, errors, slots)]) : undefined,
       category: r.category,
       privacyLevel: r.privacy_level,
     };
   });
-  return { rules, errors };
+  return { rules, errors, readsName: config.rules.some(readsName) };
 }
 
 /**

@@ -126,6 +126,17 @@ describe('fixtures end to end through config.example.yaml', () => {
     assert.equal(counts.size * sends, events.length, 'two different source records shared an insert_id');
   });
 
+  // JSON bodies are decoded; protobuf trace bodies reach the analytics rules undecoded (projected).
+  it('makes the very same event of a record whichever encoding, compression or transport it came in', () => {
+    const byId = new Map<string, string[]>();
+    for (const e of events) {
+      let list = byId.get(e.insert_id);
+      if (!list) byId.set(e.insert_id, (list = []));
+      list.push(JSON.stringify(e));
+    }
+    for (const [id, copies] of byId) for (const c of copies) assert.equal(c, copies[0], `insert_id ${id}`);
+  });
+
   it('carries trace context on span events', () => {
     const v = events.find((e) => e.name === 'view_item')!;
     assert.match(String(v.context.trace_id), /^[0-9a-f]{32}$/);

@@ -5,8 +5,14 @@ import type { KeyValue, LogsData, Span, TracesData } from '../../../src/pdata.js
 import { fromJsonValue } from '../../../src/pdata.js';
 import { analyticsProcessorFactory, EventMaker } from '../../../processors/analytics/index.js';
 import type { AnalyticsConfig } from '../../../processors/analytics/config.js';
-import { decodeLogsRequest, decodeTracesRequest } from '../../../src/otlp/proto.js';
-import { readFixture } from '../../helpers.js';
+import { decodeLogsRequest, decodeTracesRequest, EncodedTraces, encodeTracesRequest, scanTracesRequest } from '../../../src/otlp/proto.js';
+import fc from 'fast-check';
+import { tracesRequest } from '../../fuzz/traces.js';
+import path from 'node:path';
+import { resolveConfig } from '../../../src/config/resolve.js';
+import { loadRawConfig } from '../../../src/config/sources.js';
+import { defaultRegistry } from '../../../src/registry.js';
+import { fixtureBodyPlain, fixtureManifest, projectRoot, readFixture } from '../../helpers.js';
 
 function config(raw: unknown): AnalyticsConfig {
   const r = analyticsProcessorFactory.configSchema.safeParse(raw);
@@ -46,10 +52,21 @@ function traces(spans: Span[], resource: Record<string, unknown> = { 'service.na
   };
 }
 
+/** Events from traces as pdata and, for protobuf traces, as projected (`EncodedTraces`): both the same. */
+function eventsOfTraces(maker: EventMaker, data: TracesData | Uint8Array): AnalyticsEvent[] {
+  const body = data instanceof Uint8Array ? data : encodeTracesRequest(data);
+  const fromPdata: AnalyticsEvent[] = [];
+  maker.fromTraces(decodeTracesRequest(body), fromPdata);
+  const projected: AnalyticsEvent[] = [];
+  maker.fromTraces(new EncodedTraces(body, scanTracesRequest(body).spans), projected);
+  assert.deepEqual(projected, fromPdata, 'events of the projected request differ from those of the decoded one');
+  return fromPdata;
+}
+
 function run(cfg: AnalyticsConfig, data: { traces?: TracesData; logs?: LogsData }): AnalyticsEvent[] {
   const maker = new EventMaker(cfg);
   const out: AnalyticsEvent[] = [];
-  if (data.traces) maker.fromTraces(data.traces, out);
+  if (data.traces) out.push(...eventsOfTraces(maker, data.traces));
   if (data.logs) maker.fromLogs(data.logs, out);
   return out;
 }
@@ -152,6 +169,11 @@ describe('analytics log records', () => {
     assert.ok(!('message' in signup.properties), 'bodies are left out by default');
   });
 
+  it('keeps an attribute as a property of a log event even when a span rule reads that key', () => {
+    const events = run(config({ rules: [{ id: 'pdp', event: 'view_item', properties: { method: 'attributes.signup.method' } }] }), { logs });
+    assert.equal(events.find((e) => e.name === 'user.signed_up')!.properties['signup.method'], 'email');
+  });
+
   it('falls back to the event.name attribute, and log rules rename, map and drop', () => {
     const cfg = config({
       rules: [
@@ -217,5 +239,42 @@ describe('analytics on the shop traces', () => {
     assert.ok(want.length > 0);
     assert.equal(events.length, want.length);
     assert.ok(events.some((e) => e.properties.item_id === 'trq22o064-q11'));
+  });
+});
+
+describe('analytics on protobuf traces left undecoded (EncodedTraces)', () => {
+  const every = config({
+    rules: [
+      { id: 'route', event: 'route', match: { kind: ['server', 'internal'], attributes: { 'http.route': { exists: true } } }, properties: { route: 'attributes.http.route', took: 'duration_ms' } },
+      { id: 'named', event: 'named', match: { name: ['*a*', ''], status: ['unset', 'error'] }, properties: { name: 'name', why: 'status.message', q: 'query.q' } },
+      { id: 'path', event: 'path', capture: { 'url.path': '^(?<first>.)' }, properties: { user: 'resource.user.id', a: { from: 'attributes.a', transform: 'string' } } },
+      { id: 'empty-key', event: 'empty-key', match: { attributes: { '': { exists: true } } } },
+      { id: 'not', event: 'not', match: { attributes: { a: { not: 'x' }, 'user.id': { in: ['1', 'true'] } } } },
+    ],
+    identity: { user_id: ['user.id', 'a'], session_id: [''], device_id: ['url.query'] },
+    consent_attributes: { a: 'analytics' },
+    context_attributes: ['url.path', 'other'],
+  });
+
+  it('makes the same events as from decoded traces, on every SDK fixture with the example rules', () => {
+    const example = resolveConfig(loadRawConfig([path.join(projectRoot, 'config.example.yaml')], [], {}), defaultRegistry()).processors.get('analytics')!.config as AnalyticsConfig;
+    let events = 0;
+    for (const f of fixtureManifest().filter((x) => x.signal === 'traces' && x.path.endsWith('.pb'))) {
+      events += eventsOfTraces(new EventMaker(example), fixtureBodyPlain(f)).length;
+      eventsOfTraces(new EventMaker(every), fixtureBodyPlain(f));
+    }
+    assert.ok(events > 20, `${events} events`);
+  });
+
+  it('makes the same events as from decoded traces, on generated requests', () => {
+    const maker = new EventMaker(every);
+    let events = 0;
+    fc.assert(
+      fc.property(tracesRequest, (body) => {
+        events += eventsOfTraces(maker, body).length;
+      }),
+      { numRuns: 1500, seed: Number(process.env.OTELYTICS_FUZZ_SEED ?? 20240611) },
+    );
+    assert.ok(events > 500, `${events} events`);
   });
 });
