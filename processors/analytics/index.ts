@@ -226,7 +226,7 @@ export class EventMaker {
     captured: { [k: string]: JsonValue },
   ): AnalyticsEvent {
     const { attrs, resource } = view;
-    // Built field by field: a spread of the resource part here costs more than all the rest.
+    // Built field by field: adding keys to an object made by a spread is slow.
     const context: EventContext = { source };
     if (base.service !== undefined) context['service.name'] = base.service;
     if (base.version !== undefined) context['service.version'] = base.version;
@@ -241,13 +241,14 @@ export class EventMaker {
     }
     let properties: { [k: string]: JsonValue };
     if (rule?.properties) {
-      properties = { ...captured };
-      for (const [key, src] of rule.properties) {
+      properties = copyOf(captured);
+      for (let i = 0; i < rule.properties.length; i++) {
+        const [key, src] = rule.properties[i]!;
         const v = src(view, captured);
         if (v !== undefined) properties[key] = v;
       }
     } else if (source === 'log') {
-      properties = { ...captured };
+      properties = copyOf(captured);
       for (const kv of view.log!.attributes) if (!this.reserved.has(kv.key)) properties[kv.key] = toJsonValue(kv.value);
       if (this.cfg.logs.include_body) {
         const body = toJsonValue(view.log!.body);
@@ -273,6 +274,13 @@ export class EventMaker {
     if (rule?.privacyLevel !== undefined) e.privacy_level = rule.privacyLevel;
     return e;
   }
+}
+
+/** A copy made key by key: objects made by spreading get slow to add keys to. */
+function copyOf(o: { [k: string]: JsonValue }): { [k: string]: JsonValue } {
+  const copy: { [k: string]: JsonValue } = {};
+  for (const k in o) copy[k] = o[k]!;
+  return copy;
 }
 
 /** The first non-empty string among `slots`, each looked up on the record, then its resource. */

@@ -28,27 +28,30 @@ import { readerOf, startDecode, stringAt, type Reader } from './reader.js';
  */
 export class AttributeKeys {
   readonly keys: readonly string[];
-  /** Keys by UTF-8 length: their bytes and slots. */
-  readonly #byLength: ({ bytes: Uint8Array; slot: number }[] | undefined)[] = [];
+  /** Keys by UTF-8 length: their bytes, and their slots in the same order. */
+  readonly #bytes: (Uint8Array[] | undefined)[] = [];
+  readonly #slots: (number[] | undefined)[] = [];
 
   constructor(keys: readonly string[]) {
     this.keys = keys;
     keys.forEach((key, slot) => {
       const bytes = Buffer.from(key, 'utf8');
-      (this.#byLength[bytes.length] ??= []).push({ bytes, slot });
+      (this.#bytes[bytes.length] ??= []).push(bytes);
+      (this.#slots[bytes.length] ??= []).push(slot);
     });
   }
 
   /** Slot of the key in bytes [start, end) of `b`, or -1 when it is not looked for. */
   slotOf(b: Uint8Array, start: number, end: number): number {
-    const candidates = this.#byLength[end - start];
+    const n = end - start;
+    const candidates = this.#bytes[n];
     if (candidates === undefined) return -1;
-    const last = end - 1;
-    for (const { bytes, slot } of candidates) {
+    for (let c = 0; c < candidates.length; c++) {
+      const key = candidates[c]!;
       // Keys often share a prefix (`http.`, `url.`): compare from the end.
-      let i = bytes.length - 1;
-      while (i >= 0 && bytes[i] === b[last - (bytes.length - 1 - i)]) i--;
-      if (i < 0) return slot;
+      let i = n - 1;
+      while (i >= 0 && key[i] === b[start + i]) i--;
+      if (i < 0) return this.#slots[n]![c]!;
     }
     return -1;
   }
