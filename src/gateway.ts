@@ -47,7 +47,6 @@ export function fanOut(targets: readonly Target[]): Consumer {
   };
 }
 
-/** The `dead_letter` exporter id an exporter's config names, if any. */
 /**
  * Whether traces may enter a pipeline of these processors and exporters as the protobuf bytes they
  * arrived in (see `Consumer.takesEncodedTraces`): every stage takes them so, up to the first
@@ -61,6 +60,7 @@ export function tracesStayEncoded(processors: readonly ProcessorFactory<unknown>
   return exporters.every((f) => f.takesEncodedTraces === true);
 }
 
+/** The `dead_letter` exporter id an exporter's config names, if any. */
 function deadLetterOf(config: unknown): string | undefined {
   const dl = (config as { dead_letter?: unknown } | undefined)?.dead_letter;
   return typeof dl === 'string' ? dl : undefined;
