@@ -136,12 +136,36 @@ export interface MetricsData {
   dataPointCount: number;
 }
 
+/** The empty `Resource`. */
 export function emptyResource(): Resource {
   return { attributes: [], droppedAttributesCount: 0 };
 }
 
+/** The empty `InstrumentationScope`. */
 export function emptyScope(): InstrumentationScope {
   return { name: '', version: '', attributes: [], droppedAttributesCount: 0 };
+}
+
+/** A span with every field at its proto3 default (ids `""`, times `"0"`, empty lists, unset status). */
+export function emptySpan(): Span {
+  return {
+    traceId: '',
+    spanId: '',
+    traceState: '',
+    parentSpanId: '',
+    flags: 0,
+    name: '',
+    kind: 0,
+    startTimeUnixNano: '0',
+    endTimeUnixNano: '0',
+    attributes: [],
+    droppedAttributesCount: 0,
+    events: [],
+    droppedEventsCount: 0,
+    links: [],
+    droppedLinksCount: 0,
+    status: { code: 0, message: '' },
+  };
 }
 
 export function spanCount(data: TracesData): number {

@@ -12,7 +12,6 @@
  * or no pipeline to run; 2 usage error.
  */
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import { resolveConfig, type GatewayConfig } from '../config/resolve.js';
 import { loadRawConfig } from '../config/sources.js';
 import { decodeOtlpBody, dryRun, type DryRunInput } from '../dry_run.js';
@@ -20,6 +19,7 @@ import { ConfigErrors, errorMessage } from '../errors.js';
 import { defaultRegistry } from '../registry.js';
 import type { AnalyticsConfig } from '../../processors/analytics/config.js';
 import type { PrivacyConfig } from '../../processors/privacy/index.js';
+import { commandArgs, usageError } from './args.js';
 import { eventLine, exitQuietlyOnClosedPipe, palette, useColor } from './format.js';
 
 export const RULES_TEST_USAGE =
@@ -51,33 +51,18 @@ export function rulesUnderTest(config: GatewayConfig): RulesUnderTest[] {
 
 export async function rulesTestCommand(argv: string[]): Promise<number> {
   exitQuietlyOnClosedPipe();
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', multiple: true, short: 'c' },
-        set: { type: 'string', multiple: true },
-        input: { type: 'string', multiple: true, short: 'i' },
-        signal: { type: 'string' },
-        pipeline: { type: 'string' },
-        format: { type: 'string' },
-        'no-color': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`otelytics rules test: ${errorMessage(err)}\nusage: ${RULES_TEST_USAGE}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`usage: ${RULES_TEST_USAGE}\n`);
-    return 0;
-  }
-  const usage = (msg: string) => {
-    process.stderr.write(`otelytics rules test: ${msg}\nusage: ${RULES_TEST_USAGE}\n`);
-    return 2;
-  };
+  const values = commandArgs('rules test', RULES_TEST_USAGE, argv, {
+    config: { type: 'string', multiple: true, short: 'c' },
+    set: { type: 'string', multiple: true },
+    input: { type: 'string', multiple: true, short: 'i' },
+    signal: { type: 'string' },
+    pipeline: { type: 'string' },
+    format: { type: 'string' },
+    'no-color': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (typeof values === 'number') return values;
+  const usage = (msg: string) => usageError('rules test', RULES_TEST_USAGE, msg);
   if (!values.config?.length) return usage('--config is required');
   if (!values.input?.length) return usage('--input is required');
   if (values.signal !== undefined && values.signal !== 'traces' && values.signal !== 'logs') return usage('--signal must be traces or logs');

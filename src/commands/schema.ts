@@ -4,10 +4,10 @@
  * `# yaml-language-server: $schema=./otelytics.schema.json` on the first line of config.yaml.
  */
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import { configJsonSchema } from '../config/json_schema.js';
 import { errorMessage } from '../errors.js';
 import { defaultRegistry } from '../registry.js';
+import { commandArgs } from './args.js';
 import { exitQuietlyOnClosedPipe } from './format.js';
 
 export const SCHEMA_USAGE = 'otelytics schema [--output FILE]      print the JSON Schema of the config (for yaml-language-server)';
@@ -15,17 +15,8 @@ export const SCHEMA_USAGE = 'otelytics schema [--output FILE]      print the JSO
 /** Runs the command; resolves with the exit code. */
 export async function schemaCommand(argv: string[], version: string): Promise<number> {
   exitQuietlyOnClosedPipe();
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } } }));
-  } catch (err) {
-    process.stderr.write(`otelytics schema: ${errorMessage(err)}\nusage: ${SCHEMA_USAGE}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`usage: ${SCHEMA_USAGE}\n`);
-    return 0;
-  }
+  const values = commandArgs('schema', SCHEMA_USAGE, argv, { output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } });
+  if (typeof values === 'number') return values;
   const text = JSON.stringify(configJsonSchema(defaultRegistry(), version), null, 2) + '\n';
   if (values.output) {
     try {

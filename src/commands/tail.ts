@@ -10,7 +10,6 @@
  * `auth::bearer_token`. Exit codes: 0 after --limit events or Ctrl-C; 1 when the endpoint cannot
  * be reached, refuses the request or closes the stream; 2 usage error.
  */
-import { parseArgs } from 'node:util';
 import { resolveConfig } from '../config/resolve.js';
 import { parseEndpoint } from '../config/schema.js';
 import { loadRawConfig } from '../config/sources.js';
@@ -19,6 +18,7 @@ import type { AnalyticsEvent } from '../event.js';
 import { defaultRegistry } from '../registry.js';
 import { sseMessages } from './sse.js';
 import type { StatusConfig } from '../extensions/status/config.js';
+import { commandArgs, usageError } from './args.js';
 import { eventLine, exitQuietlyOnClosedPipe, palette, useColor } from './format.js';
 
 export const TAIL_USAGE = 'otelytics tail (--config FILE [--set ...] | --endpoint URL) [--token T] [--pipeline ID] [--name GLOB] [--json] [--limit N] [--no-color]';
@@ -36,35 +36,20 @@ export function statusEndpointFromConfig(configs: string[], sets: string[], env:
 
 export async function tailCommand(argv: string[]): Promise<number> {
   exitQuietlyOnClosedPipe();
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', multiple: true, short: 'c' },
-        set: { type: 'string', multiple: true },
-        endpoint: { type: 'string' },
-        token: { type: 'string' },
-        pipeline: { type: 'string' },
-        name: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        limit: { type: 'string' },
-        'no-color': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`otelytics tail: ${errorMessage(err)}\nusage: ${TAIL_USAGE}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`usage: ${TAIL_USAGE}\n`);
-    return 0;
-  }
-  const usage = (msg: string) => {
-    process.stderr.write(`otelytics tail: ${msg}\nusage: ${TAIL_USAGE}\n`);
-    return 2;
-  };
+  const values = commandArgs('tail', TAIL_USAGE, argv, {
+    config: { type: 'string', multiple: true, short: 'c' },
+    set: { type: 'string', multiple: true },
+    endpoint: { type: 'string' },
+    token: { type: 'string' },
+    pipeline: { type: 'string' },
+    name: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    limit: { type: 'string' },
+    'no-color': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (typeof values === 'number') return values;
+  const usage = (msg: string) => usageError('tail', TAIL_USAGE, msg);
   if (!values.endpoint && !values.config?.length) return usage('give --config or --endpoint');
   const limit = values.limit === undefined ? Infinity : Number(values.limit);
   if (!(limit > 0) || (limit !== Infinity && !Number.isInteger(limit))) return usage('--limit must be a positive integer');

@@ -9,18 +9,10 @@ import { applySet, loadRawConfig, mergeTrees, parseConfigText, substituteEnv } f
 import { ConfigErrors } from '../../src/errors.js';
 import { defaultRegistry } from '../../src/registry.js';
 import { projectRoot } from '../helpers.js';
+import { errorsOf } from './errors.js';
 
 const registry = defaultRegistry();
 
-function errorsOf(yaml: string): string[] {
-  try {
-    resolveConfig(parseConfigText(yaml, 'test.yaml'), registry);
-  } catch (err) {
-    assert.ok(err instanceof ConfigErrors, String(err));
-    return err.errors.map((e) => e.message);
-  }
-  return [];
-}
 
 const minimal = `
 receivers: { otlp: }

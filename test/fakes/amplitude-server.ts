@@ -24,7 +24,7 @@
  * (`{"status":503,"times":2}`, `{"reset":true}`, `{"delayMillis":500}`).
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal, type Listening } from './listen.js';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
@@ -117,8 +117,7 @@ export class FakeAmplitude {
   private readonly seen = new Map<string, number>();
   private readonly rate: Window;
   private readonly daily = new Window(DAY_MILLIS);
-  private server: http.Server | undefined;
-  private readonly sockets = new Set<import('node:net').Socket>();
+  private listening: Listening | undefined;
   port = 0;
 
   constructor(readonly options: AmplitudeServerOptions = {}) {
@@ -156,23 +155,13 @@ export class FakeAmplitude {
   }
 
   async start(): Promise<this> {
-    const server = http.createServer((req, res) => void this.handle(req, res));
-    server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? 0, '127.0.0.1', () => resolve());
-    });
-    this.server = server;
-    this.port = (server.address() as AddressInfo).port;
+    this.listening = await listenLocal((req, res) => void this.handle(req, res), this.options.port ?? 0);
+    this.port = this.listening.port;
     return this;
   }
 
   async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.listening?.close();
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

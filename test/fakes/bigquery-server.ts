@@ -15,7 +15,7 @@
  * delay, a connection reset, or per-row errors (`{rowErrors: {index: reason}}`) for the next insertAll.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal, type Listening } from './listen.js';
 import zlib from 'node:zlib';
 
 export interface Field {
@@ -97,8 +97,7 @@ export class FakeBigQuery {
   readonly tables = new Map<string, StoredTable>();
   readonly inserts: InsertRecord[] = [];
   private readonly faults: BigQueryFault[] = [];
-  private server: http.Server | undefined;
-  private readonly sockets = new Set<import('node:net').Socket>();
+  private listening: Listening | undefined;
   port = 0;
 
   get endpoint(): string {
@@ -115,23 +114,13 @@ export class FakeBigQuery {
   }
 
   async start(port = 0): Promise<this> {
-    const server = http.createServer((req, res) => void this.handle(req, res));
-    server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve());
-    });
-    this.server = server;
-    this.port = (server.address() as AddressInfo).port;
+    this.listening = await listenLocal((req, res) => void this.handle(req, res), port);
+    this.port = this.listening.port;
     return this;
   }
 
   async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.listening?.close();
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

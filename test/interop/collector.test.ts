@@ -17,7 +17,7 @@ import { decodeLogsJson, decodeTracesJson } from '../../src/otlp/json.js';
 import { decodeTracesRequest } from '../../src/otlp/proto.js';
 import type { LogsData, Span, TracesData } from '../../src/pdata.js';
 import { fixtureManifest, postFixture, projectRoot, readFixture, readJsonLines, startGateway, type RunningGateway } from '../helpers.js';
-import { gatewayConfig, otlpPorts, run, startCollector, tools, waitFor, writeConfig, type RunningCollector } from './interop.js';
+import { eventsToFileConfig, gatewayConfig, otlpPorts, run, startCollector, tools, waitFor, writeConfig, type RunningCollector } from './interop.js';
 
 const byInsertId = (a: AnalyticsEvent, b: AnalyticsEvent) => a.insert_id.localeCompare(b.insert_id);
 
@@ -41,11 +41,7 @@ describe('OpenTelemetry Collector in front: Python SDK → collector → gateway
         writeConfig(
           dir,
           'gateway.yaml',
-          gatewayConfig({
-            processors: '  analytics:',
-            exporters: `  file/events: { path: ${dir}/events.jsonl }`,
-            pipelines: '    events: { receivers: [otlp], processors: [analytics], exporters: [file/events] }',
-          }),
+          eventsToFileConfig(dir),
         ),
       ],
       sets: [],

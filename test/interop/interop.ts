@@ -162,3 +162,12 @@ ${parts.pipelines}
       level: warn
 `;
 }
+
+/** {@link gatewayConfig} with one `events` pipeline: otlp → analytics (no rules) → `dir`/events.jsonl. */
+export function eventsToFileConfig(dir: string): string {
+  return gatewayConfig({
+    processors: '  analytics:',
+    exporters: `  file/events: { path: ${dir}/events.jsonl }`,
+    pipelines: '    events: { receivers: [otlp], processors: [analytics], exporters: [file/events] }',
+  });
+}

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { projectRoot, readJsonLines, startGateway, type RunningGateway } from '../helpers.js';
-import { gatewayConfig, run, writeConfig } from './interop.js';
+import { eventsToFileConfig, run, writeConfig } from './interop.js';
 
 interface Ev { name: string; properties: Record<string, unknown>; context: Record<string, string>; user_id?: string; session_id?: string }
 
@@ -25,11 +25,7 @@ describe('examples/node → gateway', () => {
     const config = writeConfig(
       dir,
       'gateway.yaml',
-      gatewayConfig({
-        processors: '  analytics:',
-        exporters: `  file/events: { path: ${dir}/events.jsonl }`,
-        pipelines: '    events: { receivers: [otlp], processors: [analytics], exporters: [file/events] }',
-      }),
+      eventsToFileConfig(dir),
     );
     gw = await startGateway({ configs: [config], sets: [] });
     for (const protocol of protocols) {

@@ -33,7 +33,7 @@ import {
   uint64ToDecimal,
 } from '../../src/otlp/proto.js';
 import type { AnyValue, LogRecord, LogsData, Span, TracesData } from '../../src/pdata.js';
-import { emptyResource, emptyScope, logRecordCount, spanCount } from '../../src/pdata.js';
+import { emptyResource, emptyScope, emptySpan, logRecordCount, spanCount } from '../../src/pdata.js';
 import { fixtureManifest, readFixture, type FixtureFile } from '../helpers.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -92,22 +92,13 @@ function traceWithSpan(fill: (w: W) => void): Uint8Array {
 
 function span(over: Partial<Span> = {}): Span {
   return {
+    ...emptySpan(),
     traceId: '0af7651916cd43dd8448eb211c80319c',
     spanId: 'b7ad6b7169203331',
-    traceState: '',
-    parentSpanId: '',
-    flags: 0,
     name: 'op',
     kind: 2,
     startTimeUnixNano: '1795288700006000000',
     endTimeUnixNano: '1795288700008320917',
-    attributes: [],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
     ...over,
   };
 }

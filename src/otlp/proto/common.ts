@@ -200,16 +200,6 @@ export function readGroup<H, T>(
   return schemaUrl;
 }
 
-/** The empty `Resource`. */
-export function emptyResource(): Resource {
-  return { attributes: [], droppedAttributesCount: 0 };
-}
-
-/** The empty `InstrumentationScope`. */
-export function emptyScope(): InstrumentationScope {
-  return { name: '', version: '', attributes: [], droppedAttributesCount: 0 };
-}
-
 /**
  * Decodes an export request whose field 1 (`name`, fields `fields`) repeats the resource groups:
  * each is read by `readItem` and appended to `items`. Every failure becomes an `OtlpDecodeError`

@@ -2,14 +2,12 @@
  * OTLP/protobuf logs: `ExportLogsServiceRequest` (`collector/logs/v1/logs_service.proto`,
  * `logs/v1/logs.proto`) decoded into and encoded from pdata `LogsData`.
  */
-import type { LogRecord, LogsData, ResourceLogs, ScopeLogs } from '../../pdata.js';
+import { emptyResource, emptyScope, type LogRecord, type LogsData, type ResourceLogs, type ScopeLogs } from '../../pdata.js';
 import { LEN } from '../wire.js';
 import {
   F_ANY_VALUE,
   F_RESOURCE,
   F_SCOPE,
-  emptyResource,
-  emptyScope,
   readAnyValue,
   readAttribute,
   readGroup,

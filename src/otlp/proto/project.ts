@@ -115,7 +115,7 @@ export class ProjectedSpan {
   }
 }
 
-const EMPTY = new Uint8Array(0);
+const EMPTY: Uint8Array = Buffer.alloc(0);
 
 function timestampAt(b: Uint8Array, p: number): string {
   if (p < 0) return '0';
@@ -188,8 +188,9 @@ function valueAt(start: number, end: number): AnyValue {
 
 /** `KeyValue` in [p, end): when its key has a slot not yet filled in `into`, fills it. */
 function attribute(p: number, end: number, keys: AttributeKeys, into: (AnyValue | undefined)[]): void {
-  let keyAt = -1;
-  let keyEnd = -1;
+  // No key field: the key is "" (an empty range).
+  let keyAt = 0;
+  let keyEnd = 0;
   let valueStart = -1;
   let valueEnd = -1;
   while (p < end) {
@@ -208,7 +209,7 @@ function attribute(p: number, end: number, keys: AttributeKeys, into: (AnyValue 
       p = nx + n;
     } else p = skipField(p, t & 7, f);
   }
-  const slot = keyAt < 0 ? keys.slotOf(b, 0, 0) : keys.slotOf(b, keyAt, keyEnd);
+  const slot = keys.slotOf(b, keyAt, keyEnd);
   if (slot < 0 || into[slot] !== undefined) return;
   into[slot] = valueStart < 0 ? {} : valueAt(valueStart, valueEnd);
 }
@@ -345,16 +346,15 @@ function resourceSpans(p: number, end: number, keys: AttributeKeys, s: Projected
  * Attributes are looked for under `keys` on the span and on its resource.
  */
 export function projectTraces(buf: Uint8Array, keys: AttributeKeys, onSpan: (span: ProjectedSpan) => void): void {
-  const saved = { b, reader };
-  b = buf;
-  reader = undefined;
+  // Strings are sliced with Buffer's decoders.
+  b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const s = new ProjectedSpan(keys.keys.length);
-  s.buf = buf;
+  s.buf = b;
   try {
-    for (let p = 0; p < buf.length; ) {
+    for (let p = 0; p < b.length; ) {
       const t = varint(p);
       p = nx;
-      if (t >>> 3 === 1 && (t & 7) === LEN) {
+      if (t >>> 3 === 1) {
         const n = varint(p);
         const e = nx + n;
         resourceSpans(nx, e, keys, s, onSpan);
@@ -362,7 +362,7 @@ export function projectTraces(buf: Uint8Array, keys: AttributeKeys, onSpan: (spa
       } else p = skipField(p, t & 7, t >>> 3);
     }
   } finally {
-    b = saved.b;
-    reader = saved.reader;
+    b = EMPTY;
+    reader = undefined;
   }
 }

@@ -2,8 +2,8 @@
  * OTLP/protobuf traces: `ExportTraceServiceRequest` (`collector/trace/v1/trace_service.proto`,
  * `trace/v1/trace.proto`) decoded into and encoded from pdata `TracesData`.
  */
-import type { ResourceSpans, ScopeSpans, Span, SpanEvent, SpanLink, TracesData } from '../../pdata.js';
-import { F_RESOURCE, F_SCOPE, emptyResource, emptyScope, readAttribute, readGroup, readRequest, readResource, readScope } from './common.js';
+import { emptyResource, emptyScope, emptySpan, type ResourceSpans, type ScopeSpans, type Span, type SpanEvent, type SpanLink, type TracesData } from '../../pdata.js';
+import { F_RESOURCE, F_SCOPE, readAttribute, readGroup, readRequest, readResource, readScope } from './common.js';
 import { enter, fieldNo, leave, names, readEnum, readFixed32, readId, readString, readTag, readTimestamp, readUint32, skip, type Reader } from './reader.js';
 import {
   encodeRequest,
@@ -97,24 +97,7 @@ function readStatus(r: Reader, status: { code: number; message: string }): void 
 }
 
 function readSpan(r: Reader): Span {
-  const span: Span = {
-    traceId: '',
-    spanId: '',
-    traceState: '',
-    parentSpanId: '',
-    flags: 0,
-    name: '',
-    kind: 0,
-    startTimeUnixNano: '0',
-    endTimeUnixNano: '0',
-    attributes: [],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
-  };
+  const span = emptySpan();
   while (r.pos < r.len) {
     const wt = readTag(r);
     switch (fieldNo) {

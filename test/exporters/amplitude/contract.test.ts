@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { PartialFailure, PermanentError, RetryableError } from '../../../src/errors.js';
+import { failure, rejectedIds, retriedIds } from '../partial.js';
 import type { AnalyticsEvent } from '../../../src/event.js';
 import { amplitudeSchema, amplitudeSendContext } from '../../../exporters/amplitude/index.js';
 import { sendEvents } from '../../../exporters/amplitude/sender.js';
@@ -32,17 +33,6 @@ function ev(i: number, over: Partial<AnalyticsEvent> = {}): AnalyticsEvent {
   };
 }
 
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  assert.fail('expected the send to fail');
-}
-
-const rejectedIds = (err: PartialFailure) => new Map(err.rejected.flatMap((r) => (r.payload as { data: AnalyticsEvent[] }).data.map((e) => [e.insert_id, r.reason] as const)));
-const retryIds = (err: PartialFailure | RetryableError) => ((err as PartialFailure).retry as { data: AnalyticsEvent[] } | undefined)?.data.map((e) => e.insert_id) ?? [];
 
 describe('amplitude exporter against the local Amplitude server', () => {
   let fake: FakeAmplitude;
@@ -173,7 +163,7 @@ describe('amplitude exporter against the local Amplitude server', () => {
     assert.ok(err instanceof PartialFailure, String(err));
     assert.deepEqual([...rejectedIds(err).keys()], ['ins-11']);
     assert.match(rejectedIds(err).get('ins-11')!, /429.*exceeded_daily_quota_users/);
-    assert.deepEqual(retryIds(err), ['ins-10', 'ins-14']);
+    assert.deepEqual(retriedIds(err), ['ins-10', 'ins-14']);
     assert.equal(err.retryAfterMillis, 1200);
     assert.ok(limited.ingested.has('ins-12') && limited.ingested.has('ins-13'));
     assert.ok(!limited.ingested.has('ins-10'));
@@ -205,7 +195,7 @@ describe('amplitude exporter against the local Amplitude server', () => {
     const err = await failure(sendEvents(events, ctxFor(fake, { max_events_per_request: 5 }), never));
     assert.ok(err instanceof PartialFailure, String(err));
     assert.deepEqual(err.rejected, []);
-    assert.deepEqual(retryIds(err), events.slice(5).map((e) => e.insert_id));
+    assert.deepEqual(retriedIds(err), events.slice(5).map((e) => e.insert_id));
     assert.equal(err.retryAfterMillis, undefined);
     assert.deepEqual([...fake.ingested.keys()], events.slice(0, 5).map((e) => e.insert_id));
   });

@@ -9,6 +9,7 @@ import { BigQuery } from '@google-cloud/bigquery';
 import { pino } from 'pino';
 import type { Payload } from '../../../src/component.js';
 import { PartialFailure, PermanentError, RetryableError } from '../../../src/errors.js';
+import { failure, rejectedIds, retriedIds } from '../partial.js';
 import type { AnalyticsEvent } from '../../../src/event.js';
 import { Telemetry } from '../../../src/telemetry.js';
 import { BigQueryExporter, bigquerySchema, clientOptions } from '../../../exporters/bigquery/index.js';
@@ -38,17 +39,6 @@ function ev(i: number, over: Partial<AnalyticsEvent> = {}): AnalyticsEvent {
   };
 }
 
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  assert.fail('expected the send to fail');
-}
-
-const rejected = (err: PartialFailure) => new Map(err.rejected.flatMap((r) => (r.payload as { data: AnalyticsEvent[] }).data.map((e) => [e.insert_id, r.reason] as const)));
-const retried = (err: PartialFailure) => ((err.retry as { data: AnalyticsEvent[] } | undefined)?.data ?? []).map((e) => e.insert_id);
 
 describe('bigquery exporter against the BigQuery stand-in', () => {
   let fake: FakeBigQuery;
@@ -112,8 +102,8 @@ describe('bigquery exporter against the BigQuery stand-in', () => {
     const events = [ev(0), ev(1, { properties: { quantity: 'two', item_id: 'x' } }), ev(2), ev(3)];
     const err = await failure(p.attempt(events));
     assert.ok(err instanceof PartialFailure, String(err));
-    assert.deepEqual([...rejected(err).keys()], ['row-1']);
-    assert.match(rejected(err).get('row-1')!, /row invalid \(at quantity\): Cannot convert value to integer/);
+    assert.deepEqual([...rejectedIds(err).keys()], ['row-1']);
+    assert.match(rejectedIds(err).get('row-1')!, /row invalid \(at quantity\): Cannot convert value to integer/);
     assert.equal(err.retry, undefined);
     assert.deepEqual(table().rows.map((r) => r.item).sort(), ['sku-0', 'sku-2', 'sku-3']);
     assert.deepEqual(table().rows.find((r) => r.item === 'sku-2')!.quantity, '3');
@@ -124,7 +114,7 @@ describe('bigquery exporter against the BigQuery stand-in', () => {
     const { p, table } = await probe({ skip_invalid_rows: true });
     const err = await failure(p.attempt([ev(0), ev(1, { time_unix_nano: 'not-a-time' }), ev(2)]));
     assert.ok(err instanceof PartialFailure);
-    assert.match(rejected(err).get('row-1')!, /row invalid \(at event_time\): Missing required field: event_time/);
+    assert.match(rejectedIds(err).get('row-1')!, /row invalid \(at event_time\): Missing required field: event_time/);
     assert.equal(table().rows.length, 2);
     assert.equal(fake.inserts.filter((i) => i.table.endsWith(`events_${n}`)).length, 1);
   });
@@ -139,7 +129,7 @@ describe('bigquery exporter against the BigQuery stand-in', () => {
     fake.inject({ rowErrors: { 1: 'backendError' } });
     const err2 = await failure(p2.attempt([ev(0), ev(1), ev(2)]));
     assert.ok(err2 instanceof PartialFailure);
-    assert.deepEqual(retried(err2), ['row-1']);
+    assert.deepEqual(retriedIds(err2), ['row-1']);
     assert.equal(t2().rows.length, 2);
   });
 
@@ -167,7 +157,7 @@ describe('bigquery exporter against the BigQuery stand-in', () => {
     fake.inject({ status: 400, reason: 'invalid', message: 'Request payload size exceeds the limit: 10485760 bytes.' });
     const err = await failure(p.attempt([ev(0), ev(1), ev(2, { properties: { blob: 'z'.repeat(5000) } }), ev(3)]));
     assert.ok(err instanceof PartialFailure);
-    assert.match(rejected(err).get('row-2')!, /exceeds the insertAll request limit of 4096 bytes/);
+    assert.match(rejectedIds(err).get('row-2')!, /exceeds the insertAll request limit of 4096 bytes/);
     assert.equal(table().rows.length, 3);
   });
 

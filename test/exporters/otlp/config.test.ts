@@ -5,8 +5,8 @@ import { parseGrpcEndpoint } from '../../../exporters/otlp/config.js';
 import { signalUrls } from '../../../exporters/otlp/http.js';
 import { resolveConfig } from '../../../src/config/resolve.js';
 import { parseConfigText } from '../../../src/config/sources.js';
-import { ConfigErrors } from '../../../src/errors.js';
 import { defaultRegistry } from '../../../src/registry.js';
+import { errorsOf } from '../../config/errors.js';
 
 const registry = defaultRegistry();
 
@@ -19,15 +19,6 @@ processors: { analytics: }
 `;
 }
 
-function errorsOf(yaml: string): string[] {
-  try {
-    resolveConfig(parseConfigText(yaml, 'test.yaml'), registry);
-  } catch (err) {
-    assert.ok(err instanceof ConfigErrors, String(err));
-    return err.errors.map((e) => e.message);
-  }
-  return [];
-}
 
 describe('otlp exporters config', () => {
   it('registers otlp_grpc, otlp_http and the collector\'s older names otlp and otlphttp', () => {

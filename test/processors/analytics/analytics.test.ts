@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AnalyticsEvent } from '../../../src/event.js';
 import type { KeyValue, LogsData, Span, TracesData } from '../../../src/pdata.js';
-import { fromJsonValue } from '../../../src/pdata.js';
+import { emptySpan, fromJsonValue } from '../../../src/pdata.js';
 import { analyticsProcessorFactory, EventMaker } from '../../../processors/analytics/index.js';
 import type { AnalyticsConfig } from '../../../processors/analytics/config.js';
 import { decodeLogsRequest, decodeTracesRequest, EncodedTraces, encodeTracesRequest, scanTracesRequest } from '../../../src/otlp/proto.js';
@@ -24,22 +24,14 @@ const attrs = (o: Record<string, unknown>): KeyValue[] => Object.entries(o).map(
 
 function span(over: Partial<Span> & { attributes?: KeyValue[] }): Span {
   return {
+    ...emptySpan(),
     traceId: '0af7651916cd43dd8448eb211c80319c',
     spanId: 'b7ad6b7169203331',
-    traceState: '',
-    parentSpanId: '',
     flags: 1,
     name: 'GET /pdp/:slug',
     kind: 2,
     startTimeUnixNano: '1795288699552000000',
     endTimeUnixNano: '1795288699559318452',
-    attributes: [],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
     ...over,
   };
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { decodeLogsJson, decodeTracesJson } from '../../../src/otlp/json.js';
 import type { AnyValue, KeyValue, LogRecord, LogsData, Span, TracesData } from '../../../src/pdata.js';
-import { attributesToObject, emptyScope, fromJsonValue } from '../../../src/pdata.js';
+import { attributesToObject, emptyScope, emptySpan, fromJsonValue } from '../../../src/pdata.js';
 import { createPseudonymizer } from '../../../processors/privacy/pseudonym.js';
 import { fixtureManifest, fixturesDir } from '../../helpers.js';
 import { TEST_KEY, makePrivacy, metricValue, type Harness } from './harness.js';
@@ -19,22 +19,15 @@ const attrs = (o: Record<string, unknown>): KeyValue[] => Object.entries(o).map(
 
 function span(name: string, a: Record<string, unknown>, extra: Partial<Span> = {}): Span {
   return {
+    ...emptySpan(),
     traceId: '3a77750a3bfd0ed5799b74f042dc5201',
     spanId: 'd44e52ca6b1db906',
-    traceState: '',
-    parentSpanId: '',
     flags: 1,
     name,
     kind: 2,
     startTimeUnixNano: '1795288699557000000',
     endTimeUnixNano: '1795288699560000000',
     attributes: attrs(a),
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
     ...extra,
   };
 }

@@ -1,5 +1,6 @@
 // @ts-check
 /** Calls to the status extension's API, with the bearer token kept for this browser tab. */
+import { takeSseMessages } from '../../../commands/sse.js';
 
 const TOKEN_KEY = 'otelytics-status-token';
 
@@ -71,18 +72,8 @@ export async function readEvents(path, onEvent, signal) {
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return;
-    buf += value;
-    let end;
-    while ((end = buf.indexOf('\n\n')) >= 0) {
-      const block = buf.slice(0, end);
-      buf = buf.slice(end + 2);
-      let type = 'message';
-      let data = '';
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event: ')) type = line.slice(7);
-        else if (line.startsWith('data: ')) data += line.slice(6);
-      }
-      if (data) onEvent(type, JSON.parse(data));
-    }
+    const { messages, rest } = takeSseMessages(buf + value);
+    buf = rest;
+    for (const m of messages) onEvent(m.type, m.data);
   }
 }
