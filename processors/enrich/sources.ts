@@ -25,7 +25,7 @@ export class FileSource implements TableSource {
   table: Table = new Map();
   private readonly format: FileFormat;
   private last = '';
-  private listener: ((curr: fs.Stats) => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly cfg: { path: string; format?: FileFormat; poll_interval: number; number_fields: string[] },
@@ -38,18 +38,24 @@ export class FileSource implements TableSource {
 
   async start(): Promise<void> {
     this.load();
-    this.listener = (curr) => {
-      const stamp = `${curr.size}:${curr.mtimeMs}`;
-      if (curr.mtimeMs === 0 || stamp === this.last) return; // gone, or unchanged
-      try {
-        this.load();
-        this.logger.info({ path: this.cfg.path, rows: this.table.size }, 'enrichment table reloaded');
-      } catch (err) {
-        this.last = stamp; // do not retry the same broken content on every poll
-        this.logger.error({ err: (err as Error).message }, 'cannot reload the enrichment table; keeping the previous one');
-      }
-    };
-    fs.watchFile(this.cfg.path, { interval: this.cfg.poll_interval, persistent: false }, this.listener);
+    // Polled against the stamp taken when the table was read, not against the watcher's own first
+    // look: a change made right after start is seen even when it lands before that first look.
+    this.timer = setInterval(() => this.poll(), this.cfg.poll_interval);
+    this.timer.unref();
+  }
+
+  private poll(): void {
+    const st = fs.statSync(this.cfg.path, { throwIfNoEntry: false });
+    if (!st) return; // gone: keep the table until the file is back
+    const stamp = `${st.size}:${st.mtimeMs}`;
+    if (stamp === this.last) return;
+    try {
+      this.load();
+      this.logger.info({ path: this.cfg.path, rows: this.table.size }, 'enrichment table reloaded');
+    } catch (err) {
+      this.last = stamp; // do not retry the same broken content on every poll
+      this.logger.error({ err: (err as Error).message }, 'cannot reload the enrichment table; keeping the previous one');
+    }
   }
 
   private load(): void {
@@ -60,8 +66,8 @@ export class FileSource implements TableSource {
   }
 
   async stop(): Promise<void> {
-    if (this.listener) fs.unwatchFile(this.cfg.path, this.listener);
-    this.listener = undefined;
+    clearInterval(this.timer);
+    this.timer = undefined;
   }
 }
 
