@@ -18,16 +18,17 @@
  * spans scaled to ~500 a request), each time in a fresh process after a warm-up: as fast as
  * `concurrency` clients can for `seconds` (spans/s accepted with 200, refused requests, p50/p99
  * latency, CPU %, peak RSS), then at a fixed 10,000 spans/s (CPU %, peak RSS, p99). In case A also
- * by `telemetrygen traces` over OTLP/HTTP at the fixed rate (bench/collector/telemetrygen.ts). With
- * `--sustain SECONDS`, also the highest fixed rate each system takes for SECONDS without refusing
- * or dropping anything (bench/collector/sustain.ts). Prints one table per case with the ratio
+ * by `telemetrygen traces` over OTLP/HTTP at the fixed rate (bench/collector/telemetrygen.ts). In
+ * the cases of `--sustain-cases` (default A), also the highest fixed rate each system takes for
+ * `--sustain` seconds (default 60; 0: off) without refusing or dropping anything
+ * (bench/collector/sustain.ts), with up to `--sustain-concurrency` (default 64) requests in flight. Prints one table per case with the ratio
  * otelytics / collector per figure, and the figures as JSON on the last line (`BENCH {...}`).
  *
  * The collector is the one scripts/interop/tools.mjs builds (and caches) from
  * scripts/collector/builder-config.yaml; telemetrygen comes from there too.
  *
  * Run: `npm run build && node dist/bench/collector.js [--seconds 10] [--concurrency 8] [--rate 10000]
- * [--cases A,B,C] [--sustain SECONDS]`.
+ * [--cases A,B,C] [--sustain 60] [--sustain-cases A] [--sustain-concurrency 64]`.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -52,7 +53,9 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     rate: { type: 'string', default: '10000' },
     cases: { type: 'string', default: 'A,B,C' },
-    sustain: { type: 'string', default: '0' },
+    sustain: { type: 'string', default: '60' },
+    'sustain-cases': { type: 'string', default: 'A' },
+    'sustain-concurrency': { type: 'string', default: '64' },
   },
   strict: false,
 });
@@ -60,13 +63,21 @@ const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 const fixedSpansPerS = Number(values.rate);
 const sustainSeconds = Number(values.sustain);
+const sustainConcurrency = Number(values['sustain-concurrency']);
 const warmUpSeconds = 2;
 /** telemetrygen's `--rate` is per worker, and one worker manages ~1,700 spans/s at most: 1,000 each. */
 const telemetrygenWorkers = Math.max(1, Math.ceil(fixedSpansPerS / 1000));
-const wanted = new Set(String(values.cases).toUpperCase().split(',').map((s) => s.trim()).filter(Boolean));
+const caseIds = (flag: string): Set<string> => {
+  const ids = new Set(String(values[flag]).toUpperCase().split(',').map((s) => s.trim()).filter(Boolean));
+  if ([...ids].some((id) => !allCases.some((c) => c.id === id))) throw new Error(`--${flag} takes a comma-separated list of ${allCases.map((c) => c.id).join(', ')}`);
+  return ids;
+};
+const wanted = caseIds('cases');
 const cases = allCases.filter((c) => wanted.has(c.id));
-if (cases.length === 0 || wanted.size !== cases.length) throw new Error(`--cases takes a comma-separated list of ${allCases.map((c) => c.id).join(', ')}`);
+if (cases.length === 0) throw new Error(`--cases takes a comma-separated list of ${allCases.map((c) => c.id).join(', ')}`);
+const sustainCases = caseIds('sustain-cases');
 if (!(sustainSeconds >= 0)) throw new Error('--sustain takes a number of seconds (0: off)');
+if (!(sustainConcurrency >= 1)) throw new Error('--sustain-concurrency takes a number of clients');
 
 const log = (line: string): void => void process.stderr.write(line + '\n');
 
@@ -136,13 +147,13 @@ async function runCase(id: string, open: OpenCase, bodies: readonly Body[], tool
     }
   }
 
-  if (sustainSeconds > 0) {
+  if (sustainSeconds > 0 && sustainCases.has(id)) {
     const max = results.find((x) => x.case === id && x.mode === 'max')!;
     const r: Partial<Record<'collector' | 'otelytics', Record<string, unknown>>> = {};
     for (const name of ['collector', 'otelytics'] as const) {
       const from = Number(max[name].spans_per_s) || fixedSpansPerS;
       log(`case ${id}, sustained: ${name}, from ${from} spans/s ...`);
-      r[name] = { ...(await sustainedRate(metered[name], bodies, from, { seconds: sustainSeconds, warmUpSeconds, concurrency, spansPerRequest, log })) };
+      r[name] = { ...(await sustainedRate(metered[name], bodies, from, { seconds: sustainSeconds, warmUpSeconds, concurrency: sustainConcurrency, spansPerRequest, log })) };
     }
     results.push({ case: id, mode: 'sustained', collector: r.collector!, otelytics: r.otelytics! });
   }
@@ -181,7 +192,7 @@ async function main(): Promise<void> {
   console.log(
     `collector side-by-side: ${spansPerRequest} spans/request, ${concurrency} clients, ${seconds} s per run after ${warmUpSeconds} s warm-up, fresh process per run, ` +
       `${hasTaskset ? 'system under test pinned to CPU 1, load generator, sink and broker on CPU 0' : 'not pinned (no taskset)'}` +
-      (sustainSeconds > 0 ? `; sustained: fixed-rate windows of ${sustainSeconds} s` : ''),
+      (sustainSeconds > 0 ? `; sustained (case ${[...sustainCases].join(', ')}): fixed-rate windows of ${sustainSeconds} s, up to ${sustainConcurrency} requests in flight` : ''),
   );
   console.log(`versions: node ${versions.node}, otelytics ${versions.otelytics}, OpenTelemetry Collector ${versions.collector} (otelcol-otelytics build); machine: ${machine.cpu}, ${machine.cores} cores`);
   printTables(cases, results, skipped, { fixedSpansPerS, sustainSeconds });
@@ -194,6 +205,8 @@ async function main(): Promise<void> {
         seconds,
         fixed_spans_per_s: fixedSpansPerS,
         sustain_seconds: sustainSeconds,
+        sustain_cases: [...sustainCases],
+        sustain_concurrency: sustainConcurrency,
         telemetrygen_workers: telemetrygenWorkers,
         kafka_compression: KAFKA_COMPRESSION,
         cases: cases.map((c) => c.id),

@@ -40,11 +40,14 @@ const rows: Row[] = [
   ['peak RSS MiB', 'peak_rss_mib', 'telemetrygen'],
   ['telemetrygen exit code', 'exit_code', 'telemetrygen'],
   ['sustained spans/s', 'sustained_spans_per_s', 'sustained'],
+  ['p99 latency ms at the sustained rate', 'p99_ms', 'sustained'],
+  ['CPU % at the sustained rate', 'cpu_pct', 'sustained'],
   ['bytes at the sink (warm-up included)', 'sink_bytes', 'max'],
 ];
 
 const ratio = (o: unknown, c: unknown): string => (typeof o === 'number' && typeof c === 'number' && c > 0 && Number.isFinite(o) ? (o / c).toFixed(2) : '-');
-const cell = (v: unknown, r: Record<string, unknown>): string => (typeof v === 'number' ? (r.at_least === true ? '≥' : '') + String(v) : '-');
+const cell = (v: unknown, r: Record<string, unknown>, key: string): string =>
+  typeof v === 'number' ? (key === 'sustained_spans_per_s' && r.at_least === true ? '≥' : '') + String(v) : '-';
 
 /** Prints each case's table; `skipped`: case id → why it did not run. */
 export function printTables(cases: readonly { id: string; title: string }[], results: readonly Result[], skipped: ReadonlyMap<string, string>, o: ReportOptions): void {
@@ -68,7 +71,7 @@ export function printTables(cases: readonly { id: string; title: string }[], res
       if (!r || !(key in r.collector || key in r.otelytics)) continue;
       const col = r.collector[key];
       const ote = r.otelytics[key];
-      console.log(`${`${where[mode]}: ${label}`.padEnd(72)}${cell(col, r.collector).padStart(11)}${cell(ote, r.otelytics).padStart(11)}${ratio(ote, col).padStart(21)}`);
+      console.log(`${`${where[mode]}: ${label}`.padEnd(72)}${cell(col, r.collector, key).padStart(11)}${cell(ote, r.otelytics, key).padStart(11)}${ratio(ote, col).padStart(21)}`);
     }
     const sustained = results.find((x) => x.case === c.id && x.mode === 'sustained');
     if (sustained && (sustained.collector.at_least === true || sustained.otelytics.at_least === true)) {

@@ -2,7 +2,9 @@
  * The sustained-throughput search: the highest fixed rate (open loop, drive() with a rate) at which
  * a system refuses and drops nothing for a whole window. Each step runs in a fresh process: a warm-up
  * at the step's rate, then the window. A step is clean when, over the window, no request was
- * refused or failed, none had to be skipped because `concurrency` were still in flight, the system
+ * refused or failed, none had to be skipped because `concurrency` were still in flight (the search
+ * runs with many clients, as a gateway serving a fleet of SDKs has, so a short pause of the system
+ * shows as latency, reported per step, not as data the generator could not send), the system
  * accepted at least 98% of the spans offered, its own counters show nothing refused by the receiver
  * or failed/not enqueued by an exporter, and its sending queues are empty again within
  * `drainMs` after the window (a queue that only grows is not sustained).
@@ -32,11 +34,17 @@ export interface Step {
   clean: boolean;
   /** Why the step was not clean. */
   reason?: string;
+  /** p99 request latency of the window, ms, and the system's CPU % over it. */
+  p99_ms?: number;
+  cpu_pct?: number;
 }
 
 export interface SustainResult {
   /** Highest clean rate tried, 0 when none was. */
   sustained_spans_per_s: number;
+  /** p99 request latency (ms) and CPU % of the step at that rate. */
+  p99_ms?: number;
+  cpu_pct?: number;
   /** No step failed: the system may take more (the search ran out of steps going up). */
   at_least: boolean;
   steps: Step[];
@@ -59,7 +67,7 @@ async function step(start: () => Promise<SystemUnderTest>, bodies: readonly Body
     if (r.spans_per_s < spansPerS * 0.98) reasons.push(`${r.spans_per_s} spans/s accepted`);
     if (after.lost > before.lost) reasons.push(`${after.lost - before.lost} items refused or lost by the system`);
     if (!empty) reasons.push('sending queue not drained');
-    return { spans_per_s: spansPerS, clean: reasons.length === 0, ...(reasons.length > 0 ? { reason: reasons.join(', ') } : {}) };
+    return { spans_per_s: spansPerS, clean: reasons.length === 0, ...(reasons.length > 0 ? { reason: reasons.join(', ') } : {}), p99_ms: r.p99_ms, cpu_pct: r.cpu_pct };
   } finally {
     await sut.stop();
   }
@@ -71,7 +79,7 @@ export async function sustainedRate(start: () => Promise<SystemUnderTest>, bodie
   const tryRate = async (spansPerS: number): Promise<Step> => {
     const s = await step(start, bodies, Math.max(1, Math.round(spansPerS)), o);
     steps.push(s);
-    o.log?.(`  ${s.spans_per_s} spans/s: ${s.clean ? 'clean' : s.reason}`);
+    o.log?.(`  ${s.spans_per_s} spans/s: ${s.clean ? 'clean' : s.reason} (p99 ${s.p99_ms} ms, CPU ${s.cpu_pct} %)`);
     return s;
   };
   let best = 0;
@@ -93,5 +101,6 @@ export async function sustainedRate(start: () => Promise<SystemUnderTest>, bodie
     if (!s.clean) break;
     best = s.spans_per_s;
   }
-  return { sustained_spans_per_s: best, at_least: best > 0 && failed === Infinity, steps };
+  const at = steps.find((x) => x.clean && x.spans_per_s === best);
+  return { sustained_spans_per_s: best, ...(at ? { p99_ms: at.p99_ms, cpu_pct: at.cpu_pct } : {}), at_least: best > 0 && failed === Infinity, steps };
 }
