@@ -15,8 +15,7 @@
  *   connection closed), `idle_timeout` between keep-alive requests.
  */
 import http from 'node:http';
-import { pipeline as streamPipeline } from 'node:stream/promises';
-import { Writable, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -50,49 +49,74 @@ function wireEncoding(contentType: string | undefined): WireEncoding | undefined
 /**
  * Reads a request body, decompressing it, and stops with 413 once `limit` bytes are passed, or with
  * 408 when the whole body has not arrived within `timeoutMillis` (0: no limit).
+ *
+ * Plain listeners rather than `stream.pipeline`: a pipeline costs an AbortController and a
+ * DOMException per request, a quarter of the cost of a small request. On 413 or 408 the request
+ * stream is left paused as it is (destroying it would drop the connection without an answer): the
+ * caller answers with `Connection: close`. A decompressor is destroyed as soon as it is not needed.
  */
-export async function readBody(stream: Readable, contentEncoding: string | undefined, limit: number, timeoutMillis = 0): Promise<Buffer> {
+export function readBody(stream: Readable, contentEncoding: string | undefined, limit: number, timeoutMillis = 0): Promise<Buffer> {
   const enc = (contentEncoding ?? 'identity').trim().toLowerCase();
   let inflater: zlib.Gunzip | zlib.Inflate | undefined;
   if (enc === 'gzip' || enc === 'x-gzip') inflater = zlib.createGunzip();
   else if (enc === 'deflate') inflater = zlib.createInflate();
-  else if (enc !== 'identity' && enc !== '' && enc !== 'none') throw new HttpStatusError(415, `unsupported Content-Encoding "${enc}" (use gzip, deflate or none)`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let compressed = 0;
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
+  else if (enc !== 'identity' && enc !== '' && enc !== 'none') return Promise.reject(new HttpStatusError(415, `unsupported Content-Encoding "${enc}" (use gzip, deflate or none)`));
+  if (stream.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let compressed = 0;
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (err?: Error): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onReadError);
+      stream.off('close', onClose);
+      if (inflater) {
+        inflater.off('data', onBody);
+        inflater.off('end', onInflated);
+        inflater.off('drain', onDrain);
+        if (err) inflater.destroy();
+      }
+      if (!err) return resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      stream.pause();
+      reject(err);
+    };
+    const onBody = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > limit) return cb(new HttpStatusError(413, `request body exceeds the limit of ${limit} bytes${inflater ? ' after decompression' : ''}`));
+      if (size > limit) return finish(new HttpStatusError(413, `request body exceeds the limit of ${limit} bytes${inflater ? ' after decompression' : ''}`));
       chunks.push(chunk);
-      cb();
-    },
+    };
+    const onDrain = (): void => void stream.resume();
+    const onData = inflater
+      ? (chunk: Buffer): void => {
+          compressed += chunk.length;
+          if (compressed > limit) return finish(new HttpStatusError(413, `compressed request body exceeds the limit of ${limit} bytes`));
+          if (!inflater!.write(chunk)) stream.pause();
+        }
+      : onBody;
+    const onEnd = inflater ? (): void => void inflater!.end() : (): void => finish();
+    const onInflated = (): void => finish();
+    const onReadError = (err: Error): void => finish(new HttpStatusError(400, `cannot read the request body: ${err.message}`));
+    const onClose = (): void => {
+      if (!stream.readableEnded) finish(new HttpStatusError(400, 'cannot read the request body: the client closed the connection before the end of the body'));
+    };
+    if (inflater) {
+      inflater.on('data', onBody);
+      inflater.on('end', onInflated);
+      inflater.on('drain', onDrain);
+      inflater.on('error', (err: Error) => finish(new HttpStatusError(400, `cannot decompress the ${enc} body: ${err.message}`)));
+    }
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onReadError);
+    stream.on('close', onClose);
+    if (timeoutMillis > 0) timer = setTimeout(() => finish(new HttpStatusError(408, `the request body did not arrive within ${timeoutMillis}ms (read_timeout)`)), timeoutMillis);
   });
-  if (inflater) {
-    stream.on('data', (c: Buffer) => {
-      compressed += c.length;
-      if (compressed > limit) stream.destroy(new HttpStatusError(413, `compressed request body exceeds the limit of ${limit} bytes`));
-    });
-  }
-  let timer: NodeJS.Timeout | undefined;
-  const piping = inflater ? streamPipeline(stream, inflater, sink) : streamPipeline(stream, sink);
-  const limits: Promise<unknown>[] = [piping];
-  if (timeoutMillis > 0) {
-    // The stream is left as it is (destroying it would drop the connection without an answer):
-    // the caller answers 408 with `Connection: close`.
-    piping.catch(() => undefined);
-    limits.push(new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new HttpStatusError(408, `the request body did not arrive within ${timeoutMillis}ms (read_timeout)`)), timeoutMillis))));
-  }
-  try {
-    await Promise.race(limits);
-  } catch (err) {
-    if (err instanceof HttpStatusError) throw err;
-    if (inflater) throw new HttpStatusError(400, `cannot decompress the ${enc} body: ${(err as Error).message}`);
-    throw new HttpStatusError(400, `cannot read the request body: ${(err as Error).message}`);
-  } finally {
-    clearTimeout(timer);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }
 
 function globToRegExp(glob: string): RegExp {

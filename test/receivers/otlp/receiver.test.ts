@@ -1,5 +1,6 @@
 /** The otlp receiver's HTTP and gRPC contract, with the pipelines replaced by recording consumers. */
 import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
 import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -12,7 +13,7 @@ import { Telemetry } from '../../../src/telemetry.js';
 import { grpcSchema, httpSchema } from '../../../receivers/otlp/config.js';
 import { OtlpGrpcServer } from '../../../receivers/otlp/grpc.js';
 import { ExportHandler } from '../../../receivers/otlp/handler.js';
-import { OtlpHttpServer } from '../../../receivers/otlp/http.js';
+import { OtlpHttpServer, readBody } from '../../../receivers/otlp/http.js';
 import { fixtureBodyPlain, fixtureManifest, readFixture } from '../../helpers.js';
 
 type Mode = 'ok' | 'retryable' | 'permanent';
@@ -214,5 +215,48 @@ describe('otlp receiver over gRPC', () => {
       }
     }
     assert.equal(seconds, 7);
+  });
+});
+
+describe('readBody', () => {
+  /** A request-like stream that sends `body` in chunks of `size` bytes, one per turn of the event loop. */
+  const trickle = (body: Buffer, size: number, end = true): PassThrough => {
+    const s = new PassThrough();
+    void (async () => {
+      for (let i = 0; i < body.length; i += size) {
+        s.write(body.subarray(i, i + size));
+        await new Promise((r) => setImmediate(r));
+      }
+      if (end) s.end();
+      else s.destroy();
+    })();
+    return s;
+  };
+  const statusOf = (p: Promise<unknown>) => p.then(() => 200, (err: { statusCode?: number; message: string }) => `${err.statusCode} ${err.message}`);
+
+  it('reads plain, gzip and deflate bodies of many chunks, the decompressor paused and resumed', async () => {
+    const body = Buffer.from(Array.from({ length: 60_000 }, (_, i) => `span ${i};`).join(''));
+    assert.deepEqual(await readBody(trickle(body, 1000), undefined, 1 << 20), body);
+    assert.deepEqual(await readBody(trickle(zlib.gzipSync(body), 997), 'gzip', 1 << 20), body);
+    assert.deepEqual(await readBody(trickle(zlib.deflateSync(body), 64), 'Deflate', 1 << 20), body);
+    const ended = new PassThrough();
+    ended.end();
+    ended.resume();
+    await new Promise((r) => ended.once('end', r));
+    assert.equal((await readBody(ended, undefined, 10)).length, 0);
+  });
+
+  it('stops at the limit, at a client that goes away, at bad data and at read_timeout, leaving the stream paused', async () => {
+    const big = Buffer.alloc(4096, 1);
+    const over = trickle(big, 512);
+    assert.equal(await statusOf(readBody(over, 'identity', 1000)), '413 request body exceeds the limit of 1000 bytes');
+    assert.equal(over.isPaused(), true);
+    assert.equal(await statusOf(readBody(trickle(zlib.gzipSync(big), 8), 'gzip', 1000)), '413 request body exceeds the limit of 1000 bytes after decompression');
+    assert.match(String(await statusOf(readBody(trickle(big, 512, false), undefined, 1 << 20))), /^400 cannot read the request body: the client closed the connection/);
+    assert.match(String(await statusOf(readBody(trickle(Buffer.from('not gzip at all'), 4), 'gzip', 1000))), /^400 cannot decompress the gzip body/);
+    assert.equal(await statusOf(readBody(trickle(big, 512), 'br', 1000)), '415 unsupported Content-Encoding "br" (use gzip, deflate or none)');
+    const stalled = new PassThrough();
+    stalled.write('{"resourceSpans":');
+    assert.equal(await statusOf(readBody(stalled, undefined, 1000, 50)), '408 the request body did not arrive within 50ms (read_timeout)');
   });
 });
