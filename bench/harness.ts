@@ -31,13 +31,6 @@ export interface BenchGateway {
 }
 
 /**
- * The V8 options otelytics runs with from `npm start` and the Docker image (NODE_OPTIONS there): a
- * young generation of up to 64 MiB per semi-space, so batches in flight die young instead of being
- * copied by every scavenge (the README's Performance section has the figures).
- */
-export const OTELYTICS_NODE_OPTIONS = '--max-semi-space-size=64';
-
-/**
  * Runs the CLI on config.example.yaml with free ports and `sets` applied, pinned to CPU 1 (and
  * this process to CPU 0) when taskset exists; resolves once it is healthy.
  */
@@ -54,7 +47,7 @@ export async function startBenchGateway(sets: readonly string[]): Promise<BenchG
   const args = [cliPath, '--config', path.join(projectRoot, 'config.example.yaml'), ...all.flatMap((s) => ['--set', s])];
   if (hasTaskset) execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
   // A key of its own, so the example's development key (and its warning) stays out of the figures.
-  const env = { ...process.env, NODE_OPTIONS: OTELYTICS_NODE_OPTIONS, OTELYTICS_PSEUDONYM_KEY: randomBytes(32).toString('base64') };
+  const env = { ...process.env, OTELYTICS_PSEUDONYM_KEY: randomBytes(32).toString('base64') };
   const child = hasTaskset ? spawn('taskset', ['-c', '1', process.execPath, ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] }) : spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const stop = async () => {
     if (child.exitCode !== null) return;

@@ -9,7 +9,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { hasTaskset, OTELYTICS_NODE_OPTIONS } from '../harness.js';
+import { hasTaskset } from '../harness.js';
 import { cliPath, freePort, projectRoot } from '../../test/helpers.js';
 
 export interface SystemUnderTest {
@@ -98,8 +98,7 @@ export async function startCollector(bin: string, config: string, env: Record<st
  * The otelytics CLI (this build) on `config` (a path) with `--set` overrides. `example`: the config
  * is config.example.yaml, whose listeners (OTLP/HTTP and gRPC, health check, status page, metrics)
  * are moved to free ports; other configs take them from BENCH_OTLP_HTTP, BENCH_HEALTH and
- * BENCH_METRICS; `env` fills other `${env:...}` references. It runs with the V8 options of
- * `npm start` (OTELYTICS_NODE_OPTIONS). `pin`: pin it to CPU 1 and this process
+ * BENCH_METRICS; `env` fills other `${env:...}` references. `pin`: pin it to CPU 1 and this process
  * to CPU 0 (default: when taskset exists).
  */
 export async function startOtelytics(config: string, sets: readonly string[], example: boolean, env: Record<string, string> = {}, pin = hasTaskset): Promise<SystemUnderTest> {
@@ -116,7 +115,7 @@ export async function startOtelytics(config: string, sets: readonly string[], ex
       ]
     : [];
   const args = [cliPath, '--config', config, ...[...portSets, ...sets].flatMap((s) => ['--set', s])];
-  const sut = await launch('otelytics', process.execPath, args, { ...process.env, NODE_OPTIONS: OTELYTICS_NODE_OPTIONS, ...env, BENCH_OTLP_HTTP: `127.0.0.1:${port}`, BENCH_HEALTH: health, BENCH_METRICS: metrics }, port, pin);
+  const sut = await launch('otelytics', process.execPath, args, { ...process.env, ...env, BENCH_OTLP_HTTP: `127.0.0.1:${port}`, BENCH_HEALTH: health, BENCH_METRICS: metrics }, port, pin);
   return { ...sut, metricsPort: Number(metrics.split(':')[1]) };
 }
 
