@@ -51,9 +51,10 @@ function wireEncoding(contentType: string | undefined): WireEncoding | undefined
  * 408 when the whole body has not arrived within `timeoutMillis` (0: no limit).
  *
  * Plain listeners rather than `stream.pipeline`: a pipeline costs an AbortController and a
- * DOMException per request, a quarter of the cost of a small request. On 413 or 408 the request
- * stream is left paused as it is (destroying it would drop the connection without an answer): the
- * caller answers with `Connection: close`. A decompressor is destroyed as soon as it is not needed.
+ * DOMException per request, a quarter of the cost of a small request. On an error the rest of the
+ * body is discarded, not read into memory (destroying the stream would drop the connection without
+ * an answer), and a decompressor is destroyed at once; the caller answers 413 and 408 with
+ * `Connection: close`.
  */
 export function readBody(stream: Readable, contentEncoding: string | undefined, limit: number, timeoutMillis = 0): Promise<Buffer> {
   const enc = (contentEncoding ?? 'identity').trim().toLowerCase();
@@ -83,7 +84,7 @@ export function readBody(stream: Readable, contentEncoding: string | undefined, 
         if (err) inflater.destroy();
       }
       if (!err) return resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-      stream.pause();
+      stream.resume();
       reject(err);
     };
     const onBody = (chunk: Buffer): void => {
