@@ -123,8 +123,12 @@ function nearEnd(p: number, end: number, field: number): number {
   truncated(field, p, 1, end);
 }
 
-/** A field tag at `p` (< `end`) inside field `field` (0: none); sets `nx`. */
-export function tagAt(p: number, end: number, field: number): number {
+/**
+ * A varint of at most 32 bits at `p` (< `end`) inside field `field`, its fifth byte at most `top`
+ * (15 for a tag: 32 bits; 7 for a length: below 2^31); sets `nx`. Unrolled: every field starts
+ * with one.
+ */
+function uint32At(p: number, end: number, field: number, top: number, what: string): number {
   if (end - p < 5 && b[p]! >= 128) return nearEnd(p, end, field);
   let c = b[p++]!;
   let v = c & 127;
@@ -139,7 +143,7 @@ export function tagAt(p: number, end: number, field: number): number {
         v |= (c & 127) << 21;
         if (c >= 128) {
           c = b[p++]!;
-          if (c >= 16) fail(field, 'invalid tag encoding');
+          if (c > top) fail(field, `invalid ${what} encoding`);
           v |= c << 28;
         }
       }
@@ -149,31 +153,15 @@ export function tagAt(p: number, end: number, field: number): number {
   return v >>> 0;
 }
 
+/** A field tag at `p` (< `end`) inside field `field` (0: none); sets `nx`. */
+export function tagAt(p: number, end: number, field: number): number {
+  return uint32At(p, end, field, 15, 'tag');
+}
+
 /** A length prefix at `p`, for field `field`; sets `nx`. */
 function sizeAt(p: number, end: number, field: number): number {
   if (p >= end) truncated(field, p, 1, end);
-  if (end - p < 5 && b[p]! >= 128) return nearEnd(p, end, field);
-  let c = b[p++]!;
-  let v = c & 127;
-  if (c >= 128) {
-    c = b[p++]!;
-    v |= (c & 127) << 7;
-    if (c >= 128) {
-      c = b[p++]!;
-      v |= (c & 127) << 14;
-      if (c >= 128) {
-        c = b[p++]!;
-        v |= (c & 127) << 21;
-        if (c >= 128) {
-          c = b[p++]!;
-          if (c > 7) fail(field, 'invalid length encoding');
-          v |= c << 28;
-        }
-      }
-    }
-  }
-  nx = p;
-  return v >>> 0;
+  return uint32At(p, end, field, 7, 'length');
 }
 
 /** Position after a varint of at most 10 bytes (uint32, int32 enum, int64, bool). */
