@@ -186,17 +186,9 @@ export function skipInt64(p: number, end: number, field: number): number {
 // Fields. Each returns the position after the field; `p` is just after the tag.
 // ---------------------------------------------------------------------------------------------
 
-/** A `string` or `bytes` field. */
+/** A `string` or `bytes` field: checked as an embedded message's header is. */
 export function lenField(p: number, end: number, wt: number, field: number): number {
-  if (wt !== LEN) wrongWireType(field, wt, LEN);
-  let n = p < end ? b[p]! : 128;
-  if (n < 128) p++;
-  else {
-    n = sizeAt(p, end, field);
-    p = nx;
-  }
-  if (n > end - p) fail(field, `length ${n} runs past the end of the enclosing message (${end - p} bytes left)`);
-  return p + n;
+  return message(p, end, wt, field);
 }
 
 /** A trace id (`n` = 16) or span id (`n` = 8): `n` bytes or none. */
