@@ -10,7 +10,8 @@
  *      answers, each connection one request at a time), for `seconds`;
  *   3. recovery: the same connections at half the sustainable rate for `seconds`.
  * Each phase reports the answers (200, 503 with Retry-After, anything else or a failed request),
- * latency percentiles, and the gateway's peak resident set size, sampled from /proc every 50 ms,
+ * latency percentiles, and the gateway's peak resident set size and peak of what `memory_limiter` measures
+ * (resident memory no file backs), sampled from /proc every 50 ms,
  * against `processors::memory_limiter::limit_mib`. The figures come back from {@link runOverload}
  * and, run as a program, as a table and a `BENCH {...}` line.
  *
@@ -26,6 +27,9 @@ import { projectRoot } from '../test/helpers.js';
 import { metricValue, percentile } from './harness.js';
 import { startOtelytics } from './collector/systems.js';
 import { scaledTracesBody } from './scaled.js';
+import { anonymousResident } from '../processors/memory_limiter/index.js';
+
+const MIB = 1024 * 1024;
 
 export interface OverloadOptions {
   /** Length of each phase, s. */
@@ -63,6 +67,8 @@ export interface PhaseResult {
   refused_p99_ms: number;
   /** Peak resident set size of the gateway during the phase, MiB (sampled every 50 ms). */
   peak_rss_mib: number;
+  /** Peak of what `memory_limiter` measures (resident memory no file backs) during the phase, MiB. */
+  peak_measured_mib: number;
 }
 
 export interface OverloadResult {
@@ -77,9 +83,11 @@ export interface OverloadResult {
   refusals_by_reason: Record<string, number>;
 }
 
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+/** The gateway's resident set and what its memory_limiter measures (resident memory no file backs), MiB. */
+function memoryMiB(pid: number): { rss: number; measured: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'latin1');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return { rss: m ? Number(m[1]) / 1024 : NaN, measured: (anonymousResident(status) ?? NaN) / MIB };
 }
 
 interface Answer {
@@ -117,10 +125,11 @@ export async function runOverload(opts: OverloadOptions): Promise<OverloadResult
     opts.pin,
   );
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
-  let peak = 0;
+  let peak = { rss: 0, measured: 0 };
   const sampler = setInterval(() => {
     try {
-      peak = Math.max(peak, rssMiB(sut.pid));
+      const m = memoryMiB(sut.pid);
+      peak = { rss: Math.max(peak.rss, m.rss), measured: Math.max(peak.measured, m.measured) };
     } catch {
       /* exited */
     }
@@ -130,7 +139,7 @@ export async function runOverload(opts: OverloadOptions): Promise<OverloadResult
 
   /** One phase: closed loop when `rate` is undefined, else open loop at `rate` requests/s. */
   const phase = async (name: string, rate: number | undefined, width: number): Promise<PhaseResult> => {
-    peak = rssMiB(sut.pid);
+    peak = memoryMiB(sut.pid);
     const answers: Answer[] = [];
     let skipped = 0;
     let spans = 0;
@@ -182,7 +191,8 @@ export async function runOverload(opts: OverloadOptions): Promise<OverloadResult
       p50_ms: round(percentile(all, 50)),
       p99_ms: round(percentile(all, 99)),
       refused_p99_ms: round(percentile(refused.map((a) => a.ms).sort((x, y) => x - y), 99)),
-      peak_rss_mib: round(peak),
+      peak_rss_mib: round(peak.rss),
+      peak_measured_mib: round(peak.measured),
     };
     phases.push(r);
     return r;
@@ -226,7 +236,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, clients: { type: 'string', default: '256' }, factor: { type: 'string', default: '5' }, 'limit-mib': { type: 'string', default: '512' }, sets: { type: 'string', multiple: true } }, strict: false });
   const r = await runOverload({ seconds: Number(values.seconds), clients: Number(values.clients), factor: Number(values.factor), limitMib: Number(values['limit-mib']), sets: (values.sets as string[] | undefined) ?? [] });
   console.log(`overload benchmark: ${r.spans_per_request} spans/request, ${values.clients} connections, ${values.seconds} s per phase, memory_limiter limit_mib ${r.limit_mib}; node ${process.version}`);
-  console.log('phase'.padEnd(30) + 'offered/s'.padStart(10) + 'spans/s'.padStart(9) + 'ok'.padStart(7) + '503'.padStart(7) + 'other'.padStart(7) + 'p50 ms'.padStart(9) + 'p99 ms'.padStart(9) + '503 p99'.padStart(9) + 'peak RSS'.padStart(10));
+  console.log('phase'.padEnd(30) + 'offered/s'.padStart(10) + 'spans/s'.padStart(9) + 'ok'.padStart(7) + '503'.padStart(7) + 'other'.padStart(7) + 'p50 ms'.padStart(9) + 'p99 ms'.padStart(9) + '503 p99'.padStart(9) + 'peak RSS'.padStart(10) + 'measured'.padStart(10));
   for (const p of r.phases) {
     console.log(
       p.phase.padEnd(30) +
@@ -238,7 +248,8 @@ async function main(): Promise<void> {
         String(p.p50_ms).padStart(9) +
         String(p.p99_ms).padStart(9) +
         String(p.refused_p99_ms).padStart(9) +
-        String(p.peak_rss_mib).padStart(10),
+        String(p.peak_rss_mib).padStart(10) +
+        String(p.peak_measured_mib).padStart(10),
     );
   }
   console.log(`refused before decoding, by reason: ${JSON.stringify(r.refusals_by_reason)}`);

@@ -9,11 +9,16 @@
  * limit, every `min_gc_interval_when_hard_limited`) and measures again, so garbage left by a
  * burst does not keep data refused after the burst (the collector's options of the same names).
  *
- * Memory measured: JavaScript heap in use plus memory held outside the heap by buffers
- * (`process.memoryUsage()` `heapUsed + external`), the counterpart of the Go heap the collector
- * measures. Percent limits are of the container's memory limit (cgroup, via
- * `process.constrainedMemory()`) when there is one, else of the machine's memory.
+ * Memory measured: the process's resident memory that no file backs (Linux `/proc/self/status`
+ * `RssAnon + RssShmem`; elsewhere the whole resident set). The collector measures the Go heap,
+ * which in Go is nearly all of a process's memory; in Node.js the JavaScript heap is not: V8's
+ * young generation, buffers, zlib and TLS state live outside it, and V8 lets the heap fill with
+ * garbage up to a limit it picks itself. Resident anonymous memory counts all of that, as a
+ * container's memory limit does, and leaves out the pages of the node binary and of a memory-mapped
+ * persistent queue, which the kernel can drop. Percent limits are of the container's memory limit
+ * (cgroup, via `process.constrainedMemory()`) when there is one, else of the machine's memory.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -26,6 +31,7 @@ import { RetryableError } from '../../src/errors.js';
 import type { Telemetry } from '../../src/telemetry.js';
 
 const MIB = 1024 * 1024;
+const mib = (bytes: number) => Math.round(bytes / MIB);
 
 export const memoryLimiterSchema = z
   .strictObject({
@@ -66,10 +72,31 @@ export function limitsOf(c: MemoryLimiterConfig, available = availableMemory()):
   return { hard, soft: hard - spike };
 }
 
-/** Bytes measured: JavaScript heap in use plus buffers outside it. */
+/**
+ * Resident memory not backed by a file, bytes, from a `/proc/<pid>/status` text (`RssAnon` +
+ * `RssShmem`, in kB; Linux 4.5 and later); undefined when the text has neither.
+ */
+export function anonymousResident(status: string): number | undefined {
+  const anon = /^RssAnon:\s+(\d+) kB/m.exec(status);
+  if (!anon) return undefined;
+  const shmem = /^RssShmem:\s+(\d+) kB/m.exec(status);
+  return (Number(anon[1]) + Number(shmem?.[1] ?? 0)) * 1024;
+}
+
+let procStatus = process.platform === 'linux';
+
+/** Bytes measured: resident memory not backed by a file (see the module doc); the resident set where /proc does not tell. */
 export function measureMemory(): number {
-  const m = process.memoryUsage();
-  return m.heapUsed + m.external;
+  if (procStatus) {
+    try {
+      const n = anonymousResident(fs.readFileSync('/proc/self/status', 'latin1'));
+      if (n !== undefined) return n;
+    } catch {
+      /* no procfs */
+    }
+    procStatus = false;
+  }
+  return process.memoryUsage.rss();
 }
 
 /**
@@ -132,7 +159,6 @@ export class MemoryLimiter {
   /** Measures once and updates the state (called every check_interval). */
   check(): void {
     let used = this.readMemory();
-    const mib = (b: number) => Math.round(b / MIB);
     if (used > this.limits.soft && this.collectGarbage) {
       const interval = used > this.limits.hard ? this.cfg.min_gc_interval_when_hard_limited : this.cfg.min_gc_interval_when_soft_limited;
       const now = this.now();
@@ -155,9 +181,13 @@ export class MemoryLimiter {
   }
 
   async start(): Promise<void> {
-    const heapLimit = (await import('node:v8')).getHeapStatistics().heap_size_limit;
+    const heapLimit = v8.getHeapStatistics().heap_size_limit;
     if (this.limits.hard > heapLimit) {
-      this.logger.warn({ hard_limit_mib: Math.round(this.limits.hard / MIB), heap_limit_mib: Math.round(heapLimit / MIB) }, 'memory_limiter hard limit is above the V8 heap limit (raise it with --max-old-space-size)');
+      this.logger.warn({ hard_limit_mib: mib(this.limits.hard), heap_limit_mib: mib(heapLimit) }, 'memory_limiter hard limit is above the V8 heap limit (raise it with --max-old-space-size)');
+    }
+    const atStart = this.readMemory();
+    if (atStart > this.limits.soft / 2) {
+      this.logger.warn({ used_mib: mib(atStart), soft_limit_mib: mib(this.limits.soft) }, 'memory_limiter soft limit is less than twice the memory in use at start, which leaves little room for data; raise limit_mib');
     }
     this.check();
     this.timer = setInterval(() => this.check(), this.cfg.check_interval);

@@ -5,7 +5,7 @@ import type { Payload } from '../../../src/component.js';
 import { admissionRefusal } from '../../../src/delivery/admission.js';
 import { RetryableError } from '../../../src/errors.js';
 import { Telemetry } from '../../../src/telemetry.js';
-import { limitsOf, MemoryLimiter, memoryLimiterProcessorFactory, memoryLimiterSchema } from '../../../processors/memory_limiter/index.js';
+import { anonymousResident, limitsOf, measureMemory, MemoryLimiter, memoryLimiterProcessorFactory, memoryLimiterSchema } from '../../../processors/memory_limiter/index.js';
 
 const MIB = 1024 * 1024;
 const logger = pino({ level: 'silent' });
@@ -106,6 +106,16 @@ describe('memory_limiter processor', () => {
     assert.equal(gcs, 4);
     assert.equal(ml.refusing, true);
     await ml.shutdown();
+  });
+
+  it('measures resident memory that no file backs, from /proc/<pid>/status', () => {
+    const status = 'Name:\tnode\nVmRSS:\t   96156 kB\nRssAnon:\t   52256 kB\nRssFile:\t   43900 kB\nRssShmem:\t     100 kB\n';
+    assert.equal(anonymousResident(status), (52256 + 100) * 1024);
+    assert.equal(anonymousResident('Name:\tnode\nVmRSS:\t 96156 kB\n'), undefined, 'kernels before 4.5 do not split the resident set');
+    const measured = measureMemory();
+    const rss = process.memoryUsage.rss();
+    assert.ok(measured > 0 && measured <= rss, `${measured} bytes measured, at most the resident set of ${rss}`);
+    if (process.platform === 'linux') assert.ok(measured < rss, 'the pages of the node binary are left out');
   });
 
   it('measures the real process every check_interval', async () => {
