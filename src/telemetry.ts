@@ -35,7 +35,7 @@ export class Telemetry {
     new client.Gauge({ name: 'otelcol_process_memory_rss', help: 'Total physical memory (resident set size), bytes.', registers: [this.registry], collect() { this.set(process.memoryUsage.rss()); } });
     new client.Gauge({
       name: 'otelcol_process_runtime_heap_alloc_bytes',
-      help: 'Bytes of JavaScript heap in use plus memory held by buffers (heapUsed + external): what memory_limiter measures.',
+      help: 'Bytes of JavaScript heap in use plus memory held by buffers (heapUsed + external).',
       registers: [this.registry],
       collect() {
         const m = process.memoryUsage();
