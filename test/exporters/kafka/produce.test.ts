@@ -1,0 +1,102 @@
+/**
+ * The Produce request encoder against kafkajs' own: the same bytes for any topics, partitions,
+ * keys, values, headers, timestamps, producer state and compression; and kafkajs picks it up once
+ * installed.
+ */
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { useCompression } from '../../../exporters/kafka/client.js';
+import { installProduceEncoder, PRODUCE_BODY_V3_VERSIONS, produceRequestV3, type ProduceMessage, type ProduceRequestArgs } from '../../../exporters/kafka/produce.js';
+
+const require = createRequire(import.meta.url);
+const modulePath = require.resolve('kafkajs/src/protocol/requests/produce/v3/request');
+const Long = require('kafkajs/src/utils/long') as { fromValue(v: unknown): unknown };
+
+/** kafkajs' module at `path` as shipped, whatever the module cache holds now. */
+function kafkajsModule(path: string): unknown {
+  const cached = require.cache[path];
+  delete require.cache[path];
+  try {
+    return require(path) as unknown;
+  } finally {
+    if (cached) require.cache[path] = cached;
+    else delete require.cache[path];
+  }
+}
+
+const bytes = (): fc.Arbitrary<string | Buffer | null> =>
+  fc.oneof(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u)), fc.constant(null));
+const headerValue = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 60 }), fc.uint8Array({ maxLength: 20 }).map((u) => Buffer.from(u)));
+const message: fc.Arbitrary<ProduceMessage> = fc.record(
+  {
+    key: bytes(),
+    value: bytes(),
+    headers: fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), fc.oneof(headerValue, fc.array(headerValue, { maxLength: 3 })), { maxKeys: 4 }),
+    timestamp: fc.oneof(fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 }), fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 }).map(String)),
+  },
+  { requiredKeys: ['value'] },
+);
+const args = (compression: number): fc.Arbitrary<ProduceRequestArgs> =>
+  fc.record({
+    acks: fc.constantFrom(-1, 0, 1),
+    timeout: fc.integer({ min: 0, max: 60_000 }),
+    transactionalId: fc.option(fc.string({ minLength: 1, maxLength: 10 }), { nil: null }),
+    producerId: fc.bigInt({ min: -1n, max: 2n ** 62n }).map((v) => Long.fromValue(v)),
+    producerEpoch: fc.integer({ min: 0, max: 32767 }),
+    compression: fc.constant(compression),
+    topicData: fc.array(
+      fc.record({
+        topic: fc.string({ minLength: 1, maxLength: 20 }),
+        partitions: fc.array(fc.record({ partition: fc.nat(50), firstSequence: fc.nat(1_000_000), messages: fc.array(message, { minLength: 1, maxLength: 12 }) }), { minLength: 1, maxLength: 3 }),
+      }),
+      { minLength: 1, maxLength: 3 },
+    ),
+  });
+
+async function encoded(make: typeof produceRequestV3, a: ProduceRequestArgs): Promise<Buffer> {
+  const e = await make(a).encode();
+  return e.buf.subarray(0, e.offset);
+}
+
+describe('kafka Produce request encoder', () => {
+  const kafkajs = kafkajsModule(modulePath) as typeof produceRequestV3;
+
+  for (const [name, compression] of [
+    ['uncompressed', useCompression('none')],
+    ['gzip', useCompression('gzip')],
+    ['lz4', useCompression('lz4')],
+  ] as const) {
+    it(`writes the bytes kafkajs writes, ${name}`, async (t) => {
+      t.mock.method(Date, 'now', () => 1_700_000_000_123);
+      await fc.assert(
+        fc.asyncProperty(args(compression), async (a) => {
+          const ours = await encoded(produceRequestV3, a);
+          const theirs = await encoded(kafkajs, a);
+          assert.ok(ours.equals(theirs), `${ours.length} bytes against kafkajs' ${theirs.length}`);
+          const r = produceRequestV3(a);
+          assert.deepEqual([r.apiKey, r.apiVersion, r.apiName, r.expectResponse()], [0, 3, 'Produce', a.acks !== 0]);
+        }),
+        { numRuns: 60 },
+      );
+    });
+  }
+
+  it('takes the defaults kafkajs takes: no transactional id, producer id -1, messages without key, headers or timestamp', async (t) => {
+    t.mock.method(Date, 'now', () => 1_700_000_000_123);
+    const a = { acks: -1, timeout: 30000, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ value: 'v' }, { value: Buffer.from('w'), key: 'k' }] }] }] };
+    assert.ok((await encoded(produceRequestV3, a)).equals(await encoded(kafkajs, a)));
+  });
+
+  it('is what kafkajs requires for Produce requests of versions 3 to 7 once installed', () => {
+    installProduceEncoder();
+    const produce = require('kafkajs/src/protocol/requests/produce') as { protocol(v: { version: number }): (a: ProduceRequestArgs) => { request: { apiVersion: number; encode(): Promise<{ buf: Buffer }> } } };
+    for (const version of PRODUCE_BODY_V3_VERSIONS) {
+      const path = require.resolve(`kafkajs/src/protocol/requests/produce/v${version}/request`);
+      if (version === 3) assert.equal(require(path), produceRequestV3);
+      assert.notEqual(require(path), kafkajsModule(path), `v${version} is not kafkajs' own`);
+      assert.equal(produce.protocol({ version })({ acks: 1, timeout: 1000, topicData: [] }).request.apiVersion, version);
+    }
+  });
+});
