@@ -6,6 +6,8 @@
  *
  * kafkajs: https://kafka.js.org/docs/configuration (client), /docs/producing (compression codecs).
  */
+// First: kafkajs must load with ./produce.ts's producer internals in place.
+import './kafkajs-setup.js';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'node:tls';

@@ -3,7 +3,8 @@
  *
  * Records are built by {@link RecordEncoder} (topic, key, value, W3C trace headers) and sent with
  * one `sendBatch` at a time, so records of one key keep their order. kafkajs writes the Produce
- * requests with ./produce.ts's encoder (the same bytes, a fraction of the CPU). The producer waits for all
+ * requests with ./produce.ts's encoder (the same bytes, a fraction of the CPU; installed by
+ * ./kafkajs-setup.ts). The producer waits for all
  * in-sync replicas (`acks=-1`) and is idempotent, so its own retries add no duplicates.
  *
  * Failures: a record larger than `producer::max_message_bytes`, or refused by the broker for good
@@ -17,7 +18,6 @@ import { PartialFailure, PermanentError, RetryableError } from '../../src/errors
 import { BaseExporter } from '../../src/exporterhelper.js';
 import { classifyKafkaError, createKafka, kafkaErrorMessage, Partitioners, useCompression } from './client.js';
 import { kafkaExporterSchema, type KafkaExporterConfig } from './config.js';
-import { installProduceEncoder } from './produce.js';
 import { mergePayloads, RecordEncoder, type OutRecord } from './records.js';
 import { produceSpanAttributes, produceSpanLinks } from './selftrace.js';
 import { inSpan, SpanKind } from '../../src/selftrace.js';
@@ -52,7 +52,6 @@ export class KafkaExporter extends BaseExporter {
   }
 
   private newProducer(): Producer {
-    installProduceEncoder();
     const kafka = createKafka(this.cfg, this.logger, PRODUCER_RETRY);
     const idempotent = this.cfg.producer.required_acks === -1;
     // The Java client's partitioner (murmur2 of the key), so keys land where Java producers put them.
@@ -150,7 +149,7 @@ export class KafkaExporter extends BaseExporter {
     for (const r of records) {
       let list = byTopic.get(r.topic);
       if (!list) byTopic.set(r.topic, (list = []));
-      list.push({ key: r.key, value: r.value, headers: r.headers });
+      list.push(r); // an OutRecord is a kafkajs Message: key, value, headers
     }
     const send = () =>
       this.producer!.sendBatch({

@@ -25,10 +25,26 @@ export const CONTENT_TYPE = { otlp_proto: 'application/x-protobuf', otlp_json: '
 export interface OutRecord {
   topic: string;
   key: string | null;
-  value: Buffer;
+  /** The record's value; a string is written as UTF-8. */
+  value: Buffer | string;
   headers: Record<string, string>;
   /** The data this record carries (for partial failures). */
-  payload: Payload;
+  readonly payload: Payload;
+}
+
+/** An event's record: its payload is made only when a failure needs it. */
+class EventRecord implements OutRecord {
+  constructor(
+    readonly topic: string,
+    readonly key: string | null,
+    readonly value: Buffer | string,
+    readonly headers: Record<string, string>,
+    private readonly event: AnalyticsEvent,
+  ) {}
+
+  get payload(): Payload {
+    return { signal: 'events', data: [this.event] };
+  }
 }
 
 export interface Encoded {
@@ -39,7 +55,7 @@ export interface Encoded {
 
 /** Bytes of a record counted against `max_message_bytes`: value, key and headers, before compression. */
 export function recordSize(r: Pick<OutRecord, 'key' | 'value' | 'headers'>): number {
-  let n = r.value.length + (r.key === null ? 0 : Buffer.byteLength(r.key));
+  let n = (typeof r.value === 'string' ? Buffer.byteLength(r.value) : r.value.length) + (r.key === null ? 0 : Buffer.byteLength(r.key));
   for (const k in r.headers) n += Buffer.byteLength(k) + Buffer.byteLength(r.headers[k]!);
   return n;
 }
@@ -102,10 +118,10 @@ export class RecordEncoder {
     const { topic, encoding } = signalSettings(this.cfg, 'events');
     const attr = this.cfg.topic_from_attribute;
     for (const e of events) {
-      let value: Buffer;
-      if (encoding === 'json') value = Buffer.from(JSON.stringify(e));
+      let value: Buffer | string;
+      if (encoding === 'json') value = JSON.stringify(e);
       else if (encoding === 'otlp_proto') value = buf(encodeLogsRequest(eventsToLogsData([e])));
-      else value = buf(encodeLogsJson(eventsToLogsData([e])));
+      else value = encodeLogsJson(eventsToLogsData([e]));
       let key: string | null = null;
       for (const get of this.eventKey) {
         const k = get(e);
@@ -123,7 +139,7 @@ export class RecordEncoder {
         const t = e.context[attr] ?? e.properties[attr];
         if (typeof t === 'string' && t) recordTopic = t;
       }
-      const r: OutRecord = { topic: recordTopic, key, value, headers, payload: { signal: 'events', data: [e] } };
+      const r = new EventRecord(recordTopic, key, value, headers, e);
       const size = recordSize(r);
       if (size > this.max) out.rejected.push({ payload: r.payload, reason: `event ${e.insert_id || e.name}: ${this.tooLarge(size)}` });
       else out.records.push(r);

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { useCompression } from '../../../exporters/kafka/client.js';
-import { installProduceEncoder, PRODUCE_BODY_V3_VERSIONS, produceRequestV3, type ProduceMessage, type ProduceRequestArgs } from '../../../exporters/kafka/produce.js';
+import { groupingInstalled, groupMessagesPerPartition, installProducerInternals, PRODUCE_BODY_V3_VERSIONS, produceRequestV3, type ProduceMessage, type ProduceRequestArgs } from '../../../exporters/kafka/produce.js';
 
 const require = createRequire(import.meta.url);
 const modulePath = require.resolve('kafkajs/src/protocol/requests/produce/v3/request');
@@ -89,8 +89,21 @@ describe('kafka Produce request encoder', () => {
     assert.ok((await encoded(produceRequestV3, a)).equals(await encoded(kafkajs, a)));
   });
 
-  it('is what kafkajs requires for Produce requests of versions 3 to 7 once installed', () => {
-    installProduceEncoder();
+  it('groups messages by partition as kafkajs does', () => {
+    const kafkajsGroup = kafkajsModule(require.resolve('kafkajs/src/producer/groupMessagesPerPartition')) as typeof groupMessagesPerPartition;
+    fc.assert(
+      fc.property(fc.array(fc.record({ value: fc.string(), key: fc.nat(30).map(String) }), { maxLength: 50 }), fc.integer({ min: 0, max: 5 }), (messages, partitions) => {
+        const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionId: i }));
+        const partitioner = ({ message }: { message: ProduceMessage }) => Number(message.key) % Math.max(partitions, 1);
+        assert.deepEqual(groupMessagesPerPartition({ topic: 't', partitionMetadata, messages, partitioner }), kafkajsGroup({ topic: 't', partitionMetadata, messages, partitioner }));
+      }),
+    );
+  });
+
+  it('is what kafkajs uses, installed by the first import of the kafka client module before kafkajs loads', () => {
+    assert.ok(groupingInstalled(), 'installed before kafkajs bound its producer modules');
+    installProducerInternals();
+    assert.equal(require(require.resolve('kafkajs/src/producer/groupMessagesPerPartition')), groupMessagesPerPartition);
     const produce = require('kafkajs/src/protocol/requests/produce') as { protocol(v: { version: number }): (a: ProduceRequestArgs) => { request: { apiVersion: number; encode(): Promise<{ buf: Buffer }> } } };
     for (const version of PRODUCE_BODY_V3_VERSIONS) {
       const path = require.resolve(`kafkajs/src/protocol/requests/produce/v${version}/request`);
