@@ -43,7 +43,6 @@ interface LongClass {
 interface KafkaEncoder {
   buf: Buffer;
   offset: number;
-  writeBuffer(b: Buffer): KafkaEncoder;
 }
 interface Codec {
   compress(encoder: { buffer: Buffer }): Promise<Buffer>;
