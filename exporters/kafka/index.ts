@@ -4,8 +4,8 @@
  * Records are built by {@link RecordEncoder} (topic, key, value, W3C trace headers) and sent with
  * one `sendBatch` at a time, so records of one key keep their order. kafkajs writes the Produce
  * requests with ./produce.ts's encoder (the same bytes, a fraction of the CPU; installed by
- * ./kafkajs-setup.ts). The producer waits for all
- * in-sync replicas (`acks=-1`) and is idempotent, so its own retries add no duplicates.
+ * ./kafkajs-setup.ts). The producer waits for all in-sync replicas (`acks=-1`) and is
+ * idempotent, so its own retries add no duplicates.
  *
  * Failures: a record larger than `producer::max_message_bytes`, or refused by the broker for good
  * (`MESSAGE_TOO_LARGE`, `INVALID_RECORD`, ...), is a `PermanentError` (a `PartialFailure` when
