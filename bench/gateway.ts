@@ -11,21 +11,15 @@
  *
  * Run: `npm run build && node dist/bench/gateway.js [--seconds 10] [--concurrency 8]`.
  */
-import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { hasTaskset, httpTraceSender, metricValue, percentile, startBenchGateway } from './harness.js';
+import { peakRssMiB } from './collector/systems.js';
 import { scaledTracesBody } from './scaled.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '8' }, sets: { type: 'string', multiple: true } } });
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
-
-function peakRssMiB(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = /VmHWM:\s+(\d+) kB/.exec(status);
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 interface CaseResult {
   case: string;

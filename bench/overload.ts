@@ -10,9 +10,9 @@
  *      answers, each connection one request at a time), for `seconds`;
  *   3. recovery: the same connections at half the sustainable rate for `seconds`.
  * Each phase reports the answers (200, 503 with Retry-After, anything else or a failed request),
- * latency percentiles, and the gateway's peak resident set size and peak of what `memory_limiter` measures
- * (resident memory no file backs), sampled from /proc every 50 ms,
- * against `processors::memory_limiter::limit_mib`. The figures come back from {@link runOverload}
+ * latency percentiles, and the gateway's peak resident set size and peak of what `memory_limiter`
+ * measures (resident memory no file backs), sampled from /proc every 50 ms, against
+ * `processors::memory_limiter::limit_mib`. The figures come back from {@link runOverload}
  * and, run as a program, as a table and a `BENCH {...}` line.
  *
  * Run: `npm run build && node dist/bench/overload.js [--seconds 10] [--clients 256] [--factor 5] [--limit-mib 512]`.

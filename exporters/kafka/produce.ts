@@ -158,22 +158,14 @@ function writeField(buf: Buffer, o: number, b: Bytes, len: number): number {
   return Buffer.isBuffer(b) ? o + b.copy(buf, o) : o + buf.write(String(b), o, len);
 }
 
-/** Calls `f` for each header key and value, array values expanded (kafkajs' order: keys, then array items). */
-function eachHeader(headers: ProduceMessage['headers'], f: (key: string, value: Bytes) => void): void {
-  if (!headers) return;
-  for (const k of Object.keys(headers)) {
-    const v = headers[k];
-    if (Array.isArray(v)) for (const item of v) f(k, item);
-    else f(k, v);
-  }
-}
-
 /** The records of one partition in one buffer: sizes first, so it is allocated once. */
 function encodeRecords(messages: readonly ProduceMessage[], base: unknown, now: number): Buffer {
   const n = messages.length;
   const deltas: (number | bigint)[] = new Array(n);
   const bodies = new Array<number>(n);
-  /** Per record: key length, value length, header count, then each header's key and value length. */
+  /** Per record: header count; then, for key, value and each header's key and value, the field and its length. */
+  const counts = new Array<number>(n);
+  const fields: Bytes[] = [];
   const lens: number[] = [];
   const baseTime = Number(base);
   let total = 0;
@@ -182,36 +174,45 @@ function encodeRecords(messages: readonly ProduceMessage[], base: unknown, now: 
     const delta = zigzag64(Number(m.timestamp || now) - baseTime);
     const keyLen = bytesLength(m.key);
     const valueLen = bytesLength(m.value);
-    const countAt = lens.push(keyLen, valueLen, 0) - 1;
+    fields.push(m.key, m.value);
+    lens.push(keyLen, valueLen);
     let body = 1 + uvarlongSize(delta) + uvarintSize(zigzag32(i)) + fieldSize(keyLen) + fieldSize(valueLen);
-    eachHeader(m.headers, (k, v) => {
-      const kl = Buffer.byteLength(k);
-      const vl = bytesLength(v);
-      body += fieldSize(kl) + fieldSize(vl);
-      lens.push(kl, vl);
-      lens[countAt]!++;
-    });
-    body += uvarintSize(zigzag32(lens[countAt]!));
+    let count = 0;
+    const headers = m.headers;
+    // kafkajs' order: keys in order, an array value's items in order.
+    if (headers) {
+      for (const k of Object.keys(headers)) {
+        const hv = headers[k];
+        const many = Array.isArray(hv);
+        const kl = Buffer.byteLength(k);
+        for (let h = 0, items = many ? hv.length : 1; h < items; h++) {
+          const v = many ? hv[h] : hv;
+          const vl = bytesLength(v);
+          fields.push(k, v);
+          lens.push(kl, vl);
+          body += fieldSize(kl) + fieldSize(vl);
+          count++;
+        }
+      }
+    }
+    body += uvarintSize(zigzag32(count));
     deltas[i] = delta;
+    counts[i] = count;
     bodies[i] = body;
     total += uvarintSize(zigzag32(body)) + body;
   }
   const buf = Buffer.allocUnsafe(total);
   let o = 0;
-  let l = 0;
+  let f = 0;
   for (let i = 0; i < n; i++) {
-    const m = messages[i]!;
     o = writeUvarint(buf, o, zigzag32(bodies[i]!));
     buf[o++] = 0; // attributes
     o = writeUvarlong(buf, o, deltas[i]!);
     o = writeUvarint(buf, o, zigzag32(i));
-    o = writeField(buf, o, m.key, lens[l++]!);
-    o = writeField(buf, o, m.value, lens[l++]!);
-    o = writeUvarint(buf, o, zigzag32(lens[l++]!));
-    eachHeader(m.headers, (k, v) => {
-      o = writeField(buf, o, k, lens[l++]!);
-      o = writeField(buf, o, v, lens[l++]!);
-    });
+    o = writeField(buf, o, fields[f], lens[f++]!); // key
+    o = writeField(buf, o, fields[f], lens[f++]!); // value
+    o = writeUvarint(buf, o, zigzag32(counts[i]!));
+    for (const end = f + 2 * counts[i]!; f < end; f++) o = writeField(buf, o, fields[f], lens[f]!);
   }
   return buf;
 }

@@ -13,7 +13,6 @@ import { errorsOf } from './errors.js';
 
 const registry = defaultRegistry();
 
-
 const minimal = `
 receivers: { otlp: }
 processors: { analytics: }

@@ -19,7 +19,6 @@ processors: { analytics: }
 `;
 }
 
-
 describe('otlp exporters config', () => {
   it('registers otlp_grpc, otlp_http and the collector\'s older names otlp and otlphttp', () => {
     for (const type of ['otlp_grpc', 'otlp', 'otlp_http', 'otlphttp']) {
