@@ -22,6 +22,7 @@ const suites: [string, string[]][] = [
   ['privacy-detectors.js', []],
   ['pipeline.js', seconds ? [seconds] : []],
   ['privacy.js', args],
+  ['workers.js', seconds ? ['--seconds', seconds] : []],
   ['gateway.js', args],
   ['kafka.js', args],
   ['overload.js', seconds ? ['--seconds', seconds] : []],
