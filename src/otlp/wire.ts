@@ -22,8 +22,13 @@ export const WIRE_NAMES = ['VARINT', 'I64', 'LEN', 'SGROUP', 'EGROUP', 'I32', '6
 const HEX: string[] = [];
 for (let i = 0; i < 256; i++) HEX.push((i < 16 ? '0' : '') + i.toString(16));
 
-/** Lowercase hex of `n` bytes of `buf` from `start` (byte → hex table, no intermediate buffer). */
+/**
+ * Lowercase hex of `n` bytes of `buf` from `start`. From a Buffer, Node's hex decoder makes one
+ * flat string; joining table entries makes a chain of V8 cons strings (a dozen heap objects for a
+ * trace id, kept as long as the event holding it).
+ */
 export function hexOf(buf: Uint8Array, start: number, n: number): string {
+  if (buf instanceof Buffer) return (buf as unknown as { hexSlice(start: number, end: number): string }).hexSlice(start, start + n);
   let s = '';
   for (let i = start, end = start + n; i < end; i++) s += HEX[buf[i]!]!;
   return s;

@@ -13,6 +13,7 @@ import {
   ProtobufTraceSerializer,
 } from '@opentelemetry/otlp-transformer';
 import { OtlpDecodeError } from '../../src/errors.js';
+import { hexOf } from '../../src/otlp/wire.js';
 import {
   decodeLogsJson,
   decodeMetricsJson,
@@ -317,6 +318,20 @@ describe('protobuf', () => {
     for (const n of [0n, 1n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 10n ** 19n, 2n ** 64n - 1n, 1795288700008320917n]) {
       assert.equal(uint64ToDecimal(Number(n & 0xffffffffn), Number(n >> 32n)), n.toString());
     }
+  });
+
+  test('hex ids read the same from a Buffer and from a plain Uint8Array', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 40 }), fc.nat(), fc.nat(), (bytes, a, b) => {
+        const start = a % bytes.length;
+        const n = b % (bytes.length - start + 1);
+        const want = Array.from(bytes.subarray(start, start + n), (x) => x.toString(16).padStart(2, '0')).join('');
+        const plain = new Uint8Array(bytes);
+        assert.equal(hexOf(plain, start, n), want);
+        assert.equal(hexOf(Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength), start, n), want);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   test('metrics: framing is validated and data points are counted; the body is kept', () => {
