@@ -74,15 +74,22 @@ function compileValueTest(t: ValueTest): (v: JsonValue | undefined) => boolean {
     const re = new RegExp(t.regex);
     parts.push((v) => typeof v === 'string' && re.test(v));
   }
-  return (v) => parts.every((p) => p(v));
+  return (v) => all(parts, v);
+}
+
+/** Whether every test passes; a loop, so that testing an event allocates nothing. */
+function all<T>(tests: readonly ((x: T) => boolean)[], x: T): boolean {
+  for (let i = 0; i < tests.length; i++) if (!tests[i]!(x)) return false;
+  return true;
 }
 
 /** Compiles a matcher into a predicate over events. */
 export function compileEventMatcher(m: MatcherConfig): (e: AnalyticsEvent) => boolean {
   const tests: ((e: AnalyticsEvent) => boolean)[] = [];
   if (m.names) {
-    const res = m.names.map((g) => globToRegExp(g));
-    tests.push((e) => res.some((re) => re.test(e.name)));
+    // One alternation of the anchored globs; no glob matches no name.
+    const name = m.names.length > 0 ? new RegExp(m.names.map((g) => globToRegExp(g).source).join('|')) : undefined;
+    tests.push((e) => name !== undefined && name.test(e.name));
   }
   if (m.categories) {
     const set = new Set(m.categories);
@@ -96,7 +103,7 @@ export function compileEventMatcher(m: MatcherConfig): (e: AnalyticsEvent) => bo
     const test = compileValueTest(t);
     tests.push((e) => test(e.context[key]));
   }
-  return (e) => tests.every((t) => t(e));
+  return (e) => all(tests, e);
 }
 
 class FilterProcessor {
