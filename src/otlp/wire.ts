@@ -57,15 +57,14 @@ export function parseHexId(hex: string, n: number, out: Uint8Array): boolean {
 }
 
 const TWO32 = 4294967296;
-
-function pad7(x: number): string {
-  const s = String(x);
-  return '0000000'.slice(s.length) + s;
-}
+/** Digits of `uint64ToDecimal`, written from the end. */
+const DIGITS = Buffer.alloc(20);
 
 /**
  * The decimal string of the unsigned 64-bit integer `hi·2^32 + lo` (`lo`, `hi` unsigned 32-bit),
- * computed in three base-10^7 limbs so that no intermediate exceeds 2^53 (no BigInt).
+ * computed in three base-10^7 limbs so that no intermediate exceeds 2^53 (no BigInt). The digits
+ * are written into a buffer and read as one flat string: joining the limbs' strings would make V8
+ * cons strings, five heap objects for a timestamp that an event keeps.
  */
 export function uint64ToDecimal(lo: number, hi: number): string {
   if (hi < 0x200000) return String(hi * TWO32 + lo);
@@ -87,8 +86,21 @@ export function uint64ToDecimal(lo: number, hi: number): string {
     c += q;
     b -= q * 1e7;
   }
-  // high >= 32 here, so c > 0 and has no leading zeros.
-  return String(c) + pad7(b) + pad7(a);
+  // The upper limbs as one number (under 2^53), then the lowest limb's 7 digits.
+  let upper = c * 1e7 + b;
+  let p = 20;
+  for (let k = 0; k < 7; k++) {
+    const q = Math.floor(a / 10);
+    DIGITS[--p] = 48 + a - q * 10;
+    a = q;
+  }
+  // high >= 32 here, so upper > 0 and has no leading zeros.
+  while (upper > 0) {
+    const q = Math.floor(upper / 10);
+    DIGITS[--p] = 48 + upper - q * 10;
+    upper = q;
+  }
+  return (DIGITS as unknown as { latin1Slice(start: number, end: number): string }).latin1Slice(p, 20);
 }
 
 /** Scratch results of `decimalToUint64` and `int64Bits` (read-only outside this module). */
