@@ -7,6 +7,8 @@ import { analyticsProcessorFactory, EventMaker } from '../../../processors/analy
 import type { AnalyticsConfig } from '../../../processors/analytics/config.js';
 import { decodeLogsRequest, decodeTracesRequest, EncodedTraces, encodeTracesRequest, scanTracesRequest } from '../../../src/otlp/proto.js';
 import fc from 'fast-check';
+import { createHash } from 'node:crypto';
+import { insertId } from '../../../processors/analytics/rules.js';
 import { tracesRequest } from '../../fuzz/traces.js';
 import path from 'node:path';
 import { resolveConfig } from '../../../src/config/resolve.js';
@@ -132,6 +134,15 @@ describe('analytics span rules', () => {
     const c = run(cfg, { traces: traces([span({ spanId: '00000000000000aa' })]) });
     assert.notEqual(c[0]!.insert_id, a[0]!.insert_id);
     assert.match(a[0]!.insert_id, /^[0-9a-f]{32}$/);
+  });
+
+  it('insert_id is the first 32 hex digits of SHA-256 over the parts joined by NUL', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'binary' }), { minLength: 1, maxLength: 6 }), (parts) => {
+        assert.equal(insertId(parts), createHash('sha256').update(parts.join('\u0000'), 'utf8').digest('hex').slice(0, 32));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('copies governance attributes and consent flags', () => {
