@@ -1,5 +1,6 @@
 /** Merging and splitting payloads by item count, keeping resource and scope grouping. */
 import type { Payload } from '../../src/component.js';
+import type { AnalyticsEvent } from '../../src/event.js';
 import type { ResourceLogs, ResourceSpans } from '../../src/pdata.js';
 
 /** Concatenates payloads of one signal (metrics bodies are concatenated protobuf messages). */
@@ -7,8 +8,15 @@ export function mergePayloads(list: Payload[]): Payload {
   if (list.length === 1) return list[0]!;
   const first = list[0]!;
   switch (first.signal) {
-    case 'events':
-      return { signal: 'events', data: list.flatMap((p) => (p.signal === 'events' ? p.data : [])) };
+    case 'events': {
+      // A plain copy loop: flatMap over a batch of 8192 events costs several times as much.
+      const data: AnalyticsEvent[] = [];
+      for (const p of list) {
+        if (p.signal !== 'events') continue;
+        for (let i = 0; i < p.data.length; i++) data.push(p.data[i]!);
+      }
+      return { signal: 'events', data };
+    }
     case 'traces':
       return { signal: 'traces', data: { resourceSpans: list.flatMap((p) => (p.signal === 'traces' ? p.data.resourceSpans : [])) } };
     case 'logs':
