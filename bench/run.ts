@@ -23,6 +23,7 @@ const suites: [string, string[]][] = [
   ['pipeline.js', seconds ? [seconds] : []],
   ['privacy.js', args],
   ['workers.js', seconds ? ['--seconds', seconds] : []],
+  ['heap.js', []],
   ['gateway.js', args],
   ['kafka.js', args],
   ['overload.js', seconds ? ['--seconds', seconds] : []],
