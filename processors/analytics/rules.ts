@@ -340,17 +340,11 @@ export function compileRules(config: AnalyticsConfig, slots = new AttributeSlots
  * record and the rule (the same input always gives the same id; two rules on one span differ).
  */
 export function insertId(parts: readonly string[]): string {
-  // The first 16 digest bytes (read as latin1: one char per byte) written out as hex and read
-  // back as one flat string; slicing the 64-digit hex would keep all of it alive with the event.
-  const digest = hash('sha256', parts.join('\u0000'), 'latin1');
-  for (let i = 0; i < 16; i++) {
-    const x = digest.charCodeAt(i);
-    ID_HEX[2 * i] = HEX_DIGITS[x >> 4]!;
-    ID_HEX[2 * i + 1] = HEX_DIGITS[x & 15]!;
-  }
-  return (ID_HEX as unknown as { latin1Slice(start: number, end: number): string }).latin1Slice(0, 32);
+  // The digest's first 16 bytes, copied into a buffer and written out as hex: one flat string.
+  // Slicing the 64-digit hex instead would keep all of it alive as long as the event.
+  ID_BYTES.write(hash('sha256', parts.join('\u0000'), 'latin1'), 0, 16, 'latin1');
+  return ID_BYTES.toString('hex', 0, 16);
 }
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
-const ID_HEX = Buffer.alloc(32);
+const ID_BYTES = Buffer.alloc(16);
 
 export type { EventContext, AnalyticsEvent };

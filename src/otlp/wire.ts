@@ -28,7 +28,7 @@ for (let i = 0; i < 256; i++) HEX.push((i < 16 ? '0' : '') + i.toString(16));
  * trace id, kept as long as the event holding it).
  */
 export function hexOf(buf: Uint8Array, start: number, n: number): string {
-  if (buf instanceof Buffer) return (buf as unknown as { hexSlice(start: number, end: number): string }).hexSlice(start, start + n);
+  if (buf instanceof Buffer) return buf.toString('hex', start, start + n);
   let s = '';
   for (let i = start, end = start + n; i < end; i++) s += HEX[buf[i]!]!;
   return s;
@@ -100,7 +100,7 @@ export function uint64ToDecimal(lo: number, hi: number): string {
     DIGITS[--p] = 48 + upper - q * 10;
     upper = q;
   }
-  return (DIGITS as unknown as { latin1Slice(start: number, end: number): string }).latin1Slice(p, 20);
+  return DIGITS.toString('latin1', p, 20);
 }
 
 /** Scratch results of `decimalToUint64` and `int64Bits` (read-only outside this module). */
