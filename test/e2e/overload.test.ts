@@ -10,7 +10,7 @@ import { runOverload } from '../../bench/overload.js';
 describe('overload', () => {
   it('sheds five times its capacity with 503 + Retry-After, stays under the memory limit, loses nothing acknowledged and recovers', async () => {
     const limitMib = 512;
-    const r = await runOverload({ seconds: 3, clients: 128, factor: 5, pin: false, limitMib });
+    const r = await runOverload({ seconds: 3, clients: 256, factor: 5, pin: false, limitMib });
     const [capacity, overload, recovery] = r.phases;
     assert.ok(capacity && overload && recovery);
     assert.ok(r.capacity_spans_per_s > 0);
