@@ -13,20 +13,10 @@
  * Run: `npm run build && node dist/bench/heap.js [--requests 3000]`.
  */
 import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { EventMaker } from '../processors/analytics/index.js';
-import type { AnalyticsConfig } from '../processors/analytics/config.js';
-import { compileEventMatcher, type FilterConfig } from '../processors/filter/index.js';
-import { compilePrivacy, type PrivacyConfig } from '../processors/privacy/index.js';
-import { resolveConfig } from '../src/config/resolve.js';
-import { loadRawConfig } from '../src/config/sources.js';
 import type { AnalyticsEvent } from '../src/event.js';
-import { EncodedTraces, scanTracesRequest } from '../src/otlp/proto.js';
-import { defaultRegistry } from '../src/registry.js';
-import { Telemetry } from '../src/telemetry.js';
-import { projectRoot } from '../test/helpers.js';
+import { exampleHotPath } from './hot_path.js';
 import { scaledTracesBody } from './scaled.js';
 
 const BATCH = 8192;
@@ -35,11 +25,7 @@ const requests = Number(values.requests);
 
 /** In the traced child: runs the requests and prints `START`, then `END spans events ms`. */
 function child(): void {
-  const config = resolveConfig(loadRawConfig([path.join(projectRoot, 'config.example.yaml')], [], {}), defaultRegistry());
-  const maker = new EventMaker(config.processors.get('analytics')!.config as AnalyticsConfig);
-  const privacy = compilePrivacy(config.processors.get('privacy')!.config as PrivacyConfig, new Telemetry(), 'privacy', 'events');
-  const exclude = (config.processors.get('filter')!.config as FilterConfig).events.exclude;
-  const dropped = exclude ? compileEventMatcher(exclude) : () => false;
+  const run = exampleHotPath({ filter: true });
   const bodies = [0, 1, 2, 3].map((v) => scaledTracesBody(500, v));
   const held: AnalyticsEvent[] = new Array<AnalyticsEvent>(BATCH);
   let next = 0;
@@ -47,12 +33,7 @@ function child(): void {
   let events = 0;
   const one = (i: number) => {
     const { body, spans: n } = bodies[i % bodies.length]!;
-    const out: AnalyticsEvent[] = [];
-    maker.fromTraces(new EncodedTraces(body, scanTracesRequest(body).spans), out);
-    privacy.events.process(out);
-    privacy.accounting.flush();
-    for (const e of out) {
-      if (dropped(e)) continue;
+    for (const e of run(body)) {
       held[next] = e;
       next = (next + 1) % BATCH;
       events++;

@@ -17,19 +17,10 @@
  *
  * Run: `npm run build && node dist/bench/workers.js [--seconds 3] [--workers 1] [--depth 4]`.
  */
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { EventMaker } from '../processors/analytics/index.js';
-import type { AnalyticsConfig } from '../processors/analytics/config.js';
-import { compilePrivacy, type PrivacyConfig } from '../processors/privacy/index.js';
-import { resolveConfig } from '../src/config/resolve.js';
-import { loadRawConfig } from '../src/config/sources.js';
 import type { AnalyticsEvent } from '../src/event.js';
-import { EncodedTraces, scanTracesRequest } from '../src/otlp/proto.js';
-import { defaultRegistry } from '../src/registry.js';
-import { Telemetry } from '../src/telemetry.js';
-import { projectRoot } from '../test/helpers.js';
+import { exampleHotPath } from './hot_path.js';
 import { scaledTracesBody } from './scaled.js';
 
 /** What a worker is asked to do with a request: post its events back, or only their count. */
@@ -41,22 +32,8 @@ interface WorkerOptions {
   eventsBack: boolean;
 }
 
-/** scan → analytics → privacy for one request, as the gateway's pipeline runs them. */
-function hotPath(): (bytes: Uint8Array) => AnalyticsEvent[] {
-  const config = resolveConfig(loadRawConfig([path.join(projectRoot, 'config.example.yaml')], [], {}), defaultRegistry());
-  const maker = new EventMaker(config.processors.get('analytics')!.config as AnalyticsConfig);
-  const privacy = compilePrivacy(config.processors.get('privacy')!.config as PrivacyConfig, new Telemetry(), 'privacy', 'events');
-  return (bytes) => {
-    const out: AnalyticsEvent[] = [];
-    maker.fromTraces(new EncodedTraces(bytes, scanTracesRequest(bytes).spans), out);
-    privacy.events.process(out);
-    privacy.accounting.flush();
-    return out;
-  };
-}
-
 if (!isMainThread) {
-  const run = hotPath();
+  const run = exampleHotPath();
   const { eventsBack } = workerData as WorkerOptions;
   parentPort!.on('message', (job: Job) => {
     const events = run(job.bytes);
@@ -98,7 +75,7 @@ async function main(): Promise<void> {
   };
 
   const inline = (): Result => {
-    const run = hotPath();
+    const run = exampleHotPath();
     const warm = performance.now() + 500;
     for (let i = 0; performance.now() < warm; i++) run(bodies[i % bodies.length]!.body);
     let requests = 0;

@@ -15,6 +15,7 @@ import type { AnalyticsEvent } from '../../src/event.js';
 import { eventsToLogsData } from '../../src/event.js';
 import { encodeLogsJson, encodeTracesJson } from '../../src/otlp/json.js';
 import { encodeLogsRequest, encodeTracesRequest } from '../../src/otlp/proto.js';
+import { bufferOf } from '../../src/otlp/wire.js';
 import type { JsonValue, LogRecord, LogsData, ResourceLogs, ResourceSpans, Span, TracesData } from '../../src/pdata.js';
 import { findAttribute, scalarString } from '../../src/pdata.js';
 import { signalSettings, type KafkaExporterConfig } from './config.js';
@@ -81,7 +82,7 @@ export function eventGetter(path: string): (e: AnalyticsEvent) => string | undef
   }
 }
 
-const buf = (u: Uint8Array | string): Buffer => (typeof u === 'string' ? Buffer.from(u) : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
+const buf = (u: Uint8Array | string): Buffer => (typeof u === 'string' ? Buffer.from(u) : bufferOf(u));
 
 export class RecordEncoder {
   private readonly eventKey: ((e: AnalyticsEvent) => string | undefined)[];

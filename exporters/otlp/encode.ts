@@ -8,6 +8,7 @@ import type { Payload } from '../../src/component.js';
 import { eventsToLogsData } from '../../src/event.js';
 import { encodeLogsJson, encodeTracesJson } from '../../src/otlp/json.js';
 import { encodeLogsRequest, encodeTracesRequest, type Signal as OtlpSignal } from '../../src/otlp/proto.js';
+import { bufferOf } from '../../src/otlp/wire.js';
 
 export type { OtlpSignal };
 
@@ -18,8 +19,7 @@ export function otlpSignalOf(p: Payload): OtlpSignal {
 
 /** The request body of a payload in protobuf (`application/x-protobuf`), as a Buffer over the encoded bytes (not a copy). */
 export function encodeProtoBuffer(p: Payload): Buffer {
-  const u = encodeProto(p);
-  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  return bufferOf(encodeProto(p));
 }
 
 /** The request body of a payload in protobuf (`application/x-protobuf`). */

@@ -19,19 +19,18 @@ export const WIRE_NAMES = ['VARINT', 'I64', 'LEN', 'SGROUP', 'EGROUP', 'I32', '6
 // Hex ids and 64-bit decimal strings
 // ---------------------------------------------------------------------------------------------
 
-const HEX: string[] = [];
-for (let i = 0; i < 256; i++) HEX.push((i < 16 ? '0' : '') + i.toString(16));
+/** A Buffer over the same bytes as `u` (`u` itself when it is one; never a copy). */
+export function bufferOf(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
 
 /**
- * Lowercase hex of `n` bytes of `buf` from `start`. From a Buffer, Node's hex decoder makes one
- * flat string; joining table entries makes a chain of V8 cons strings (a dozen heap objects for a
- * trace id, kept as long as the event holding it).
+ * Lowercase hex of `n` bytes of `buf` from `start`, as one flat string (Node's hex decoder);
+ * joining two-digit pieces would make a chain of V8 cons strings, a dozen heap objects for a trace
+ * id, kept as long as the event holding it.
  */
 export function hexOf(buf: Uint8Array, start: number, n: number): string {
-  if (buf instanceof Buffer) return buf.toString('hex', start, start + n);
-  let s = '';
-  for (let i = start, end = start + n; i < end; i++) s += HEX[buf[i]!]!;
-  return s;
+  return bufferOf(buf).toString('hex', start, start + n);
 }
 
 /** Nibble value of each ASCII code, or -1 (hex digits, either case). */

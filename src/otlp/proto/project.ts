@@ -18,7 +18,7 @@
  * `resource/v1/resource.proto`.
  */
 import type { AnyValue } from '../../pdata.js';
-import { I32, I64, LEN, VARINT, hexOf, uint64ToDecimal } from '../wire.js';
+import { I32, I64, LEN, VARINT, bufferOf, hexOf, uint64ToDecimal } from '../wire.js';
 import { F_ANY_VALUE, readAnyValue } from './common.js';
 import { readerOf, startDecode, stringAt, type Reader } from './reader.js';
 
@@ -347,7 +347,7 @@ function resourceSpans(p: number, end: number, keys: AttributeKeys, s: Projected
  */
 export function projectTraces(buf: Uint8Array, keys: AttributeKeys, onSpan: (span: ProjectedSpan) => void): void {
   // Strings are sliced with Buffer's decoders.
-  b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  b = bufferOf(buf);
   const s = new ProjectedSpan(keys.keys.length);
   s.buf = b;
   try {

@@ -6,7 +6,7 @@
  */
 import protobuf from 'protobufjs/minimal.js';
 import { OtlpDecodeError } from '../../errors.js';
-import { I32, I64, LEN, VARINT, WIRE_NAMES, hexOf, int64Value, uint64ToDecimal } from '../wire.js';
+import { I32, I64, LEN, VARINT, WIRE_NAMES, bufferOf, hexOf, int64Value, uint64ToDecimal } from '../wire.js';
 
 export type Reader = protobuf.Reader;
 
@@ -245,8 +245,7 @@ export function readBytesCopy(r: Reader, wt: number): Uint8Array {
 /** A reader over `buf` (a Node `Buffer` view, so strings decode natively; no copy). */
 export function readerOf(buf: Uint8Array): Reader {
   if (!(buf instanceof Uint8Array)) throw new OtlpDecodeError('request: body is not a byte array');
-  const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  return protobuf.Reader.create(b);
+  return protobuf.Reader.create(bufferOf(buf));
 }
 
 /** Skips every field of the current message, checking its framing. */
