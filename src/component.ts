@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { GatewayConfig } from './config/resolve.js';
+import type { QueueBatchConfig } from './delivery/batcher.js';
 import type { AnalyticsEvent } from './event.js';
 import type { LogsData, MetricsData, TracesData } from './pdata.js';
 import { logRecordCount, spanCount } from './pdata.js';
@@ -122,17 +123,29 @@ export interface ProcessorFactory<C = unknown> extends FactoryBase<C> {
   /** Whether it changes the data it is given (a fan-out then hands it a copy). */
   mutatesData: boolean;
   /**
-   * Whether it holds items and hands them on later, merged or split (like `batch`), rather than
-   * during its `consume`; the pipeline then tracks receipt times per item, oldest first.
-   */
-  buffersData?: boolean;
-  /**
    * Whether it takes traces as an `EncodedTraces` without decoding them: it hands them on reading
    * no more than their span count, or reads them from the bytes (see
    * {@link Consumer.takesEncodedTraces}). Default false.
    */
   takesEncodedTraces?: boolean;
+  /**
+   * For a processor that asks for batching (`batch`): the batches the exporters after it should
+   * send, built in their sending queues once the queue holds the data (so that a request is
+   * acknowledged only once it is held where the config says, never while it waits in a batch in
+   * memory). The processor itself then hands data on as it comes.
+   */
+  exporterBatching?(config: C): QueueBatchConfig;
   create(settings: CreateSettings & { pipeline: string }, config: C, next: Consumer): Processor;
+}
+
+/** What an exporter's `create` receives besides its config. */
+export interface ExporterCreateSettings extends CreateSettings {
+  /**
+   * The batching the pipelines feeding this exporter ask for (a processor with
+   * {@link ProcessorFactory.exporterBatching}, e.g. `batch`), done in the exporter's sending queue
+   * unless its own `sending_queue::batch` says otherwise. Undefined: none asked.
+   */
+  batching?: QueueBatchConfig;
 }
 
 export interface ExporterFactory<C = unknown> extends FactoryBase<C> {
@@ -141,7 +154,7 @@ export interface ExporterFactory<C = unknown> extends FactoryBase<C> {
   mutatesData: boolean;
   /** Whether it sends traces as their protobuf bytes without reading spans (see {@link Consumer.takesEncodedTraces}). Default false. */
   takesEncodedTraces?: boolean;
-  create(settings: CreateSettings, config: C): Exporter;
+  create(settings: ExporterCreateSettings, config: C): Exporter;
 }
 
 export interface ExtensionFactory<C = unknown> extends FactoryBase<C> {

@@ -9,27 +9,31 @@
  * The contract for an exporter:
  * - spread {@link exporterHelperShape} into its zod schema and pass the parsed config (it holds
  *   the helper's options) as the second argument of `super(settings, config)`;
- * - implement only `send(p, signal)`: deliver the payload once, and fail with `PermanentError`
+ * - implement only `send(p, ctx)`: deliver the payload once, and fail with `PermanentError`
  *   (never retried; dead-lettered), `RetryableError` (retried, after `retryAfterMillis` when the
- *   destination said so) or `PartialFailure` (rejected parts dead-lettered, the rest retried).
- *   `signal` aborts when the attempt timed out or the exporter is stopping; other errors count as
- *   retryable;
+ *   destination said so) or `PartialFailure` (rejected parts dead-lettered, the rest retried);
+ *   other errors count as retryable. Each request to the destination runs in `ctx.request(fn)`,
+ *   which applies `timeout` to that request alone; a send that makes several requests reports
+ *   what is left after each accepted one with `ctx.progress(rest)`, so that nothing the
+ *   destination accepted is sent again (src/delivery/sender.ts);
  * - override `start`/`shutdown` (as methods) for its own connections if it has any. The base class
  *   wraps them: the queue's consumers start after the exporter's `start`, and the queue is drained
  *   before the exporter's `shutdown` runs. Calling `super.start`/`super.shutdown` is allowed and does
  *   nothing.
  */
 import type { Logger } from 'pino';
-import type { CreateSettings, Exporter, Host, Payload } from './component.js';
+import type { Exporter, ExporterCreateSettings, Host, Payload } from './component.js';
 import type { AnalyticsEvent } from './event.js';
 import { itemCount } from './component.js';
 import { duration, z } from './config/schema.js';
-import { errorMessage, isRetryable, PartialFailure, PermanentError, RetryableError } from './errors.js';
+import { errorMessage, isPermanent, isRetryable, PartialFailure, PermanentError, RetryableError } from './errors.js';
 import { Backoff, sleep } from './delivery/backoff.js';
 import { deadLetterMark, markDeadLetter } from './delivery/dead_letter.js';
 import { PersistentQueue, queueDirectory } from './delivery/persistent_queue.js';
-import { MemoryQueue, type DeliveryQueue, type QueueEntry } from './delivery/queue.js';
-import { deliver, type DeliveryOptions } from './delivery/sender.js';
+import { MemoryQueue, type DeliveryQueue } from './delivery/queue.js';
+import { BatchSource, type QueueBatch, type QueueBatchConfig } from './delivery/batcher.js';
+import { mergePayloads, splitPayload } from './delivery/merge.js';
+import { deliver, type DeliveryOptions, type SendContext } from './delivery/sender.js';
 import { nanosStringToMillis, type Telemetry } from './telemetry.js';
 import { inSpan, payloadLinks, SpanKind } from './selftrace.js';
 
@@ -57,15 +61,29 @@ export function sendingQueueSchema(defaults: { enabled?: boolean } = {}) {
         .describe('Most the queue holds (waiting, being sent, or waiting for a retry), in the unit of sizer; when full, new data is refused (receivers answer 503 / UNAVAILABLE). Default 100000 items, 1000 requests or 268435456 bytes.'),
       storage: z.string().min(1).optional().describe('Directory of a persistent on-disk queue (LMDB) that survives restarts and crashes; each exporter uses a subdirectory named after its id. Omitted: in memory.'),
       drain_timeout: duration(DEFAULT_DRAIN_TIMEOUT).describe('On shutdown, longest the exporter keeps sending what it holds, counted from when the first exporter starts draining; what is left stays on disk (storage) or is dead-lettered / counted as dropped. 0: do not wait. Default 10s.'),
+      batch: queueBatchSchema
+        .optional()
+        .describe('Batch queued requests before sending (after the queue holds them, so acknowledgements never wait for a batch). Omitted: the batch settings of a `batch` processor in the pipelines feeding this exporter, else none (each request sent as it was queued). `batch: {}` takes the defaults.'),
     })
     .prefault({})
     .transform((q) => ({ ...q, queue_size: q.queue_size ?? DEFAULT_QUEUE_SIZE[q.sizer] }))
     .describe('Bounded queue in front of the destination.');
 }
 
+/** `sending_queue::batch`, the collector's keys and defaults (200ms, 8192 items, no maximum). */
+export const queueBatchSchema = z
+  .strictObject({
+    flush_timeout: duration('200ms').describe('Longest the first request of a batch waits for more before the batch is sent. Must be above 0. Default 200ms.'),
+    min_size: z.number().int().nonnegative().default(8192).describe('Items (spans, log records, data points, events) at which a batch is sent at once. Default 8192.'),
+    max_size: z.number().int().nonnegative().default(0).describe('Most items sent in one request; a larger batch is sent in parts, each recorded as done once accepted. 0: no limit. Default 0.'),
+    sizer: z.literal('items').default('items').describe('Unit of min_size and max_size: items (the only one supported). Default items.'),
+  })
+  .refine((b) => b.flush_timeout > 0, { message: 'must be above 0', path: ['flush_timeout'] })
+  .refine((b) => b.max_size === 0 || b.max_size >= b.min_size, { message: 'must be 0 or at least min_size', path: ['max_size'] });
+
 /** Collector defaults (`exporterhelper`): 5s timeout; 10 consumers; retry 5s → 30s, ×1.5, ±50%, 5m. */
 export const exporterHelperShape = {
-  timeout: duration('5s').describe('Longest one send may take before it counts as a retryable failure. 0: no limit. Default 5s.'),
+  timeout: duration('5s').describe('Longest one request to the destination may take before it counts as a retryable failure; a send made of several requests applies it to each. 0: no limit. Default 5s.'),
   sending_queue: sendingQueueSchema(),
   retry_on_failure: z
     .strictObject({
@@ -98,18 +116,24 @@ export abstract class BaseExporter implements Exporter {
   #queue: DeliveryQueue | undefined;
   #workers: Promise<void>[] = [];
   readonly #inline = new Set<Promise<void>>();
+  /** Aborted at the shutdown deadline: no new batch, attempt or request starts. */
   readonly #stopController = new AbortController();
+  /** Aborted `timeout` after that: requests still in flight are cut off. */
+  readonly #cutController = new AbortController();
   #deadLetterTarget: Exporter | undefined;
+  /** `sending_queue::batch`, or what the pipelines feeding this exporter ask (a `batch` processor). */
+  readonly #batch: QueueBatchConfig | undefined;
   /** Exporters whose dead letters come here: drained before this one. */
   readonly #feeders = new Set<BaseExporter>();
   #stopping: Promise<void> | undefined;
   #latency: ReturnType<Telemetry['eventDeliveryLatency']> | undefined;
 
-  constructor(settings: CreateSettings, helper: ExporterHelperConfig) {
+  constructor(settings: ExporterCreateSettings, helper: ExporterHelperConfig) {
     this.id = settings.id;
     this.logger = settings.logger;
     this.telemetry = settings.telemetry;
     this.#helper = (helper as ExporterHelperConfig | undefined) ?? helperSchema.parse({});
+    this.#batch = this.#helper.sending_queue.batch ?? settings.batching;
     const ownStart = this.start;
     const ownShutdown = this.shutdown;
     this.start = async (host: Host) => {
@@ -135,9 +159,10 @@ export abstract class BaseExporter implements Exporter {
 
   /**
    * Delivers the payload once. Rejects with a PermanentError, a RetryableError or a PartialFailure.
-   * `signal` aborts when the attempt timed out (`timeout`) or the exporter is stopping.
+   * Each request to the destination runs in `ctx.request` (the per-request `timeout`); a send of
+   * several requests reports what is left after each accepted one with `ctx.progress`.
    */
-  protected abstract send(p: Payload, signal: AbortSignal): Promise<void>;
+  protected abstract send(p: Payload, ctx: SendContext): Promise<void>;
 
   /** Takes data from the pipeline: queues it, or (queue disabled) sends it before resolving. */
   async consume(p: Payload): Promise<void> {
@@ -166,13 +191,14 @@ export abstract class BaseExporter implements Exporter {
   #deliveryOptions(reject: DeliveryOptions['reject'], update?: DeliveryOptions['update']): DeliveryOptions {
     return {
       // One CLIENT span per attempt when own traces are on (src/selftrace.ts).
-      send: (p, signal) =>
+      send: (p, ctx) =>
         inSpan(`export ${this.id}`, SpanKind.CLIENT, () => ({ 'otelytics.exporter': this.id, 'otelytics.signal': p.signal, 'otelytics.items': itemCount(p) }), () => payloadLinks(p), () =>
-          p.signal === 'events' ? this.#sendEvents(p, signal) : this.send(p, signal),
+          this.#sendInParts(p, ctx),
         ),
       timeoutMillis: this.#helper.timeout,
       retry: this.#helper.retry_on_failure,
       stop: this.#stopController.signal,
+      cut: this.#cutController.signal,
       reject,
       update,
       onRetry: (err, wait) => {
@@ -183,18 +209,48 @@ export abstract class BaseExporter implements Exporter {
   }
 
   /**
-   * One attempt at sending events; observes `otelytics_event_delivery_latency_seconds` for what the
-   * destination acknowledged within the attempt (all of it, or a partial failure's accepted rest).
-   * An attempt given up (timed out, stopping) before the destination answered observes nothing.
+   * One attempt, in parts of at most `sending_queue::batch::max_size` items when that is set: each
+   * part accepted is recorded with `ctx.progress` before the next is sent, so a failure of a later
+   * part never sends an earlier one again.
    */
-  async #sendEvents(p: Payload & { signal: 'events' }, signal: AbortSignal): Promise<void> {
+  async #sendInParts(p: Payload, ctx: SendContext): Promise<void> {
+    const max = this.#batch?.max_size ?? 0;
+    const parts = max > 0 ? splitPayload(p, max) : [p];
+    if (parts.length === 1) return this.#sendOne(p, ctx);
+    for (let i = 0; i < parts.length; i++) {
+      const later = i + 1 < parts.length ? parts.slice(i + 1) : [];
+      const withLater = (rest: Payload | undefined) => {
+        const list = rest ? [rest, ...later] : later;
+        return list.length > 0 ? mergePayloads(list) : undefined;
+      };
+      const partCtx: SendContext = { ...ctx, progress: (rest) => ctx.progress(withLater(rest)!) };
+      try {
+        await this.#sendOne(parts[i]!, partCtx);
+      } catch (err) {
+        if (err instanceof PartialFailure) {
+          throw new PartialFailure(err.message, { rejected: err.rejected, retry: withLater(err.retry as Payload | undefined), retryAfterMillis: err.retryAfterMillis });
+        }
+        if (isPermanent(err)) throw new PartialFailure(errorMessage(err), { rejected: [{ payload: parts[i]!, reason: errorMessage(err) }], retry: withLater(undefined) });
+        throw err; // retryable: what progress left (this part and the later ones) is sent again
+      }
+      const rest = withLater(undefined);
+      if (rest) await ctx.progress(rest);
+    }
+  }
+
+  /**
+   * One call of `send`; for events, observes `otelytics_event_delivery_latency_seconds` for what
+   * the destination acknowledged (all of it, or a partial failure's accepted rest).
+   */
+  async #sendOne(p: Payload, ctx: SendContext): Promise<void> {
+    if (p.signal !== 'events') return this.send(p, ctx);
     try {
-      await this.send(p, signal);
+      await this.send(p, ctx);
     } catch (err) {
-      if (err instanceof PartialFailure && !signal.aborted) this.#observeDelivered(acceptedEvents(p.data, err), Date.now());
+      if (err instanceof PartialFailure) this.#observeDelivered(acceptedEvents(p.data, err), Date.now());
       throw err;
     }
-    if (!signal.aborted) this.#observeDelivered(p.data, Date.now());
+    this.#observeDelivered(p.data, Date.now());
   }
 
   /**
@@ -279,24 +335,25 @@ export abstract class BaseExporter implements Exporter {
   #startWorkers(): void {
     const q = this.#queue;
     if (!q) return;
-    for (let i = 0; i < this.#helper.sending_queue.num_consumers; i++) this.#workers.push(this.#work(q));
+    const source = new BatchSource(q, this.#batch);
+    for (let i = 0; i < this.#helper.sending_queue.num_consumers; i++) this.#workers.push(this.#work(q, source));
   }
 
-  async #work(q: DeliveryQueue): Promise<void> {
+  async #work(q: DeliveryQueue, source: BatchSource): Promise<void> {
     for (;;) {
-      const e = await q.take();
-      if (!e) return;
+      const b = await source.next();
+      if (!b) return;
       try {
-        await this.#deliverEntry(q, e);
+        await this.#deliverBatch(q, b);
       } catch (err) {
-        // Only the queue's own store can fail here; the entry stays unacknowledged.
+        // Only the queue's own store can fail here; the entries stay unacknowledged.
         this.logger.error({ err: errorMessage(err) }, 'sending queue failure');
       }
       this.telemetry.exporterQueueSize(this.id, q.size);
     }
   }
 
-  async #deliverEntry(q: DeliveryQueue, e: QueueEntry): Promise<void> {
+  async #deliverBatch(q: DeliveryQueue, b: QueueBatch): Promise<void> {
     // While stopping, a part the dead-letter route cannot take keeps its entry unacknowledged
     // (on disk for the next start) instead of being dropped.
     const reject = async (part: Payload, reason: string) => {
@@ -306,11 +363,11 @@ export abstract class BaseExporter implements Exporter {
       }
       this.#dropped(part, reason);
     };
-    const out = await deliver(e.payload, this.#deliveryOptions(reject, (rest) => q.update(e, rest)));
-    if (out.sent > 0) this.telemetry.exporterSent(this.id, e.payload.signal, out.sent);
+    const out = await deliver(b.payload, this.#deliveryOptions(reject, (rest) => q.update(b.entries, rest)));
+    if (out.sent > 0) this.telemetry.exporterSent(this.id, b.payload.signal, out.sent);
     if (out.left?.why === 'stopped') return; // stays unacknowledged: on disk for the next start, or handled by drain()
     if (out.left) await reject(out.left.payload, out.left.error);
-    await q.ack(e);
+    await q.ack(b.entries);
   }
 
   /**
@@ -384,6 +441,10 @@ export abstract class BaseExporter implements Exporter {
     }
     q?.stop();
     this.#stopController.abort(new RetryableError(`exporter ${this.id} is shutting down`));
+    // Requests in flight may finish, each within its `timeout`: what the destination confirms
+    // then is not sent again after the next start.
+    await settledWithin([...this.#workers, ...this.#inline], this.#helper.timeout);
+    this.#cutController.abort(new RetryableError(`exporter ${this.id} is shutting down`));
     await Promise.all(this.#workers);
     await Promise.allSettled([...this.#inline]);
     if (!q) return;
@@ -399,6 +460,14 @@ export abstract class BaseExporter implements Exporter {
     await q.close();
     this.telemetry.exporterQueueSize(this.id, q instanceof PersistentQueue ? q.size : 0);
   }
+}
+
+/** Resolves once every promise has settled, or after `millis` (0: at once). */
+async function settledWithin(promises: readonly Promise<unknown>[], millis: number): Promise<void> {
+  if (millis <= 0 || promises.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled(promises), new Promise((r) => (timer = setTimeout(r, millis)))]);
+  clearTimeout(timer);
 }
 
 function truncate(s: string, max = 300): string {

@@ -126,7 +126,7 @@ export class Gateway implements Host {
     for (const p of cfg.pipelines) for (const id of p.exporters) use(id);
     for (const id of used) {
       const e = cfg.exporters.get(id)!;
-      this.exporters.set(id, e.factory.create(this.settings(id), e.config));
+      this.exporters.set(id, e.factory.create({ ...this.settings(id), batching: cfg.exporterBatching.get(id) }, e.config));
     }
     // Entry consumer of each pipeline, with whether its first stage mutates data.
     const entries = new Map<string, Target>();
@@ -141,7 +141,7 @@ export class Gateway implements Host {
       for (let i = p.processors.length - 1; i >= 0; i--) {
         const id = p.processors[i]!;
         const pc = cfg.processors.get(id)!;
-        const carrier = this.receipts.carrier(pc.factory.buffersData === true);
+        const carrier = this.receipts.carrier();
         const processor = pc.factory.create({ ...this.settings(id), pipeline: p.id }, pc.config, this.countOutgoing(id, p.id, next, carrier));
         this.processors.unshift({ id, pipeline: p.id, processor });
         next = this.countIncoming(id, p.id, processor, carrier);

@@ -9,7 +9,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
 import type { Payload, Signal } from './component.js';
-import { itemCount } from './component.js';
 
 /** Buckets of the latency histograms, seconds: 5 ms to 1 h. */
 export const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
@@ -231,54 +230,25 @@ export class ReceiptClock {
     return this.#at.get(p);
   }
 
-  /** Carries stamps across one processor: call `input` around its `consume`, `output` for what it hands on. */
-  carrier(buffers: boolean): { input(p: Payload, consume: () => Promise<void>): Promise<void>; output(p: Payload): void } {
+  /**
+   * Carries stamps across one processor: call `input` around its `consume`, `output` for what it
+   * hands on during that call (processors hand data on while they take it; none holds data).
+   */
+  carrier(): { input(p: Payload, consume: () => Promise<void>): Promise<void>; output(p: Payload): void } {
     const at = this.#at;
-    if (!buffers) {
-      let current: number | undefined;
-      return {
-        input(p, consume) {
-          const prev = current;
-          current = at.get(p);
-          try {
-            return consume();
-          } finally {
-            current = prev;
-          }
-        },
-        output(p) {
-          if (current !== undefined && !at.has(p)) at.set(p, current);
-        },
-      };
-    }
-    // Items held, oldest first, per signal.
-    const held = new Map<Signal, { t: number | undefined; n: number }[]>();
+    let current: number | undefined;
     return {
       input(p, consume) {
-        let fifo = held.get(p.signal);
-        if (!fifo) held.set(p.signal, (fifo = []));
-        const entry = { t: at.get(p), n: itemCount(p) };
-        fifo.push(entry);
-        return consume().catch((err: unknown) => {
-          const i = fifo.indexOf(entry); // refused: its items are not held
-          if (i >= 0) fifo.splice(i, 1);
-          throw err;
-        });
+        const prev = current;
+        current = at.get(p);
+        try {
+          return consume();
+        } finally {
+          current = prev;
+        }
       },
       output(p) {
-        if (at.has(p)) return; // handed on again (a retry)
-        const fifo = held.get(p.signal);
-        let n = itemCount(p);
-        let oldest: number | undefined;
-        while (fifo && fifo.length > 0 && n > 0) {
-          const e = fifo[0]!;
-          if (e.t !== undefined && (oldest === undefined || e.t < oldest)) oldest = e.t;
-          const take = Math.min(n, e.n);
-          e.n -= take;
-          n -= take;
-          if (e.n === 0) fifo.shift();
-        }
-        if (oldest !== undefined) at.set(p, oldest);
+        if (current !== undefined && !at.has(p)) at.set(p, current);
       },
     };
   }

@@ -13,9 +13,10 @@ const processors = (...types: string[]) => types.map((t) => registry.get('proces
 const exporters = (...types: string[]) => types.map((t) => registry.get('exporter', t) as ExporterFactory<unknown>);
 
 describe('tracesStayEncoded', () => {
-  it('holds for pass-through pipelines: memory_limiter at most, OTLP or nop exporters', () => {
+  it('holds for pass-through pipelines: memory_limiter and batch (which batches in the queue, as bytes), OTLP or nop exporters', () => {
     assert.equal(tracesStayEncoded(processors(), exporters('otlp_http')), true);
     assert.equal(tracesStayEncoded(processors('memory_limiter'), exporters('otlp_grpc', 'nop')), true);
+    assert.equal(tracesStayEncoded(processors('memory_limiter', 'batch'), exporters('otlp_http')), true);
   });
 
   it('holds up to analytics, whatever comes after it (it reads spans from the bytes and makes events)', () => {
@@ -24,7 +25,7 @@ describe('tracesStayEncoded', () => {
   });
 
   it('fails when a stage before that reads or changes spans', () => {
-    assert.equal(tracesStayEncoded(processors('batch'), exporters('otlp_http')), false);
+    assert.equal(tracesStayEncoded(processors('batch', 'privacy'), exporters('otlp_http')), false);
     assert.equal(tracesStayEncoded(processors('memory_limiter', 'privacy', 'analytics'), exporters('file')), false);
     assert.equal(tracesStayEncoded(processors('memory_limiter'), exporters('otlp_http', 'file')), false);
   });

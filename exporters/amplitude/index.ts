@@ -9,6 +9,7 @@
  * back-off and the dead-letter route itself are the exporter helper's (`src/exporterhelper.ts`).
  */
 import type { ExporterFactory, Host, Payload } from '../../src/component.js';
+import type { SendContext as DeliveryContext } from '../../src/delivery/sender.js';
 import { PermanentError } from '../../src/errors.js';
 import { BaseExporter } from '../../src/exporterhelper.js';
 import { bodyEnvelope } from './batching.js';
@@ -45,9 +46,9 @@ class AmplitudeExporter extends BaseExporter {
     this.logger.info({ url: this.ctx.url }, 'sending events to Amplitude');
   }
 
-  protected async send(p: Payload, signal: AbortSignal): Promise<void> {
+  protected async send(p: Payload, delivery: DeliveryContext): Promise<void> {
     if (p.signal !== 'events') throw new PermanentError(`the amplitude exporter takes events, not ${p.signal}`);
-    await sendEvents(p.data, this.ctx, signal);
+    await sendEvents(p.data, this.ctx, delivery);
   }
 }
 

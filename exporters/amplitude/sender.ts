@@ -14,7 +14,12 @@
  * - 429: events of users/devices over the daily quota (`exceeded_daily_quota_*`) are refused; the
  *   `throttled_events` and events of `throttled_users`/`throttled_devices` are held back for
  *   `throttle_backoff` (the docs: pause that user/device for 30 s); the rest is sent again at once;
- * - 408, 5xx, network errors: the request and the ones not yet sent are to be retried with back-off.
+ * - 408, 5xx, network errors, a request over `timeout`: the request and the ones not yet sent are
+ *   to be retried with back-off.
+ *
+ * Each request runs under the exporter's per-request `timeout` (`SendContext.request`); after each
+ * request Amplitude accepted, what is left is recorded (`SendContext.progress`), so that a later
+ * failure, a timeout or a crash never sends the accepted events again.
  *
  * The outcome, as the exporter helper expects it: resolves when every event was delivered; else
  * throws `PermanentError` (nothing delivered, every event refused for one reason),
@@ -24,8 +29,9 @@
  * `Retry-After` or, when absent, the helper's back-off).
  */
 import type { Payload } from '../../src/component.js';
+import type { SendContext as DeliveryContext } from '../../src/delivery/sender.js';
 import type { AnalyticsEvent } from '../../src/event.js';
-import { PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
+import { errorMessage, PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
 import { chunk, requestBody, type Item } from './batching.js';
 import { upload, type UploadResult } from './client.js';
 import type { MapResult } from './mapping.js';
@@ -75,8 +81,17 @@ function prepare(events: readonly AnalyticsEvent[], ctx: SendContext, refused: R
 }
 
 /** Delivers `events`; see the module comment for the outcomes. */
-export async function sendEvents(events: readonly AnalyticsEvent[], ctx: SendContext, signal: AbortSignal): Promise<void> {
-  const post = ctx.post ?? ((body: string, n: number, s: AbortSignal) => upload({ url: ctx.url, body, gzip: ctx.gzip, signal: s, events: n }));
+export async function sendEvents(events: readonly AnalyticsEvent[], ctx: SendContext, delivery: DeliveryContext): Promise<void> {
+  const upstream = ctx.post ?? ((body: string, n: number, s: AbortSignal) => upload({ url: ctx.url, body, gzip: ctx.gzip, signal: s, events: n }));
+  const post = async (body: string, n: number): Promise<UploadResult> => {
+    try {
+      return await delivery.request((s) => upstream(body, n, s));
+    } catch (err) {
+      if (delivery.stopped.aborted) throw err;
+      return { kind: 'retryable', error: `amplitude: ${errorMessage(err)}` };
+    }
+  };
+  const accepted = new Set<AnalyticsEvent>();
   const refused: Refusal[] = [];
   const held: Item[] = [];
   let delivered = 0;
@@ -99,10 +114,12 @@ export async function sendEvents(events: readonly AnalyticsEvent[], ctx: SendCon
       failure.items.push(...current);
       continue;
     }
-    const res = await post(requestBody(ctx.envelope, current), current.length, signal);
+    const res = await post(requestBody(ctx.envelope, current), current.length);
     switch (res.kind) {
       case 'ok':
         delivered += current.length;
+        for (const it of current) accepted.add(it.source);
+        if (work.length > 0) await delivery.progress({ signal: 'events', data: events.filter((e) => !accepted.has(e)) });
         break;
       case 'too_large':
         if (current.length === 1) refused.push({ event: current[0]!.source, reason: `${res.error}: the event alone is larger than the API accepts` });

@@ -13,6 +13,7 @@
 import type { BigQueryOptions, Dataset, Table } from '@google-cloud/bigquery';
 import type { ExporterFactory, Host, Payload } from '../../src/component.js';
 import { errorMessage, PermanentError } from '../../src/errors.js';
+import type { SendContext } from '../../src/delivery/sender.js';
 import { BaseExporter } from '../../src/exporterhelper.js';
 import { bigquerySchema, tableLayout, type BigQueryConfig } from './config.js';
 import { compileRows, schemaFields, type Row } from './rows.js';
@@ -148,9 +149,9 @@ export class BigQueryExporter extends BaseExporter {
     return result;
   }
 
-  protected async send(p: Payload, signal: AbortSignal): Promise<void> {
+  protected async send(p: Payload, ctx: SendContext): Promise<void> {
     if (p.signal !== 'events') throw new PermanentError(`the bigquery exporter takes events, not ${p.signal}`);
-    await insertEvents(p.data, this.ctx, signal);
+    await insertEvents(p.data, this.ctx, ctx);
   }
 }
 

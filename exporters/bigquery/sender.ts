@@ -17,13 +17,18 @@
  *   else refused; other 4xx (400 invalid, 401, 403 accessDenied): the request and the ones not yet
  *   sent are refused.
  *
+ * Each request runs under the exporter's per-request `timeout` (`SendContext.request`; a request
+ * over it is retried like a network error); after each request that inserted rows, what is left is
+ * recorded (`SendContext.progress`), so a later failure, timeout or crash never sends them again.
+ *
  * Outcome, as the exporter helper expects it: resolves when every row was inserted; else throws
  * `PermanentError` (nothing inserted, every event refused for one reason), `RetryableError`
  * (nothing inserted or refused) or `PartialFailure` (refused rows grouped by reason, the rest to retry).
  */
 import type { Payload } from '../../src/component.js';
+import type { SendContext } from '../../src/delivery/sender.js';
 import type { AnalyticsEvent } from '../../src/event.js';
-import { PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
+import { errorMessage, PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
 import type { Row } from './rows.js';
 
 /** One error of one row, as in `TableDataInsertAllResponse.insertErrors[].errors[]` (ErrorProto). */
@@ -106,7 +111,21 @@ function rowReason(errs: RowError[]): string {
 const ENVELOPE_BYTES = 100;
 
 /** Delivers `events`; see the module comment for the outcomes. */
-export async function insertEvents(events: readonly AnalyticsEvent[], ctx: InsertContext, signal: AbortSignal): Promise<void> {
+export async function insertEvents(events: readonly AnalyticsEvent[], ctx: InsertContext, delivery: SendContext): Promise<void> {
+  const insert = async (rows: Row[]): Promise<InsertResult> => {
+    try {
+      return await delivery.request((signal) => ctx.insert(rows, signal));
+    } catch (err) {
+      if (delivery.stopped.aborted) throw err;
+      return { kind: 'retryable', error: `bigquery insertAll: ${errorMessage(err)}` };
+    }
+  };
+  /** Rows BigQuery took; what is left is recorded after each request that inserted any. */
+  const accepted = new Set<AnalyticsEvent>();
+  const progress = async (taken: readonly Pending[]) => {
+    for (const p of taken) accepted.add(p.event);
+    if (taken.length > 0 && work.length > 0) await delivery.progress({ signal: 'events', data: events.filter((e) => !accepted.has(e)) });
+  };
   const refused: { event: AnalyticsEvent; reason: string }[] = [];
   let inserted = 0;
   let failure: { items: Pending[]; error: string; retryAfterMillis?: number } | undefined;
@@ -143,23 +162,22 @@ export async function insertEvents(events: readonly AnalyticsEvent[], ctx: Inser
       failure.items.push(...batch);
       continue;
     }
-    const res = await ctx.insert(
-      batch.map((p) => p.row),
-      signal,
-    );
+    const res = await insert(batch.map((p) => p.row));
     switch (res.kind) {
       case 'ok':
         inserted += batch.length;
+        await progress(batch);
         break;
       case 'row_errors': {
         const again: Pending[] = [];
         const later: Pending[] = [];
+        const taken: Pending[] = [];
         let invalid = 0;
         batch.forEach((p, i) => {
           const errs = res.errors.get(i);
           if (!errs || errs.length === 0) {
             // Not listed: inserted, unless BigQuery refused the whole request for an invalid row.
-            if (ctx.skipInvalidRows) inserted++;
+            if (ctx.skipInvalidRows) taken.push(p);
             else again.push(p);
             return;
           }
@@ -171,10 +189,12 @@ export async function insertEvents(events: readonly AnalyticsEvent[], ctx: Inser
             refused.push({ event: p.event, reason: rowReason(errs) });
           }
         });
+        inserted += taken.length;
         // Rows stopped without any row refused would loop: retry them with back-off instead.
         if (invalid === 0 && later.length === 0) later.push(...again.splice(0));
         if (later.length > 0) failure = { items: [...later, ...again], error: `bigquery insertAll: ${later.length} rows not inserted (${rowReason(res.errors.get(batch.indexOf(later[0]!)) ?? [])})` };
         else if (again.length > 0) work.push(again);
+        await progress(taken);
         break;
       }
       case 'too_large':

@@ -15,6 +15,7 @@
 import type { CompressionTypes, Message, Producer } from 'kafkajs';
 import type { CreateSettings, ExporterFactory, Host, Payload } from '../../src/component.js';
 import { PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
+import type { SendContext } from '../../src/delivery/sender.js';
 import { BaseExporter } from '../../src/exporterhelper.js';
 import { classifyKafkaError, createKafka, kafkaErrorMessage, Partitioners, useCompression } from './client.js';
 import { kafkaExporterSchema, type KafkaExporterConfig } from './config.js';
@@ -75,14 +76,16 @@ export class KafkaExporter extends BaseExporter {
     await old?.disconnect().catch(() => undefined);
   }
 
-  protected send(p: Payload, signal: AbortSignal): Promise<void> {
-    const run = this.chain.then(() => {
-      if (signal.aborted) throw new RetryableError('kafka exporter: the send was cancelled before it started');
-      return this.sendNow(p);
+  protected send(p: Payload, ctx: SendContext): Promise<void> {
+    return ctx.request((signal) => {
+      const run = this.chain.then(() => {
+        if (signal.aborted) throw new RetryableError('kafka exporter: the send was cancelled before it started');
+        return this.sendNow(p);
+      });
+      // The next send waits for this one to finish for real, even when its caller gave up waiting.
+      this.chain = run.catch(() => undefined);
+      return run;
     });
-    // The next send waits for this one to finish for real, even when its caller gave up waiting.
-    this.chain = run.catch(() => undefined);
-    return untilAborted(run, signal);
   }
 
   private async sendNow(p: Payload): Promise<void> {
@@ -168,25 +171,6 @@ export class KafkaExporter extends BaseExporter {
     this.stopped = true;
     await this.producer?.disconnect().catch(() => undefined);
   }
-}
-
-/** `op`, or a RetryableError as soon as `signal` aborts (timeout or shutdown). */
-function untilAborted<T>(op: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new RetryableError('kafka exporter: the send timed out or the exporter is stopping'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new RetryableError('kafka exporter: the send timed out or the exporter is stopping'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    op.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 export const kafkaExporterFactory: ExporterFactory<KafkaExporterConfig> = {

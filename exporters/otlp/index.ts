@@ -12,6 +12,7 @@
  */
 import fs from 'node:fs';
 import type { ExporterFactory, Payload } from '../../src/component.js';
+import type { SendContext } from '../../src/delivery/sender.js';
 import { BaseExporter } from '../../src/exporterhelper.js';
 import { SIGNAL_ITEM } from '../../src/telemetry.js';
 import { otlpGrpcSchema, otlpHttpSchema, type OtlpGrpcConfig, type OtlpHttpConfig } from './config.js';
@@ -44,8 +45,8 @@ class OtlpExporter extends BaseExporter {
     await this.transport.start();
   }
 
-  protected async send(p: Payload, signal: AbortSignal): Promise<void> {
-    const partial = await this.transport.export(p, signal);
+  protected async send(p: Payload, ctx: SendContext): Promise<void> {
+    const partial = await ctx.request((signal) => this.transport.export(p, signal));
     if (partial) {
       const items = p.signal === 'events' ? 'events' : SIGNAL_ITEM[p.signal].replace('_', ' ');
       this.logger.warn(

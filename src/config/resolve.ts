@@ -15,6 +15,7 @@ import type { Registry } from '../registry.js';
 import type { RawTree } from './sources.js';
 import { isMap } from './sources.js';
 import { serviceSchema, type ServiceConfig } from './service.js';
+import type { QueueBatchConfig } from '../delivery/batcher.js';
 
 export interface ComponentConfig<F extends Factory = Factory> {
   id: string;
@@ -38,6 +39,8 @@ export interface GatewayConfig {
   extensions: Map<string, ComponentConfig<ExtensionFactory>>;
   pipelines: PipelineConfig[];
   service: ServiceConfig;
+  /** Per exporter id: the batching the pipelines feeding it ask for (see `ProcessorFactory.exporterBatching`). */
+  exporterBatching: Map<string, QueueBatchConfig>;
 }
 
 const SECTIONS: Record<string, Kind> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter', extensions: 'extension' };
@@ -135,8 +138,10 @@ export function resolveConfig(raw: RawTree, registry: Registry): GatewayConfig {
     }
   }
 
+  const exporterBatching = errors.length === 0 ? batchingOfExporters(pipelines, sections as GatewaySections, errors) : new Map<string, QueueBatchConfig>();
   if (errors.length > 0) throw new ConfigErrors(errors);
   return {
+    exporterBatching,
     receivers: sections.receiver as Map<string, ComponentConfig<ReceiverFactory>>,
     processors: sections.processor as Map<string, ComponentConfig<ProcessorFactory>>,
     exporters: sections.exporter as Map<string, ComponentConfig<ExporterFactory>>,
@@ -151,6 +156,32 @@ type GatewaySections = {
   processor: Map<string, ComponentConfig<ProcessorFactory>>;
   exporter: Map<string, ComponentConfig<ExporterFactory>>;
 };
+
+/**
+ * What each exporter's sending queue batches, from the processors of the pipelines feeding it that
+ * ask for batching (`batch`). Two pipelines asking one exporter for different batches is an error,
+ * unless the exporter sets its own `sending_queue::batch`.
+ */
+function batchingOfExporters(pipelines: readonly PipelineConfig[], sections: GatewaySections, errors: ConfigError[]): Map<string, QueueBatchConfig> {
+  const out = new Map<string, { batch: QueueBatchConfig; from: string }>();
+  for (const p of pipelines) {
+    p.processors.forEach((id, i) => {
+      const pc = sections.processor.get(id)!;
+      const batch = pc.factory.exporterBatching?.(pc.config);
+      if (!batch) return;
+      const from = `service::pipelines::${p.id}::processors::${i}`;
+      for (const e of p.exporters) {
+        if ((sections.exporter.get(e)!.config as { sending_queue?: { batch?: unknown } }).sending_queue?.batch !== undefined) continue;
+        const seen = out.get(e);
+        if (!seen) out.set(e, { batch, from });
+        else if (JSON.stringify(seen.batch) !== JSON.stringify(batch)) {
+          errors.push(new ConfigError(from, `"${id}" asks exporter "${e}" for other batches than ${seen.from} does; set exporters::${e}::sending_queue::batch to choose`));
+        }
+      }
+    });
+  }
+  return new Map([...out].map(([e, v]) => [e, v.batch]));
+}
 
 function checkReferences(ids: readonly string[], section: string, tree: unknown, path: string[], errors: ConfigError[]): boolean {
   let ok = true;

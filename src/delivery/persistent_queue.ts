@@ -96,9 +96,9 @@ export class PersistentQueue extends QueueBase {
   }
 
   /** Takes the next entry, reading its payload from disk; damaged entries are removed and skipped. */
-  override async take(): Promise<QueueEntry | undefined> {
+  override async take(waitMillis?: number): Promise<QueueEntry | undefined> {
     for (;;) {
-      const e = (await super.take()) as DiskEntry | undefined;
+      const e = (await super.take(waitMillis)) as DiskEntry | undefined;
       if (!e || e.loaded) return e;
       const value = this.db?.get(e.key);
       if (value) {
@@ -111,23 +111,28 @@ export class PersistentQueue extends QueueBase {
         }
       } else this.onDamaged(e.key, 'entry missing');
       this.damaged++;
-      await this.ack(e);
+      await this.ack([e]);
     }
   }
 
-  async update(entry: QueueEntry, payload: Payload): Promise<void> {
-    const { value, items } = record(payload);
+  async update(entries: readonly QueueEntry[], payload: Payload): Promise<void> {
+    const { value } = record(payload);
     const size = sizeOf(payload, this.sizer, value.subarray(4));
-    await this.db?.put(entry.key, value);
-    this.held += size - entry.size;
-    entry.size = size;
-    entry.items = items;
-    entry.payload = payload;
+    const db = this.db;
+    // One transaction: a crash leaves either the entries as they were or the rest alone.
+    await db?.transaction(() => {
+      void db.put(entries[0]!.key, value);
+      for (let i = 1; i < entries.length; i++) void db.remove(entries[i]!.key);
+    });
+    this.replace(entries, payload, size);
   }
 
-  async ack(entry: QueueEntry): Promise<void> {
-    this.release(entry);
-    await this.db?.remove(entry.key);
+  async ack(entries: readonly QueueEntry[]): Promise<void> {
+    for (const e of entries) this.release(e);
+    const db = this.db;
+    if (!db) return;
+    if (entries.length === 1) await db.remove(entries[0]!.key);
+    else await db.transaction(() => entries.forEach((e) => void db.remove(e.key)));
   }
 
   /** Closes the store once pending writes are committed; entries not acknowledged stay on disk for the next start. */

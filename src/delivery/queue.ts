@@ -54,12 +54,20 @@ export interface DeliveryQueue {
    * @throws RetryableError when the queue is full or closed, or the store cannot be written.
    */
   offer(p: Payload): Promise<void>;
-  /** The oldest waiting entry; waits for one. Resolves undefined once the queue is closed. */
-  take(): Promise<QueueEntry | undefined>;
-  /** Records that only `payload` is left to send of an entry being delivered. */
-  update(entry: QueueEntry, payload: Payload): Promise<void>;
-  /** Removes a delivered (or dead-lettered) entry. */
-  ack(entry: QueueEntry): Promise<void>;
+  /**
+   * The oldest waiting entry; waits for one, at most `waitMillis` when given (then resolves
+   * undefined). Resolves undefined once the queue is stopped.
+   */
+  take(waitMillis?: number): Promise<QueueEntry | undefined>;
+  /**
+   * Records that only `payload` is left to send of the entries of one batch being delivered (the
+   * rest was delivered or handed to the dead-letter route): the first entry holds `payload` from
+   * now on, the others are removed, in one write for a persistent queue. What the destination
+   * accepted is then not sent again, not even after a crash.
+   */
+  update(entries: readonly QueueEntry[], payload: Payload): Promise<void>;
+  /** Removes delivered (or dead-lettered) entries. */
+  ack(entries: readonly QueueEntry[]): Promise<void>;
   /** Refuses new data, stops handing out entries and wakes waiting takers (they get undefined). */
   stop(): void;
   /** Stops, then releases the store. Entries not acknowledged stay on disk (persistent) or are lost (memory). */
@@ -107,7 +115,7 @@ export class Fifo<T> {
 export abstract class QueueBase implements DeliveryQueue {
   protected readonly entries = new Fifo<QueueEntry>();
   protected readonly inDelivery = new Set<QueueEntry>();
-  private readonly takers: ((e: QueueEntry | undefined) => void)[] = [];
+  private takers: ((e: QueueEntry | undefined) => void)[] = [];
   protected closed = false;
   protected held = 0;
 
@@ -127,8 +135,8 @@ export abstract class QueueBase implements DeliveryQueue {
 
   abstract open(): Promise<number>;
   abstract offer(p: Payload): Promise<void>;
-  abstract update(entry: QueueEntry, payload: Payload): Promise<void>;
-  abstract ack(entry: QueueEntry): Promise<void>;
+  abstract update(entries: readonly QueueEntry[], payload: Payload): Promise<void>;
+  abstract ack(entries: readonly QueueEntry[]): Promise<void>;
 
   /** Reserves room for `size`, or throws RetryableError. One request larger than the capacity fits an empty queue. */
   protected reserve(size: number): void {
@@ -152,14 +160,26 @@ export abstract class QueueBase implements DeliveryQueue {
     } else this.entries.push(e);
   }
 
-  take(): Promise<QueueEntry | undefined> {
+  take(waitMillis?: number): Promise<QueueEntry | undefined> {
     if (this.closed) return Promise.resolve(undefined);
     const e = this.entries.shift();
     if (e) {
       this.inDelivery.add(e);
       return Promise.resolve(e);
     }
-    return new Promise((resolve) => this.takers.push(resolve));
+    if (waitMillis !== undefined && waitMillis <= 0) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      if (waitMillis === undefined) return void this.takers.push(resolve);
+      const timer = setTimeout(() => {
+        this.takers = this.takers.filter((t) => t !== taker);
+        resolve(undefined);
+      }, waitMillis);
+      const taker = (entry: QueueEntry | undefined) => {
+        clearTimeout(timer);
+        resolve(entry);
+      };
+      this.takers.push(taker);
+    });
   }
 
   stop(): void {
@@ -179,6 +199,16 @@ export abstract class QueueBase implements DeliveryQueue {
     this.inDelivery.delete(entry);
     this.held -= entry.size;
   }
+
+  /** Bookkeeping of {@link DeliveryQueue.update}: the first entry holds `payload` (of `size`), the others are released. */
+  protected replace(entries: readonly QueueEntry[], payload: Payload, size: number): void {
+    const first = entries[0]!;
+    for (let i = 1; i < entries.length; i++) this.release(entries[i]!);
+    this.held += size - first.size;
+    first.size = size;
+    first.payload = payload;
+    first.items = itemCount(payload);
+  }
 }
 
 /** The in-memory queue: fast, bounded, lost on a crash (drained on a graceful shutdown). */
@@ -195,15 +225,11 @@ export class MemoryQueue extends QueueBase {
     this.push({ key: this.seq++, payload: p, items: itemCount(p), size });
   }
 
-  async update(entry: QueueEntry, payload: Payload): Promise<void> {
-    const size = sizeOf(payload, this.sizer);
-    this.held += size - entry.size;
-    entry.size = size;
-    entry.payload = payload;
-    entry.items = itemCount(payload);
+  async update(entries: readonly QueueEntry[], payload: Payload): Promise<void> {
+    this.replace(entries, payload, sizeOf(payload, this.sizer));
   }
 
-  async ack(entry: QueueEntry): Promise<void> {
-    this.release(entry);
+  async ack(entries: readonly QueueEntry[]): Promise<void> {
+    for (const e of entries) this.release(e);
   }
 }

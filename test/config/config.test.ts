@@ -84,7 +84,27 @@ describe('config validation', () => {
     const cfg = resolveConfig(parseConfigText(minimal.replace('processors: { analytics: }', 'processors: { analytics: , batch: }').replace('[analytics]', '[analytics, batch]'), 't'), registry);
     const otlp = cfg.receivers.get('otlp')!.config as { protocols: { http?: unknown; grpc?: unknown } };
     assert.ok(otlp.protocols.http && otlp.protocols.grpc);
-    assert.deepEqual(cfg.processors.get('batch')!.config, { send_batch_size: 8192, send_batch_max_size: 0, timeout: 200, max_buffered_items: 100_000 });
+    assert.deepEqual(cfg.processors.get('batch')!.config, { send_batch_size: 8192, send_batch_max_size: 0, timeout: 200 });
+  });
+
+  it('batching of a batch processor goes to the sending queues of the exporters after it; their own sending_queue::batch wins', () => {
+    const cfg = resolveConfig(loadRawConfig([path.join(projectRoot, 'config.example.yaml')], [], {}), registry);
+    assert.deepEqual(cfg.exporterBatching.get('file'), { flush_timeout: 200, min_size: 8192, max_size: 0 });
+    assert.deepEqual(cfg.exporterBatching.get('debug'), { flush_timeout: 200, min_size: 8192, max_size: 0 });
+    const own = resolveConfig(loadRawConfig([path.join(projectRoot, 'config.example.yaml')], ['exporters::file::sending_queue::batch={min_size: 10}'], {}), registry);
+    assert.equal(own.exporterBatching.get('file'), undefined, 'the exporter\'s own setting is used');
+    assert.deepEqual((own.exporters.get('file')!.config as { sending_queue: { batch: unknown } }).sending_queue.batch, { flush_timeout: 200, min_size: 10, max_size: 0, sizer: 'items' });
+  });
+
+  it('refuses two pipelines asking one exporter for different batches, naming where', () => {
+    const yaml = `
+receivers: { otlp: }
+processors: { batch/a: { send_batch_size: 10 }, batch/b: { send_batch_size: 20 } }
+exporters: { file: { path: /tmp/x.jsonl } }
+service: { pipelines: { traces: { receivers: [otlp], processors: [batch/a], exporters: [file] }, logs: { receivers: [otlp], processors: [batch/b], exporters: [file] } } }
+`;
+    assert.deepEqual(errorsOf(yaml), ['service::pipelines::logs::processors::0: "batch/b" asks exporter "file" for other batches than service::pipelines::traces::processors::0 does; set exporters::file::sending_queue::batch to choose']);
+    assert.deepEqual(errorsOf(yaml.replace('exporters: { file: { path: /tmp/x.jsonl } }', 'exporters: { file: { path: /tmp/x.jsonl, sending_queue: { batch: {} } } }')), []);
   });
 
   it('reports every error at once, each with its full path', () => {

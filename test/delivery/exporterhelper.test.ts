@@ -13,18 +13,21 @@ import { itemCount } from '../../src/component.js';
 import { PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
 import type { AnalyticsEvent } from '../../src/event.js';
 import { BaseExporter, exporterHelperShape, type ExporterHelperConfig } from '../../src/exporterhelper.js';
+import type { SendContext } from '../../src/delivery/sender.js';
 import { z } from '../../src/config/schema.js';
 import { DEAD_LETTER_ATTR } from '../../src/delivery/dead_letter.js';
 import { Telemetry } from '../../src/telemetry.js';
 import { decodeTracesRequest } from '../../src/otlp/proto.js';
 import { readFixture } from '../helpers.js';
 
-type Behaviour = (p: Payload, attempt: number, signal: AbortSignal) => Promise<void>;
+type Behaviour = (p: Payload, attempt: number, signal: AbortSignal, ctx: SendContext) => Promise<void>;
 
 class ScriptedExporter extends BaseExporter {
   readonly delivered: Payload[] = [];
   attempts = 0;
   ownStarted = false;
+  /** The behaviour makes its own requests with `ctx.request` (else each attempt is one request). */
+  ownRequests = false;
   ownStoppedWithQueueDrained: boolean | undefined;
   constructor(id: string, cfg: ExporterHelperConfig, readonly telemetryRef: Telemetry, public behaviour: Behaviour = async () => {}) {
     super({ id, logger: pino({ level: 'silent' }), telemetry: telemetryRef }, cfg);
@@ -35,8 +38,11 @@ class ScriptedExporter extends BaseExporter {
   override async shutdown(): Promise<void> {
     this.ownStoppedWithQueueDrained = this.delivered.length > 0;
   }
-  protected async send(p: Payload, signal: AbortSignal): Promise<void> {
-    await this.behaviour(p, ++this.attempts, signal);
+  /** One request per attempt, under the per-request timeout. */
+  protected async send(p: Payload, ctx: SendContext): Promise<void> {
+    const attempt = ++this.attempts;
+    if (this.ownRequests) await this.behaviour(p, attempt, ctx.stopped, ctx);
+    else await ctx.request((signal) => this.behaviour(p, attempt, signal, ctx));
     this.delivered.push(p);
   }
 }
@@ -231,7 +237,7 @@ describe('exporter helper', () => {
     const t = new Telemetry();
     const dead = new ScriptedExporter('dead', helper({ sending_queue: { enabled: false } }), t);
     let abortedInFlight = false;
-    const x = new ScriptedExporter('x', helper({ dead_letter: 'dead', sending_queue: { num_consumers: 1, drain_timeout: '100ms' } }), t, (_p, _a, signal) => {
+    const x = new ScriptedExporter('x', helper({ dead_letter: 'dead', timeout: '300ms', sending_queue: { num_consumers: 1, drain_timeout: '100ms' } }), t, (_p, _a, signal) => {
       return new Promise((_, reject) => signal.addEventListener('abort', () => ((abortedInFlight = true), reject(signal.reason))));
     });
     const host = hostOf(x, dead);
@@ -248,6 +254,25 @@ describe('exporter helper', () => {
     assert.ok(abortedInFlight);
     assert.deepEqual(ids(dead.delivered).sort(), ['id-0', 'id-1', 'id-2', 'id-3']);
     assert.match((dead.delivered[0]!.data as AnalyticsEvent[])[0]!.dead_letter!.reason, /shutdown deadline/);
+  });
+
+  it('at the drain deadline, starts nothing new and lets a request in flight finish within its timeout, so it is not sent again', async () => {
+    const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'otelytics-helper-'));
+    dirs.push(storage);
+    const cfg = helper({ timeout: '2s', sending_queue: { storage, num_consumers: 1, drain_timeout: '50ms' } });
+    const x1 = new ScriptedExporter('x', cfg, new Telemetry(), () => new Promise((r) => setTimeout(r, 300)));
+    await x1.start(hostOf(x1));
+    await x1.consume(events(0, 2));
+    await x1.consume(events(2, 2));
+    await new Promise((r) => setTimeout(r, 20));
+    await x1.shutdown();
+    assert.deepEqual(ids(x1.delivered), ['id-0', 'id-1'], 'the request in flight finished; the next one was not started');
+
+    const x2 = new ScriptedExporter('x', cfg, new Telemetry());
+    await x2.start(hostOf(x2));
+    await until(() => x2.delivered.length === 1);
+    assert.deepEqual(ids(x2.delivered), ['id-2', 'id-3'], 'only what was left is sent after the restart');
+    await x2.shutdown();
   });
 
   it('keeps a persistent queue on disk across a restart and sends it then', async () => {
@@ -296,5 +321,99 @@ describe('exporter helper', () => {
     assert.deepEqual(ids(dead.delivered), ['id-0', 'id-1']);
     await x2.shutdown();
     await dead.shutdown();
+  });
+
+  it('applies timeout to each request: a send of several requests, each under it, completes although they take longer together', async () => {
+    const t = new Telemetry();
+    const requests: number[] = [];
+    const x = new ScriptedExporter('x', helper({ timeout: '80ms' }), t, async (p, _attempt, _signal, ctx) => {
+      const data = p.data as AnalyticsEvent[];
+      // Two more requests of 50 ms after the scripted one: 150 ms together.
+      for (let i = 0; i < 2; i++) {
+        await ctx.request(() => new Promise((r) => setTimeout(r, 50)));
+        requests.push(data.length);
+      }
+    });
+    x.ownRequests = true;
+    await x.start(hostOf(x));
+    await x.consume(events(0, 4));
+    await until(() => x.delivered.length === 1);
+    assert.equal(x.attempts, 1, 'no attempt timed out');
+    await x.shutdown();
+  });
+
+  it('a send made of several requests records what is left after each accepted one: a later failure never sends it again', async () => {
+    const t = new Telemetry();
+    const accepted: string[] = [];
+    let failedOnce = false;
+    const x = new ScriptedExporter('x', helper(), t, async (p, _attempt, _signal, ctx) => {
+      const data = p.data as AnalyticsEvent[];
+      for (let i = 0; i < data.length; i += 2) {
+        const part = data.slice(i, i + 2);
+        if (i === 2 && !failedOnce) {
+          failedOnce = true;
+          throw new RetryableError('request 2 failed');
+        }
+        accepted.push(...part.map((e) => e.insert_id));
+        if (i + 2 < data.length) await ctx.progress({ signal: 'events', data: data.slice(i + 2) });
+      }
+    });
+    await x.start(hostOf(x));
+    await x.consume(events(0, 6));
+    await until(() => x.delivered.length === 1);
+    assert.deepEqual(accepted, ['id-0', 'id-1', 'id-2', 'id-3', 'id-4', 'id-5'], 'each event accepted once');
+    assert.deepEqual(ids(x.delivered), ['id-2', 'id-3', 'id-4', 'id-5'], 'the retry carried only what was left');
+    assert.equal(await metric(t, 'otelcol_exporter_sent_log_records', { exporter: 'x' }), 6, 'events count as log records, each once');
+    await x.shutdown();
+  });
+
+  it('sending_queue::batch: queued requests are sent as batches of min_size, in parts of max_size, each part once', async () => {
+    const t = new Telemetry();
+    let failNext = 2;
+    const x = new ScriptedExporter('x', helper({ sending_queue: { num_consumers: 1, batch: { min_size: 8, max_size: 8, flush_timeout: '30ms' } } }), t, async () => {
+      // The second part of the first batch fails once: the first part is not sent again.
+      if (--failNext === 0) throw new RetryableError('busy');
+    });
+    await x.start(hostOf(x));
+    for (let i = 0; i < 4; i++) await x.consume(events(i * 3, 3));
+    await until(() => x.delivered.length === 3);
+    // 9 events (3 requests) make the first batch, sent as 8 + 1; the last request alone waits for more.
+    assert.deepEqual(x.delivered.map(itemCount), [8, 1, 3]);
+    assert.deepEqual(ids(x.delivered), Array.from({ length: 12 }, (_, i) => `id-${i}`));
+    await x.shutdown();
+  });
+
+  it('sending_queue::batch: a batch smaller than min_size goes after flush_timeout', async () => {
+    const x = new ScriptedExporter('x', helper({ sending_queue: { batch: { min_size: 100, flush_timeout: '40ms' } } }), new Telemetry());
+    await x.start(hostOf(x));
+    const at = Date.now();
+    await x.consume(events(0, 3));
+    await x.consume(events(3, 2));
+    await until(() => x.delivered.length === 1);
+    assert.ok(Date.now() - at >= 35, 'waited for more');
+    assert.equal(itemCount(x.delivered[0]!), 5, 'both requests in one batch');
+    await x.shutdown();
+  });
+
+  it('a batch from a persistent queue stays on disk until delivered; what a crash interrupts resumes without the parts already accepted', async () => {
+    const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'otelytics-helper-'));
+    dirs.push(storage);
+    const cfg = helper({ sending_queue: { storage, drain_timeout: '0s', batch: { min_size: 3, max_size: 3, flush_timeout: '50ms' } } });
+    const t1 = new Telemetry();
+    // The first part goes through, the second hangs until the exporter stops (as if the process died).
+    const x1 = new ScriptedExporter('x', cfg, t1, async (_p, attempt, signal) => {
+      if (attempt > 1) await new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    });
+    await x1.start(hostOf(x1));
+    await x1.consume(events(0, 9)); // one request, sent in three parts of 3
+    await until(() => x1.delivered.length === 1);
+    await x1.shutdown();
+    assert.deepEqual(ids(x1.delivered), ['id-0', 'id-1', 'id-2']);
+
+    const x2 = new ScriptedExporter('x', cfg, new Telemetry());
+    await x2.start(hostOf(x2));
+    await until(() => ids(x2.delivered).length === 6);
+    assert.deepEqual(ids(x2.delivered), ['id-3', 'id-4', 'id-5', 'id-6', 'id-7', 'id-8'], 'the accepted part was not sent again');
+    await x2.shutdown();
   });
 });

@@ -40,7 +40,7 @@ describe('memory queue', () => {
     const a = (await q.take())!;
     assert.equal((a.payload.data as AnalyticsEvent[])[0]!.insert_id, 'id-0');
     await assert.rejects(q.offer(events(10, 1)), RetryableError, 'an entry being delivered keeps its room');
-    await q.ack(a);
+    await q.ack([a]);
     assert.equal(q.size, 6);
     await q.offer(events(10, 4));
     assert.equal(q.size, 10);
@@ -110,9 +110,9 @@ describe('persistent queue (lmdb)', () => {
     assert.equal(await q1.open(), 0);
     for (let i = 0; i < 5; i++) await q1.offer(events(i * 10, 10));
     const first = (await q1.take())!;
-    await q1.ack(first);
+    await q1.ack([first]);
     const second = (await q1.take())!; // taken, being sent when the process "dies"
-    await q1.update(second, events(15, 5)); // a partial failure left half of it
+    await q1.update([second], events(15, 5)); // a partial failure left half of it
     assert.equal(q1.size, 35);
     await q1.close();
 
@@ -123,7 +123,7 @@ describe('persistent queue (lmdb)', () => {
     for (let i = 0; i < 4; i++) {
       const e = (await q2.take())!;
       got.push((e.payload.data as AnalyticsEvent[])[0]!.insert_id);
-      await q2.ack(e);
+      await q2.ack([e]);
     }
     assert.deepEqual(got, ['id-15', 'id-20', 'id-30', 'id-40']);
     assert.equal(q2.size, 0);
@@ -163,7 +163,7 @@ describe('persistent queue (lmdb)', () => {
     const e = (await q2.take())!;
     assert.equal((e.payload.data as AnalyticsEvent[])[0]!.insert_id, 'id-1');
     assert.deepEqual(damaged, [0]);
-    await q2.ack(e);
+    await q2.ack([e]);
     await q2.close();
   });
 });

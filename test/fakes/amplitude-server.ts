@@ -47,6 +47,12 @@ export interface AmplitudeServerOptions {
   dailyQuota?: number;
   silencedDevices?: string[];
   acceptGzip?: boolean;
+  /**
+   * A slow destination: every request is handled (its events ingested) at once, and answered this
+   * many milliseconds later. A client that gives up meanwhile does not learn that its events were
+   * ingested. Default 0. May be changed while the server runs.
+   */
+  answerDelayMillis?: number;
 }
 
 export type Fault = { status: number; body?: unknown; retryAfter?: string } | { reset: true } | { delayMillis: number };
@@ -252,6 +258,8 @@ export class FakeAmplitude {
       this.seen.set(insertId, now);
       this.ingested.set(insertId, { path, event: e });
     }
+    const delay = this.options.answerDelayMillis ?? 0;
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     reply(200, { code: 200, events_ingested: events.length, payload_size_bytes: raw.length, server_upload_time: now });
   }
 

@@ -13,9 +13,10 @@ import { sendEvents } from '../../../exporters/amplitude/sender.js';
 import { NO_IDENTITY_REASON } from '../../../exporters/amplitude/mapping.js';
 import { FakeAmplitude, startAmplitudeServer, type AmplitudeServerOptions } from '../../fakes/amplitude-server.js';
 import { fixtureEvents } from './fixture-events.js';
+import { sendContext } from '../../delivery/send-context.js';
 
 const KEY = 'test-api-key';
-const never = new AbortController().signal;
+const never = sendContext();
 
 function ctxFor(fake: FakeAmplitude, over: Record<string, unknown> = {}) {
   return amplitudeSendContext(amplitudeSchema.parse({ api_key: KEY, endpoint: fake.url, device_id: ['device_id', 'session_id', 'insert_id'], ...over }));
@@ -207,12 +208,14 @@ describe('amplitude exporter against the local Amplitude server', () => {
     assert.match(err.message, /request to 127\.0\.0\.1:\d+ failed/);
   });
 
-  it('a slow server: the attempt\'s signal aborts the request', async () => {
+  it('a slow server: the request is aborted after the per-request timeout and is to be retried', async () => {
     fake.inject({ delayMillis: 1000 });
     const started = Date.now();
-    const err = await failure(sendEvents([ev(0)], ctxFor(fake), AbortSignal.timeout(150)));
-    assert.equal((err as Error).name, 'TimeoutError');
-    assert.ok(Date.now() - started < 2000);
+    const err = await failure(sendEvents([ev(0)], ctxFor(fake), sendContext({ timeoutMillis: 150 })));
+    assert.ok(err instanceof RetryableError, String(err));
+    assert.match(err.message, /timed out after 150ms/);
+    assert.ok(Date.now() - started < 1000);
+    assert.equal(fake.ingested.size, 0);
   });
 
   it('gzip-compresses the body when compression is gzip', async () => {

@@ -11,8 +11,9 @@ import type { AnalyticsEvent } from '../../../src/event.js';
 import { amplitudeSchema, amplitudeSendContext } from '../../../exporters/amplitude/index.js';
 import { classifyResponse, retryAfterMillis, type UploadResult } from '../../../exporters/amplitude/client.js';
 import { sendEvents } from '../../../exporters/amplitude/sender.js';
+import { sendContext } from '../../delivery/send-context.js';
 
-const never = new AbortController().signal;
+const never = sendContext();
 const events = (n: number): AnalyticsEvent[] =>
   Array.from({ length: n }, (_, i) => ({ name: 'search', time_unix_nano: '1795288700000000000', insert_id: `e${i}`, user_id: `user-${i}00`, properties: {}, context: { source: 'log' } }));
 

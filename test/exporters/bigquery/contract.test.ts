@@ -16,14 +16,15 @@ import { BigQueryExporter, bigquerySchema, clientOptions } from '../../../export
 import { DEFAULT_COLUMNS } from '../../../exporters/bigquery/config.js';
 import { startFakeBigQuery, type FakeBigQuery } from '../../fakes/bigquery-server.js';
 import { fixtureEvents } from '../amplitude/fixture-events.js';
+import { sendContext } from '../../delivery/send-context.js';
 
 const PROJECT = 'otelytics-test';
-const never = new AbortController().signal;
+const never = sendContext();
 
 /** The exporter with its send reachable, as the exporter helper calls it. */
 class Probe extends BigQueryExporter {
-  attempt(events: AnalyticsEvent[], signal = never): Promise<void> {
-    return this.send({ signal: 'events', data: events } satisfies Payload, signal);
+  attempt(events: AnalyticsEvent[], ctx = never): Promise<void> {
+    return this.send({ signal: 'events', data: events } satisfies Payload, ctx);
   }
 }
 

@@ -1,7 +1,11 @@
-/** Merging and splitting payloads by item count, keeping resource and scope grouping. */
-import type { Payload } from '../../src/component.js';
-import type { AnalyticsEvent } from '../../src/event.js';
-import type { ResourceLogs, ResourceSpans } from '../../src/pdata.js';
+/**
+ * Merging and splitting payloads by item count, keeping resource and scope grouping: how the
+ * sending queue's batcher (`sending_queue::batch`, ./batcher.ts) turns queued requests into batches.
+ */
+import type { Payload } from '../component.js';
+import type { AnalyticsEvent } from '../event.js';
+import { EncodedTraces } from '../otlp/encoded.js';
+import type { ResourceLogs, ResourceSpans } from '../pdata.js';
 
 /** Concatenates payloads of one signal (metrics bodies are concatenated protobuf messages). */
 export function mergePayloads(list: Payload[]): Payload {
@@ -17,8 +21,16 @@ export function mergePayloads(list: Payload[]): Payload {
       }
       return { signal: 'events', data };
     }
-    case 'traces':
+    case 'traces': {
+      // Requests still in their protobuf bytes merge as bytes: repeated fields of concatenated
+      // messages concatenate (protobuf encoding, "Concatenating messages").
+      const bytes = list.map((p) => (p.data instanceof EncodedTraces ? p.data.bytes : undefined));
+      if (bytes.every((b) => b !== undefined)) {
+        const spans = list.reduce((n, p) => n + (p.data as EncodedTraces).spans, 0);
+        return { signal: 'traces', data: new EncodedTraces(Buffer.concat(bytes as Uint8Array[]), spans) };
+      }
       return { signal: 'traces', data: { resourceSpans: list.flatMap((p) => (p.signal === 'traces' ? p.data.resourceSpans : [])) } };
+    }
     case 'logs':
       return { signal: 'logs', data: { resourceLogs: list.flatMap((p) => (p.signal === 'logs' ? p.data.resourceLogs : [])) } };
     case 'metrics': {
