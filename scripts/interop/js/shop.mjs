@@ -314,7 +314,7 @@ const health = () => request(probe, 'GET', '/healthz', { route: '/healthz' });
 
 // --------------------------------------------------------------------------------------- the session
 
-async function part1() {
+function part1() {
   emit('app.started', { 'app.port.kind': 'http' }, { body: 'shop-web started' });
   health();
   page(anonymous, '/');
@@ -342,7 +342,7 @@ async function part1() {
   health();
 }
 
-async function part2() {
+function part2() {
   advance(350);
   productPage(jane, 'LE222N0AB-K11');
   addToCart(jane, 'TRQ22O064-Q11', 1);
@@ -373,10 +373,10 @@ async function part2() {
   logLine('payment provider slow: 1 of 4 authorisations above 500 ms', SeverityNumber.WARN, 'WARN', { 'payment.provider': 'acme-pay' });
 }
 
-await part1();
+part1();
 await tracerProvider.forceFlush();
 await loggerProvider.forceFlush();
-await part2();
+part2();
 await tracerProvider.forceFlush();
 await loggerProvider.forceFlush();
 await tracerProvider.shutdown();
