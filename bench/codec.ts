@@ -7,13 +7,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decodeTracesJson, encodeTracesJson } from '../src/otlp/json.js';
 import { decodeTracesRequest, encodeTracesRequest, scanTracesRequest } from '../src/otlp/proto.js';
 import { spanCount } from '../src/pdata.js';
+import { fixturesDir as fixtures } from '../test/helpers.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const fixtures = path.resolve(root, '..', 'shared', 'fixtures', 'otlp');
 const seconds = Number(process.argv[2] ?? 3);
 
 const pb = fs.readFileSync(path.join(fixtures, 'traces-shop-02.pb'));

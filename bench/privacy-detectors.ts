@@ -1,20 +1,19 @@
 /**
  * Micro-benchmark of the privacy value detectors on one core.
  *
- * Scans the string values of the shop fixtures (`../shared/fixtures/otlp/*.json`: attribute
- * values, span names, log bodies; URLs through `scrubUrl`, `url.query` through `scrubQuery`) with
- * all detectors on, repeatedly for about 3 s, and prints strings/s and MiB/s.
+ * Scans the string values of the shop fixtures (the JS SDK shop's OTLP/JSON requests in
+ * `test/captures/otlp`: attribute values, span names, log bodies; URLs through `scrubUrl`,
+ * `url.query` through `scrubQuery`) with all detectors on, repeatedly for about 3 s, and prints
+ * strings/s and MiB/s.
  *
  *     npx tsc -p tsconfig.json && node dist/bench/privacy-detectors.js [seconds]
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { compileValueScanner, createHitCounter } from '../processors/privacy/detectors.js';
 import { compileDefaultKeyMatcher } from '../processors/privacy/keys.js';
+import { fixtureManifest, fixturesDir } from '../test/helpers.js';
 
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const fixturesDir = path.resolve(projectRoot, '..', 'shared', 'fixtures', 'otlp');
 const seconds = Number(process.argv[2] ?? '3');
 
 type Kind = 'text' | 'url' | 'query';
@@ -43,9 +42,9 @@ function collect(node: unknown, key: string, out: [Kind, string][]): void {
 }
 
 const mix: [Kind, string][] = [];
-for (const f of fs.readdirSync(fixturesDir).sort()) {
-  if (!f.endsWith('.json') || f === 'manifest.json') continue;
-  collect(JSON.parse(fs.readFileSync(path.join(fixturesDir, f), 'utf8')), '', mix);
+for (const f of fixtureManifest()) {
+  if (f.contentType !== 'application/json' || f.contentEncoding !== 'identity') continue;
+  collect(JSON.parse(fs.readFileSync(path.join(fixturesDir, f.path), 'utf8')), '', mix);
 }
 if (mix.length === 0) throw new Error(`no fixture strings found in ${fixturesDir}`);
 const kinds = mix.map(([k]) => k);

@@ -1,7 +1,7 @@
 /**
  * Throughput of the `privacy` processor on one core, with config.example.yaml (all detectors on,
  * identity pseudonymised, consent required), for the events the example's `analytics` rules make
- * of the shop fixtures (`../shared/fixtures/otlp/*.json`, traces and logs):
+ * of the shop fixtures (the JS SDK shop's OTLP/JSON requests in `test/captures/otlp`, traces and logs):
  *
  * 1. `privacy` alone: events/s through `privacy` (events cloned outside the timed part, since the
  *    processor changes them in place), with consent as the fixtures send it (most events

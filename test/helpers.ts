@@ -12,23 +12,48 @@ const compiledTestDir = path.dirname(fileURLToPath(import.meta.url));
 /** The project's root (tests run compiled, from `<outDir>/test/...`). */
 export const projectRoot = path.resolve(compiledTestDir, '..', '..');
 
-/** `../shared/fixtures/otlp` beside the checkout: real OTel JS SDK request bodies. */
-export const fixturesDir = path.resolve(projectRoot, '..', 'shared', 'fixtures', 'otlp');
+/**
+ * `test/captures/otlp`: real request bodies of the OpenTelemetry SDKs (JS, Python, Java, Go) and of
+ * an OpenTelemetry Collector, recorded by `scripts/interop/capture.mjs`, with a `manifest.json`.
+ */
+export const fixturesDir = path.join(projectRoot, 'test', 'captures', 'otlp');
 
 export interface FixtureFile {
   path: string;
-  signal: 'traces' | 'logs';
+  /** The SDK that sent it (`js`, `python`, `java`, `go`), or `collector` for a re-encoding. */
+  source: string;
+  /** For a collector re-encoding: the SDK body it re-encodes. */
+  replayOf?: string;
+  /** The request these bytes carry: every capture is there in all four encodings, with the same data. */
+  capture: string;
+  /** The capture's number within its SDK and signal (1, 2, ...). */
   batch: number;
+  signal: 'traces' | 'logs';
   otlpPath: string;
   contentType: string;
   contentEncoding: string;
+  bytes: number;
+  uncompressedBytes: number;
+  userAgent: string;
   spanCount?: number;
   logCount?: number;
   eventNames?: string[];
+  resourceCount: number;
+  services: string[];
+  traceIdCount: number;
 }
 
-export function fixtureManifest(): FixtureFile[] {
+/** Every capture: the JS SDK's shop session, the Python, Java and Go SDKs', and the collector's re-encodings. */
+export function captureManifest(): FixtureFile[] {
   return JSON.parse(fs.readFileSync(path.join(fixturesDir, 'manifest.json'), 'utf8')).files;
+}
+
+/**
+ * The shop fixtures: the JS SDK shop's session (`scripts/interop/js/shop.mjs`), two traces and two
+ * logs requests, each as protobuf and JSON, plain and gzip.
+ */
+export function fixtureManifest(): FixtureFile[] {
+  return captureManifest().filter((f) => f.source === 'js');
 }
 
 export function readFixture(name: string): Buffer {

@@ -9,8 +9,12 @@
 //                 the release of the collector manifest (Go module proxy, with `go install`)
 //   collector     an OpenTelemetry Collector built by the collector builder (ocb) of the same
 //                 release from scripts/collector/builder-config.yaml (Go module proxy)
+//   java-shop     scripts/interop/java, the shop's checkout service on the OpenTelemetry Java SDK,
+//                 built with Maven (Maven Central) for scripts/interop/capture.mjs
+//   go-shop       scripts/interop/go, the shop's search service on the OpenTelemetry Go SDK, built
+//                 with `go build` (Go module proxy) for scripts/interop/capture.mjs
 //
-// CLI:     node scripts/interop/tools.mjs python|telemetrygen|collector|all [--quiet]
+// CLI:     node scripts/interop/tools.mjs python|telemetrygen|collector|java-shop|go-shop|all [--quiet]
 //          prints NAME=/path lines on stdout (progress on stderr); work already cached is skipped.
 // Library: const { ensureCollector } = await import('.../scripts/interop/tools.mjs');
 //          const { bin } = await ensureCollector();
@@ -29,6 +33,9 @@ const root = path.resolve(here, '..', '..');
 
 /** The collector builder manifest. */
 export const MANIFEST = path.join(root, 'scripts', 'collector', 'builder-config.yaml');
+/** The Java SDK shop (Maven project) and the Go SDK shop (Go module) that capture.mjs runs. */
+export const JAVA_SHOP = path.join(root, 'scripts', 'interop', 'java');
+export const GO_SHOP = path.join(root, 'scripts', 'interop', 'go');
 /** The Python example's pinned requirements (what the venv holds). */
 export const PYTHON_REQUIREMENTS = path.join(root, 'examples', 'python-structlog', 'requirements.txt');
 
@@ -70,6 +77,20 @@ function shortHash(...inputs) {
   const h = crypto.createHash('sha256');
   for (const i of inputs) h.update(i);
   return h.digest('hex').slice(0, 12);
+}
+
+/** A hash of every file under `dir` (relative paths and contents), to key a build of its sources. */
+function treeHash(dir) {
+  const files = [];
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) files.push(p);
+    }
+  };
+  walk(dir);
+  return shortHash(...files.flatMap((f) => [path.relative(dir, f), '\0', fs.readFileSync(f), '\0']));
 }
 
 /** Runs a command, output to `logFile`; rejects with the log's tail when it fails. */
@@ -219,13 +240,57 @@ export async function ensureCollector({ log = noop } = {}) {
   return { bin: path.join(dir, name), installed, seconds };
 }
 
+// ---------------------------------------------------------------- SDK shops
+
+/**
+ * The Java SDK shop built with Maven from scripts/interop/java, at `<cache>/java-shop-<hash of its
+ * sources>/`: `mvn package` writes its classes, jar and runtime jars (lib/) there, never into the
+ * checkout (the pom's build directory is `otelytics.build.dir`). Dependencies come from Maven
+ * Central through the user's local repository. Resolves with `{ java, args, installed }`: run
+ * `java ...args <OTLP endpoint>`.
+ */
+export async function ensureJavaShop({ log = noop } = {}) {
+  const dir = path.join(cacheRoot(), `java-shop-${treeHash(JAVA_SHOP)}`);
+  const logFile = `${dir}.log`;
+  const started = Date.now();
+  const mvn = process.env.MVN || 'mvn';
+  const installed = await buildOnce(dir, async (tmp) => {
+    log(`java-shop: mvn package of ${path.relative(root, JAVA_SHOP)} into ${dir} ...`);
+    await fsp.mkdir(path.dirname(logFile), { recursive: true });
+    await run(mvn, ['-q', '-B', '-f', path.join(JAVA_SHOP, 'pom.xml'), 'package', `-Dotelytics.build.dir=${tmp}`], { logFile });
+  });
+  if (installed) log(`java-shop: built in ${Math.round((Date.now() - started) / 1000)} s`);
+  const jar = fs.readdirSync(dir).find((f) => f.endsWith('.jar'));
+  if (!jar) throw new Error(`no jar in ${dir}; remove it and build again`);
+  const java = process.env.JAVA || (process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin', 'java') : 'java');
+  return { java, args: ['-cp', [path.join(dir, jar), path.join(dir, 'lib', '*')].join(path.delimiter), 'dev.otelytics.interop.Shop'], installed };
+}
+
+/**
+ * The Go SDK shop built from scripts/interop/go (its go.mod and go.sum pin the SDK), at
+ * `<cache>/go-shop-<hash of its sources>/shop`, with the Go environment of every Go step.
+ * Resolves with `{ bin, installed }`: run `bin <OTLP endpoint>`.
+ */
+export async function ensureGoShop({ log = noop } = {}) {
+  const dir = path.join(cacheRoot(), `go-shop-${treeHash(GO_SHOP)}`);
+  const logFile = `${dir}.log`;
+  const started = Date.now();
+  const installed = await buildOnce(dir, async (tmp) => {
+    log(`go-shop: go build of ${path.relative(root, GO_SHOP)} into ${dir} ...`);
+    await fsp.mkdir(tmp, { recursive: true });
+    await run('go', ['build', '-trimpath', '-o', path.join(tmp, 'shop'), '.'], { env: goEnv({ GOFLAGS: '-mod=readonly' }), cwd: GO_SHOP, logFile });
+  });
+  if (installed) log(`go-shop: built in ${Math.round((Date.now() - started) / 1000)} s`);
+  return { bin: path.join(dir, 'shop'), installed };
+}
+
 // ---------------------------------------------------------------- CLI
 
 async function main(argv) {
   const quiet = argv.includes('--quiet');
   const what = argv.filter((a) => !a.startsWith('--'));
   const log = quiet ? noop : (m) => process.stderr.write(`${m}\n`);
-  const targets = what.length === 0 || what.includes('all') ? ['python', 'telemetrygen', 'collector'] : what;
+  const targets = what.length === 0 || what.includes('all') ? ['python', 'telemetrygen', 'collector', 'java-shop', 'go-shop'] : what;
   for (const t of targets) {
     if (t === 'python') process.stdout.write(`OTEL_PYTHON=${(await ensurePythonVenv({ log })).python}\n`);
     else if (t === 'telemetrygen') process.stdout.write(`TELEMETRYGEN=${(await ensureTelemetrygen({ log })).bin}\n`);
@@ -233,8 +298,12 @@ async function main(argv) {
       const c = await ensureCollector({ log });
       if (!quiet) log(`collector: ${c.bin} (${(fs.statSync(c.bin).size / 1024 / 1024).toFixed(1)} MiB)`);
       process.stdout.write(`OTELCOL=${c.bin}\n`);
-    } else {
-      process.stderr.write(`unknown tool "${t}"; use python, telemetrygen, collector or all\n`);
+    } else if (t === 'java-shop') {
+      const j = await ensureJavaShop({ log });
+      process.stdout.write(`JAVA_SHOP=${[j.java, ...j.args].join(' ')}\n`);
+    } else if (t === 'go-shop') process.stdout.write(`GO_SHOP=${(await ensureGoShop({ log })).bin}\n`);
+    else {
+      process.stderr.write(`unknown tool "${t}"; use python, telemetrygen, collector, java-shop, go-shop or all\n`);
       process.exitCode = 2;
       return;
     }

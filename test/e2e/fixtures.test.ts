@@ -32,6 +32,7 @@ function expectedFromFixtures(files: FixtureFile[]) {
     search: spans.filter((s) => route(s, 'GET', '/search')),
     addToCart: spans.filter((s) => route(s, 'POST', '/cart')),
     purchase: spans.filter((s) => route(s, 'POST', '/checkout')),
+    beginCheckout: spans.filter((s) => route(s, 'GET', '/checkout')),
     signUp: spans.filter((s) => route(s, 'POST', '/signup')),
     logEvents: logNames.filter((n) => !n.startsWith('feature_flag.')),
     flagEvaluations: logNames.filter((n) => n.startsWith('feature_flag.')).length,
@@ -98,6 +99,8 @@ describe('fixtures end to end through config.example.yaml', () => {
     assert.deepEqual(gotCart, wantCart.flatMap((c) => Array(sends).fill(c)).sort());
     assert.equal(events.filter((e) => e.name === 'purchase').length, expected.purchase.length * sends);
     assert.equal(events.filter((e) => e.name === 'sign_up').length, expected.signUp.length * sends);
+    assert.ok(expected.beginCheckout.length > 0);
+    assert.equal(events.filter((e) => e.name === 'begin_checkout').length, expected.beginCheckout.length * sends);
   });
 
   it('turns log records with an event name into events, and filters flag evaluations', () => {
@@ -114,7 +117,7 @@ describe('fixtures end to end through config.example.yaml', () => {
     for (const e of events.filter((x) => x.context.source === 'span')) {
       assert.ok(['view_item', 'search', 'add_to_cart', 'purchase', 'sign_up', 'begin_checkout'].includes(e.name), e.name);
     }
-    const total = expected.viewItem.length + expected.search.length + expected.addToCart.length + expected.purchase.length + expected.signUp.length;
+    const total = expected.viewItem.length + expected.search.length + expected.addToCart.length + expected.purchase.length + expected.beginCheckout.length + expected.signUp.length;
     assert.equal(events.filter((x) => x.context.source === 'span').length, total * sends);
   });
 

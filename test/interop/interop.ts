@@ -1,6 +1,6 @@
 /**
  * Helpers of the interop tests: the tools installed by scripts/interop/tools.mjs (Python SDK venv,
- * telemetrygen, an OpenTelemetry Collector), child processes with bounded run times, gateway
+ * telemetrygen, an OpenTelemetry Collector, the Java and Go SDK shops), child processes with bounded run times, gateway
  * configs and its Prometheus counters.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,6 +14,8 @@ interface Tools {
   ensurePythonVenv(opts?: { log?: (m: string) => void }): Promise<{ python: string; dir: string; installed: boolean }>;
   ensureTelemetrygen(opts?: { log?: (m: string) => void }): Promise<{ bin: string; installed: boolean }>;
   ensureCollector(opts?: { log?: (m: string) => void }): Promise<{ bin: string; installed: boolean; seconds: number }>;
+  ensureJavaShop(opts?: { log?: (m: string) => void }): Promise<{ java: string; args: string[]; installed: boolean }>;
+  ensureGoShop(opts?: { log?: (m: string) => void }): Promise<{ bin: string; installed: boolean }>;
   COLLECTOR_VERSION: string;
 }
 

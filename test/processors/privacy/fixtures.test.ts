@@ -1,12 +1,12 @@
 /**
- * The shop fixtures (`../shared/fixtures/otlp/*.json`, real OTel JS SDK requests) through key rules
+ * The shop fixtures (the JS SDK shop's OTLP/JSON requests in test/captures/otlp) through key rules
  * and value detectors with the default lists: no personal data survives, non-personal data does.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fixturesDir } from '../../helpers.js';
+import { fixtureManifest, fixturesDir } from '../../helpers.js';
 import { compileValueScanner, createHitCounter, type ValueScanner } from '../../../processors/privacy/detectors.js';
 import { compileDefaultKeyMatcher, type KeyMatcher } from '../../../processors/privacy/keys.js';
 
@@ -59,7 +59,9 @@ function scrubRequest(root: Json, sc: ValueScanner, keys: KeyMatcher, untouched:
 }
 
 describe('shop fixtures through the default key and value rules', () => {
-  const files = fs.readdirSync(fixturesDir).filter((f) => f.endsWith('.json') && f !== 'manifest.json');
+  const files = fixtureManifest()
+    .filter((f) => f.contentType === 'application/json' && f.contentEncoding === 'identity')
+    .map((f) => f.path);
   const counter = createHitCounter();
   const sc = compileValueScanner({ onHit: counter.onHit });
   const keys = compileDefaultKeyMatcher();
