@@ -12,169 +12,44 @@
  * - SIGTERM under load with a slow destination, then a restart: nothing acknowledged is lost.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { FakeAmplitude } from '../fakes/amplitude-server.js';
-import { readJsonLines, startGateway, type RunningGateway } from '../helpers.js';
+import {
+  AMPLITUDE_BOUND_PER_KILL,
+  amplitudeArrivals,
+  deliverySetup,
+  FILE_BOUND_PER_KILL,
+  fileArrivals,
+  load,
+  missing,
+  sleep,
+  until,
+  type DeliverySetup,
+} from './delivery-harness.js';
 
-const running: RunningGateway[] = [];
-const servers: FakeAmplitude[] = [];
-const dirs: string[] = [];
+const setups: DeliverySetup[] = [];
 after(async () => {
-  for (const g of running) if (g.child.exitCode === null) g.child.kill('SIGKILL');
-  for (const s of servers) await s.close();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  for (const s of setups) await s.close();
 });
 
-const env = { OTELYTICS_PSEUDONYM_KEY: randomBytes(32).toString('base64') };
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-interface Setup {
-  dir: string;
-  amplitude: FakeAmplitude;
-  /** Where the file exporter writes. */
-  file: string;
-  sets: string[];
-}
-
-/**
- * config.example.yaml's events pipeline ending in `file` and `amplitude`, each with a persistent
- * sending queue under `<dir>/queue`; `amplitude` adds keys to the amplitude exporter's config.
- */
-async function setup(opts: { amplitude?: Record<string, unknown>; answerDelayMillis?: number; file?: boolean } = {}): Promise<Setup> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otelytics-ack-'));
-  dirs.push(dir);
-  const amplitude = await new FakeAmplitude({ answerDelayMillis: opts.answerDelayMillis }).start();
-  servers.push(amplitude);
-  const file = path.join(dir, 'events.jsonl');
-  const queue = path.join(dir, 'queue');
-  const amplitudeConfig = {
-    api_key: 'test-api-key',
-    endpoint: amplitude.url,
-    // As the example config suggests: anonymised events (no consent) get a device of their own.
-    device_id: ['device_id', 'session_id', 'insert_id'],
-    retry_on_failure: { max_elapsed_time: '0s' },
-    ...opts.amplitude,
-    sending_queue: { storage: queue, ...(opts.amplitude?.sending_queue as object | undefined) },
-  };
-  const withFile = opts.file ?? true;
-  const sets = [
-    `exporters::file::path=${file}`,
-    'exporters::file::sending_queue::enabled=true',
-    `exporters::file::sending_queue::storage=${queue}`,
-    `exporters::amplitude=${JSON.stringify(amplitudeConfig)}`,
-    `service::pipelines::events::exporters=[${withFile ? 'file, ' : ''}amplitude]`,
-    'service::telemetry::logs::level=warn',
-  ];
-  return { dir, amplitude, file, sets };
-}
-
-async function start(s: Setup): Promise<RunningGateway> {
-  const g = await startGateway({ sets: s.sets, env });
-  running.push(g);
-  return g;
-}
-
-/** An OTLP/JSON logs request: one `order.placed` event per seq, each with its `seq` attribute. */
-function logsBody(seqs: number[]): string {
-  const logRecords = seqs.map((seq) => ({
-    timeUnixNano: String(1_790_000_000_000_000_000n + BigInt(seq) * 1000n),
-    eventName: 'order.placed',
-    attributes: [{ key: 'seq', value: { intValue: String(seq) } }],
-  }));
-  return JSON.stringify({ resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'shop' } }] }, scopeLogs: [{ scope: {}, logRecords }] }] });
-}
-
-/** The status of one POST, 0 when the connection failed (not acknowledged). */
-async function post(g: RunningGateway, seqs: number[]): Promise<number> {
-  try {
-    const r = await fetch(`http://127.0.0.1:${g.ports.http}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: logsBody(seqs), signal: AbortSignal.timeout(20_000) });
-    await r.arrayBuffer();
-    return r.status;
-  } catch {
-    return 0;
-  }
-}
-
-/**
- * `clients` clients posting `perRequest` events a request until `stop` resolves (or `total`
- * events were acknowledged); resolves with the acknowledged seqs. `next` numbers the events.
- */
-async function load(g: RunningGateway, next: { seq: number }, opts: { clients: number; perRequest: number; stop?: Promise<unknown>; total?: number }): Promise<number[]> {
-  const acknowledged: number[] = [];
-  let done = false;
-  void opts.stop?.then(() => (done = true));
-  await Promise.all(
-    Array.from({ length: opts.clients }, async () => {
-      while (!done && (opts.total === undefined || next.seq < opts.total)) {
-        const seqs = Array.from({ length: opts.perRequest }, (_, i) => next.seq + i);
-        next.seq += opts.perRequest;
-        const status = await post(g, seqs);
-        if (status === 200) acknowledged.push(...seqs);
-        else if (status === 0 && g.child.exitCode !== null) return;
-        else await sleep(50);
-      }
-    }),
-  );
-  return acknowledged;
-}
-
-interface Arrivals {
-  /** seq → times it arrived. */
-  count: Map<number, number>;
-  duplicates: number;
-}
-
-function fileArrivals(file: string): Arrivals {
-  const count = new Map<number, number>();
-  let duplicates = 0;
-  for (const e of readJsonLines<{ properties: { seq: number } }>(file)) {
-    const seq = Number(e.properties.seq);
-    const n = (count.get(seq) ?? 0) + 1;
-    if (n > 1) duplicates++;
-    count.set(seq, n);
-  }
-  return { count, duplicates };
-}
-
-/** What the stand-in ingested (it drops repeats of an insert_id and counts them, as Amplitude does). */
-function amplitudeArrivals(a: FakeAmplitude): Arrivals {
-  const count = new Map<number, number>();
-  for (const { event } of a.ingested.values()) {
-    const seq = Number((event.event_properties as { seq: number }).seq);
-    count.set(seq, (count.get(seq) ?? 0) + 1);
-  }
-  return { count, duplicates: a.duplicates };
-}
-
-function missing(a: Arrivals, acknowledged: readonly number[]): number[] {
-  return acknowledged.filter((s) => !a.count.has(s));
-}
-
-async function until(cond: () => boolean, ms: number, what: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what()}`);
-    await sleep(250);
-  }
+async function setup(opts: Parameters<typeof deliverySetup>[0] = {}): Promise<DeliverySetup> {
+  const s = await deliverySetup(opts);
+  setups.push(s);
+  return s;
 }
 
 describe('acknowledged means delivered (config.example.yaml pipeline, persistent queues)', { timeout: 600_000 }, () => {
   it('SIGKILL at random moments in 5 rounds, then a restart: every acknowledged event reaches the file and Amplitude', async (t) => {
     const s = await setup();
-    const next = { seq: 0 };
+    const next = { seq: 0, sent: 0 };
     const acknowledged: number[] = [];
     const rounds = 5;
     for (let round = 0; round < rounds; round++) {
-      const g = await start(s);
+      const g = await s.start();
       const kill = sleep(400 + Math.random() * 1600).then(() => g.child.kill('SIGKILL'));
       acknowledged.push(...(await load(g, next, { clients: 4, perRequest: 100, stop: kill })));
       await g.stop();
     }
-    const g = await start(s);
+    const g = await s.start();
     await until(
       () => missing(fileArrivals(s.file), acknowledged).length === 0 && missing(amplitudeArrivals(s.amplitude), acknowledged).length === 0,
       120_000,
@@ -202,9 +77,9 @@ describe('acknowledged means delivered (config.example.yaml pipeline, persistent
     await Promise.all(
       cases.map(async (c) => {
         const s = await setup({ file: false, answerDelayMillis: c.answerDelayMillis, amplitude: c.amplitude });
-        const g = await start(s);
+        const g = await s.start();
         const started = Date.now();
-        const acknowledged = await load(g, { seq: 0 }, { clients: 4, perRequest: 100, total: c.events });
+        const acknowledged = await load(g, { seq: 0, sent: 0 }, { clients: 4, perRequest: 100, total: c.events });
         assert.equal(acknowledged.length, c.events);
         await until(
           () => missing(amplitudeArrivals(s.amplitude), acknowledged).length === 0,
@@ -224,8 +99,8 @@ describe('acknowledged means delivered (config.example.yaml pipeline, persistent
   it('SIGTERM under load with a slow destination, then a restart: every acknowledged event arrives', async (t) => {
     // A drain deadline of 1 s leaves part of the backlog for the next start.
     const s = await setup({ answerDelayMillis: 1500, amplitude: { sending_queue: { drain_timeout: '1s' } } });
-    const g1 = await start(s);
-    const next = { seq: 0 };
+    const g1 = await s.start();
+    const next = { seq: 0, sent: 0 };
     const term = sleep(2000).then(() => g1.stop());
     const acknowledged = await load(g1, next, { clients: 4, perRequest: 100, stop: term });
     const signalled = Date.now();
@@ -234,7 +109,7 @@ describe('acknowledged means delivered (config.example.yaml pipeline, persistent
     const before = missing(amplitudeArrivals(s.amplitude), acknowledged).length;
     assert.ok(before > 0, 'the slow destination had not taken everything by the shutdown deadline');
 
-    const g2 = await start(s);
+    const g2 = await s.start();
     await until(
       () => missing(fileArrivals(s.file), acknowledged).length === 0 && missing(amplitudeArrivals(s.amplitude), acknowledged).length === 0,
       120_000,
@@ -246,12 +121,3 @@ describe('acknowledged means delivered (config.example.yaml pipeline, persistent
     t.diagnostic(`${acknowledged.length} acknowledged, ${before} left for after the restart: 0 lost, ${s.amplitude.duplicates} sent again`);
   });
 });
-
-/**
- * What a crash may send again, per kill and exporter (src/delivery/README.md): what its 10 queue
- * consumers had in flight. Amplitude records each accepted request, so at most one request of
- * 2000 events each; the file exporter writes a batch at once: at most a batch each, 8192 events
- * and the rest of the request that completed it.
- */
-const AMPLITUDE_BOUND_PER_KILL = 10 * 2000;
-const FILE_BOUND_PER_KILL = 10 * (8192 + 100);
