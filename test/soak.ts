@@ -48,7 +48,7 @@ async function weather(a: FakeAmplitude, stopped: () => boolean): Promise<Map<Mo
   return seen;
 }
 
-/** Posts at about `rate` events/s (requests of PER_REQUEST events) until the gateway stops. */
+/** Posts at about `rate` events/s (requests of PER_REQUEST events) until `stop` resolves or the gateway exits. */
 async function paced(g: RunningGateway, next: Sequence, stop: Promise<unknown>): Promise<number[]> {
   let done = false;
   void stop.then(() => (done = true));
@@ -74,8 +74,9 @@ async function main(): Promise<void> {
       const g = await s.start();
       const signal = Math.random() < 0.2 ? 'SIGTERM' : 'SIGKILL';
       stops[signal]++;
-      const stop = sleep(between(2000, 8000)).then(() => g.stop(signal));
-      acknowledged.push(...(await paced(g, next, stop)));
+      const stopAt = sleep(between(2000, 8000));
+      const stop = stopAt.then(() => g.stop(signal));
+      acknowledged.push(...(await paced(g, next, stopAt)));
       await stop;
       process.stderr.write(`\r${((endAt - Date.now()) / 60_000).toFixed(1)} min left: ${acknowledged.length} events acknowledged, ${stops.SIGKILL} SIGKILL, ${stops.SIGTERM} SIGTERM   `);
     }
