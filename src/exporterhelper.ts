@@ -363,11 +363,16 @@ export abstract class BaseExporter implements Exporter {
       }
       this.#dropped(part, reason);
     };
-    const out = await deliver(b.payload, this.#deliveryOptions(reject, (rest) => q.update(b.entries, rest)));
+    let entries = b.entries;
+    const update = async (rest: Payload) => {
+      await q.update(entries, rest);
+      entries = entries.slice(0, 1); // the first entry holds what is left, the others are gone
+    };
+    const out = await deliver(b.payload, this.#deliveryOptions(reject, update));
     if (out.sent > 0) this.telemetry.exporterSent(this.id, b.payload.signal, out.sent);
     if (out.left?.why === 'stopped') return; // stays unacknowledged: on disk for the next start, or handled by drain()
     if (out.left) await reject(out.left.payload, out.left.error);
-    await q.ack(b.entries);
+    await q.ack(entries);
   }
 
   /**

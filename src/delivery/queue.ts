@@ -195,9 +195,9 @@ export abstract class QueueBase implements DeliveryQueue {
     return [...this.inDelivery, ...this.entries.toArray()];
   }
 
+  /** Frees the room of an entry being delivered; an entry already released is left alone. */
   protected release(entry: QueueEntry): void {
-    this.inDelivery.delete(entry);
-    this.held -= entry.size;
+    if (this.inDelivery.delete(entry)) this.held -= entry.size;
   }
 
   /** Bookkeeping of {@link DeliveryQueue.update}: the first entry holds `payload` (of `size`), the others are released. */

@@ -102,6 +102,20 @@ describe('queue record codec', () => {
   });
 });
 
+describe('queue room of a batch', () => {
+  it('a batch whose rest was recorded frees each entry\'s room once', async () => {
+    const q = new MemoryQueue(100, 'items', 'exporter t');
+    for (let i = 0; i < 3; i++) await q.offer(events(i * 4, 4));
+    const batch = [(await q.take())!, (await q.take())!, (await q.take())!];
+    await q.update(batch, events(8, 2));
+    assert.equal(q.size, 2, 'only the rest is held');
+    await q.ack(batch);
+    assert.equal(q.size, 0);
+    await q.ack(batch);
+    assert.equal(q.size, 0, 'acknowledging again changes nothing');
+  });
+});
+
 describe('persistent queue (lmdb)', () => {
   it('keeps what was offered and not acknowledged across a reopen, in order', async () => {
     const dir = queueDirectory(tmp(), 'kafka/events');
