@@ -7,8 +7,11 @@
  *
  * Layout: `<storage>/<exporter id, '/' replaced by '_'>/` holds LMDB's `data.mdb` and `lock.mdb`.
  * Keys are increasing integers (the queue order); a value is 4 bytes of item count (uint32 LE)
- * followed by a record of `codec.ts`. Only keys and sizes stay in memory; payloads are read back
- * from disk when taken, so a long outage costs disk, not memory. One gateway per directory.
+ * followed by a record of `codec.ts`. The payloads of the oldest waiting entries stay in memory as
+ * well, up to {@link MEMORY_WINDOW_BYTES} of their stored form, so that a queue the consumers keep up
+ * with never reads back what it just wrote; beyond that only keys and sizes stay in memory and
+ * payloads are read back from disk when taken, so a long outage costs disk, not memory. One gateway
+ * per directory.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -33,9 +36,14 @@ function record(p: Payload): { value: Buffer; items: number } {
   return { value, items };
 }
 
-/** An entry kept on disk; only its payload's key, item count and size stay in memory until taken. */
+/** Stored bytes of waiting entries whose payloads are also kept in memory: 32 MiB. */
+export const MEMORY_WINDOW_BYTES = 32 * 1024 * 1024;
+
+/** An entry kept on disk; its payload is in memory when `loaded`, else only its key, item count and size. */
 interface DiskEntry extends QueueEntry {
   loaded: boolean;
+  /** Stored bytes counted in the memory window while it waits with its payload loaded; 0 otherwise. */
+  windowBytes: number;
 }
 
 export class PersistentQueue extends QueueBase {
@@ -43,6 +51,8 @@ export class PersistentQueue extends QueueBase {
   private nextKey = 0;
   /** Entries on disk that cannot be read back (damaged); skipped and removed. */
   damaged = 0;
+  /** Stored bytes of the waiting entries whose payloads are in memory. */
+  private windowBytes = 0;
 
   constructor(
     capacity: number,
@@ -50,6 +60,8 @@ export class PersistentQueue extends QueueBase {
     name: string,
     readonly directory: string,
     private readonly onDamaged: (key: number, reason: string) => void = () => {},
+    /** Stored bytes of waiting entries whose payloads stay in memory too. */
+    private readonly memoryWindow = MEMORY_WINDOW_BYTES,
   ) {
     super(capacity, sizer, name);
   }
@@ -69,7 +81,7 @@ export class PersistentQueue extends QueueBase {
       }
       const items = value.readUInt32LE(0);
       const size = this.sizer === 'items' ? items : this.sizer === 'requests' ? 1 : value.byteLength - 4;
-      const e: DiskEntry = { key, payload: undefined as unknown as Payload, items, size, loaded: false };
+      const e: DiskEntry = { key, payload: undefined as unknown as Payload, items, size, loaded: false, windowBytes: 0 };
       this.held += size;
       this.entries.push(e);
       this.nextKey = Math.max(this.nextKey, key + 1);
@@ -91,14 +103,26 @@ export class PersistentQueue extends QueueBase {
       this.held -= size;
       throw new RetryableError(`cannot write the persistent queue of ${this.name} in ${this.directory}: ${errorMessage(err)}`, 1000);
     }
-    const e: DiskEntry = { key, payload: p, items, size, loaded: true };
+    // Within the window the payload stays in memory too; beyond it, it is read back when taken.
+    const keep = this.windowBytes + value.byteLength <= this.memoryWindow;
+    const e: DiskEntry = { key, payload: keep ? p : (undefined as unknown as Payload), items, size, loaded: keep, windowBytes: keep ? value.byteLength : 0 };
+    this.windowBytes += e.windowBytes;
     this.push(e);
+  }
+
+  /** Stored bytes of the waiting entries whose payloads are in memory (at most the window). */
+  get memoryWindowBytes(): number {
+    return this.windowBytes;
   }
 
   /** Takes the next entry, reading its payload from disk; damaged entries are removed and skipped. */
   override async take(waitMillis?: number): Promise<QueueEntry | undefined> {
     for (;;) {
       const e = (await super.take(waitMillis)) as DiskEntry | undefined;
+      if (e) {
+        this.windowBytes -= e.windowBytes;
+        e.windowBytes = 0;
+      }
       if (!e || e.loaded) return e;
       const value = this.db?.get(e.key);
       if (value) {

@@ -117,6 +117,22 @@ describe('queue room of a batch', () => {
 });
 
 describe('persistent queue (lmdb)', () => {
+  it('keeps the payloads of the oldest waiting entries in memory up to its window, reads the others back from disk', async () => {
+    const offered = [events(0, 10), events(10, 10), events(20, 10)];
+    const stored = offered.map((p) => encodePayload(p).byteLength + 4);
+    const q = new PersistentQueue(1000, 'items', 'exporter t', queueDirectory(tmp(), 'x'), () => {}, stored[0]! + stored[1]!);
+    await q.open();
+    for (const p of offered) await q.offer(p);
+    assert.equal(q.memoryWindowBytes, stored[0]! + stored[1]!, 'the first two in memory, the third only on disk');
+    const taken = [(await q.take())!, (await q.take())!, (await q.take())!];
+    assert.equal(taken[0]!.payload, offered[0], 'within the window: the offered payload itself');
+    assert.notEqual(taken[2]!.payload, offered[2], 'beyond the window: read back from disk');
+    assert.deepEqual(taken[2]!.payload, offered[2]);
+    assert.equal(q.memoryWindowBytes, 0);
+    await q.ack(taken);
+    await q.close();
+  });
+
   it('keeps what was offered and not acknowledged across a reopen, in order', async () => {
     const dir = queueDirectory(tmp(), 'kafka/events');
     assert.match(dir, /kafka_events$/);
