@@ -8,7 +8,8 @@
  *   otelytics tail | rules test | schema                                          see src/commands/
  *
  * Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT drain what was accepted first) or a valid
- * config; 1 for an invalid config or a failure at start-up; 2 for a usage error.
+ * config; 1 for an invalid config, a failure at start-up, or a second SIGTERM/SIGINT more than 1 s
+ * after the first (exit without draining); 2 for a usage error.
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -69,6 +70,9 @@ function components(): void {
   }
 }
 
+/** A second SIGTERM/SIGINT within this many ms of the first is the same stop request; later, it exits at once. */
+const REPEATED_SIGNAL_MS = 1000;
+
 async function run(config: GatewayConfig): Promise<void> {
   const logger: Logger = pino({ level: config.service.telemetry.logs.level, base: { service: 'otelytics' } }, pino.destination({ fd: 2, sync: false }));
   process.on('uncaughtException', (err) => logger.error({ err: err.message, stack: err.stack }, 'uncaught exception'));
@@ -85,14 +89,17 @@ async function run(config: GatewayConfig): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  let signals = 0;
+  let firstSignalAt = 0;
   const stop = (signal: string) => {
-    signals++;
-    if (signals > 1) {
+    if (firstSignalAt > 0) {
+      // Ctrl-C reaches the gateway twice under `npm start`: from the terminal (to the whole
+      // process group) and forwarded by npm. A repeat that close to the first is the same request.
+      if (Date.now() - firstSignalAt < REPEATED_SIGNAL_MS) return;
       logger.warn(`second ${signal}: exiting without draining`);
       logger.flush();
       process.exit(1);
     }
+    firstSignalAt = Date.now();
     logger.info({ signal }, 'shutting down: no new data taken, draining what was accepted');
     gateway.shutdown().then(
       async () => {

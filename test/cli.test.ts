@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -110,5 +111,34 @@ service:
     const events = readJsonLines(path.join(gw.dir, 'events.jsonl'));
     assert.ok(events.length > 0, 'the batched events were written on shutdown');
     assert.match(gw.output(), /shutting down/);
+  });
+
+  it('a second stop signal within a second of the first (Ctrl-C from the terminal and from npm) does not cut the drain short', async () => {
+    // A destination that takes requests and never answers: the drain lasts its drain_timeout.
+    const held: http.ServerResponse[] = [];
+    const sink = http.createServer((_req, res) => held.push(res));
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', () => r()));
+    const sinkPort = (sink.address() as net.AddressInfo).port;
+    const gw = await startGateway({
+      sets: [
+        `exporters::file::path=${path.join(os.tmpdir(), 'never.jsonl')}`,
+        `exporters::otlp_http={"endpoint":"http://127.0.0.1:${sinkPort}","sending_queue":{"drain_timeout":"2s"}}`,
+        'service::pipelines::events::exporters=[otlp_http]',
+      ],
+    });
+    try {
+      const body = { resourceLogs: [{ resource: { attributes: [] }, scopeLogs: [{ logRecords: [{ timeUnixNano: `${Date.now()}000000`, eventName: 'cart.item_added', attributes: [] }] }] }] };
+      const r = await fetch(`http://127.0.0.1:${gw.ports.http}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(r.status, 200);
+      gw.child.kill('SIGINT');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(gw.child.exitCode, null, 'still draining');
+      assert.equal(await gw.stop('SIGINT'), 0, gw.output());
+      assert.doesNotMatch(gw.output(), /without draining/);
+      assert.equal(gw.output().match(/shutting down/g)?.length, 1);
+    } finally {
+      for (const res of held) res.destroy();
+      sink.close();
+    }
   });
 });
