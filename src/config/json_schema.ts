@@ -6,8 +6,9 @@
  * - Component ids (`type[/name]`) are `patternProperties` per section, one per registered type, with
  *   that type's schema; any other id is an error (`additionalProperties: false`), as at load time.
  * - Schemas describe the *input* (zod's `io: "input"`): defaults are shown, options with defaults
- *   are not required, durations take strings or numbers. Checks that JSON Schema cannot express
- *   (zod refinements, e.g. regex syntax or cross-field rules) are left to `otelytics validate`.
+ *   are not required, durations take a string with units (`200ms`, `1m30s`) or 0. Checks that
+ *   JSON Schema cannot express (zod refinements, e.g. regex syntax or cross-field rules) are left
+ *   to `otelytics validate`.
  * - Every value that is not a plain string (numbers, booleans, enums, patterned strings) also
  *   accepts one `${env:NAME}` / `${env:NAME:-default}` reference, which the loader substitutes.
  */
