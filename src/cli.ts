@@ -12,7 +12,8 @@
  * after the first (exit without draining); 2 for a usage error.
  */
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
+import { format, parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import type { Kind } from './component.js';
 import { resolveConfig, type GatewayConfig } from './config/resolve.js';
@@ -77,13 +78,16 @@ async function run(config: GatewayConfig): Promise<void> {
   const logger: Logger = pino({ level: config.service.telemetry.logs.level, base: { service: 'otelytics' } }, pino.destination({ fd: 2, sync: false }));
   process.on('uncaughtException', (err) => logger.error({ err: err.message, stack: err.stack }, 'uncaught exception'));
   process.on('unhandledRejection', (err) => logger.error({ err: errorMessage(err) }, 'unhandled promise rejection'));
+  // grpc-js writes its own lines to stderr (a failed bind, besides the error it returns): into the log, at debug.
+  const grpcLog = (...args: unknown[]) => logger.debug({ component: 'grpc-js' }, format(...args));
+  grpc.setLogger({ error: grpcLog, info: grpcLog, debug: grpcLog });
   await startSelfTracing(config.service.telemetry.traces, version());
   const gateway = new Gateway(config, logger);
   try {
     await gateway.start();
   } catch (err) {
+    // One line, like a config error: a setting by its full key, or the component that failed.
     await stopSelfTracing().catch(() => undefined);
-    logger.fatal(errorMessage(err));
     logger.flush();
     process.stderr.write(`otelytics: ${errorMessage(err)}\n`);
     process.exitCode = 1;

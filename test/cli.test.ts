@@ -86,14 +86,28 @@ service:
     assert.equal((await run(['--no-such-flag'])).code, 2);
   });
 
-  it('a port already in use stops start-up with exit 1 and names the key', async () => {
+  it('a port already in use stops start-up with exit 1, reported once with the full key', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
     const port = (blocker.address() as net.AddressInfo).port;
-    const r = await run(['--config', 'config.example.yaml', '--set', `receivers::otlp::protocols::http::endpoint=127.0.0.1:${port}`, '--set', 'receivers::otlp::protocols::grpc::endpoint=127.0.0.1:0', '--set', 'extensions::health_check::endpoint=127.0.0.1:0', '--set', 'service::telemetry::metrics::address=127.0.0.1:0', '--set', `exporters::file::path=${path.join(os.tmpdir(), 'never.jsonl')}`]);
-    blocker.close();
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /failed to start receiver "otlp": protocols::http: cannot listen on 127\.0\.0\.1:\d+/);
+    const keys = [
+      'receivers::otlp::protocols::http::endpoint',
+      'receivers::otlp::protocols::grpc::endpoint',
+      'extensions::health_check::endpoint',
+      'extensions::status::endpoint',
+      'service::telemetry::metrics::address',
+    ];
+    try {
+      for (const key of keys) {
+        const sets = [...keys.map((k) => `${k}=127.0.0.1:0`), `${key}=127.0.0.1:${port}`, `exporters::file::path=${path.join(os.tmpdir(), 'never.jsonl')}`];
+        const r = await run(['--config', 'config.example.yaml', ...sets.flatMap((s) => ['--set', s])]);
+        assert.equal(r.code, 1, r.stderr);
+        const mentions = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.includes(String(port)));
+        assert.deepEqual(mentions, [`otelytics: ${key}: 127.0.0.1:${port} is already in use`]);
+      }
+    } finally {
+      blocker.close();
+    }
   });
 
   it('SIGTERM drains what was accepted and exits 0; health and metrics answer while running', async () => {
