@@ -221,18 +221,23 @@ export async function ensureCollector({ log = noop } = {}) {
 
 // ---------------------------------------------------------------- CLI
 
+/** `NAME=value` for a shell's `eval "export $(...)"`: the value quoted when it has characters a shell would read. */
+function assignment(name, value) {
+  return `${name}=${/^[\w./:@%+,=-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`}\n`;
+}
+
 async function main(argv) {
   const quiet = argv.includes('--quiet');
   const what = argv.filter((a) => !a.startsWith('--'));
   const log = quiet ? noop : (m) => process.stderr.write(`${m}\n`);
   const targets = what.length === 0 || what.includes('all') ? ['python', 'telemetrygen', 'collector'] : what;
   for (const t of targets) {
-    if (t === 'python') process.stdout.write(`OTEL_PYTHON=${(await ensurePythonVenv({ log })).python}\n`);
-    else if (t === 'telemetrygen') process.stdout.write(`TELEMETRYGEN=${(await ensureTelemetrygen({ log })).bin}\n`);
+    if (t === 'python') process.stdout.write(assignment('OTEL_PYTHON', (await ensurePythonVenv({ log })).python));
+    else if (t === 'telemetrygen') process.stdout.write(assignment('TELEMETRYGEN', (await ensureTelemetrygen({ log })).bin));
     else if (t === 'collector') {
       const c = await ensureCollector({ log });
       if (!quiet) log(`collector: ${c.bin} (${(fs.statSync(c.bin).size / 1024 / 1024).toFixed(1)} MiB)`);
-      process.stdout.write(`OTELCOL=${c.bin}\n`);
+      process.stdout.write(assignment('OTELCOL', c.bin));
     } else {
       process.stderr.write(`unknown tool "${t}"; use python, telemetrygen, collector or all\n`);
       process.exitCode = 2;
