@@ -248,7 +248,12 @@ export class Gateway implements Host {
     };
   }
 
-  /** Starts everything; on a failure, stops what was started and rethrows with the component named. */
+  /**
+   * Starts everything. On a failure it stops what was started and throws, without logging (the
+   * caller reports it once): a setting that failed by its full key
+   * (`receivers::otlp::protocols::http::endpoint: 127.0.0.1:4318 is already in use`), anything else
+   * as `failed to start <kind> "<id>": <why>`.
+   */
   async start(): Promise<void> {
     const metrics = this.config.service.telemetry.metrics;
     if (metrics.level !== 'none') {
