@@ -8,10 +8,12 @@
  *   otelytics tail | rules test | schema                                          see src/commands/
  *
  * Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT drain what was accepted first) or a valid
- * config; 1 for an invalid config or a failure at start-up; 2 for a usage error.
+ * config; 1 for an invalid config, a failure at start-up, or a second SIGTERM/SIGINT more than 1 s
+ * after the first (exit without draining); 2 for a usage error.
  */
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
+import { format, parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import type { Kind } from './component.js';
 import { resolveConfig, type GatewayConfig } from './config/resolve.js';
@@ -69,30 +71,39 @@ function components(): void {
   }
 }
 
+/** A second SIGTERM/SIGINT within this many ms of the first is the same stop request; later, it exits at once. */
+const REPEATED_SIGNAL_MS = 1000;
+
 async function run(config: GatewayConfig): Promise<void> {
   const logger: Logger = pino({ level: config.service.telemetry.logs.level, base: { service: 'otelytics' } }, pino.destination({ fd: 2, sync: false }));
   process.on('uncaughtException', (err) => logger.error({ err: err.message, stack: err.stack }, 'uncaught exception'));
   process.on('unhandledRejection', (err) => logger.error({ err: errorMessage(err) }, 'unhandled promise rejection'));
+  // grpc-js writes its own lines to stderr (a failed bind, besides the error it returns): into the log, at debug.
+  const grpcLog = (...args: unknown[]) => logger.debug({ component: 'grpc-js' }, format(...args));
+  grpc.setLogger({ error: grpcLog, info: grpcLog, debug: grpcLog });
   await startSelfTracing(config.service.telemetry.traces, version());
   const gateway = new Gateway(config, logger);
   try {
     await gateway.start();
   } catch (err) {
+    // One line, like a config error: a setting by its full key, or the component that failed.
     await stopSelfTracing().catch(() => undefined);
-    logger.fatal(errorMessage(err));
     logger.flush();
     process.stderr.write(`otelytics: ${errorMessage(err)}\n`);
     process.exitCode = 1;
     return;
   }
-  let signals = 0;
+  let firstSignalAt = 0;
   const stop = (signal: string) => {
-    signals++;
-    if (signals > 1) {
+    if (firstSignalAt > 0) {
+      // Ctrl-C reaches the gateway twice under `npm start`: from the terminal (to the whole
+      // process group) and forwarded by npm. A repeat that close to the first is the same request.
+      if (Date.now() - firstSignalAt < REPEATED_SIGNAL_MS) return;
       logger.warn(`second ${signal}: exiting without draining`);
       logger.flush();
       process.exit(1);
     }
+    firstSignalAt = Date.now();
     logger.info({ signal }, 'shutting down: no new data taken, draining what was accepted');
     gateway.shutdown().then(
       async () => {

@@ -59,7 +59,8 @@ export interface DryRunResult {
 /**
  * Decodes an OTLP traces or logs body. `signal` resolves protobuf bodies, which do not say what
  * they hold; without it both are tried and the one that reads as non-empty wins.
- * @throws OtlpDecodeError naming what is wrong (invalid JSON, unknown shape, malformed protobuf).
+ * @throws OtlpDecodeError naming what is wrong (invalid JSON, unknown shape, JSON records with no
+ *   span or log record field, malformed protobuf or protobuf with no OTLP field).
  */
 export function decodeOtlpBody(body: Uint8Array | string, signal?: 'traces' | 'logs'): DryRunInput {
   let bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
@@ -77,7 +78,10 @@ export function decodeOtlpBody(body: Uint8Array | string, signal?: 'traces' | 'l
   for (const s of signal ? [signal] : (['traces', 'logs'] as const)) {
     try {
       const d: DryRunInput = s === 'traces' ? { signal: s, data: decodeTracesRequest(bytes) } : { signal: s, data: decodeLogsRequest(bytes) };
-      if (signal || itemsOf(d) > 0) tries.push(d);
+      // Bytes that decode to no resource at all hold only fields OTLP does not have.
+      const resources = d.signal === 'traces' ? d.data.resourceSpans.length : d.data.resourceLogs.length;
+      if (bytes.length > 0 && resources === 0) errors.push(`as ${s}: no OTLP field in it`);
+      else if (signal || itemsOf(d) > 0) tries.push(d);
     } catch (err) {
       errors.push(`as ${s}: ${errorMessage(err)}`);
     }
@@ -86,6 +90,15 @@ export function decodeOtlpBody(body: Uint8Array | string, signal?: 'traces' | 'l
   if (tries.length > 1) throw new OtlpDecodeError('the protobuf body reads both as traces and as logs; say which it is (--signal traces|logs)');
   throw new OtlpDecodeError(`not an OTLP/JSON document, and not a protobuf traces or logs request (${errors.join('; ') || 'no spans or log records in it'})`);
 }
+
+/** The fields of an OTLP/JSON span or log record, in both spellings the OTLP/JSON decoders read. */
+const RECORD_FIELDS = new Set(
+  [
+    'traceId', 'spanId', 'traceState', 'parentSpanId', 'flags', 'name', 'kind', 'startTimeUnixNano', 'endTimeUnixNano', 'attributes',
+    'droppedAttributesCount', 'events', 'droppedEventsCount', 'links', 'droppedLinksCount', 'status',
+    'timeUnixNano', 'observedTimeUnixNano', 'severityNumber', 'severityText', 'body', 'eventName',
+  ].flatMap((k) => [k, k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)]),
+);
 
 function decodeJson(text: string, signal: 'traces' | 'logs' | undefined): DryRunInput {
   let root: unknown;
@@ -105,6 +118,13 @@ function decodeJson(text: string, signal: 'traces' | 'logs' | undefined): DryRun
   else if (obj(root) && Array.isArray(root.logRecords)) ({ logRecords: records, resource } = root as { logRecords: unknown[]; resource?: unknown });
   else records = [root];
   if (records.length === 0 || !records.every(obj)) throw new OtlpDecodeError('expected an OTLP/JSON request (resourceSpans or resourceLogs), a span, a log record, or a list of them');
+  const stranger = records.findIndex((r) => !Object.keys(r as object).some((k) => RECORD_FIELDS.has(k)));
+  if (stranger >= 0) {
+    const keys = Object.keys(records[stranger] as object);
+    throw new OtlpDecodeError(
+      `not OTLP: expected an OTLP/JSON request (resourceSpans or resourceLogs), a span or a log record, but ${records.length > 1 ? `item ${stranger}` : 'the document'} has ${keys.length > 0 ? `no span or log record field (it has ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ', ...' : ''})` : 'no fields'}`,
+    );
+  }
   const isSpan = (r: Record<string, unknown>) => 'spanId' in r && ('kind' in r || 'startTimeUnixNano' in r || 'endTimeUnixNano' in r || 'status' in r);
   const kind = signal ?? (records.every((r) => isSpan(r as Record<string, unknown>)) ? 'traces' : 'logs');
   const res = obj(resource) ? resource : { attributes: [] };
@@ -121,7 +141,7 @@ export type Validated<T> = { ok: true; config: T } | { ok: false; errors: Config
 
 function validate<T>(schema: z.ZodType<T, unknown>, raw: unknown, base: string[]): Validated<T> {
   const r = schema.safeParse(raw ?? {});
-  return r.success ? { ok: true, config: r.data } : { ok: false, errors: zodErrors(base, r.error) };
+  return r.success ? { ok: true, config: r.data } : { ok: false, errors: zodErrors(base, r.error, schema) };
 }
 
 /** Validates an `analytics` processor config (rules compiled too) with the processor's own schema. */

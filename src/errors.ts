@@ -34,6 +34,38 @@ export class ConfigErrors extends OtelyticsError {
   }
 }
 
+/**
+ * A component's setting that failed when it was used at start-up (a port in use, a file that
+ * cannot be read). `key` is the setting's path inside the component's config
+ * (`protocols::http::endpoint`); the gateway adds the component's place (`receivers::otlp::`) so
+ * the error names the full key once: `receivers::otlp::protocols::http::endpoint: 127.0.0.1:4318
+ * is already in use`.
+ */
+export class SettingError extends OtelyticsError {
+  readonly key: string;
+  readonly detail: string;
+  constructor(key: string, detail: string, options?: { cause?: unknown }) {
+    super('SETTING_FAILED', `${key}: ${detail}`, options);
+    this.key = key;
+    this.detail = detail;
+  }
+}
+
+/**
+ * The error of binding `address` (`host:port`) for the setting `key`: `<address> is already in
+ * use` (EADDRINUSE), `<address>: permission denied` (EACCES), else `cannot listen on <address>: <why>`.
+ */
+export function listenError(key: string, address: string, err: unknown): SettingError {
+  // Node's errors carry a code; grpc-js' bind error only names it in its message.
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL)\b/.exec(errorMessage(err))?.[1];
+  const detail =
+    code === 'EADDRINUSE' ? `${address} is already in use`
+    : code === 'EACCES' ? `${address}: permission denied`
+    : code === 'EADDRNOTAVAIL' ? `${address}: no such address on this machine`
+    : `cannot listen on ${address}: ${errorMessage(err)}`;
+  return new SettingError(key, detail, { cause: err });
+}
+
 /** An OTLP request body that cannot be decoded. Maps to HTTP 400 / gRPC INVALID_ARGUMENT. */
 export class OtlpDecodeError extends OtelyticsError {
   constructor(message: string) {

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Consumer, Exporter, ExporterFactory, Extension, Host, Payload, PipelineObserver, Processor, ProcessorFactory, Receiver, ReceiverConsumers, Signal } from './component.js';
 import { clonePayload, itemCount } from './component.js';
 import type { GatewayConfig } from './config/resolve.js';
-import { errorMessage } from './errors.js';
+import { errorMessage, listenError, SettingError } from './errors.js';
 import { ReceiptClock, Telemetry } from './telemetry.js';
 import { parseEndpoint } from './config/schema.js';
 import { inSpan, payloadLinks, selfTracingEnabled, SpanKind } from './selftrace.js';
@@ -248,7 +248,12 @@ export class Gateway implements Host {
     };
   }
 
-  /** Starts everything; on a failure, stops what was started and rethrows with the component named. */
+  /**
+   * Starts everything. On a failure it stops what was started and throws, without logging (the
+   * caller reports it once): a setting that failed by its full key
+   * (`receivers::otlp::protocols::http::endpoint: 127.0.0.1:4318 is already in use`), anything else
+   * as `failed to start <kind> "<id>": <why>`.
+   */
   async start(): Promise<void> {
     const metrics = this.config.service.telemetry.metrics;
     if (metrics.level !== 'none') {
@@ -256,22 +261,23 @@ export class Gateway implements Host {
       try {
         this.metricsServer = await this.telemetry.serve(ep.host, ep.port);
       } catch (err) {
-        throw new Error(`service::telemetry::metrics::address: cannot listen on ${metrics.address}: ${errorMessage(err)}`);
+        throw new Error(listenError('service::telemetry::metrics::address', metrics.address, err).message);
       }
     }
-    const order: { kind: string; id: string; c: Receiver | Processor | Exporter | Extension }[] = [
-      ...[...this.extensions].map(([id, c]) => ({ kind: 'extension', id, c })),
-      ...[...this.exporters].map(([id, c]) => ({ kind: 'exporter', id, c })),
-      ...[...this.processors].reverse().map(({ id, pipeline, processor }) => ({ kind: 'processor', id: `${id} in pipeline ${pipeline}`, c: processor })),
-      ...[...this.receivers].map(([id, c]) => ({ kind: 'receiver', id, c })),
+    const order: { kind: string; id: string; section: string; configId: string; c: Receiver | Processor | Exporter | Extension }[] = [
+      ...[...this.extensions].map(([id, c]) => ({ kind: 'extension', id, section: 'extensions', configId: id, c })),
+      ...[...this.exporters].map(([id, c]) => ({ kind: 'exporter', id, section: 'exporters', configId: id, c })),
+      ...[...this.processors].reverse().map(({ id, pipeline, processor }) => ({ kind: 'processor', id: `${id} in pipeline ${pipeline}`, section: 'processors', configId: id, c: processor })),
+      ...[...this.receivers].map(([id, c]) => ({ kind: 'receiver', id, section: 'receivers', configId: id, c })),
     ];
     for (const item of order) {
       try {
         await item.c.start(this);
       } catch (err) {
-        this.logger.error({ component: item.id }, `failed to start ${item.kind} ${item.id}: ${errorMessage(err)}`);
         await this.shutdown();
-        throw new Error(`failed to start ${item.kind} "${item.id}": ${errorMessage(err)}`);
+        // Reported once, by whoever started the gateway (the CLI prints it): a setting by its full key.
+        if (err instanceof SettingError) throw new Error(`${item.section}::${item.configId}::${err.key}: ${err.detail}`, { cause: err });
+        throw new Error(`failed to start ${item.kind} "${item.id}": ${errorMessage(err)}`, { cause: err });
       }
       this.started.push(item);
     }

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,14 +86,28 @@ service:
     assert.equal((await run(['--no-such-flag'])).code, 2);
   });
 
-  it('a port already in use stops start-up with exit 1 and names the key', async () => {
+  it('a port already in use stops start-up with exit 1, reported once with the full key', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
     const port = (blocker.address() as net.AddressInfo).port;
-    const r = await run(['--config', 'config.example.yaml', '--set', `receivers::otlp::protocols::http::endpoint=127.0.0.1:${port}`, '--set', 'receivers::otlp::protocols::grpc::endpoint=127.0.0.1:0', '--set', 'extensions::health_check::endpoint=127.0.0.1:0', '--set', 'service::telemetry::metrics::address=127.0.0.1:0', '--set', `exporters::file::path=${path.join(os.tmpdir(), 'never.jsonl')}`]);
-    blocker.close();
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /failed to start receiver "otlp": protocols::http: cannot listen on 127\.0\.0\.1:\d+/);
+    const keys = [
+      'receivers::otlp::protocols::http::endpoint',
+      'receivers::otlp::protocols::grpc::endpoint',
+      'extensions::health_check::endpoint',
+      'extensions::status::endpoint',
+      'service::telemetry::metrics::address',
+    ];
+    try {
+      for (const key of keys) {
+        const sets = [...keys.map((k) => `${k}=127.0.0.1:0`), `${key}=127.0.0.1:${port}`, `exporters::file::path=${path.join(os.tmpdir(), 'never.jsonl')}`];
+        const r = await run(['--config', 'config.example.yaml', ...sets.flatMap((s) => ['--set', s])]);
+        assert.equal(r.code, 1, r.stderr);
+        const mentions = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.includes(String(port)));
+        assert.deepEqual(mentions, [`otelytics: ${key}: 127.0.0.1:${port} is already in use`]);
+      }
+    } finally {
+      blocker.close();
+    }
   });
 
   it('SIGTERM drains what was accepted and exits 0; health and metrics answer while running', async () => {
@@ -110,5 +125,34 @@ service:
     const events = readJsonLines(path.join(gw.dir, 'events.jsonl'));
     assert.ok(events.length > 0, 'the batched events were written on shutdown');
     assert.match(gw.output(), /shutting down/);
+  });
+
+  it('a second stop signal within a second of the first (Ctrl-C from the terminal and from npm) does not cut the drain short', async () => {
+    // A destination that takes requests and never answers: the drain lasts its drain_timeout.
+    const held: http.ServerResponse[] = [];
+    const sink = http.createServer((_req, res) => held.push(res));
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', () => r()));
+    const sinkPort = (sink.address() as net.AddressInfo).port;
+    const gw = await startGateway({
+      sets: [
+        `exporters::file::path=${path.join(os.tmpdir(), 'never.jsonl')}`,
+        `exporters::otlp_http={"endpoint":"http://127.0.0.1:${sinkPort}","sending_queue":{"drain_timeout":"2s"}}`,
+        'service::pipelines::events::exporters=[otlp_http]',
+      ],
+    });
+    try {
+      const body = { resourceLogs: [{ resource: { attributes: [] }, scopeLogs: [{ logRecords: [{ timeUnixNano: `${Date.now()}000000`, eventName: 'cart.item_added', attributes: [] }] }] }] };
+      const r = await fetch(`http://127.0.0.1:${gw.ports.http}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(r.status, 200);
+      gw.child.kill('SIGINT');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(gw.child.exitCode, null, 'still draining');
+      assert.equal(await gw.stop('SIGINT'), 0, gw.output());
+      assert.doesNotMatch(gw.output(), /without draining/);
+      assert.equal(gw.output().match(/shutting down/g)?.length, 1);
+    } finally {
+      for (const res of held) res.destroy();
+      sink.close();
+    }
   });
 });

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { projectRoot } from './helpers.js';
+import { skipUnlessCi } from './skip.js';
 
 interface KafkaBroker {
   brokers: string[];
@@ -62,7 +63,7 @@ async function consume(kafka: Kafka, topic: string, groupId: string, count: numb
   return got;
 }
 
-test('kafka.mjs runs a real broker that keeps its data across a restart', { skip: javaMissing && 'java not found', timeout: 300_000 }, async () => {
+test('kafka.mjs runs a real broker that keeps its data across a restart', { skip: skipUnlessCi(javaMissing && 'java not found'), timeout: 300_000 }, async () => {
   const script = pathToFileURL(path.join(projectRoot, 'scripts', 'kafka', 'kafka.mjs')).href;
   const { startKafka }: KafkaScript = await import(script);
   const topic = 'otelytics-broker-test';

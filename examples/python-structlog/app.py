@@ -74,20 +74,27 @@ def checkout(call_url: str | None) -> str:
     cart_log = structlog.get_logger().bind(logger="cart")
     order_log = structlog.get_logger().bind(logger="order")
 
-    # Identity travels as W3C baggage (set by an upstream service or middleware); the bridge copies
-    # each entry into the event's attributes.
+    # Identity and consent travel as W3C baggage (set by an upstream service or middleware); the
+    # bridge copies each entry into the event's attributes. With consent.analytics otelytics'
+    # privacy processor keeps the ids (pseudonymised); without it the events are anonymised.
     ctx = baggage.set_baggage("user.id", "u-1042")
     ctx = baggage.set_baggage("session.id", "s-77", context=ctx)
+    ctx = baggage.set_baggage("consent.analytics", "true", context=ctx)
     token = context.attach(ctx)
     try:
-        with tracer.start_as_current_span("POST /checkout", kind=trace.SpanKind.SERVER, attributes={"http.request.method": "POST", "http.route": "/checkout"}) as span:
+        # The baggage on the server span too (what a baggage span processor does), so that an event
+        # a rule makes of the span has the same identity and consent.
+        attributes = {"http.request.method": "POST", "http.route": "/checkout", **baggage.get_all(ctx)}
+        with tracer.start_as_current_span("POST /checkout", kind=trace.SpanKind.SERVER, attributes=attributes) as span:
             cart_log.info("item_added", product__sku="AD115O0K2-A11", product__price=59.95, cart__quantity=2)
             if call_url:
                 # Instrumented by RequestsInstrumentor: a CLIENT span, and a traceparent header.
                 requests.get(call_url, timeout=5).raise_for_status()
             order_log.info("order_placed", order__id="o-9001", order__amount=119.9, order__currency="EUR", order__items=["AD115O0K2-A11"])
             order_log.warning("payment provider slow", provider="acme-pay")  # not <entity>_<action>: a plain log record
-            span.set_attribute("http.response.status_code", 201)
+            # The order on the span too: a rule can make an event of the request itself (the example
+            # config's `checkout` rule makes `purchase` with transaction_id, value and currency).
+            span.set_attributes({"order.id": "o-9001", "order.amount": 119.9, "currency": "EUR", "http.response.status_code": 201})
             return format(span.get_span_context().trace_id, "032x")
     finally:
         context.detach(token)

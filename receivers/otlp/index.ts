@@ -1,5 +1,6 @@
 /** The `otlp` receiver: OTLP over HTTP and gRPC into traces, logs, metrics and events pipelines. */
 import type { ReceiverFactory, Signal } from '../../src/component.js';
+import { listenError } from '../../src/errors.js';
 import { otlpReceiverSchema, type OtlpReceiverConfig } from './config.js';
 import { OtlpGrpcServer } from './grpc.js';
 import { ExportHandler } from './handler.js';
@@ -21,13 +22,13 @@ export const otlpReceiverFactory: ReceiverFactory<OtlpReceiverConfig> = {
         try {
           await http?.start();
         } catch (err) {
-          throw new Error(`protocols::http: cannot listen on ${config.protocols.http!.endpoint}: ${(err as Error).message}`);
+          throw listenError('protocols::http::endpoint', config.protocols.http!.endpoint, err);
         }
         try {
           await grpc?.start();
         } catch (err) {
           await http?.shutdown();
-          throw new Error(`protocols::grpc: cannot listen on ${config.protocols.grpc!.endpoint}: ${(err as Error).message}`);
+          throw listenError('protocols::grpc::endpoint', config.protocols.grpc!.endpoint, err);
         }
         settings.logger.info(
           { http: http ? `${config.protocols.http!.endpoint.replace(/:\d+$/, '')}:${http.port}` : 'off', grpc: grpc ? `${config.protocols.grpc!.endpoint.replace(/:\d+$/, '')}:${grpc.port}` : 'off' },

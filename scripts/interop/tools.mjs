@@ -16,6 +16,11 @@
 //
 // CLI:     node scripts/interop/tools.mjs python|telemetrygen|collector|java-shop|go-shop|all [--quiet]
 //          prints NAME=/path lines on stdout (progress on stderr); work already cached is skipped.
+//
+// Each install says what it fetches or builds, why, where and about how long before it starts,
+// and how long it took and how big it is when done (scripts/installs.mjs; `npm test` sums them up).
+// Go builds use a module and build cache of their own that is removed when the build is done:
+// only the binaries stay.
 // Library: const { ensureCollector } = await import('.../scripts/interop/tools.mjs');
 //          const { bin } = await ensureCollector();
 // See README.md beside this file.
@@ -27,6 +32,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { announce, dirBytes, formatBytes, installed as recordInstalled } from '../installs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -56,21 +62,40 @@ export function cacheRoot() {
 }
 
 /**
- * The Go environment of every Go step: module and build caches inside the cache dir (so CI on the
- * same machine reuses them), `-mod=mod` so that a module graph is completed as it is built, and
- * the local toolchain only.
+ * The Go environment of a Go step: module and build caches in `caches` (a directory of the build's
+ * own, removed afterwards; default `<cache>/go`), `-mod=mod` so that a module graph is completed as
+ * it is built, the local toolchain only, and no cgo.
  */
-export function goEnv(extra = {}) {
-  const cache = cacheRoot();
+export function goEnv(extra = {}, caches = path.join(cacheRoot(), 'go')) {
   return {
     ...process.env,
-    GOMODCACHE: path.join(cache, 'go', 'mod'),
-    GOCACHE: path.join(cache, 'go', 'build'),
+    GOMODCACHE: path.join(caches, 'mod'),
+    GOCACHE: path.join(caches, 'build'),
     GOFLAGS: '-mod=mod',
     GOTOOLCHAIN: 'local',
     CGO_ENABLED: '0',
     ...extra,
   };
+}
+
+/**
+ * Runs `fn(env, dir)` with a Go module and build cache of its own under the cache root, then
+ * removes both (`go clean -modcache` first: the module cache is read-only). Resolves with what `fn`
+ * resolved and `cacheBytes`, how much the caches held when the build was done.
+ */
+async function withPrivateGoCaches(fn) {
+  await fsp.mkdir(cacheRoot(), { recursive: true });
+  const dir = await fsp.mkdtemp(path.join(cacheRoot(), '.go-build-'));
+  const env = goEnv({}, dir);
+  let cacheBytes = 0;
+  try {
+    const value = await fn(env, dir);
+    cacheBytes = dirBytes(dir);
+    return { value, cacheBytes };
+  } finally {
+    await new Promise((resolve) => spawn('go', ['clean', '-modcache'], { env, stdio: 'ignore' }).on('exit', resolve).on('error', resolve));
+    await fsp.rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  }
 }
 
 function shortHash(...inputs) {
@@ -149,12 +174,13 @@ export async function ensurePythonVenv({ log = noop } = {}) {
   const logFile = `${dir}.log`;
   const started = Date.now();
   const installed = await buildOnce(dir, async (tmp) => {
-    log(`python: creating a virtual environment with ${path.relative(root, PYTHON_REQUIREMENTS)} in ${dir} ...`);
+    announce({ what: `the OpenTelemetry Python SDK and structlog (a venv with ${path.relative(root, PYTHON_REQUIREMENTS)}, pip)`, why: 'the Python example and its tests', where: dir, eta: 'under a minute' });
     await fsp.mkdir(path.dirname(logFile), { recursive: true });
     await run(python, ['-m', 'venv', tmp], { logFile });
-    await run(path.join(tmp, 'bin', 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-q', '-r', PYTHON_REQUIREMENTS], { logFile });
+    // No pip cache: the venv is the only copy kept.
+    await run(path.join(tmp, 'bin', 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--no-cache-dir', '-q', '-r', PYTHON_REQUIREMENTS], { logFile });
   });
-  if (installed) log(`python: ready in ${Math.round((Date.now() - started) / 1000)} s`);
+  if (installed) recordInstalled({ what: 'Python venv (OpenTelemetry SDK, structlog)', where: dir, seconds: (Date.now() - started) / 1000 });
   return { python: path.join(dir, 'bin', 'python'), dir, installed };
 }
 
@@ -170,30 +196,39 @@ function capture(cmd, args) {
 
 // ---------------------------------------------------------------- telemetrygen
 
-/** `telemetrygen` at `<cache>/telemetrygen-<version>/telemetrygen`; resolves with `{ bin, installed }`. */
+function telemetrygenDir() {
+  return path.join(cacheRoot(), `telemetrygen-${TELEMETRYGEN_VERSION}`);
+}
+
+/** `go install`s telemetrygen into `tmp` with the Go environment `env`. */
+async function buildTelemetrygen(tmp, env, logFile) {
+  await fsp.mkdir(tmp, { recursive: true });
+  await run('go', ['install', `github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v${TELEMETRYGEN_VERSION}`], { env: { ...env, GOBIN: tmp }, logFile });
+}
+
+/**
+ * `telemetrygen` at `<cache>/telemetrygen-<version>/telemetrygen`; resolves with `{ bin, installed }`.
+ * The collector's build makes it too (same modules), so this builds only when that did not run.
+ */
 export async function ensureTelemetrygen({ log = noop } = {}) {
-  const dir = path.join(cacheRoot(), `telemetrygen-${TELEMETRYGEN_VERSION}`);
+  const dir = telemetrygenDir();
   const logFile = `${dir}.log`;
   const started = Date.now();
+  let cacheBytes = 0;
   const installed = await buildOnce(dir, async (tmp) => {
+    announce({ what: `telemetrygen ${TELEMETRYGEN_VERSION} (Go, from the module proxy)`, why: 'the telemetrygen interop test and the benchmarks', where: dir, eta: 'about 3 minutes on 2 cores' });
     log(`telemetrygen: go install ...@v${TELEMETRYGEN_VERSION} into ${dir} ...`);
-    await fsp.mkdir(tmp, { recursive: true });
-    await run('go', ['install', `github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v${TELEMETRYGEN_VERSION}`], { env: goEnv({ GOBIN: tmp }), logFile });
+    ({ cacheBytes } = await withPrivateGoCaches((env) => buildTelemetrygen(tmp, env, logFile)));
   });
-  if (installed) log(`telemetrygen: ready in ${Math.round((Date.now() - started) / 1000)} s`);
+  if (installed) recordInstalled({ what: `telemetrygen ${TELEMETRYGEN_VERSION}`, where: dir, seconds: (Date.now() - started) / 1000, note: `Go's module and build caches of the build (${formatBytes(cacheBytes)}) removed` });
   return { bin: path.join(dir, 'telemetrygen'), installed };
 }
 
 // ---------------------------------------------------------------- collector
 
-/** The collector builder (`ocb`) of the pinned release, at `<cache>/go/bin/builder-v<version>/builder`. */
-async function ensureBuilder({ log }) {
-  const dir = path.join(cacheRoot(), 'go', 'bin', `builder-v${COLLECTOR_VERSION}`);
-  await buildOnce(dir, async (tmp) => {
-    log(`collector: go install go.opentelemetry.io/collector/cmd/builder@v${COLLECTOR_VERSION} ...`);
-    await fsp.mkdir(tmp, { recursive: true });
-    await run('go', ['install', `go.opentelemetry.io/collector/cmd/builder@v${COLLECTOR_VERSION}`], { env: goEnv({ GOBIN: tmp }), logFile: `${dir}.log` });
-  });
+/** The collector builder (`ocb`) of the pinned release, `go install`ed into `dir` with `env`. */
+async function installBuilder(dir, env, logFile) {
+  await run('go', ['install', `go.opentelemetry.io/collector/cmd/builder@v${COLLECTOR_VERSION}`], { env: { ...env, GOBIN: dir }, logFile });
   return path.join(dir, 'builder');
 }
 
@@ -218,7 +253,9 @@ export function distributionGoMod(manifest) {
  * -ldflags="-s -w"`, CGO off). The builder's get-modules step is skipped because its
  * `go mod tidy` also fetches the test-only dependencies of every component, some of which the
  * module proxy does not serve; `-mod=mod` lets `go build` complete the module graph from what is
- * actually compiled. Resolves with `{ bin, installed, seconds }`.
+ * actually compiled. telemetrygen of the same release is built in the same go (it shares most
+ * modules) unless it is there. The builder and Go's caches live in a directory of the build's own
+ * that is removed afterwards. Resolves with `{ bin, installed, seconds }`.
  */
 export async function ensureCollector({ log = noop } = {}) {
   const manifest = fs.readFileSync(MANIFEST, 'utf8');
@@ -226,17 +263,38 @@ export async function ensureCollector({ log = noop } = {}) {
   const dir = path.join(cacheRoot(), `otelcol-${COLLECTOR_VERSION}-${shortHash(manifest)}`);
   const logFile = `${dir}.log`;
   const started = Date.now();
+  let cacheBytes = 0;
+  let withTelemetrygen = false;
+  let telemetrygenSeconds = 0;
   const installed = await buildOnce(dir, async (tmp) => {
-    const builder = await ensureBuilder({ log });
-    log(`collector: building ${name} ${COLLECTOR_VERSION} from ${path.relative(root, MANIFEST)} into ${dir} (takes several minutes the first time) ...`);
-    const src = path.join(tmp, 'src');
-    await fsp.mkdir(tmp, { recursive: true });
-    await run(builder, [`--config=${MANIFEST}`, `--output-path=${src}`, '--skip-get-modules', '--skip-compilation'], { env: goEnv(), logFile });
-    await fsp.writeFile(path.join(src, 'go.mod'), distributionGoMod(manifest));
-    await run('go', ['build', '-trimpath', '-o', path.join(tmp, name), '-ldflags=-s -w', '.'], { env: goEnv(), cwd: src, logFile });
+    withTelemetrygen = !fs.existsSync(telemetrygenDir());
+    announce({
+      what: `an OpenTelemetry Collector ${COLLECTOR_VERSION}${withTelemetrygen ? ' and telemetrygen' : ''} (Go, from the module proxy, by the collector builder)`,
+      why: 'the interop tests and the benchmark comparison',
+      where: dir,
+      eta: 'about 5 minutes on 2 cores: Go fetches some 500 MB of modules and compiles them',
+    });
+    log(`collector: building ${name} ${COLLECTOR_VERSION} from ${path.relative(root, MANIFEST)} into ${dir} ...`);
+    ({ cacheBytes } = await withPrivateGoCaches(async (env, caches) => {
+      const builder = await installBuilder(path.join(caches, 'bin'), env, logFile);
+      const src = path.join(caches, 'src');
+      await fsp.mkdir(tmp, { recursive: true });
+      await run(builder, [`--config=${MANIFEST}`, `--output-path=${src}`, '--skip-get-modules', '--skip-compilation'], { env, logFile });
+      await fsp.writeFile(path.join(src, 'go.mod'), distributionGoMod(manifest));
+      await run('go', ['build', '-trimpath', '-o', path.join(tmp, name), '-ldflags=-s -w', '.'], { env, cwd: src, logFile });
+      if (withTelemetrygen) {
+        const t0 = Date.now();
+        await buildOnce(telemetrygenDir(), (tgTmp) => buildTelemetrygen(tgTmp, env, `${telemetrygenDir()}.log`));
+        telemetrygenSeconds = (Date.now() - t0) / 1000;
+        recordInstalled({ what: `telemetrygen ${TELEMETRYGEN_VERSION}`, where: telemetrygenDir(), seconds: telemetrygenSeconds, note: 'built with the collector, from its modules' });
+      }
+    }));
   });
   const seconds = Math.round((Date.now() - started) / 1000);
-  if (installed) log(`collector: built in ${seconds} s`);
+  if (installed) {
+    recordInstalled({ what: `OpenTelemetry Collector ${COLLECTOR_VERSION}`, where: dir, seconds: seconds - telemetrygenSeconds, note: `Go's module and build caches of the build (${formatBytes(cacheBytes)}) removed` });
+    log(`collector: built in ${seconds} s`);
+  }
   return { bin: path.join(dir, name), installed, seconds };
 }
 
@@ -255,11 +313,16 @@ export async function ensureJavaShop({ log = noop } = {}) {
   const started = Date.now();
   const mvn = process.env.MVN || 'mvn';
   const installed = await buildOnce(dir, async (tmp) => {
+    announce({ what: 'the Java SDK shop (Maven, the OpenTelemetry Java SDK from Maven Central)', why: 'the Java captures and the test that they are sent again', where: dir, eta: 'about a minute' });
     log(`java-shop: mvn package of ${path.relative(root, JAVA_SHOP)} into ${dir} ...`);
     await fsp.mkdir(path.dirname(logFile), { recursive: true });
     await run(mvn, ['-q', '-B', '-f', path.join(JAVA_SHOP, 'pom.xml'), 'package', `-Dotelytics.build.dir=${tmp}`], { logFile });
   });
-  if (installed) log(`java-shop: built in ${Math.round((Date.now() - started) / 1000)} s`);
+  if (installed) {
+    const seconds = Math.round((Date.now() - started) / 1000);
+    recordInstalled({ what: 'the Java SDK shop', where: dir, seconds, note: "its Maven dependencies are also in Maven's own ~/.m2" });
+    log(`java-shop: built in ${seconds} s`);
+  }
   const jar = fs.readdirSync(dir).find((f) => f.endsWith('.jar'));
   if (!jar) throw new Error(`no jar in ${dir}; remove it and build again`);
   const java = process.env.JAVA || (process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin', 'java') : 'java');
@@ -275,33 +338,45 @@ export async function ensureGoShop({ log = noop } = {}) {
   const dir = path.join(cacheRoot(), `go-shop-${treeHash(GO_SHOP)}`);
   const logFile = `${dir}.log`;
   const started = Date.now();
+  let cacheBytes = 0;
   const installed = await buildOnce(dir, async (tmp) => {
+    announce({ what: 'the Go SDK shop (go build, the OpenTelemetry Go SDK from the module proxy)', why: 'the Go captures and the test that they are sent again', where: dir, eta: 'about a minute' });
     log(`go-shop: go build of ${path.relative(root, GO_SHOP)} into ${dir} ...`);
     await fsp.mkdir(tmp, { recursive: true });
-    await run('go', ['build', '-trimpath', '-o', path.join(tmp, 'shop'), '.'], { env: goEnv({ GOFLAGS: '-mod=readonly' }), cwd: GO_SHOP, logFile });
+    ({ cacheBytes } = await withPrivateGoCaches((env) => run('go', ['build', '-trimpath', '-o', path.join(tmp, 'shop'), '.'], { env: { ...env, GOFLAGS: '-mod=readonly' }, cwd: GO_SHOP, logFile })));
   });
-  if (installed) log(`go-shop: built in ${Math.round((Date.now() - started) / 1000)} s`);
+  if (installed) {
+    const seconds = Math.round((Date.now() - started) / 1000);
+    recordInstalled({ what: 'the Go SDK shop', where: dir, seconds, note: `Go's module and build caches of the build (${formatBytes(cacheBytes)}) removed` });
+    log(`go-shop: built in ${seconds} s`);
+  }
   return { bin: path.join(dir, 'shop'), installed };
 }
 
 // ---------------------------------------------------------------- CLI
 
+/** `NAME=value` for a shell's `eval "export $(...)"`: the value quoted when it has characters a shell would read. */
+function assignment(name, value) {
+  return `${name}=${/^[\w./:@%+,=-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`}\n`;
+}
+
 async function main(argv) {
   const quiet = argv.includes('--quiet');
   const what = argv.filter((a) => !a.startsWith('--'));
   const log = quiet ? noop : (m) => process.stderr.write(`${m}\n`);
-  const targets = what.length === 0 || what.includes('all') ? ['python', 'telemetrygen', 'collector', 'java-shop', 'go-shop'] : what;
+  // The collector before telemetrygen: its build makes telemetrygen too, from the same modules.
+  const targets = what.length === 0 || what.includes('all') ? ['python', 'collector', 'telemetrygen', 'java-shop', 'go-shop'] : what;
   for (const t of targets) {
-    if (t === 'python') process.stdout.write(`OTEL_PYTHON=${(await ensurePythonVenv({ log })).python}\n`);
-    else if (t === 'telemetrygen') process.stdout.write(`TELEMETRYGEN=${(await ensureTelemetrygen({ log })).bin}\n`);
+    if (t === 'python') process.stdout.write(assignment('OTEL_PYTHON', (await ensurePythonVenv({ log })).python));
+    else if (t === 'telemetrygen') process.stdout.write(assignment('TELEMETRYGEN', (await ensureTelemetrygen({ log })).bin));
     else if (t === 'collector') {
       const c = await ensureCollector({ log });
       if (!quiet) log(`collector: ${c.bin} (${(fs.statSync(c.bin).size / 1024 / 1024).toFixed(1)} MiB)`);
-      process.stdout.write(`OTELCOL=${c.bin}\n`);
+      process.stdout.write(assignment('OTELCOL', c.bin));
     } else if (t === 'java-shop') {
       const j = await ensureJavaShop({ log });
-      process.stdout.write(`JAVA_SHOP=${[j.java, ...j.args].join(' ')}\n`);
-    } else if (t === 'go-shop') process.stdout.write(`GO_SHOP=${(await ensureGoShop({ log })).bin}\n`);
+      process.stdout.write(assignment('JAVA_SHOP', [j.java, ...j.args].join(' ')));
+    } else if (t === 'go-shop') process.stdout.write(assignment('GO_SHOP', (await ensureGoShop({ log })).bin));
     else {
       process.stderr.write(`unknown tool "${t}"; use python, telemetrygen, collector, java-shop, go-shop or all\n`);
       process.exitCode = 2;

@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { announce, installed as recordInstalled } from '../installs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -79,6 +80,7 @@ export async function installKafka({ log = noop } = {}) {
   const mvn = process.env.MVN || 'mvn';
   const args = ['-B', '-q', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${tmp}`];
   log(`Fetching Apache Kafka ${KAFKA_VERSION} jars with Maven into ${lib} ...`);
+  announce({ what: `Apache Kafka ${KAFKA_VERSION}'s jars (Maven Central, with mvn)`, why: 'a local Kafka broker (Kafka tests and examples)', where: lib, eta: 'under a minute' });
   const t0 = Date.now();
   const { code, output } = await run(mvn, args);
   try {
@@ -95,6 +97,7 @@ export async function installKafka({ log = noop } = {}) {
     await fsp.rm(tmp, { recursive: true, force: true });
   }
   log(`Fetched ${fs.readdirSync(lib).length} jars in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  recordInstalled({ what: `Apache Kafka ${KAFKA_VERSION} jars`, where: lib, seconds: (Date.now() - t0) / 1000, note: 'Maven keeps its own copy in ~/.m2/repository' });
   return lib;
 }
 

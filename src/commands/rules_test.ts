@@ -8,7 +8,8 @@
  * Output: `--format json` (the default when stdout is not a terminal) prints one JSON object per
  * event as exporters would get it, `{"pipeline":…,"input":…,"event":{…}}`; `--format pretty` one
  * coloured line per event. A summary per pipeline and input goes to stderr.
- * Exit codes: 0 done (zero events included); 1 invalid config, unreadable or undecodable input,
+ * Exit codes: 0 done (zero events included); 1 invalid config, unreadable input or one that is not
+ * OTLP (JSON without any span or log record field, bytes that are no OTLP protobuf),
  * or no pipeline to run; 2 usage error.
  */
 import fs from 'node:fs';

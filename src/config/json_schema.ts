@@ -6,8 +6,9 @@
  * - Component ids (`type[/name]`) are `patternProperties` per section, one per registered type, with
  *   that type's schema; any other id is an error (`additionalProperties: false`), as at load time.
  * - Schemas describe the *input* (zod's `io: "input"`): defaults are shown, options with defaults
- *   are not required, durations take strings or numbers. Checks that JSON Schema cannot express
- *   (zod refinements, e.g. regex syntax or cross-field rules) are left to `otelytics validate`.
+ *   are not required, durations take a string with units (`200ms`, `1m30s`) or 0. Checks that
+ *   JSON Schema cannot express (zod refinements, e.g. regex syntax or cross-field rules) are left
+ *   to `otelytics validate`.
  * - Every value that is not a plain string (numbers, booleans, enums, patterned strings) also
  *   accepts one `${env:NAME}` / `${env:NAME:-default}` reference, which the loader substitutes.
  */
@@ -38,7 +39,33 @@ const ID_NAME = '(/[^\\s/][^\\s]*)?$';
 export function zodInputSchema(schema: z.ZodType, envRef: JsonSchema = ENV_REFERENCE): JsonSchema {
   const s = z.toJSONSchema(schema, { target: 'draft-07', io: 'input', unrepresentable: 'any' }) as JsonSchema;
   delete s.$schema;
-  return allowEnvReferences(s, envRef);
+  return allowEnvReferences(withStandardFormats(s), envRef);
+}
+
+/** The `format` values draft-07 defines; validators warn about, or reject, any other. */
+const DRAFT_07_FORMATS = new Set([
+  'date-time', 'date', 'time', 'email', 'idn-email', 'hostname', 'idn-hostname', 'ipv4', 'ipv6', 'uri', 'uri-reference',
+  'iri', 'iri-reference', 'uri-template', 'json-pointer', 'relative-json-pointer', 'regex',
+]);
+
+/**
+ * Removes `format` values that are not JSON Schema formats. zod writes its own check names there
+ * (`z.string().startsWith('/')` gives `format: "starts_with"` beside `pattern: "^\\/.*"`); the
+ * `pattern` next to them already states the constraint. Returns a new schema.
+ */
+export function withStandardFormats(s: JsonSchema): JsonSchema {
+  const walk = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(walk);
+    if (typeof node !== 'object' || node === null) return node;
+    const out: JsonSchema = {};
+    for (const [k, v] of Object.entries(node as JsonSchema)) {
+      if (k === 'format' && typeof v === 'string' && !DRAFT_07_FORMATS.has(v)) continue;
+      // Values, not schemas: a default may well hold a key named format.
+      out[k] = k === 'default' || k === 'const' || k === 'enum' || k === 'examples' ? v : walk(v);
+    }
+    return out;
+  };
+  return walk(s) as JsonSchema;
 }
 
 const ENV_REF: JsonSchema = { $ref: '#/definitions/env_reference' };

@@ -16,6 +16,7 @@ import type { RawTree } from './sources.js';
 import { isMap } from './sources.js';
 import { serviceSchema, type ServiceConfig } from './service.js';
 import type { QueueBatchConfig } from '../delivery/batcher.js';
+import { nearest, knownKeysAt, unknownKeyMessage } from './suggest.js';
 
 export interface ComponentConfig<F extends Factory = Factory> {
   id: string;
@@ -46,13 +47,18 @@ export interface GatewayConfig {
 const SECTIONS: Record<string, Kind> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter', extensions: 'extension' };
 const ID_RE = /^[a-z][a-z0-9_]*(\/[^\s/][^\s]*)?$/;
 
-/** Turns zod issues into config errors under `base`. */
-export function zodErrors(base: string[], error: z.ZodError): ConfigError[] {
+/**
+ * Turns zod issues into config errors under `base`. Given the `schema` that was validated, an
+ * unknown key names the nearest known one (`unknown key; did you mean "send_batch_size"?`) or
+ * lists the known keys.
+ */
+export function zodErrors(base: string[], error: z.ZodError, schema?: z.ZodType): ConfigError[] {
   const out: ConfigError[] = [];
   for (const issue of error.issues) {
     const p = [...base, ...issue.path.map(String)];
     if (issue.code === 'unrecognized_keys') {
-      for (const k of issue.keys) out.push(new ConfigError([...p, k].join('::'), 'unknown key'));
+      const known = schema ? knownKeysAt(schema, issue.path) : [];
+      for (const k of issue.keys) out.push(new ConfigError([...p, k].join('::'), unknownKeyMessage(k, known.filter((x) => !issue.keys.includes(x)))));
       continue;
     }
     let msg = issue.message;
@@ -67,14 +73,17 @@ export function zodErrors(base: string[], error: z.ZodError): ConfigError[] {
 export function validateWith<T>(schema: z.ZodType<T, unknown>, value: unknown, path: string[], errors: ConfigError[]): T | undefined {
   const r = schema.safeParse(value ?? {});
   if (r.success) return r.data;
-  errors.push(...zodErrors(path, r.error));
+  errors.push(...zodErrors(path, r.error, schema));
   return undefined;
 }
 
 export function resolveConfig(raw: RawTree, registry: Registry): GatewayConfig {
   const errors: ConfigError[] = [];
   for (const key of Object.keys(raw)) {
-    if (!(key in SECTIONS) && key !== 'service') errors.push(new ConfigError(key, `unknown section (expected receivers, processors, exporters, extensions, service)`));
+    if (!(key in SECTIONS) && key !== 'service') {
+      const near = nearest(key, [...Object.keys(SECTIONS), 'service']);
+      errors.push(new ConfigError(key, `unknown section${near ? `; did you mean "${near}"?` : ''} (expected receivers, processors, exporters, extensions, service)`));
+    }
   }
 
   const sections = {} as Record<Kind, Map<string, ComponentConfig>>;
@@ -96,7 +105,8 @@ export function resolveConfig(raw: RawTree, registry: Registry): GatewayConfig {
       const { type } = parseComponentId(id);
       const factory = registry.get(kind, type);
       if (!factory) {
-        errors.push(new ConfigError(path.join('::'), `unknown ${kind} type "${type}" (known: ${registry.types(kind).join(', ') || 'none'})`));
+        const near = nearest(type, registry.types(kind));
+        errors.push(new ConfigError(path.join('::'), `unknown ${kind} type "${type}"${near ? `; did you mean "${near}"?` : ''} (known: ${registry.types(kind).join(', ') || 'none'})`));
         continue;
       }
       if (value !== null && value !== undefined && !isMap(value)) {

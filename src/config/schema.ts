@@ -7,40 +7,44 @@ import { z } from 'zod';
 /** Units accepted in duration strings, in milliseconds (Go's `time.ParseDuration` units). */
 const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const DURATION_RE = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/;
+/** A whole duration: `0`, or numbers each with a unit (`200ms`, `1m30s`). */
+const DURATION_TEXT_RE = /^(?:0|(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+)$/;
 
 /**
- * Parses a duration like `200ms`, `5s`, `1m30s` or `0` into milliseconds. Bare numbers are
- * milliseconds. Returns undefined when the text is not a duration.
+ * Parses a duration like `200ms`, `5s`, `1m30s` or `0` into milliseconds. A number without a unit
+ * other than 0 is not a duration (the collector would read it as nanoseconds, people mean
+ * milliseconds or seconds): undefined, as for any text that is not a duration.
  */
 export function parseDurationMillis(text: string | number): number | undefined {
-  if (typeof text === 'number') return Number.isFinite(text) && text >= 0 ? text : undefined;
+  if (typeof text === 'number') return text === 0 ? 0 : undefined;
   let s = text.trim();
-  if (s === '0') return 0;
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
-  if (!s) return undefined;
+  if (!DURATION_TEXT_RE.test(s)) return undefined;
   let total = 0;
-  while (s.length > 0) {
-    const m = DURATION_RE.exec(s);
-    if (!m) return undefined;
+  while (s.length > 0 && s !== '0') {
+    const m = DURATION_RE.exec(s)!;
     total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
     s = s.slice(m[0].length);
   }
   return total;
 }
 
-/** A duration option (`200ms`, `5s`, `1m`), parsed to milliseconds. */
+/** Why `value` is not a duration, for a config error. */
+function durationMessage(value: unknown): string {
+  const bare = typeof value === 'number' || (typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value));
+  return bare ? 'a duration needs a unit, e.g. "200ms" or "5s"' : `must be a duration like "200ms", "5s" or "1m30s", got ${JSON.stringify(value)}`;
+}
+
+/**
+ * A duration option, parsed to milliseconds: a string of numbers with units (`200ms`, `5s`,
+ * `1m30s`; units ns, us, µs, ms, s, m, h) or 0. A bare number other than 0 is refused with
+ * `a duration needs a unit, e.g. "200ms" or "5s"`. In the JSON Schema: a patterned string or 0.
+ */
 export function duration(defaultValue: string) {
+  const text = z.string().trim().regex(DURATION_TEXT_RE, { error: (issue) => durationMessage(issue.input) });
   return z
-    .union([z.string(), z.number()])
+    .union([text, z.literal(0)], { error: (issue) => durationMessage(issue.input) })
     .default(defaultValue)
-    .transform((v, ctx) => {
-      const ms = parseDurationMillis(v);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `must be a duration like "200ms", "5s" or "1m", got ${JSON.stringify(v)}` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+    .transform((v) => parseDurationMillis(v)!);
 }
 
 /** A `host:port` endpoint; port 0 asks the OS for a free port. */

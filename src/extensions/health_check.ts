@@ -13,6 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ExtensionFactory } from '../component.js';
 import { endpoint, parseEndpoint, z } from '../config/schema.js';
+import { listenError } from '../errors.js';
 
 export const DEFAULT_HEALTH_ENDPOINT = '127.0.0.1:13133';
 
@@ -53,7 +54,7 @@ export const healthCheckFactory: ExtensionFactory<HealthCheckConfig> = {
       async start() {
         const ep = parseEndpoint(config.endpoint)!;
         await new Promise<void>((resolve, reject) => {
-          server.once('error', (err) => reject(new Error(`endpoint: cannot listen on ${config.endpoint}: ${err.message}`)));
+          server.once('error', (err) => reject(listenError('endpoint', config.endpoint, err)));
           server.listen(ep.port, ep.host, () => resolve());
         });
         settings.logger.debug({ port: (server.address() as AddressInfo).port }, 'health check listening');

@@ -68,3 +68,26 @@ test('exit 1 for an invalid config or an undecodable input, 2 for a usage error'
   const e3 = (await run(process.execPath, [cliPath, 'rules', 'test', '--config', example]).catch((e) => e)) as { code: number };
   assert.equal(e3.code, 2);
 });
+
+test('a body that is not OTLP is an error (exit 1) that says so, not "1 log records → 0 events"', async () => {
+  const cases: [name: string, body: string | Buffer, signal?: string][] = [
+    ['object.json', '{"foo": "bar", "user": 1}'],
+    ['empty.json', '{}'],
+    ['list.json', '[{"eventName": "cart.item_added"}, {"message": "hello"}]'],
+    ['unknown-fields.bin', Buffer.from([0x50, 0x01]), 'logs'],
+  ];
+  for (const [name, body, signal] of cases) {
+    const file = path.join(tmp, name);
+    fs.writeFileSync(file, body);
+    const r = (await run(process.execPath, [cliPath, 'rules', 'test', '--config', example, '--input', file, ...(signal ? ['--signal', signal] : [])]).catch((e) => e)) as { code: number; stdout: string; stderr: string };
+    assert.equal(r.code, 1, `${name}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`input .*${name.replace('.', '\\.')}: not (OTLP|an OTLP/JSON document)`), name);
+    assert.doesNotMatch(r.stderr, /→/, name);
+    assert.equal(r.stdout, '');
+  }
+  // A log record in OTLP/JSON with only a few of its fields is still one.
+  const one = path.join(tmp, 'record.json');
+  fs.writeFileSync(one, '{"eventName": "cart.item_added", "attributes": [{"key": "product.sku", "value": {"stringValue": "AD115O0K2-A11"}}]}');
+  const ok = await run(process.execPath, [cliPath, 'rules', 'test', '--config', example, '--input', one]);
+  assert.match(ok.stderr, /1 log records → 1 events made/);
+});

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
 import YAML from 'yaml';
 import { defaultRegistry } from '../../src/registry.js';
 import { cliPath, projectRoot } from '../helpers.js';
@@ -15,7 +16,9 @@ const run = promisify(execFile);
 async function schemaValidator() {
   const { stdout } = await run(process.execPath, [cliPath, 'schema'], { timeout: 20_000 });
   const schema = JSON.parse(stdout) as { properties: Record<string, { patternProperties?: Record<string, unknown> }> };
-  const ajv = new Ajv({ allErrors: true, strict: false });
+  // strict: the schema uses only keywords and formats draft-07 defines (ajv-formats adds the formats).
+  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictRequired: false });
+  addFormats.default(ajv);
   return { schema, validate: ajv.compile<any>(schema) };
 }
 

@@ -59,8 +59,13 @@ describe('config sources', () => {
   it('parses durations', () => {
     assert.equal(parseDurationMillis('200ms'), 200);
     assert.equal(parseDurationMillis('1m30s'), 90_000);
+    assert.equal(parseDurationMillis('1.5s'), 1500);
     assert.equal(parseDurationMillis('0'), 0);
+    assert.equal(parseDurationMillis(0), 0);
     assert.equal(parseDurationMillis('5 parsecs'), undefined);
+    // Without a unit only 0 is a duration: the collector reads 200 as nanoseconds, people mean ms or s.
+    assert.equal(parseDurationMillis(200), undefined);
+    assert.equal(parseDurationMillis('200'), undefined);
   });
 
   it('reports a YAML syntax error with the file name', () => {
@@ -142,6 +147,52 @@ service:
       /^exporters::file\/dl::dead_letter: references exporter "file\/nowhere" which is not configured/,
     ];
     for (const re of expected) assert.ok(errs.some((e) => re.test(e)), `missing ${re} in:\n${errs.join('\n')}`);
+  });
+
+  it('refuses a duration without a unit, asking for one; 0 needs none', () => {
+    const batch = (timeout: string) => minimal.replace('processors: { analytics: }', `processors: { analytics: , batch: { timeout: ${timeout} } }`).replace('[analytics]', '[analytics, batch]');
+    for (const t of ['200', '"200"', '1.5']) assert.deepEqual(errorsOf(batch(t)), ['processors::batch::timeout: a duration needs a unit, e.g. "200ms" or "5s"'], t);
+    assert.deepEqual(errorsOf(batch('5 parsecs')), ['processors::batch::timeout: must be a duration like "200ms", "5s" or "1m30s", got "5 parsecs"']);
+    for (const t of ['0', '"0"', '200ms', '1m30s']) assert.deepEqual(errorsOf(batch(t)), [], t);
+    // The same through --set and a whole ${env:...} reference (both read as YAML scalars).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+    const f = path.join(dir, 'c.yaml');
+    fs.writeFileSync(f, batch('"${env:BATCH_TIMEOUT}"'));
+    const failing = (sets: string[], env: NodeJS.ProcessEnv) => assert.throws(
+      () => resolveConfig(loadRawConfig([f], sets, env), registry),
+      (err: unknown) => err instanceof ConfigErrors && err.errors.map((e) => e.message).join() === 'processors::batch::timeout: a duration needs a unit, e.g. "200ms" or "5s"',
+    );
+    failing([], { BATCH_TIMEOUT: '200' });
+    failing(['processors::batch::timeout=5'], { BATCH_TIMEOUT: '1s' });
+    assert.equal((resolveConfig(loadRawConfig([f], [], { BATCH_TIMEOUT: '5s' }), registry).processors.get('batch')!.config as { timeout: number }).timeout, 5000);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an unknown key names the nearest known one, or lists the known keys', () => {
+    const errs = errorsOf(`
+receivers: { otlp: { protocols: { htp: {}, grpc: { endpont: "127.0.0.1:4317" } } } }
+processors:
+  analytics: { rules: [ { id: r, event: e, mach: { kind: server } } ] }
+  batch: { send_batch_sise: 100 }
+exporters:
+  file: { path: /tmp/x.jsonl, sending_queue: { num_consumer: 2 }, compression: gzip }
+  fiel: {}
+extension: {}
+service:
+  pipelines: { events: { receivers: [otlp], processors: [analytics, batch], exporters: [file] } }
+  telemetry: { metric: {} }
+`);
+    assert.deepEqual(errs.sort(), [
+      'exporters::fiel: unknown exporter type "fiel"; did you mean "file"? (known: amplitude, bigquery, debug, file, kafka, nop, otlp, otlp_grpc, otlp_http, otlphttp)',
+      'exporters::file::compression: unknown key (known: dead_letter, path, retry_on_failure, rotation, sending_queue, timeout)',
+      'exporters::file::sending_queue::num_consumer: unknown key; did you mean "num_consumers"?',
+      'extension: unknown section; did you mean "extensions"? (expected receivers, processors, exporters, extensions, service)',
+      'processors::analytics::rules::0::mach: unknown key; did you mean "match"?',
+      'processors::batch::send_batch_sise: unknown key; did you mean "send_batch_size"?',
+      'receivers::otlp::protocols::grpc::endpont: unknown key; did you mean "endpoint"?',
+      'receivers::otlp::protocols::htp: unknown key; did you mean "http"?',
+      'service::telemetry::metric: unknown key; did you mean "metrics"?',
+    ]);
   });
 
   it('refuses a mis-ordered events pipeline at load time', () => {

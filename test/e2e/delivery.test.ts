@@ -11,8 +11,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, it } from 'node:test';
 import { readJsonLines, startGateway, type RunningGateway } from '../helpers.js';
+import { describeUnless } from '../skip.js';
 
 const canRun = fs.existsSync('/dev/full') && process.platform === 'linux';
 const running: RunningGateway[] = [];
@@ -122,7 +123,7 @@ function assertAllArrived(file: string, acknowledged: number[]): void {
   assert.equal(new Set([...got.values()].flatMap((x) => [...x])).size, got.size);
 }
 
-describe('delivery under faults (end to end)', { skip: !canRun && 'needs Linux /dev/full' }, () => {
+describeUnless(!canRun && 'needs Linux /dev/full', 'delivery under faults (end to end)', {}, () => {
   it('SIGKILL mid-stream with a persistent queue, then a restart: everything acknowledged arrives', async () => {
     const s = setup({}, true);
     s.down();

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import type { AnalyticsEvent } from '../../src/event.js';
 import { encodeLogsRequest, encodeTracesRequest } from '../../src/otlp/proto.js';
 import { resolveConfig } from '../../src/config/resolve.js';
@@ -19,6 +19,7 @@ import { compileEventMatcher, type FilterConfig } from '../../processors/filter/
 import { parseTraceparent } from '../../exporters/kafka/traceparent.js';
 import { fixtureManifest, postFixture, projectRoot, readJsonLines, startGateway, type RunningGateway } from '../helpers.js';
 import { eventsOf, fixtureData, noKafka, readTopic, startBroker, type Broker, type ReadRecord } from '../exporters/kafka/kafka-helpers.js';
+import { describeUnless } from '../skip.js';
 
 const ingestConfig = path.join(projectRoot, 'examples', 'kafka-pipeline-ingest.yaml');
 const eventsConfig = path.join(projectRoot, 'examples', 'kafka-pipeline-events.yaml');
@@ -79,7 +80,7 @@ async function postData(port: number, data: { traces: TracesData[]; logs: LogsDa
 
 const fast = (id: string) => [`exporters::${id}::retry_on_failure::initial_interval=200ms`, `exporters::${id}::retry_on_failure::max_interval=1s`];
 
-describe('two-stage Kafka example', { skip: noKafka, timeout: 240_000 }, () => {
+describeUnless(noKafka, 'two-stage Kafka example', { timeout: 240_000 }, () => {
   let broker: Broker;
   let a: RunningGateway;
   let b: RunningGateway;

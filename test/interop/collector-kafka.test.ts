@@ -9,22 +9,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { decodeTracesJson } from '../../src/otlp/json.js';
 import { decodeTracesRequest } from '../../src/otlp/proto.js';
 import type { Span } from '../../src/pdata.js';
-import { defaultRegistry } from '../../src/registry.js';
 import { fixtureManifest, postFixture, projectRoot, readFixture, startGateway, type RunningGateway } from '../helpers.js';
 import { gatewayConfig, metric, otlpPorts, startCollector, tools, waitFor, writeConfig, type RunningCollector } from './interop.js';
+import { noKafka } from '../exporters/kafka/kafka-helpers.js';
+import { describeUnless } from '../skip.js';
 
 interface Broker {
   brokers: string[];
   stop(): Promise<void>;
 }
 
-const hasKafkaReceiver = defaultRegistry().get('receiver', 'kafka') !== undefined;
-
-describe('OpenTelemetry Collector kafka exporter → Kafka → gateway kafka receiver', { skip: hasKafkaReceiver ? false : 'the kafka receiver is not registered in src/components.ts' }, () => {
+describeUnless(noKafka, 'OpenTelemetry Collector kafka exporter → Kafka → gateway kafka receiver', {}, () => {
   let dir: string;
   let kafka: Broker | undefined;
   let collector: RunningCollector | undefined;

@@ -117,3 +117,39 @@ describe('OpenTelemetry Python SDK + structlog → gateway', () => {
     });
   }
 });
+
+/** The `sh` blocks of a markdown file that run app.py. */
+function shBlocksRunningApp(file: string): string[] {
+  const text = fs.readFileSync(path.join(projectRoot, file), 'utf8');
+  return [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => b.includes('app.py'));
+}
+
+describe('the Python example run as its READMEs write it, against config.example.yaml', () => {
+  for (const file of ['README.md', 'examples/python-structlog/README.md']) {
+    it(`${file}: the commands run as written, and the events arrive with pseudonymised ids`, async () => {
+      const blocks = shBlocksRunningApp(file);
+      assert.equal(blocks.length, 1, `one block running app.py in ${file}`);
+      const gw = await startGateway();
+      try {
+        // Only the ports differ from what a reader types: the gateway under test listens on free ones.
+        const script = blocks[0]!.replaceAll('127.0.0.1:4318', `127.0.0.1:${gw.ports.http}`).replaceAll('127.0.0.1:4317', `127.0.0.1:${gw.ports.grpc}`);
+        const r = await run('bash', ['-e', '-c', script], { cwd: projectRoot, env: { OTEL_SERVICE_NAME: 'checkout-readme' }, timeoutMs: 300_000 });
+        assert.equal(r.code, 0, `${script}\n${r.stderr}`);
+        const runs = (script.match(/app\.py/g) ?? []).length;
+        assert.equal(r.stdout.trim().split('\n').filter((l) => l.startsWith('{"trace_id"')).length, runs, r.stdout);
+      } finally {
+        assert.equal(await gw.stop(), 0, gw.output());
+      }
+      const events = fs.readFileSync(path.join(gw.dir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Ev & { consent?: Record<string, boolean> });
+      const mine = events.filter((e) => e.context['service.name'] === 'checkout-readme');
+      assert.ok(mine.length > 0 && mine.length % 3 === 0, JSON.stringify(mine.map((e) => e.name)));
+      assert.deepEqual([...new Set(mine.map((e) => e.name))].sort(), ['cart.item_added', 'order.order_placed', 'purchase']);
+      assert.deepEqual(mine.find((e) => e.name === 'purchase')!.properties, { transaction_id: 'o-9001', value: 119.9, currency: 'EUR' });
+      for (const e of mine) {
+        assert.deepEqual(e.consent, { analytics: true });
+        assert.match(e.user_id ?? '', /^[0-9a-f]{8}:[\w-]+$/, 'a keyed pseudonym, not u-1042');
+        assert.match(e.session_id ?? '', /^[0-9a-f]{8}:[\w-]+$/);
+      }
+    });
+  }
+});

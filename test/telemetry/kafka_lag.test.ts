@@ -1,12 +1,13 @@
 /** `otelytics_kafka_consumer_lag{receiver,topic,partition}` against a real broker. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import type { Consumer } from '../../src/component.js';
 import { RetryableError } from '../../src/errors.js';
 import { encodeLogsRequest } from '../../src/otlp/proto.js';
 import { Telemetry } from '../../src/telemetry.js';
 import { kafkaReceiverFactory } from '../../receivers/kafka/index.js';
 import { createTopic, fixtureData, kafkaClient, noKafka, settings, startBroker, type Broker } from '../exporters/kafka/kafka-helpers.js';
+import { describeUnless } from '../skip.js';
 
 async function lag(t: Telemetry, topic: string): Promise<number | undefined> {
   const m = (await t.registry.getMetricsAsJSON()).find((x) => x.name === 'otelytics_kafka_consumer_lag');
@@ -22,7 +23,7 @@ async function until(cond: () => Promise<boolean>, what: string, ms = 20_000): P
   }
 }
 
-describe('kafka consumer lag', { skip: noKafka, timeout: 120_000 }, () => {
+describeUnless(noKafka, 'kafka consumer lag', { timeout: 120_000 }, () => {
   let broker: Broker;
   before(async () => {
     broker = await startBroker();

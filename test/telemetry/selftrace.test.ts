@@ -17,6 +17,7 @@ import { decodeTracesRequest } from '../../src/otlp/proto.js';
 import { attributesToObject, type JsonValue, type Span, type TracesData } from '../../src/pdata.js';
 import { fixtureBodyPlain, fixtureManifest, freePort, postFixture, projectRoot, readJsonLines, startGateway, type RunningGateway } from '../helpers.js';
 import { noKafka, startBroker, type Broker } from '../exporters/kafka/kafka-helpers.js';
+import { describeUnless } from '../skip.js';
 
 const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5 } as const;
 const SPAN_STATUS_ERROR = 2;
@@ -187,7 +188,7 @@ describe('own traces of one gateway', { timeout: 60_000 }, () => {
   });
 });
 
-describe('own traces across two gateways and Kafka', { skip: noKafka, timeout: 180_000 }, () => {
+describeUnless(noKafka, 'own traces across two gateways and Kafka', { timeout: 180_000 }, () => {
   let broker: Broker;
   let backend: Awaited<ReturnType<typeof startBackend>>;
   let a: RunningGateway | undefined;

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { ExtensionFactory, Host } from '../../component.js';
 import { itemCount } from '../../component.js';
 import { parseEndpoint } from '../../config/schema.js';
-import { errorMessage } from '../../errors.js';
+import { errorMessage, listenError } from '../../errors.js';
 import { statusSchema, type StatusConfig } from './config.js';
 import { buildGraph } from './graph.js';
 import { PlaygroundRunner } from './runner.js';
@@ -82,7 +82,7 @@ export const statusFactory: ExtensionFactory<StatusConfig> = {
         try {
           await server.app.listen({ host: ep.host, port: ep.port });
         } catch (err) {
-          throw new Error(`endpoint: cannot listen on ${cfg.endpoint}: ${errorMessage(err)}`);
+          throw listenError('endpoint', cfg.endpoint, err);
         }
         const address = server.app.server.address() as net.AddressInfo;
         if (!isLoopback(ep.host) && cfg.auth.bearer_token === undefined) {

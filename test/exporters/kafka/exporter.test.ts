@@ -5,7 +5,7 @@
  * that cannot be reached is a retryable failure.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import type { Payload } from '../../../src/component.js';
 import { RetryableError } from '../../../src/errors.js';
 import type { AnalyticsEvent } from '../../../src/event.js';
@@ -17,6 +17,7 @@ import { kafkaExporterFactory, KafkaExporter } from '../../../exporters/kafka/in
 import { parseTraceparent } from '../../../exporters/kafka/traceparent.js';
 import { freePort } from '../../helpers.js';
 import { captureHost, eventsOf, fixtureData, noKafka, readTopic, settings, startBroker, type Broker } from './kafka-helpers.js';
+import { describeUnless } from '../../skip.js';
 
 function exporter(id: string, raw: Record<string, unknown>): KafkaExporter {
   const cfg = kafkaExporterFactory.configSchema.parse({ sending_queue: { enabled: false }, retry_on_failure: { enabled: false }, ...raw });
@@ -27,7 +28,7 @@ const data = fixtureData();
 const events = eventsOf(data);
 const spans: Span[] = data.traces.flatMap((t) => t.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)));
 
-describe('kafka exporter', { skip: noKafka, timeout: 120_000 }, () => {
+describeUnless(noKafka, 'kafka exporter', { timeout: 120_000 }, () => {
   let broker: Broker;
   const { host, deadLetters } = captureHost();
 

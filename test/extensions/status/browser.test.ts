@@ -28,7 +28,8 @@ declare const document: {
 };
 
 before(async () => {
-  if (!fs.existsSync(CHROMIUM)) execFileSync('bash', [path.join(projectRoot, 'scripts', 'install-chromium.sh')], { stdio: 'pipe', timeout: 15 * 60_000 });
+  // The script says on stderr what it installs, and how big it is once done: let that through.
+  if (!fs.existsSync(CHROMIUM)) execFileSync('bash', [path.join(projectRoot, 'scripts', 'install-chromium.sh')], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 15 * 60_000 });
   fs.mkdirSync(artifacts, { recursive: true });
   gw = await startStatusGateway();
   profile = fs.mkdtempSync(path.join(os.tmpdir(), 'otelytics-chromium-'));

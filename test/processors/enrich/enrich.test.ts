@@ -15,6 +15,7 @@ import { enrichProcessorFactory } from '../../../processors/enrich/index.js';
 import { parseCsv, parseTable } from '../../../processors/enrich/table.js';
 import { projectRoot } from '../../helpers.js';
 import { createTopic, eventsOf, fixtureData, kafkaClient, noKafka, settings, startBroker, type Broker } from '../../exporters/kafka/kafka-helpers.js';
+import { describeUnless } from '../../skip.js';
 
 const csvFile = path.join(projectRoot, 'examples', 'catalog', 'products.csv');
 const jsonlFile = path.join(projectRoot, 'examples', 'catalog', 'products.jsonl');
@@ -135,7 +136,7 @@ describe('enrich processor', () => {
     await assert.rejects(p.start({ getExporter: () => undefined }), /cannot read \/nonexistent\/products.csv: ENOENT/);
   });
 
-  describe('from a compacted Kafka topic', { skip: noKafka, timeout: 120_000 }, () => {
+  describeUnless(noKafka, 'from a compacted Kafka topic', { timeout: 120_000 }, () => {
     let broker: Broker;
     before(async () => {
       broker = await startBroker();

@@ -4,7 +4,7 @@
  * context from headers, bad records skipped and counted, consumer groups sharing partitions.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import type { Consumer, Payload, Receiver } from '../../../src/component.js';
 import { itemCount } from '../../../src/component.js';
 import { PermanentError, RetryableError } from '../../../src/errors.js';
@@ -14,6 +14,7 @@ import { logRecordCount, spanCount } from '../../../src/pdata.js';
 import { Telemetry } from '../../../src/telemetry.js';
 import { kafkaReceiverFactory } from '../../../receivers/kafka/index.js';
 import { createTopic, eventsOf, fixtureData, kafkaClient, noKafka, settings, startBroker, type Broker } from '../../exporters/kafka/kafka-helpers.js';
+import { describeUnless } from '../../skip.js';
 
 const data = fixtureData();
 const events = eventsOf(data);
@@ -68,7 +69,7 @@ async function metric(t: Telemetry, name: string): Promise<number> {
   return (m?.values ?? []).reduce((n, v) => n + Number(v.value), 0);
 }
 
-describe('kafka receiver', { skip: noKafka, timeout: 180_000 }, () => {
+describeUnless(noKafka, 'kafka receiver', { timeout: 180_000 }, () => {
   let broker: Broker;
   before(async () => {
     broker = await startBroker();
