@@ -208,7 +208,8 @@ function secureOptions(secure, prev) {
   if (!secure) return null;
   const o = secure === true ? {} : secure;
   const username = o.username ?? prev?.username ?? 'otelytics';
-  const password = o.password ?? prev?.password ?? crypto.randomBytes(12).toString('hex');
+  // Starts with a letter: `${env:KAFKA_PASSWORD}` in a config then never reads as a number.
+  const password = o.password ?? prev?.password ?? `p${crypto.randomBytes(12).toString('hex')}`;
   if (!/^[A-Za-z0-9_.@~+-]+$/.test(username)) throw new Error(`secure.username ${JSON.stringify(username)}: use letters, digits and _.@~+- only`);
   if (!/^[A-Za-z0-9_.~+-]+$/.test(password)) throw new Error('secure.password: use letters, digits and _.~+- only');
   return { username, password };
