@@ -20,9 +20,11 @@ import type { Consumer, Payload } from '../../../src/component.js';
 import { RetryableError } from '../../../src/errors.js';
 import type { AnalyticsEvent } from '../../../src/event.js';
 import { Telemetry } from '../../../src/telemetry.js';
+import { parseConfigText, substituteEnv, type RawTree } from '../../../src/config/sources.js';
 import { kafkaExporterFactory, type KafkaExporter } from '../../../exporters/kafka/index.js';
 import { kafkaReceiverFactory } from '../../../receivers/kafka/index.js';
 import { enrichProcessorFactory } from '../../../processors/enrich/index.js';
+import { projectRoot } from '../../helpers.js';
 import { captureHost, capturingLogger, createTopic, eventsOf, fixtureData, kafkaClient, noKafka, startSecureBroker, testCertificates, type SecureBroker } from './kafka-helpers.js';
 
 const events = eventsOf(fixtureData()).slice(0, 12);
@@ -71,6 +73,17 @@ async function roundTrip(name: string, options: Raw): Promise<{ sent: string[]; 
     await r.shutdown();
   }
   return { sent: events.map((e) => e.insert_id), read };
+}
+
+/** The YAML blocks of a README's "Securing the connection" section, dedented. */
+function securingBlocks(readme: string): string[] {
+  const text = fs.readFileSync(path.join(projectRoot, readme), 'utf8');
+  const section = /^## Securing the connection\n([\s\S]*?)(?=^## )/m.exec(text)?.[1] ?? '';
+  return [...section.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map((m) => {
+    const lines = m[1]!.split('\n');
+    const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => /^ */.exec(l)![0].length));
+    return lines.map((l) => l.slice(indent)).join('\n');
+  });
 }
 
 /** The error a send fails with. */
@@ -123,6 +136,47 @@ describe('kafka clients over TLS and SASL', { skip: noKafka, timeout: 240_000 },
         assert.deepEqual([...read].sort(), [...sent].sort());
       });
     }
+  });
+
+  it('the exporter and receiver READMEs\' "Securing the connection" blocks work as written', async () => {
+    const env = {
+      KAFKA_SASL_SSL_BROKERS: broker.listeners.SASL_SSL.join(','),
+      KAFKA_MTLS_BROKERS: broker.listeners.MTLS.join(','),
+      KAFKA_CA_FILE: broker.tls.caFile,
+      KAFKA_CLIENT_CERT_FILE: broker.tls.certFile,
+      KAFKA_CLIENT_KEY_FILE: broker.tls.keyFile,
+      KAFKA_USERNAME: broker.sasl.username,
+      KAFKA_PASSWORD: broker.sasl.password,
+    };
+    const tree = (yaml: string) => substituteEnv(parseConfigText(yaml, 'README'), env) as RawTree;
+    const exporterBlocks = securingBlocks('exporters/kafka/README.md');
+    const receiverBlocks = securingBlocks('receivers/kafka/README.md');
+    assert.equal(exporterBlocks.length, 2);
+    assert.equal(receiverBlocks.length, 1);
+
+    // TLS and SCRAM-SHA-512: the exporter's block writes, the receiver's block reads.
+    const [[exporterId, exporterCfg]] = Object.entries(tree(exporterBlocks[0]!).exporters as Record<string, Raw>) as [[string, Raw]];
+    const ex = exporter(exporterId, exporterCfg);
+    await ex.start(captureHost().host);
+    try {
+      await ex.consume({ signal: 'events', data: events });
+    } finally {
+      await ex.shutdown();
+    }
+    const [[receiverId, receiverCfg]] = Object.entries(tree(receiverBlocks[0]!).receivers as Record<string, Raw>) as [[string, Raw]];
+    const read: string[] = [];
+    const r = receiver(receiverId, receiverCfg, { consume: async (p: Payload) => void read.push(...(p.data as AnalyticsEvent[]).map((e) => e.insert_id)) });
+    await r.start(host);
+    try {
+      await until(() => read.length >= events.length, 'the events the README exporter wrote');
+    } finally {
+      await r.shutdown();
+    }
+    assert.deepEqual(read.sort(), events.map((e) => e.insert_id).sort());
+
+    // Mutual TLS: the connection options of the second block.
+    const { sent, read: back } = await roundTrip('readme-mtls', tree(exporterBlocks[1]!));
+    assert.deepEqual(back.sort(), sent.sort());
   });
 
   describe('a failed set-up says what to change', () => {
