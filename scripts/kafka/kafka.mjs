@@ -889,11 +889,12 @@ export async function stopKafka({ dir = defaultDataDir(), purge = false, timeout
 
 /**
  * For test set-up: the cluster in `KAFKA_BROKERS` (comma-separated host:port) when
- * set, and nothing is started or stopped; else a fresh broker from startKafka().
+ * set, and nothing is started or stopped; else a fresh broker from startKafka(). With
+ * `secure` always a fresh broker: its CA, client certificate and user are needed.
  */
 export async function ensureKafka(opts = {}) {
   const env = process.env.KAFKA_BROKERS?.trim();
-  if (env) {
+  if (env && !opts.secure) {
     const brokers = env.split(',').map((b) => b.trim()).filter(Boolean);
     return { brokers, port: Number(brokers[0].split(':').pop()), pid: null, dir: null, external: true, stop: async () => {}, restart: null };
   }
