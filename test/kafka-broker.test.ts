@@ -1,7 +1,8 @@
 /**
  * scripts/kafka/kafka.mjs runs a real Kafka broker: produce, consume, restart with
- * data kept, read again. Needs Java 17+ (and Maven the first time, to fetch the jars
- * into the cache); skipped when `java` is missing.
+ * data kept, read again; the same data dir started again with `secure` gets the secure
+ * listeners and its SCRAM user, which a restart keeps. Needs Java 17+ (and Maven the first
+ * time, to fetch the jars into the cache; openssl for `secure`); skipped when `java` is missing.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -15,6 +16,9 @@ import { skipUnlessCi } from './skip.js';
 
 interface KafkaBroker {
   brokers: string[];
+  listeners: Record<string, string[]>;
+  tls?: { caFile: string; certFile: string; keyFile: string };
+  sasl?: { username: string; password: string };
   port: number;
   controllerPort: number;
   pid: number;
@@ -25,7 +29,7 @@ interface KafkaBroker {
 }
 interface KafkaScript {
   KAFKA_VERSION: string;
-  startKafka(opts?: { dir?: string; port?: number; log?: (line: string) => void }): Promise<KafkaBroker>;
+  startKafka(opts?: { dir?: string; port?: number; secure?: boolean; log?: (line: string) => void }): Promise<KafkaBroker>;
 }
 
 const javaMissing = spawnSync(process.env.JAVA ?? 'java', ['-version'], { stdio: 'ignore' }).error != null;
@@ -108,6 +112,27 @@ test('kafka.mjs runs a real broker that keeps its data across a restart', { skip
     await current.stop({ keepData: true, signal: 'SIGKILL' });
     current = await startKafka({ dir: first.dir, port: first.port });
     assert.deepEqual(await consume(client(current.brokers), topic, 'g-crash', 1), ['k1=hello kafka']);
+
+    // The same dir with the secure listeners: its SCRAM user is added to the formatted data, and a
+    // restart keeps the user, its password and the certificates.
+    assert.equal(current.sasl, undefined);
+    assert.deepEqual(Object.keys(current.listeners), ['PLAINTEXT']);
+    await current.stop({ keepData: true });
+    current = await startKafka({ dir: first.dir, port: first.port, secure: true });
+    const secure = current;
+    const scram = (b: KafkaBroker) =>
+      new Kafka({
+        clientId: 'otelytics-kafka-broker-test',
+        brokers: b.listeners.SASL_SSL!,
+        ssl: { ca: [fs.readFileSync(b.tls!.caFile)] },
+        sasl: { mechanism: 'scram-sha-512', username: b.sasl!.username, password: b.sasl!.password },
+        logLevel: logLevel.NOTHING,
+      });
+    assert.deepEqual(await consume(scram(secure), topic, 'g-secure', 1), ['k1=hello kafka']);
+    current = await (secure as KafkaBroker & { restart(): Promise<KafkaBroker> }).restart();
+    assert.deepEqual(current.sasl, secure.sasl);
+    assert.deepEqual(current.tls, secure.tls);
+    assert.deepEqual(await consume(scram(current), topic, 'g-secure-again', 1), ['k1=hello kafka']);
   } finally {
     await current.stop();
   }

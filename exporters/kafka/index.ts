@@ -9,15 +9,16 @@
  *
  * Failures: a record larger than `producer::max_message_bytes`, or refused by the broker for good
  * (`MESSAGE_TOO_LARGE`, `INVALID_RECORD`, ...), is a `PermanentError` (a `PartialFailure` when
- * other records of the batch were sent); anything else (broker down, leader moving, timeouts) is
- * a `RetryableError` for the exporter helper to retry: nothing is dropped.
+ * other records of the batch were sent); anything else (broker down, leader moving, timeouts, and
+ * TLS or SASL settings the brokers refuse, whose message says which option to change) is a
+ * `RetryableError` for the exporter helper to retry: nothing is dropped.
  */
 import type { CompressionTypes, Message, Producer } from 'kafkajs';
 import type { CreateSettings, ExporterFactory, Host, Payload } from '../../src/component.js';
 import { PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
 import type { SendContext } from '../../src/delivery/sender.js';
 import { BaseExporter } from '../../src/exporterhelper.js';
-import { classifyKafkaError, createKafka, kafkaErrorMessage, Partitioners, useCompression } from './client.js';
+import { classifyKafkaError, connectionProblem, connectionSetupFailure, createKafka, kafkaErrorMessage, Partitioners, useCompression } from './client.js';
 import { kafkaExporterSchema, type KafkaExporterConfig } from './config.js';
 import { mergePayloads, RecordEncoder, type OutRecord } from './records.js';
 import { produceSpanAttributes, produceSpanLinks } from './selftrace.js';
@@ -34,12 +35,15 @@ export class KafkaExporter extends BaseExporter {
   /** Sends run one after the other: per-key order, and idempotent sequence numbers stay simple. */
   private chain: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  /** Where the options are in the config, for errors about them. */
+  private readonly configPath: string;
 
   constructor(
     settings: CreateSettings,
     private readonly cfg: KafkaExporterConfig,
   ) {
     super(settings, cfg);
+    this.configPath = `exporters::${settings.id}`;
     this.encoder = new RecordEncoder(cfg);
     this.compression = useCompression(cfg.producer.compression);
   }
@@ -48,20 +52,30 @@ export class KafkaExporter extends BaseExporter {
     this.producer = this.newProducer();
     // Not awaited, and not fatal: the broker may come up later; every send waits for the connection.
     this.connect().catch((err: unknown) => {
-      this.logger.warn({ brokers: this.cfg.brokers, err: kafkaErrorMessage(err) }, 'kafka exporter cannot reach the brokers yet; will retry on send');
+      if (connectionProblem(err)?.retryFixes === false) {
+        this.logger.error({ brokers: this.cfg.brokers, err: kafkaErrorMessage(err) }, 'kafka exporter cannot connect to the brokers with its tls or auth settings; sends are retried, and fail, until that is fixed');
+      } else this.logger.warn({ brokers: this.cfg.brokers, err: kafkaErrorMessage(err) }, 'kafka exporter cannot reach the brokers yet; will retry on send');
     });
   }
 
   private newProducer(): Producer {
-    const kafka = createKafka(this.cfg, this.logger, PRODUCER_RETRY);
+    const kafka = createKafka(this.cfg, this.logger, PRODUCER_RETRY, this.configPath);
     const idempotent = this.cfg.producer.required_acks === -1;
     // The Java client's partitioner (murmur2 of the key), so keys land where Java producers put them.
     return kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent, maxInFlightRequests: idempotent ? 1 : undefined, allowAutoTopicCreation: true, retry: PRODUCER_RETRY });
   }
 
+  /**
+   * Connects the producer once (later sends reuse the connection; kafkajs reconnects by itself). A
+   * TLS or SASL setting the brokers refuse fails at once, without kafkajs' retries of the connection.
+   */
   private connect(): Promise<void> {
     const producer = this.producer!;
-    this.connecting ??= producer.connect().catch((err: unknown) => {
+    this.connecting ??= (async () => {
+      const refused = await connectionSetupFailure(this.cfg, this.logger, this.configPath);
+      if (refused) throw refused;
+      await producer.connect();
+    })().catch((err: unknown) => {
       this.connecting = undefined;
       throw err;
     });

@@ -81,7 +81,7 @@ export class EnrichProcessor {
     const onLoad = (n: number) => this.rows.set(n);
     const { file, kafka } = cfg.source;
     const lastPart = cfg.key.slice(cfg.key.lastIndexOf('.') + 1);
-    this.source = file ? new FileSource(file, file.key_field ?? lastPart, logger, onLoad) : new KafkaTopicSource(kafka!, logger, onLoad);
+    this.source = file ? new FileSource(file, file.key_field ?? lastPart, logger, onLoad) : new KafkaTopicSource(kafka!, logger, onLoad, `processors::${id}::source::kafka`);
   }
 
   async start(): Promise<void> {

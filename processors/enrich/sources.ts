@@ -82,15 +82,17 @@ export class KafkaTopicSource implements TableSource {
   private consumer: KafkaConsumer | undefined;
   private groupId = '';
 
+  /** `at`: where the options are in the config (`processors::<id>::source::kafka`), for errors about them. */
   constructor(
     private readonly cfg: KafkaSourceConfig,
     private readonly logger: Logger,
     private readonly onLoad: (rows: number) => void,
+    private readonly at = '',
   ) {}
 
   async start(): Promise<void> {
     useAllCodecs();
-    const kafka = createKafka(this.cfg, this.logger, { retries: 3, initialRetryTime: 200, maxRetryTime: 1000 });
+    const kafka = createKafka(this.cfg, this.logger, { retries: 3, initialRetryTime: 200, maxRetryTime: 1000 }, this.at);
     const admin = kafka.admin();
     let ends: Map<number, bigint>;
     try {

@@ -24,7 +24,7 @@ import { errorMessage, isPermanent, isRetryable } from '../../src/errors.js';
 import type { AnalyticsEvent } from '../../src/event.js';
 import type { ResourceLogs, ResourceSpans } from '../../src/pdata.js';
 import type { Telemetry } from '../../src/telemetry.js';
-import { createKafka, kafkaErrorMessage, kafkaErrorType, useAllCodecs } from '../../exporters/kafka/client.js';
+import { connectionSetupFailure, createKafka, kafkaErrorMessage, kafkaErrorType, useAllCodecs } from '../../exporters/kafka/client.js';
 import { kafkaReceiverSchema, type KafkaReceiverConfig } from './config.js';
 import { decodeEvents, decodeLogs, decodeTraces, headerString, type Encoding, type SectionSignal } from './decode.js';
 import { consumeSpanContext } from './selftrace.js';
@@ -69,6 +69,9 @@ export class KafkaReceiver {
     }
     if (this.sections.size === 0) throw new Error('no topic to read for the pipelines it feeds');
     useAllCodecs();
+    // A TLS or SASL setting the brokers refuse fails the start at once, not after the client's retries.
+    const refused = await connectionSetupFailure(this.cfg, this.logger, `receivers::${this.id}`);
+    if (refused) throw new Error(`cannot consume from ${this.cfg.brokers.join(',')}: ${kafkaErrorMessage(refused)}`);
     // Topics that do not exist yet (auto-created on first use, or by the producer side starting
     // later) answer UNKNOWN_TOPIC_OR_PARTITION / LEADER_NOT_AVAILABLE for a moment: wait for them.
     const deadline = Date.now() + TOPIC_WAIT_MILLIS;
@@ -95,7 +98,7 @@ export class KafkaReceiver {
   }
 
   private newConsumer(): KafkaConsumer {
-    const kafka = createKafka(this.cfg, this.logger, CONSUMER_RETRY);
+    const kafka = createKafka(this.cfg, this.logger, CONSUMER_RETRY, `receivers::${this.id}`);
     const consumer = kafka.consumer({
       groupId: this.cfg.group_id,
       sessionTimeout: this.cfg.session_timeout,

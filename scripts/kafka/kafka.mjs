@@ -4,7 +4,7 @@
 // fetches the jars listed in ./pom.xml into a cache outside the repo, and Java 17+
 // runs them.
 //
-// CLI:     node scripts/kafka/kafka.mjs install|start|stop|restart|status [--dir D] [--port P] [--purge]
+// CLI:     node scripts/kafka/kafka.mjs install|start|stop|restart|status [--dir D] [--port P] [--purge] [--secure]
 // Library: const { startKafka } = await import('.../scripts/kafka/kafka.mjs');
 //          const k = await startKafka();   // fresh broker, fresh temp dir
 //          k.brokers                       // ['127.0.0.1:<port>']
@@ -187,19 +187,146 @@ function classpathOf(lib) {
     .join(path.delimiter);
 }
 
+// ---------------------------------------------------------------- secure listeners
+
+/**
+ * Listeners added by `secure`, each on a free port of its own: SASL without TLS, TLS, SASL over
+ * TLS, and TLS that requires a client certificate signed by the test CA (mutual TLS).
+ */
+export const SECURE_LISTENERS = ['SASL_PLAINTEXT', 'SSL', 'SASL_SSL', 'MTLS'];
+const LISTENER_PROTOCOL = { SASL_PLAINTEXT: 'SASL_PLAINTEXT', SSL: 'SSL', SASL_SSL: 'SASL_SSL', MTLS: 'SSL' };
+/** What the SASL listeners take; the one user has a password for each. */
+export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
+const SCRAM_MECHANISMS = ['SCRAM-SHA-256', 'SCRAM-SHA-512'];
+/** Days the test certificates are valid. */
+const CERT_DAYS = 3650;
+const TLS_DIR = 'tls';
+
+/**
+ * `secure` of startKafka: `true`, or `{ username, password }` to choose them. The user name and
+ * password go into JAAS and SCRAM settings unquoted, so only letters, digits and `_.-~+` (a name
+ * also `@`) are taken. Returns null when not secure.
+ */
+function secureOptions(secure, prev) {
+  if (!secure) return null;
+  const o = secure === true ? {} : secure;
+  const username = o.username ?? prev?.username ?? 'otelytics';
+  // Starts with a letter: `${env:KAFKA_PASSWORD}` in a config then never reads as a number.
+  const password = o.password ?? prev?.password ?? `p${crypto.randomBytes(12).toString('hex')}`;
+  if (!/^[A-Za-z0-9_.@~+-]+$/.test(username)) throw new Error(`secure.username ${JSON.stringify(username)}: use letters, digits and _.@~+- only`);
+  if (!/^[A-Za-z0-9_.~+-]+$/.test(password)) throw new Error('secure.password: use letters, digits and _.~+- only');
+  return { username, password };
+}
+
+function requireOpenssl() {
+  const r = spawnSync(process.env.OPENSSL || 'openssl', ['version'], { stdio: 'ignore' });
+  if (r.error || r.status !== 0) throw new Error('openssl not found on PATH (needed to make the certificates of the secure listeners); set OPENSSL=/path/to/openssl');
+}
+
+function openssl(args, { cwd, env } = {}) {
+  const r = spawnSync(process.env.OPENSSL || 'openssl', args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`openssl ${args[0]} failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return r.stdout;
+}
+
+/** A new EC P-256 key and certificate signing request for `subject`, in `tls`. */
+function keyAndRequest(tls, name, subject) {
+  openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject], { cwd: tls });
+}
+
+/** Signs `<name>.csr` with the test CA, adding the extensions in `extensions` (openssl x509v3 lines). */
+function signWithCa(tls, name, extensions) {
+  fs.writeFileSync(path.join(tls, `${name}.ext`), extensions.join('\n') + '\n');
+  const serial = `0x${crypto.randomBytes(8).toString('hex')}`;
+  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', serial, '-days', String(CERT_DAYS), '-extfile', `${name}.ext`, '-out', `${name}.pem`], { cwd: tls });
+  fs.rmSync(path.join(tls, `${name}.csr`));
+  fs.rmSync(path.join(tls, `${name}.ext`));
+}
+
+/**
+ * The test PKI in `<dir>/tls`, made with openssl once per data dir and kept for restarts:
+ * `ca.pem` (+ `ca.key`) a self-signed CA; `broker.pem`/`broker.key` for `localhost` and
+ * `127.0.0.1`, signed by it; `client.pem`/`client.key` (CN `otelytics-client`), signed by it,
+ * for MTLS. Keys are EC P-256, PKCS#8 PEM, not encrypted; certificates valid 3650 days.
+ */
+export function ensureTestCertificates(dir) {
+  const tls = path.join(dir, TLS_DIR);
+  const files = {
+    dir: tls,
+    caFile: path.join(tls, 'ca.pem'),
+    brokerCertFile: path.join(tls, 'broker.pem'),
+    brokerKeyFile: path.join(tls, 'broker.key'),
+    certFile: path.join(tls, 'client.pem'),
+    keyFile: path.join(tls, 'client.key'),
+  };
+  if (Object.values(files).every((f) => fs.existsSync(f))) return files;
+  requireOpenssl();
+  fs.rmSync(tls, { recursive: true, force: true });
+  fs.mkdirSync(tls, { recursive: true, mode: 0o700 });
+  openssl(
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', String(CERT_DAYS), '-subj', '/CN=otelytics test CA',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+    { cwd: tls },
+  );
+  keyAndRequest(tls, 'broker', '/CN=localhost');
+  signWithCa(tls, 'broker', ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=serverAuth', `subjectAltName=DNS:localhost,IP:${HOST}`]);
+  keyAndRequest(tls, 'client', '/CN=otelytics-client');
+  signWithCa(tls, 'client', ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=clientAuth']);
+  return files;
+}
+
+/**
+ * The broker's PEM key store (key, then its certificate and the CA): Kafka reads a PEM key store
+ * file only with an encrypted key, and Java 17 decrypts PKCS#8 only with the older PBES1 schemes,
+ * hence PBE-SHA1-3DES. A new password on every start: it lives only in server.properties.
+ */
+function writeKeyStore(certs, file) {
+  const keyPassword = crypto.randomBytes(12).toString('hex');
+  const key = openssl(['pkcs8', '-topk8', '-v1', 'PBE-SHA1-3DES', '-in', certs.brokerKeyFile, '-passout', 'env:OTELYTICS_KAFKA_KEY_PASSWORD'], {
+    env: { OTELYTICS_KAFKA_KEY_PASSWORD: keyPassword },
+  });
+  fs.writeFileSync(file, key + fs.readFileSync(certs.brokerCertFile, 'utf8') + fs.readFileSync(certs.caFile, 'utf8'), { mode: 0o600 });
+  return keyPassword;
+}
+
+/** `--add-scram` arguments of `kafka-storage format`: the user's SCRAM credentials. */
+function scramFormatArgs({ username, password }) {
+  return SCRAM_MECHANISMS.flatMap((m) => ['--add-scram', `${m}=[name=${username},password=${password}]`]);
+}
+
+/**
+ * Sets the user's SCRAM credentials on a running broker (a dir formatted without them, or a new
+ * password): one `kafka-configs --alter` per mechanism, as the broker refuses two credentials of
+ * one user in one request.
+ */
+function addScramUser({ java, jvm, classpath, port, secure, dir, out }) {
+  for (const m of SCRAM_MECHANISMS) {
+    const r = spawnSync(
+      java,
+      [...jvm, '-cp', classpath, 'kafka.admin.ConfigCommand', '--bootstrap-server', `${HOST}:${port}`, '--alter', '--entity-type', 'users', '--entity-name', secure.username, '--add-config', `${m}=[password=${secure.password}]`],
+      { stdio: ['ignore', out, out] },
+    );
+    if (r.error) throw r.error;
+    if (r.status !== 0) throw new Error(`kafka-configs --alter (${m} user ${secure.username}) failed (exit ${r.status}); see ${path.join(dir, LOG_FILE)}`);
+  }
+}
+
 // ---------------------------------------------------------------- config
 
-function serverProperties({ dir, port, controllerPort }) {
+function serverProperties({ dir, port, controllerPort, secure }) {
   const dataDir = path.join(dir, 'data');
+  const clients = [['PLAINTEXT', port], ...(secure ? SECURE_LISTENERS.map((name) => [name, secure.ports[name]]) : [])];
+  const protocols = [['CONTROLLER', 'PLAINTEXT'], ['PLAINTEXT', 'PLAINTEXT'], ...(secure ? SECURE_LISTENERS.map((name) => [name, LISTENER_PROTOCOL[name]]) : [])];
   return `# Written by scripts/kafka/kafka.mjs on every start: edits here are overwritten.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@${HOST}:${controllerPort}
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}
-advertised.listeners=PLAINTEXT://${HOST}:${port}
+listeners=${clients.map(([name, p]) => `${name}://${HOST}:${p}`).join(',')},CONTROLLER://${HOST}:${controllerPort}
+advertised.listeners=${clients.map(([name, p]) => `${name}://${HOST}:${p}`).join(',')}
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=${protocols.map(([name, protocol]) => `${name}:${protocol}`).join(',')}
 log.dirs=${dataDir}
 
 # single node, tuned for tests
@@ -221,7 +348,33 @@ broker.session.timeout.ms=3000
 broker.heartbeat.interval.ms=500
 # the log cleaner would otherwise take 128 MiB of a 512 MiB heap
 log.cleaner.dedupe.buffer.size=16777216
-`;
+${secure ? secureProperties(secure) : ''}`;
+}
+
+/**
+ * SASL and TLS settings of the secure listeners: PLAIN users in each SASL listener's JAAS config,
+ * SCRAM users in the cluster metadata (added at format time or by `addScramUser`), one PEM key
+ * store (key encrypted with `keyPassword`) and the test CA as the PEM trust store of every TLS
+ * listener, and client certificates required on MTLS.
+ */
+function secureProperties({ username, password, keyStore, keyPassword, caFile }) {
+  const lines = ['', '# secure listeners (startKafka({ secure }) / start --secure)', `sasl.enabled.mechanisms=${SASL_MECHANISMS.join(',')}`];
+  for (const listener of ['sasl_plaintext', 'sasl_ssl']) {
+    lines.push(`listener.name.${listener}.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${username}="${password}";`);
+    for (const m of ['scram-sha-256', 'scram-sha-512']) {
+      lines.push(`listener.name.${listener}.${m}.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`);
+    }
+  }
+  lines.push(
+    'ssl.keystore.type=PEM',
+    `ssl.keystore.location=${keyStore}`,
+    `ssl.key.password=${keyPassword}`,
+    'ssl.truststore.type=PEM',
+    `ssl.truststore.location=${caFile}`,
+    'listener.name.mtls.ssl.client.auth=required',
+    '',
+  );
+  return lines.join('\n');
 }
 
 const LOG4J2 = `# Written by scripts/kafka/kafka.mjs. Everything goes to stdout, which is ${LOG_FILE}.
@@ -424,12 +577,24 @@ function apiVersionsAnswers(port) {
  * - `detached`: leave the broker running when this process exits (the CLI does);
  *   by default it is killed when this process exits.
  * - `timeoutMs`: how long to wait for it to serve (default 90s).
+ * - `secure`: `true` (or `{ username, password }`) adds the listeners SASL_PLAINTEXT, SSL,
+ *   SASL_SSL and MTLS (TLS with a client certificate required) on free ports, with
+ *   certificates made by `openssl` in `<dir>/tls` and one user for PLAIN, SCRAM-SHA-256 and
+ *   SCRAM-SHA-512 (default name `otelytics`, a random password; both kept in the dir for
+ *   restarts). Default false: PLAINTEXT only, nothing more to start.
  *
- * Resolves `{ brokers, port, controllerPort, pid, dir, logFile, clusterId, stop, restart }`.
+ * Resolves `{ brokers, port, controllerPort, listeners, tls, sasl, pid, dir, logFile,
+ * clusterId, stop, restart }`: `brokers` and `listeners.PLAINTEXT` are the plaintext
+ * `['127.0.0.1:<port>']`; with `secure`, `listeners.SASL_PLAINTEXT` (and `SSL`, `SASL_SSL`,
+ * `MTLS`) the others, `tls` `{ dir, caFile, certFile, keyFile }` (the CA that signed the
+ * broker's certificate, and a client certificate and key it signed, PEM) and `sasl`
+ * `{ username, password, mechanisms }`; without, `tls` and `sasl` are undefined.
  * `stop()` kills it and removes the dir; `stop({ keepData: true })` keeps the dir
- * for a later `startKafka({ dir, port })`; `stop({ signal: 'SIGKILL' })` is a crash.
+ * for a later `startKafka({ dir, port })`; `stop({ signal: 'SIGKILL' })` is a crash;
+ * `restart()` keeps `secure` with the same user and password.
+ * Throws when Java (or, with `secure`, openssl) is missing, or the broker does not serve.
  */
-export async function startKafka({ dir, port, log = noop, detached = false, timeoutMs = 90_000 } = {}) {
+export async function startKafka({ dir, port, secure = false, log = noop, detached = false, timeoutMs = 90_000 } = {}) {
   const t0 = Date.now();
   const lib = await installKafka({ log });
   const java = javaBin();
@@ -443,7 +608,7 @@ export async function startKafka({ dir, port, log = noop, detached = false, time
   }
   for (let attempt = 1; ; attempt++) {
     try {
-      return await launch({ dir, port, log, detached, timeoutMs, java, lib, t0 });
+      return await launch({ dir, port, secure, log, detached, timeoutMs, java, lib, t0 });
     } catch (err) {
       // A port picked here was taken by someone else before Kafka bound it: pick again.
       if (port == null && attempt < 3 && err.portTaken) {
@@ -457,7 +622,7 @@ export async function startKafka({ dir, port, log = noop, detached = false, time
   }
 }
 
-async function launch({ dir, port, log, detached, timeoutMs, java, lib, t0 }) {
+async function launch({ dir, port, secure: secureOpt, log, detached, timeoutMs, java, lib, t0 }) {
   const prev = readState(dir);
   if (prev && brokerAlive(prev.pid, dir)) {
     const err = new Error(`a Kafka broker is already running in ${dir} (pid ${prev.pid}, port ${prev.port})`);
@@ -480,10 +645,26 @@ async function launch({ dir, port, log, detached, timeoutMs, java, lib, t0 }) {
       ? prev.controllerPort
       : await freePort([port]);
 
+  // Secure listeners: the ports they had if free, certificates and users kept in the dir.
+  const credentials = secureOptions(secureOpt, prev?.scram);
+  let secure = null;
+  if (credentials) {
+    const ports = {};
+    const taken = [port, controllerPort];
+    for (const name of SECURE_LISTENERS) {
+      const before = prev?.secure?.ports?.[name];
+      ports[name] = before && !taken.includes(before) && (await portFree(before)) ? before : await freePort(taken);
+      taken.push(ports[name]);
+    }
+    const certs = ensureTestCertificates(dir);
+    const keyStore = path.join(certs.dir, 'broker-keystore.pem');
+    secure = { ...credentials, ports, certs, keyStore, keyPassword: writeKeyStore(certs, keyStore), caFile: certs.caFile };
+  }
+
   const propsFile = path.join(dir, 'server.properties');
   const log4jFile = path.join(dir, 'log4j2.properties');
   const logFile = path.join(dir, LOG_FILE);
-  fs.writeFileSync(propsFile, serverProperties({ dir, port, controllerPort }));
+  fs.writeFileSync(propsFile, serverProperties({ dir, port, controllerPort, secure }), { mode: 0o600 });
   fs.writeFileSync(log4jFile, LOG4J2);
 
   const classpath = classpathOf(lib);
@@ -492,21 +673,26 @@ async function launch({ dir, port, log, detached, timeoutMs, java, lib, t0 }) {
   const haveArchive = archive && fs.existsSync(archive);
   const jvm = [...flags, `-Dlog4j2.configurationFile=${log4jFile}`, `-Dkafka.logs.dir=${dir}`];
   if (haveArchive) jvm.push(`-XX:SharedArchiveFile=${archive}`);
+  const toolJvm = [...jvm];
 
   const out = fs.openSync(logFile, 'a');
   try {
     fs.writeSync(out, `\n===== ${new Date().toISOString()} otelytics kafka.mjs: Kafka ${KAFKA_VERSION} on ${HOST}:${port} (controller ${controllerPort})\n`);
+    // SCRAM users: written into the metadata at format time; a dir that has other ones gets them later.
+    let scram = prev?.scram ?? null;
     if (!isFormatted(dir)) {
       const clusterId = randomClusterId();
       log(`Formatting ${dir} (cluster id ${clusterId})`);
       const r = spawnSync(
         java,
-        [...jvm, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile],
+        [...jvm, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile, ...(secure ? scramFormatArgs(secure) : [])],
         { stdio: ['ignore', out, out] },
       );
       if (r.error) throw r.error.code === 'ENOENT' ? new Error(`${java} not found (Kafka needs Java 17+)`) : r.error;
       if (r.status !== 0) throw new Error(`kafka-storage format failed (exit ${r.status}); ${logFile}:\n${tailFile(logFile)}`);
+      scram = secure ? { username: secure.username, password: secure.password } : null;
     }
+    const scramToAdd = secure && !(scram?.username === secure.username && scram?.password === secure.password);
 
     let cdsDump = null;
     if (archive && !haveArchive) {
@@ -531,11 +717,23 @@ async function launch({ dir, port, log, detached, timeoutMs, java, lib, t0 }) {
 
     const pid = child.pid;
     const clusterId = readClusterId(dir);
+    const listeners = { PLAINTEXT: [`${HOST}:${port}`] };
+    if (secure) for (const name of SECURE_LISTENERS) listeners[name] = [`${HOST}:${secure.ports[name]}`];
     const state = {
       pid,
       port,
       controllerPort,
       brokers: [`${HOST}:${port}`],
+      listeners,
+      ...(secure
+        ? {
+            secure: { ports: secure.ports },
+            tls: { dir: secure.certs.dir, caFile: secure.certs.caFile, certFile: secure.certs.certFile, keyFile: secure.certs.keyFile },
+            sasl: { username: secure.username, password: secure.password, mechanisms: SASL_MECHANISMS },
+          }
+        : {}),
+      // The SCRAM user in the cluster metadata, kept across starts with and without `secure`.
+      ...(scram && !scramToAdd ? { scram } : {}),
       dir,
       logFile,
       clusterId,
@@ -562,6 +760,9 @@ async function launch({ dir, port, log, detached, timeoutMs, java, lib, t0 }) {
       brokers: state.brokers,
       port,
       controllerPort,
+      listeners,
+      tls: state.tls,
+      sasl: state.sasl,
       pid,
       dir,
       logFile,
@@ -577,7 +778,7 @@ async function launch({ dir, port, log, detached, timeoutMs, java, lib, t0 }) {
       /** Stops (keeping data) and starts again on the same dir and port: a new handle. */
       async restart(opts = {}) {
         await handle.stop({ ...opts, keepData: true });
-        return startKafka({ dir, port, log, detached, timeoutMs });
+        return startKafka({ dir, port, log, detached, timeoutMs, secure: secure ? { username: secure.username, password: secure.password } : false });
       },
     };
 
@@ -599,6 +800,25 @@ async function launch({ dir, port, log, detached, timeoutMs, java, lib, t0 }) {
         throw new Error(`Kafka broker did not serve on ${HOST}:${port} within ${timeoutMs}ms; ${logFile}:\n${tailFile(logFile)}`);
       }
       await sleep(50);
+    }
+    if (secure) {
+      try {
+        for (const name of SECURE_LISTENERS) {
+          while (!(await tcpConnects(secure.ports[name]))) {
+            if (exited || Date.now() > deadline) throw new Error(`the ${name} listener did not open on ${HOST}:${secure.ports[name]}; ${logFile}:\n${tailFile(logFile)}`);
+            await sleep(50);
+          }
+        }
+        if (scramToAdd) {
+          log(`Adding SCRAM user ${secure.username}`);
+          addScramUser({ java, jvm: toolJvm, classpath, port, secure, dir, out });
+          state.scram = { username: secure.username, password: secure.password };
+          writeState(dir, state);
+        }
+      } catch (err) {
+        await handle.stop({ keepData: true, signal: 'SIGKILL' }).catch(noop);
+        throw err;
+      }
     }
     log(`Kafka ${KAFKA_VERSION} serving on ${HOST}:${port} (pid ${pid}) after ${((Date.now() - t0) / 1000).toFixed(2)}s`);
     return handle;
@@ -672,11 +892,12 @@ export async function stopKafka({ dir = defaultDataDir(), purge = false, timeout
 
 /**
  * For test set-up: the cluster in `KAFKA_BROKERS` (comma-separated host:port) when
- * set, and nothing is started or stopped; else a fresh broker from startKafka().
+ * set, and nothing is started or stopped; else a fresh broker from startKafka(). With
+ * `secure` always a fresh broker: its CA, client certificate and user are needed.
  */
 export async function ensureKafka(opts = {}) {
   const env = process.env.KAFKA_BROKERS?.trim();
-  if (env) {
+  if (env && !opts.secure) {
     const brokers = env.split(',').map((b) => b.trim()).filter(Boolean);
     return { brokers, port: Number(brokers[0].split(':').pop()), pid: null, dir: null, external: true, stop: async () => {}, restart: null };
   }
@@ -692,16 +913,34 @@ Runs a single-node Apache Kafka ${KAFKA_VERSION} broker (KRaft) on 127.0.0.1 fro
 Commands:
   install   fetch the jars into ${path.join('$OTELYTICS_CACHE', `kafka-${KAFKA_VERSION}`, 'lib')} (start does this too)
   start     start the broker in the background; prints KAFKA_BROKERS=127.0.0.1:<port>
+            (with --secure also the secure listeners, CA, client certificate and user)
   stop      stop it (SIGTERM, SIGKILL after --timeout seconds); data is kept unless --purge
-  restart   stop, then start on the same port and data
+  restart   stop, then start on the same port and data (a secure broker stays secure)
   status    print KAFKA_BROKERS=... and exit 0 if running, else exit 1
 
 Options:
   --dir DIR       data dir (default ${defaultDataDir()})
   --port PORT     client port (default: the last one used for this dir if free, else a free one)
   --purge         stop: also delete the data dir
+  --secure        start/restart: also SASL_PLAINTEXT, SSL, SASL_SSL and MTLS listeners (needs openssl)
   --timeout SECS  start: wait this long to serve (90); stop: before SIGKILL (30)
 `;
+
+/**
+ * What `start` and `status` print, one `NAME=value` a line for `eval "export $(...)"`:
+ * `KAFKA_BROKERS`, and for a secure broker `KAFKA_<LISTENER>_BROKERS` of each secure listener,
+ * `KAFKA_CA_FILE`, `KAFKA_CLIENT_CERT_FILE`, `KAFKA_CLIENT_KEY_FILE`, `KAFKA_USERNAME`,
+ * `KAFKA_PASSWORD`.
+ */
+function envLines(b) {
+  const lines = [`KAFKA_BROKERS=${b.brokers.join(',')}`];
+  if (b.sasl && b.tls && b.listeners) {
+    for (const name of SECURE_LISTENERS) if (b.listeners[name]) lines.push(`KAFKA_${name}_BROKERS=${b.listeners[name].join(',')}`);
+    lines.push(`KAFKA_CA_FILE=${b.tls.caFile}`, `KAFKA_CLIENT_CERT_FILE=${b.tls.certFile}`, `KAFKA_CLIENT_KEY_FILE=${b.tls.keyFile}`);
+    lines.push(`KAFKA_USERNAME=${b.sasl.username}`, `KAFKA_PASSWORD=${b.sasl.password}`);
+  }
+  return lines.map((l) => `${l}\n`).join('');
+}
 
 async function cli(argv) {
   const { values, positionals } = parseArgs({
@@ -711,6 +950,7 @@ async function cli(argv) {
       dir: { type: 'string' },
       port: { type: 'string' },
       purge: { type: 'boolean', default: false },
+      secure: { type: 'boolean', default: false },
       timeout: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -726,16 +966,17 @@ async function cli(argv) {
   const port = values.port != null ? Number(values.port) : undefined;
   if (port != null && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new Error(`bad --port ${values.port}`);
 
-  const start = async () => {
+  const start = async (secure = values.secure) => {
     const running = kafkaStatus({ dir });
     if (running) {
       log(`Kafka broker already running (pid ${running.pid}), data ${dir}`);
-      process.stdout.write(`KAFKA_BROKERS=${running.brokers.join(',')}\n`);
+      if (secure && !running.sasl) log('it has no secure listeners: restart it with --secure to add them');
+      process.stdout.write(envLines(running));
       return 0;
     }
-    const k = await startKafka({ dir, port, log, detached: true, ...(timeoutMs ? { timeoutMs } : {}) });
+    const k = await startKafka({ dir, port, secure, log, detached: true, ...(timeoutMs ? { timeoutMs } : {}) });
     log(`data ${k.dir}\nlog  ${k.logFile}`);
-    process.stdout.write(`KAFKA_BROKERS=${k.brokers.join(',')}\n`);
+    process.stdout.write(envLines(k));
     return 0;
   };
 
@@ -751,9 +992,12 @@ async function cli(argv) {
       if (values.purge) log(`removed ${dir}`);
       return 0;
     }
-    case 'restart':
+    case 'restart': {
+      // A secure broker comes back secure, with the same user and password.
+      const secure = values.secure || Boolean(kafkaStatus({ dir })?.sasl);
       await stopKafka({ dir, log, ...(timeoutMs ? { timeoutMs } : {}) });
-      return start();
+      return start(secure);
+    }
     case 'status': {
       const s = kafkaStatus({ dir });
       if (!s) {
@@ -761,7 +1005,7 @@ async function cli(argv) {
         return 1;
       }
       log(`Kafka ${s.version} running: pid ${s.pid}, since ${s.startedAt}\ndata ${s.dir}\nlog  ${s.logFile}`);
-      process.stdout.write(`KAFKA_BROKERS=${s.brokers.join(',')}\n`);
+      process.stdout.write(envLines(s));
       return 0;
     }
     default:

@@ -25,18 +25,47 @@ export interface Broker {
   brokers: string[];
   port: number;
   dir: string;
+  /** `host:port` lists by listener name: PLAINTEXT, and with `secure` SASL_PLAINTEXT, SSL, SASL_SSL, MTLS. */
+  listeners: Record<string, string[]>;
   stop(opts?: { keepData?: boolean; signal?: NodeJS.Signals }): Promise<void>;
+}
+
+/** A broker started with `secure: true`: its test CA, a client certificate it signed, its user. */
+export interface SecureBroker extends Broker {
+  listeners: Record<'PLAINTEXT' | 'SASL_PLAINTEXT' | 'SSL' | 'SASL_SSL' | 'MTLS', string[]>;
+  tls: { dir: string; caFile: string; certFile: string; keyFile: string };
+  sasl: { username: string; password: string; mechanisms: string[] };
 }
 
 /** Why Kafka tests cannot run here, or false. */
 export const noKafka: string | false = spawnSync(process.env.JAVA ?? 'java', ['-version'], { stdio: 'ignore' }).error != null ? 'java not found' : false;
 
+interface KafkaScript {
+  startKafka(o?: { dir?: string; port?: number; secure?: boolean }): Promise<Broker>;
+  ensureTestCertificates(dir: string): { dir: string; caFile: string; certFile: string; keyFile: string; brokerCertFile: string; brokerKeyFile: string };
+}
+
+async function kafkaScript(): Promise<KafkaScript> {
+  return (await import(pathToFileURL(path.join(projectRoot, 'scripts', 'kafka', 'kafka.mjs')).href)) as KafkaScript;
+}
+
+async function startKafka(): Promise<KafkaScript['startKafka']> {
+  return (await kafkaScript()).startKafka;
+}
+
+/** The test PKI of a secure broker (CA, broker and client certificates, made with openssl) in `<dir>/tls`. */
+export async function testCertificates(dir: string): Promise<ReturnType<KafkaScript['ensureTestCertificates']>> {
+  return (await kafkaScript()).ensureTestCertificates(dir);
+}
+
 /** A fresh single-node broker (or the one of a previous run, given its dir and port). */
 export async function startBroker(opts: { dir?: string; port?: number } = {}): Promise<Broker> {
-  const { startKafka } = (await import(pathToFileURL(path.join(projectRoot, 'scripts', 'kafka', 'kafka.mjs')).href)) as {
-    startKafka(o?: { dir?: string; port?: number }): Promise<Broker>;
-  };
-  return startKafka(opts);
+  return (await startKafka())(opts);
+}
+
+/** A fresh broker with the secure listeners as well (scripts/kafka/README.md, "Secure listeners"). */
+export async function startSecureBroker(): Promise<SecureBroker> {
+  return (await startKafka())({ secure: true }) as Promise<SecureBroker>;
 }
 
 export function kafkaClient(brokers: string[]): Kafka {
@@ -110,6 +139,12 @@ export async function readTopic(brokers: string[], topic: string, until: (record
 }
 
 export const silentLogger = pino({ level: 'silent' });
+
+/** A logger at trace level (kafkajs' own lines included) that keeps every line it writes, as JSON text. */
+export function capturingLogger(): { logger: pino.Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { logger: pino({ level: 'trace' }, { write: (line: string) => void lines.push(line) }), lines };
+}
 
 export function settings(id: string, telemetry = new Telemetry()): CreateSettings {
   return { id, logger: silentLogger, telemetry };
