@@ -101,13 +101,26 @@ describe('fuzz: OTLP protobuf decoders', () => {
     assert.equal(decodesOrRefuses(() => decodeLogsRequest(deeplyNestedLogs(8))) !== undefined, true, 'moderate nesting is fine');
   });
 
-  it('take invalid UTF-8 in strings without failing', () => {
-    const attr = Buffer.from([0x0a, 0x01, 0x61, 0x12, 0x04, 0x0a, 0x02, 0xc3, 0x28]); // key "a", string value with a broken sequence
-    const record = Buffer.concat([Buffer.from([0x32, attr.length]), attr]);
-    const scope = Buffer.concat([Buffer.from([0x12, record.length]), record]);
-    const body = Buffer.concat([Buffer.from([0x0a, scope.length + 2, 0x12, scope.length]), scope]);
-    const data = decodeLogsRequest(body);
+  it('refuse invalid UTF-8 in strings, naming the field, and take any bytes in bytes fields', () => {
+    const logs = (value: number[]) => {
+      const attr = Buffer.from([0x0a, 0x01, 0x61, ...value]); // key "a", then the value
+      const record = Buffer.concat([Buffer.from([0x32, attr.length]), attr]);
+      const scope = Buffer.concat([Buffer.from([0x12, record.length]), record]);
+      return Buffer.concat([Buffer.from([0x0a, scope.length + 2, 0x12, scope.length]), scope]);
+    };
+    assert.throws(() => decodeLogsRequest(logs([0x12, 0x04, 0x0a, 0x02, 0xc3, 0x28])), /resource_logs\[0\]\.scope_logs\[0\]\.log_records\[0\]\.attributes\[0\]\.value\.string_value: invalid UTF-8$/);
+    const data = decodeLogsRequest(logs([0x12, 0x04, 0x3a, 0x02, 0xc3, 0x28])); // the same bytes as bytes_value
     assert.equal(itemCount({ signal: 'logs', data }), 1);
+    // Mutated SDK requests: whatever decodes holds no character that was not sent.
+    fc.assert(
+      fc.property(fc.nat({ max: protoFixtures.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), (i, ms) => {
+        const f = protoFixtures[i]!;
+        const body = mutate(f.body, ms);
+        const decoded = decodesOrRefuses(() => (f.signal === 'traces' ? decodeTracesRequest(body) : decodeLogsRequest(body)));
+        if (decoded && JSON.stringify(decoded).includes('\uFFFD')) assert.ok(body.includes(Buffer.from('\uFFFD')), 'U+FFFD only where it was sent');
+      }),
+      runs(300),
+    );
   });
 });
 

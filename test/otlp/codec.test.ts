@@ -36,6 +36,7 @@ import {
 import type { AnyValue, LogRecord, LogsData, Span, TracesData } from '../../src/pdata.js';
 import { emptyResource, emptyScope, emptySpan, logRecordCount, spanCount } from '../../src/pdata.js';
 import { fixtureManifest, readFixture, type FixtureFile } from '../helpers.js';
+import { INVALID_UTF8, LOGS_STRING_FIELDS, TRACES_STRING_FIELDS, withBytes } from './string_fields.js';
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -485,6 +486,40 @@ describe('malformed protobuf', () => {
     expectDecodeError(() => decodeTracesRequest(padded), 'resource_spans[0].scope_spans[0].spans[0].name: length 10 runs past the end of the enclosing message (0 bytes left)');
     // an over-long varint
     expectDecodeError(() => decodeTracesRequest(traceWithSpan((w) => w.raw(Uint8Array.of(6 << 3, ...new Array(11).fill(0xff), 1)))));
+  });
+
+  test('invalid UTF-8 in any string field, short or long, is refused naming the field; valid text is taken as sent', () => {
+    const decoders = [
+      [TRACES_STRING_FIELDS, encodeTracesRequest, decodeTracesRequest],
+      [LOGS_STRING_FIELDS, encodeLogsRequest, decodeLogsRequest],
+    ] as const;
+    for (const [cases, encode, decode] of decoders) {
+      for (const c of cases) {
+        for (const [i, bad] of INVALID_UTF8.entries()) {
+          // Short strings take the decoder's cached path, longer ones its slice-and-check path.
+          const prefix = i % 2 ? '' : 'x'.repeat(40);
+          const body = withBytes((encode as (d: unknown) => Uint8Array)(c.request(`${prefix}ZQ#1`)), 'ZQ#1', bad);
+          expectDecodeError(() => decode(body), `${c.path}: invalid UTF-8`);
+        }
+        for (const text of ['u-2001', 'é', 'Grüße aus Köln — 東京 𝄞', '\uFFFD', `${'x'.repeat(40)}\uFFFD`, 'ü'.repeat(100)]) {
+          const data = c.request(text);
+          assert.deepStrictEqual((decode as (b: Uint8Array) => unknown)((encode as (d: unknown) => Uint8Array)(data)), data, `${c.path} ${text}`);
+        }
+      }
+    }
+  });
+
+  test('two different invalid user ids are refused, not both decoded to U+FFFD', () => {
+    const attr = (id: number[]) => withBytes(encodeTracesRequest(traces([span({ attributes: [{ key: 'user.id', value: { stringValue: 'u-ZQ' } }] })])), 'u-ZQ', id);
+    for (const id of [[0x75, 0x2d, 0xc3, 0x28], [0x75, 0x2d, 0xc3, 0x29]]) {
+      expectDecodeError(() => decodeTracesRequest(attr(id)), 'resource_spans[0].scope_spans[0].spans[0].attributes[0].value.string_value: invalid UTF-8');
+    }
+  });
+
+  test('bytes fields take any bytes: ids and bytes_value are not text', () => {
+    const bytes = Uint8Array.of(0xc3, 0x28, 0xff, 0xed, 0xa0, 0x80);
+    const data = traces([span({ traceId: 'c328ffeda080c328ffeda080c328ffed', spanId: 'ffffffffffffff80', attributes: [{ key: 'raw', value: { bytesValue: bytes } }] })]);
+    assert.deepStrictEqual(decodeTracesRequest(encodeTracesRequest(data)), data);
   });
 
   test('a Uint8Array view on a larger buffer decodes only its own bytes', () => {

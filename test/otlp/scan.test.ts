@@ -14,7 +14,8 @@ import { MAX_ANY_VALUE_DEPTH } from '../../src/otlp/wire.js';
 import { spanCount } from '../../src/pdata.js';
 import { fixtureBodyPlain, fixtureManifest } from '../helpers.js';
 import { mutate, mutation, varint } from '../fuzz/mutate.js';
-import { field, len } from '../fuzz/traces.js';
+import { field, len, tracesRequestAnyBytes } from '../fuzz/traces.js';
+import { INVALID_UTF8, TRACES_STRING_FIELDS, withBytes } from './string_fields.js';
 
 const SEED = Number(process.env.OTELYTICS_FUZZ_SEED ?? 20240611);
 const runs = (n: number) => ({ numRuns: n, seed: SEED });
@@ -271,6 +272,31 @@ describe('scanTracesRequest', () => {
     const groups = (n: number) => request(Buffer.concat([goodSpan(), Buffer.from([...Array(n).fill([0xfb, 0x07]).flat(), ...Array(n).fill([0xfc, 0x07]).flat()])]));
     assert.equal(assertAgree(groups(protobuf.Reader.recursionLimit + 1)), 'accepted');
     refusedWith(groups(protobuf.Reader.recursionLimit + 2), /max depth exceeded/);
+  });
+
+  it('refuses invalid UTF-8 in every string field with the decoder\'s message, and takes any bytes in bytes fields', () => {
+    for (const c of TRACES_STRING_FIELDS) {
+      for (const [i, bad] of INVALID_UTF8.entries()) {
+        // Long non-ASCII strings take Node's validator, short ones the scan's own.
+        const prefix = i % 2 ? '' : 'x'.repeat(60);
+        refusedWith(withBytes(encodeTracesRequest(c.request(`${prefix}ZQ#1`)), 'ZQ#1', bad), new RegExp(`^${c.path.replace(/[.[\]]/g, '\\$&')}: invalid UTF-8$`));
+      }
+      for (const text of ['é', 'Grüße 東京 𝄞', '\uFFFD', 'ü'.repeat(100)]) assert.equal(assertAgree(encodeTracesRequest(c.request(text))), 'accepted', c.path);
+    }
+    const raw = Buffer.from([0xc3, 0x28, 0xff, 0xed, 0xa0, 0x80]);
+    assert.equal(assertAgree(withAttribute(len(7, raw))), 'accepted', 'bytes_value');
+    assert.equal(assertAgree(request(Buffer.concat([len(1, Buffer.alloc(16, 0xff)), len(2, Buffer.from([0xc3, 0x28, 0xc3, 0x28, 0xff, 0xfe, 0x80, 0x80]))]))), 'accepted', 'ids');
+  });
+
+  it('refuses exactly what the decoder refuses, on generated requests with arbitrary bytes in their strings', () => {
+    const seen = { accepted: 0, refused: 0 };
+    fc.assert(
+      fc.property(tracesRequestAnyBytes, (body) => {
+        seen[assertAgree(body)]++;
+      }),
+      runs(2000),
+    );
+    assert.ok(seen.accepted > 50 && seen.refused > 50, JSON.stringify(seen));
   });
 
   it('refuses exactly what the decoder refuses, on mutated fixture bodies', () => {

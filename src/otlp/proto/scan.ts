@@ -15,7 +15,7 @@
  */
 import { OtlpDecodeError } from '../../errors.js';
 import { I32, I64, MAX_ANY_VALUE_DEPTH, VARINT } from '../wire.js';
-import { b, begin, fail, finish, fixedField, idField, lenField, message, nx, pop, push, readTag, skipInt64, skipUnknown, tagAt, timestamp, varintField, wrongWireType } from './scan_wire.js';
+import { b, begin, fail, finish, fixedField, idField, lenField, message, nx, pop, push, readTag, skipInt64, skipUnknown, stringField, tagAt, timestamp, varintField, wrongWireType } from './scan_wire.js';
 import { K_ARRAY, K_ARRAY_ELEMENT, K_ATTRIBUTE, K_EVENT, K_KVLIST, K_KVLIST_ELEMENT, K_LINK, K_RESOURCE, K_RESOURCE_SPANS, K_SCOPE, K_SCOPE_SPANS, K_SPAN, K_STATUS, K_VALUE } from './scan_wire.js';
 
 /** What a validating scan of an ExportTraceServiceRequest found. */
@@ -51,6 +51,8 @@ function scanAnyValue(p: number, end: number, level: number): void {
     const wt = t & 7;
     switch (f) {
       case 1:
+        p = stringField(p, end, wt, f);
+        break;
       case 7:
         p = lenField(p, end, wt, f);
         break;
@@ -114,7 +116,7 @@ function scanKeyValue(p: number, end: number, level: number): void {
     p = nx;
     const f = t >>> 3;
     const wt = t & 7;
-    if (f === 1) p = lenField(p, end, wt, f);
+    if (f === 1) p = stringField(p, end, wt, f);
     else if (f === 2) {
       const e = message(p, end, wt, f);
       push(K_VALUE, -1);
@@ -162,7 +164,7 @@ function scanScope(p: number, end: number, attrs: number): number {
     p = nx;
     const f = t >>> 3;
     const wt = t & 7;
-    if (f === 1 || f === 2) p = lenField(p, end, wt, f);
+    if (f === 1 || f === 2) p = stringField(p, end, wt, f);
     else if (f === 3) p = attribute(p, end, wt, f, attrs++);
     else if (f === 4) p = varintField(p, end, wt, f);
     else p = skipUnknown(p, end, wt, f);
@@ -183,7 +185,7 @@ function scanEvent(p: number, end: number): void {
         p = timestamp(p, end, wt, f);
         break;
       case 2:
-        p = lenField(p, end, wt, f);
+        p = stringField(p, end, wt, f);
         break;
       case 3:
         p = attribute(p, end, wt, f, attrs++);
@@ -216,7 +218,7 @@ function scanLink(p: number, end: number): void {
         p = idField(p, end, wt, f, 8);
         break;
       case 3:
-        p = lenField(p, end, wt, f);
+        p = stringField(p, end, wt, f);
         break;
       case 4:
         p = attribute(p, end, wt, f, attrs++);
@@ -240,7 +242,7 @@ function scanStatus(p: number, end: number): void {
     p = nx;
     const f = t >>> 3;
     const wt = t & 7;
-    if (f === 2) p = lenField(p, end, wt, f);
+    if (f === 2) p = stringField(p, end, wt, f);
     else if (f === 3) p = varintField(p, end, wt, f);
     else p = skipUnknown(p, end, wt, f);
   }
@@ -276,7 +278,7 @@ function scanSpan(p: number, end: number): void {
         break;
       case 3:
       case 5:
-        p = lenField(p, end, wt, f);
+        p = stringField(p, end, wt, f);
         break;
       case 6:
       case 10:
@@ -351,7 +353,7 @@ function scanScopeSpans(p: number, end: number): number {
       scopeAttrs = scanScope(s, e, scopeAttrs);
       pop();
       p = e;
-    } else if (f === 3) p = lenField(p, end, wt, f);
+    } else if (f === 3) p = stringField(p, end, wt, f);
     else p = skipUnknown(p, end, wt, f);
   }
   return spans;
@@ -383,7 +385,7 @@ function scanResourceSpans(p: number, end: number): number {
       resourceAttrs = scanResource(s, e, resourceAttrs);
       pop();
       p = e;
-    } else if (f === 3) p = lenField(p, end, wt, f);
+    } else if (f === 3) p = stringField(p, end, wt, f);
     else p = skipUnknown(p, end, wt, f);
   }
   return spans;
@@ -397,8 +399,9 @@ function scanResourceSpans(p: number, end: number): number {
  * varints within their message), the same wire type for every known field at every level, trace
  * ids of 16 bytes and span ids of 8 (or empty), AnyValue nesting up to `MAX_ANY_VALUE_DEPTH`
  * levels, unknown fields skipped as protobuf skips them (groups matched, nested at most
- * `protobuf.Reader.recursionLimit` deep). String contents are not checked (invalid UTF-8 is
- * accepted, as the decoder accepts it). Allocates nothing per field.
+ * `protobuf.Reader.recursionLimit` deep), every `string` field valid UTF-8 (`bytes` fields, ids
+ * and `bytes_value`, are not checked). Allocates nothing per field but a view of a long non-ASCII
+ * string for Node's UTF-8 check.
  *
  * @returns the span count and the largest Resource / InstrumentationScope / Span encoding.
  * @throws OtlpDecodeError naming the proto path, e.g.

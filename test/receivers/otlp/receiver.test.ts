@@ -15,7 +15,9 @@ import { grpcSchema, httpSchema } from '../../../receivers/otlp/config.js';
 import { OtlpGrpcServer } from '../../../receivers/otlp/grpc.js';
 import { ExportHandler } from '../../../receivers/otlp/handler.js';
 import { OtlpHttpServer, readBody } from '../../../receivers/otlp/http.js';
+import { decodeTracesRequest } from '../../../src/otlp/proto.js';
 import { fixtureBodyPlain, fixtureManifest, readFixture } from '../../helpers.js';
+import { withBytes } from '../../otlp/string_fields.js';
 
 type Mode = 'ok' | 'retryable' | 'permanent';
 
@@ -100,6 +102,29 @@ describe('otlp receiver over HTTP', () => {
     const badGzip = await post('/v1/traces', 'not gzip at all', { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' });
     assert.equal(badGzip.status, 400);
     assert.match(decodeStatus(new Uint8Array(await badGzip.arrayBuffer())).message, /cannot decompress/);
+  });
+
+  it('answers 400 naming the field for invalid UTF-8 in a string, whether traces are decoded or scanned and kept as bytes', async () => {
+    const bad = withBytes(readFixture('traces-shop-01.pb'), 'shop-web', [0x73, 0x68, 0x6f, 0x70, 0x2d, 0xc3, 0x28, 0x62]);
+    let expected = '';
+    assert.throws(() => decodeTracesRequest(bad), (err: Error) => ((expected = err.message), /invalid UTF-8$/.test(err.message)));
+    assert.match(expected, /^resource_spans\[0\]\.resource\.attributes\[\d+\]\.value\.string_value: invalid UTF-8$/);
+    const kept: Payload[] = [];
+    const scanning = new ExportHandler('otlp', { traces: { consume: async (p: Payload) => void kept.push(p), takesEncodedTraces: true } }, new Telemetry(), logger);
+    const passThrough = new OtlpHttpServer(httpSchema.parse({ endpoint: '127.0.0.1:0' }), scanning, logger);
+    await passThrough.start();
+    try {
+      for (const url of [`${base}/v1/traces`, `http://127.0.0.1:${passThrough.port}/v1/traces`]) {
+        const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: bad });
+        assert.equal(r.status, 400, url);
+        assert.deepEqual(decodeStatus(new Uint8Array(await r.arrayBuffer())), { code: 3, message: `cannot decode protobuf traces request: ${expected}` });
+      }
+      const good = await fetch(`http://127.0.0.1:${passThrough.port}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: readFixture('traces-shop-01.pb') });
+      assert.equal(good.status, 200);
+      assert.equal(kept.length, 1, 'valid traces are still kept as bytes');
+    } finally {
+      await passThrough.shutdown();
+    }
   });
 
   it('keeps a keep-alive connection usable after a body it could not decompress', async () => {
@@ -205,6 +230,13 @@ describe('otlp receiver over gRPC', () => {
     const { err } = await call(readFixture('logs-shop-02.pb').subarray(0, 50));
     assert.equal(err!.code, grpc.status.INVALID_ARGUMENT);
     assert.match(err!.details, /cannot decode protobuf logs request/);
+  });
+
+  it('answers INVALID_ARGUMENT naming the field for invalid UTF-8 in a string', async () => {
+    const bad = withBytes(readFixture('logs-shop-02.pb'), 'shop-web', [0x73, 0x68, 0x6f, 0x70, 0x2d, 0xed, 0xa0, 0x80]);
+    const { err } = await call(bad);
+    assert.equal(err!.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(err!.details, /^cannot decode protobuf logs request: resource_logs\[0\]\.resource\.attributes\[\d+\]\.value\.string_value: invalid UTF-8$/);
   });
 
   it('answers RESOURCE_EXHAUSTED for a message over the size limit', async () => {
