@@ -43,11 +43,11 @@ export function decodeRequest(signal: OtlpSignal, body: Uint8Array, encoding: Wi
       case 'metrics': return { signal, data: decodeMetricsRequest(body) };
     }
   }
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  // As bytes: the JSON decoders refuse a body that is not UTF-8 instead of decoding it with U+FFFD.
   switch (signal) {
-    case 'traces': return { signal, data: decodeTracesJson(text) };
-    case 'logs': return { signal, data: decodeLogsJson(text) };
-    case 'metrics': return { signal, data: decodeMetricsJson(text) };
+    case 'traces': return { signal, data: decodeTracesJson(body) };
+    case 'logs': return { signal, data: decodeLogsJson(body) };
+    case 'metrics': return { signal, data: decodeMetricsJson(body) };
   }
 }
 

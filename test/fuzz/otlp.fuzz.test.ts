@@ -6,6 +6,7 @@
  * a 4xx; nothing crashes, and memory stays bounded. Run counts are kept small so this takes seconds.
  */
 import assert from 'node:assert/strict';
+import { isUtf8 } from 'node:buffer';
 import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -174,7 +175,8 @@ describe('fuzz: OTLP/JSON decoders', () => {
       fc.property(fc.nat({ max: jsonFixtures.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), (i, ms) => {
         const f = jsonFixtures[i]!;
         const body = mutate(Buffer.from(f.text), ms); // may break UTF-8 sequences too
-        decodesOrRefuses(() => decodeRequest(f.signal, body, 'json'));
+        const decoded = decodesOrRefuses(() => decodeRequest(f.signal, body, 'json'));
+        if (!isUtf8(body)) assert.equal(decoded, undefined, 'a body that is not UTF-8 is refused');
       }),
       runs(200),
     );

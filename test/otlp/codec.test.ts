@@ -535,6 +535,42 @@ describe('malformed protobuf', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('JSON', () => {
+  /** The JSON path of a proto path: each field name in lowerCamelCase. */
+  const jsonPath = (protoPath: string) => protoPath.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+  test('a body that is not UTF-8 is refused, naming the string that holds the bad bytes, not decoded with U+FFFD', () => {
+    const codecs = [
+      [TRACES_STRING_FIELDS, encodeTracesJson, decodeTracesJson],
+      [LOGS_STRING_FIELDS, encodeLogsJson, decodeLogsJson],
+    ] as const;
+    for (const [cases, encode, decode] of codecs) {
+      for (const c of cases) {
+        for (const bad of INVALID_UTF8) {
+          const body = withBytes(Buffer.from((encode as (d: unknown) => string)(c.request('ZQ#1'))), 'ZQ#1', bad);
+          expectDecodeError(() => (decode as (b: Uint8Array) => unknown)(body), `${jsonPath(c.path)}: invalid UTF-8`);
+        }
+        const data = c.request('Grüße 東京 𝄞 \uFFFD');
+        assert.deepStrictEqual((decode as (b: Uint8Array) => unknown)(Buffer.from((encode as (d: unknown) => string)(data))), data, c.path);
+      }
+    }
+    // Bad bytes outside any string the decoder reads: a field name, between values, at the end.
+    expectDecodeError(() => decodeLogsJson(Buffer.from('{"resourceLogs":[],"x\xff":1}', 'latin1')), 'request: invalid UTF-8 at byte 21');
+    expectDecodeError(() => decodeTracesJson(Buffer.from('{"resourceSpans":[] \xc3}', 'latin1')), 'request: invalid UTF-8 at byte 20');
+    expectDecodeError(() => decodeMetricsJson(Buffer.from('{"resourceMetrics":[]}\xe2\x82', 'latin1')), 'request: invalid UTF-8 at byte 22');
+    // The same metrics body with a bad scope name is named.
+    const metrics = Buffer.from('{"resourceMetrics":[{"scopeMetrics":[{"scope":{"name":"m\xc0\xafx"}}]}]}', 'latin1');
+    expectDecodeError(() => decodeMetricsJson(metrics), 'resourceMetrics[0].scopeMetrics[0].scope.name: invalid UTF-8');
+  });
+
+  test('a lone UTF-16 surrogate escape is refused: it has no UTF-8 encoding; a pair is one character', () => {
+    const logs = (eventName: string) => `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"eventName":"${eventName}"}]}]}]}`;
+    for (const lone of ['\\ud83d', 'a\\ude00', '\\ude00\\ud83d']) {
+      expectDecodeError(() => decodeLogsJson(logs(lone)), /^resourceLogs\[0\]\.scopeLogs\[0\]\.logRecords\[0\]\.eventName: lone UTF-16 surrogate/);
+    }
+    assert.equal(allLogs(decodeLogsJson(logs('\\ud83d\\ude00')))[0]!.eventName, '😀');
+    expectDecodeError(() => decodeTracesJson('{"resourceSpans":[{"resource":{"attributes":[{"key":"\\udbff","value":{}}]}}]}'), /^resourceSpans\[0\]\.resource\.attributes\[0\]\.key: lone UTF-16 surrogate/);
+  });
+
   test('lenient forms: snake_case keys, enum names, numeric strings, uppercase hex, nulls', () => {
     const json = JSON.stringify({
       resource_spans: [

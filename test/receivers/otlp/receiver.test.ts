@@ -127,6 +127,19 @@ describe('otlp receiver over HTTP', () => {
     }
   });
 
+  it('answers 400 naming the field for a JSON body that is not UTF-8, gzip-compressed too', async () => {
+    const text = readFixture('logs-shop-01.json');
+    const bad = withBytes(text, 'shop-web', [0x73, 0x68, 0x6f, 0x70, 0x2d, 0xc3, 0x28, 0x62]);
+    for (const [body, headers] of [
+      [bad, { 'content-type': 'application/json' }],
+      [zlib.gzipSync(bad), { 'content-type': 'application/json', 'content-encoding': 'gzip' }],
+    ] as const) {
+      const r = await post('/v1/logs', body, headers);
+      assert.equal(r.status, 400);
+      assert.match(((await r.json()) as { message: string }).message, /^cannot decode JSON logs request: resourceLogs\[0\]\.resource\.attributes\[\d+\]\.value\.stringValue: invalid UTF-8$/);
+    }
+  });
+
   it('keeps a keep-alive connection usable after a body it could not decompress', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const send = (body: Buffer, encoding: string) =>
