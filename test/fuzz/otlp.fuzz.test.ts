@@ -16,6 +16,7 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import type { Payload, ReceiverConsumers } from '../../src/component.js';
 import { itemCount } from '../../src/component.js';
+import { emptySpan } from '../../src/pdata.js';
 import { OtlpDecodeError } from '../../src/errors.js';
 import { decodeLogsJson, decodeMetricsJson, decodeTracesJson, encodeLogsJson, encodeTracesJson } from '../../src/otlp/json.js';
 import { decodeLogsRequest, decodeMetricsRequest, decodeTracesRequest, encodeLogsRequest, encodeTracesRequest } from '../../src/otlp/proto.js';
@@ -272,12 +273,20 @@ describe('fuzz: OTLP/HTTP receiver', () => {
     assert.ok(grown < 32 * 1024 * 1024, `memory grew by ${Math.round(grown / 1024 / 1024)} MiB`);
   });
 
-  it('rejects enormous attribute values (over the limit: 400 or partial success; over the body limit: 413)', async () => {
-    const doc = (len: number) =>
-      JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ timeUnixNano: '1', eventName: 'e', attributes: [{ key: 'big', value: { stringValue: 'x'.repeat(len) } }] }] }] }] });
+  it('rejects enormous attribute values, keys and names (over the limit: 400 or partial success; over the body limit: 413)', async () => {
+    const record = (len: number, key = 'big', eventName = 'e') => ({ timeUnixNano: '1', eventName, attributes: [{ key, value: { stringValue: 'x'.repeat(len) } }] });
+    const doc = (len: number) => JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [record(len)] }] }] });
     const over = await fetch(base + '/v1/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: doc(100_000) });
     assert.equal(over.status, 400);
     assert.match(await over.text(), /attribute_value_length_limit 4096/);
+    const names = JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [record(1, 'k'.repeat(512 * 1024)), record(1, 'ok', 'e'.repeat(512 * 1024)), record(1)] }] }] });
+    const some = await fetch(base + '/v1/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: names });
+    assert.equal(some.status, 200);
+    assert.match(((await some.json()) as { partialSuccess: { errorMessage: string } }).partialSuccess.errorMessage, /^2 of 3 log records rejected: .*has a key of 524288 characters, over attribute_key_length_limit 256$/);
+    const spanName = encodeTracesRequest({ resourceSpans: [{ resource: { attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 's'.repeat(512 * 1024), version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans: [{ ...emptySpan(), name: 'n'.repeat(512 * 1024) }] }] }] });
+    const scoped = await fetch(base + '/v1/traces', { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: spanName });
+    assert.equal(scoped.status, 400);
+    assert.match(await scoped.text(), /1 of 1 spans rejected: scope: name has 524288 characters, over name_length_limit 4096/);
     const huge = await fetch(base + '/v1/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: doc(MAX_BODY + 1) });
     await huge.arrayBuffer();
     assert.equal(huge.status, 413);

@@ -9,12 +9,12 @@ import fc from 'fast-check';
 import protobuf from 'protobufjs/minimal.js';
 import { OtlpDecodeError } from '../../src/errors.js';
 import { decodeTracesRequest, encodeTracesRequest } from '../../src/otlp/proto/traces.js';
-import { scanTracesRequest } from '../../src/otlp/proto/scan.js';
+import { scanTracesRequest, type TracesScan } from '../../src/otlp/proto/scan.js';
 import { MAX_ANY_VALUE_DEPTH } from '../../src/otlp/wire.js';
-import { spanCount } from '../../src/pdata.js';
+import { spanCount, type AnyValue, type KeyValue, type TracesData } from '../../src/pdata.js';
 import { fixtureBodyPlain, fixtureManifest } from '../helpers.js';
 import { mutate, mutation, varint } from '../fuzz/mutate.js';
-import { field, len, tracesRequestAnyBytes } from '../fuzz/traces.js';
+import { field, len, tracesRequest, tracesRequestAnyBytes } from '../fuzz/traces.js';
 import { INVALID_UTF8, TRACES_STRING_FIELDS, withBytes } from './string_fields.js';
 
 const SEED = Number(process.env.OTELYTICS_FUZZ_SEED ?? 20240611);
@@ -178,13 +178,56 @@ describe('scanTracesRequest', () => {
     }
   });
 
+  it('measures the longest attribute key (at any depth) and name-like string in bytes, at least as long as the decoder reads them', () => {
+    const bytes = (s: string) => Buffer.byteLength(s);
+    const measured = (data: TracesData) => {
+      let key = 0;
+      let name = 0;
+      const value = (v: AnyValue): void => {
+        if ('arrayValue' in v) v.arrayValue.values.forEach(value);
+        if ('kvlistValue' in v) attrs(v.kvlistValue.values);
+      };
+      const attrs = (kvs: KeyValue[]) => kvs.forEach((kv) => ((key = Math.max(key, bytes(kv.key))), value(kv.value)));
+      for (const rs of data.resourceSpans) {
+        attrs(rs.resource.attributes);
+        name = Math.max(name, bytes(rs.schemaUrl));
+        for (const ss of rs.scopeSpans) {
+          attrs(ss.scope.attributes);
+          name = Math.max(name, bytes(ss.schemaUrl), bytes(ss.scope.name), bytes(ss.scope.version));
+          for (const sp of ss.spans) {
+            attrs(sp.attributes);
+            name = Math.max(name, bytes(sp.name), bytes(sp.traceState));
+            for (const e of sp.events) (attrs(e.attributes), (name = Math.max(name, bytes(e.name))));
+            for (const l of sp.links) (attrs(l.attributes), (name = Math.max(name, bytes(l.traceState))));
+          }
+        }
+      }
+      return { longestKey: key, longestName: name };
+    };
+    const pick = ({ longestKey, longestName }: TracesScan) => ({ longestKey, longestName });
+    for (const body of tracesBodies) assert.deepEqual(pick(scanTracesRequest(body)), measured(decodeTracesRequest(body)));
+    for (const c of TRACES_STRING_FIELDS) {
+      const body = encodeTracesRequest(c.request('ü'.repeat(300)));
+      assert.deepEqual(pick(scanTracesRequest(body)), measured(decodeTracesRequest(body)), c.path);
+    }
+    // A field given twice counts twice in the scan, once (the last) in the decoded request.
+    fc.assert(
+      fc.property(tracesRequest, (body) => {
+        const scan = scanTracesRequest(body);
+        const decoded = measured(decodeTracesRequest(body));
+        assert.ok(scan.longestKey >= decoded.longestKey && scan.longestName >= decoded.longestName, `${JSON.stringify(pick(scan))} ${JSON.stringify(decoded)}`);
+      }),
+      runs(500),
+    );
+  });
+
   it('counts repeated resources and scopes as the merged message', () => {
     const resource = len(1, len(1, Buffer.from('k')), len(2, len(1, Buffer.alloc(40, 0x76)))); // Resource{attributes: [k="vvv…"]}
     const body = len(1, len(1, resource), len(1, resource), len(2, len(2, goodSpan())));
     assert.equal(scanTracesRequest(body).largest, 2 * resource.length);
     assert.equal(largestPart(body), 2 * resource.length);
     assert.equal(assertAgree(body), 'accepted');
-    assert.deepEqual(scanTracesRequest(Buffer.alloc(0)), { spans: 0, largest: 0 });
+    assert.deepEqual(scanTracesRequest(Buffer.alloc(0)), { spans: 0, largest: 0, longestKey: 0, longestName: 0 });
   });
 
   it('refuses a wrong wire type on a span field, as the decoder does', () => {

@@ -31,10 +31,38 @@ export interface TracesScan {
    * than `n`.
    */
   largest: number;
+  /**
+   * The longest `KeyValue.key` of the request, at any depth, in bytes. Every occurrence counts,
+   * also one that a later occurrence of the same field replaces when decoded.
+   */
+  longestKey: number;
+  /**
+   * The longest name-like string of the request, in bytes, counted as `longestKey`: span name,
+   * span event name, span and link `trace_state`, scope name and version, resource and scope
+   * `schema_url`.
+   */
+  longestName: number;
 }
 
 /** Largest Resource / Scope / Span body seen so far in the current scan. */
 let largest = 0;
+/** Longest attribute key and name-like string seen so far in the current scan, bytes. */
+let longestKey = 0;
+let longestName = 0;
+
+/** An attribute key: a `string` field whose length is kept in `longestKey`. */
+function keyField(p: number, end: number, wt: number, field: number): number {
+  const e = stringField(p, end, wt, field);
+  if (e - nx > longestKey) longestKey = e - nx;
+  return e;
+}
+
+/** A name-like `string` field, whose length is kept in `longestName`. */
+function nameField(p: number, end: number, wt: number, field: number): number {
+  const e = stringField(p, end, wt, field);
+  if (e - nx > longestName) longestName = e - nx;
+  return e;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Messages. Each scans the body [p, end) of one message; the loop reads a tag (field number 0 is
@@ -116,7 +144,7 @@ function scanKeyValue(p: number, end: number, level: number): void {
     p = nx;
     const f = t >>> 3;
     const wt = t & 7;
-    if (f === 1) p = stringField(p, end, wt, f);
+    if (f === 1) p = keyField(p, end, wt, f);
     else if (f === 2) {
       const e = message(p, end, wt, f);
       push(K_VALUE, -1);
@@ -164,7 +192,7 @@ function scanScope(p: number, end: number, attrs: number): number {
     p = nx;
     const f = t >>> 3;
     const wt = t & 7;
-    if (f === 1 || f === 2) p = stringField(p, end, wt, f);
+    if (f === 1 || f === 2) p = nameField(p, end, wt, f);
     else if (f === 3) p = attribute(p, end, wt, f, attrs++);
     else if (f === 4) p = varintField(p, end, wt, f);
     else p = skipUnknown(p, end, wt, f);
@@ -185,7 +213,7 @@ function scanEvent(p: number, end: number): void {
         p = timestamp(p, end, wt, f);
         break;
       case 2:
-        p = stringField(p, end, wt, f);
+        p = nameField(p, end, wt, f);
         break;
       case 3:
         p = attribute(p, end, wt, f, attrs++);
@@ -218,7 +246,7 @@ function scanLink(p: number, end: number): void {
         p = idField(p, end, wt, f, 8);
         break;
       case 3:
-        p = stringField(p, end, wt, f);
+        p = nameField(p, end, wt, f);
         break;
       case 4:
         p = attribute(p, end, wt, f, attrs++);
@@ -278,7 +306,7 @@ function scanSpan(p: number, end: number): void {
         break;
       case 3:
       case 5:
-        p = stringField(p, end, wt, f);
+        p = nameField(p, end, wt, f);
         break;
       case 6:
       case 10:
@@ -353,7 +381,7 @@ function scanScopeSpans(p: number, end: number): number {
       scopeAttrs = scanScope(s, e, scopeAttrs);
       pop();
       p = e;
-    } else if (f === 3) p = stringField(p, end, wt, f);
+    } else if (f === 3) p = nameField(p, end, wt, f);
     else p = skipUnknown(p, end, wt, f);
   }
   return spans;
@@ -385,7 +413,7 @@ function scanResourceSpans(p: number, end: number): number {
       resourceAttrs = scanResource(s, e, resourceAttrs);
       pop();
       p = e;
-    } else if (f === 3) p = stringField(p, end, wt, f);
+    } else if (f === 3) p = nameField(p, end, wt, f);
     else p = skipUnknown(p, end, wt, f);
   }
   return spans;
@@ -403,7 +431,8 @@ function scanResourceSpans(p: number, end: number): number {
  * and `bytes_value`, are not checked). Allocates nothing per field but a view of a long non-ASCII
  * string for Node's UTF-8 check.
  *
- * @returns the span count and the largest Resource / InstrumentationScope / Span encoding.
+ * @returns the span count, the largest Resource / InstrumentationScope / Span encoding, and the
+ *   longest attribute key and name-like string.
  * @throws OtlpDecodeError naming the proto path, e.g.
  *   `resource_spans[0].scope_spans[0].spans[3].trace_id: expected 16 bytes, got 5`, for exactly
  *   the inputs on which `decodeTracesRequest` throws.
@@ -412,6 +441,8 @@ export function scanTracesRequest(buf: Uint8Array): TracesScan {
   if (!(buf instanceof Uint8Array)) throw new OtlpDecodeError('request: body is not a byte array');
   begin(buf);
   largest = 0;
+  longestKey = 0;
+  longestName = 0;
   let spans = 0;
   let groups = 0;
   let p = 0;
@@ -430,7 +461,7 @@ export function scanTracesRequest(buf: Uint8Array): TracesScan {
         p = e;
       } else p = skipUnknown(p, end, wt, f);
     }
-    return { spans, largest };
+    return { spans, largest, longestKey, longestName };
   } finally {
     finish();
   }

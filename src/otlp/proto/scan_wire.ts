@@ -199,8 +199,9 @@ export function lenField(p: number, end: number, wt: number, field: number): num
 
 /**
  * A `string` field: its header as a `bytes` field's, and its bytes valid UTF-8 (as the decoder's
- * `readString`). ASCII, most strings, is told apart four bytes at a time (a last read overlapping
- * the others covers the tail); only other strings are validated.
+ * `readString`); returns the end of its bytes and leaves `nx` at their start. ASCII, most
+ * strings, is told apart four bytes at a time (a last read overlapping the others covers the
+ * tail); only other strings are validated.
  */
 export function stringField(p: number, end: number, wt: number, field: number): number {
   const e = message(p, end, wt, field);
