@@ -1,6 +1,7 @@
 /** The otlp receiver's HTTP and gRPC contract, with the pipelines replaced by recording consumers. */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { PassThrough } from 'node:stream';
 import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
@@ -283,6 +284,84 @@ describe('otlp receiver over gRPC', () => {
       }
     }
     assert.equal(seconds, 7);
+  });
+});
+
+describe('otlp receiver over gRPC: the message prefix, sent by hand over HTTP/2', () => {
+  const rec = new Recorder();
+  const handler = new ExportHandler('otlp', rec.consumers(), new Telemetry(), logger);
+  const server = new OtlpGrpcServer(grpcSchema.parse({ endpoint: '127.0.0.1:0', max_recv_msg_size_mib: 1 }), handler);
+  let session: http2.ClientHttp2Session;
+  const logs = fixtureBodyPlain(fixtureManifest().find((f) => f.path === 'logs-shop-01.pb')!);
+
+  before(async () => {
+    await server.start();
+    session = http2.connect(`http://127.0.0.1:${server.port}`);
+  });
+  after(async () => {
+    session.close();
+    await server.shutdown();
+  });
+
+  /** One unary call with a hand-made Length-Prefixed-Message: `flag`, then the length of `body`, then `body`. */
+  const rawCall = (flag: number, body: Buffer, headers: http2.OutgoingHttpHeaders = {}) =>
+    new Promise<{ status: number; message: string }>((resolve, reject) => {
+      const req = session.request({ ':method': 'POST', ':path': '/opentelemetry.proto.collector.logs.v1.LogsService/Export', 'content-type': 'application/grpc', te: 'trailers', ...headers });
+      let status = -1;
+      let message = '';
+      const read = (h: http2.IncomingHttpHeaders) => {
+        if (h['grpc-status'] !== undefined) {
+          status = Number(h['grpc-status']);
+          message = decodeURIComponent(String(h['grpc-message'] ?? ''));
+        }
+      };
+      req.on('response', read);
+      req.on('trailers', read);
+      req.on('error', reject);
+      req.on('close', () => resolve({ status, message }));
+      req.resume();
+      const prefix = Buffer.alloc(5);
+      prefix[0] = flag;
+      prefix.writeUInt32BE(body.length, 1);
+      req.end(Buffer.concat([prefix, body]));
+    });
+
+  it('takes a message whose Compressed-Flag matches its grpc-encoding', async () => {
+    const before = rec.items();
+    assert.deepEqual(await rawCall(0, logs), { status: grpc.status.OK, message: 'OK' });
+    assert.deepEqual(await rawCall(0, logs, { 'grpc-encoding': 'gzip' }), { status: grpc.status.OK, message: 'OK' }, 'a message left uncompressed in a gzip call');
+    assert.deepEqual(await rawCall(1, zlib.gzipSync(logs), { 'grpc-encoding': 'gzip' }), { status: grpc.status.OK, message: 'OK' });
+    assert.deepEqual(await rawCall(1, zlib.deflateSync(logs), { 'grpc-encoding': 'deflate' }), { status: grpc.status.OK, message: 'OK' });
+    assert.equal(rec.items() - before, 4 * fixtureManifest().find((f) => f.path === 'logs-shop-01.pb')!.logCount!);
+  });
+
+  it('answers INVALID_ARGUMENT with zlib\'s reason for a message that does not decompress', async () => {
+    const before = rec.items();
+    const bad = await rawCall(1, Buffer.from('not gzip at all'), { 'grpc-encoding': 'gzip' });
+    assert.equal(bad.status, grpc.status.INVALID_ARGUMENT);
+    assert.equal(bad.message, 'cannot decompress the gzip message: incorrect header check');
+    const cut = await rawCall(1, zlib.deflateSync(logs).subarray(0, 40), { 'grpc-encoding': 'deflate' });
+    assert.equal(cut.status, grpc.status.INVALID_ARGUMENT);
+    assert.equal(cut.message, 'cannot decompress the deflate message: unexpected end of file');
+    assert.equal(rec.items(), before);
+  });
+
+  it('answers INTERNAL for a Compressed-Flag of 1 without a grpc-encoding, or a flag other than 0 and 1', async () => {
+    const before = rec.items();
+    for (const headers of [{}, { 'grpc-encoding': 'identity' }]) {
+      const r = await rawCall(1, logs, headers);
+      assert.equal(r.status, grpc.status.INTERNAL, JSON.stringify(headers));
+      assert.equal(r.message, 'message has Compressed-Flag 1 but the call has no grpc-encoding (or identity): a compressed message needs its encoding');
+    }
+    assert.deepEqual(await rawCall(2, logs), { status: grpc.status.INTERNAL, message: 'invalid Compressed-Flag 2 in the message prefix (0 or 1)' });
+    assert.equal(rec.items(), before, 'nothing was taken');
+  });
+
+  it('answers RESOURCE_EXHAUSTED for a message that decompresses past the limit, UNIMPLEMENTED for an unknown encoding', async () => {
+    const bomb = await rawCall(1, zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024)), { 'grpc-encoding': 'gzip' });
+    assert.deepEqual(bomb, { status: grpc.status.RESOURCE_EXHAUSTED, message: 'message decompresses to more than 1048576 bytes (max_recv_msg_size_mib)' });
+    const snappy = await rawCall(1, logs, { 'grpc-encoding': 'snappy' });
+    assert.equal(snappy.status, grpc.status.UNIMPLEMENTED);
   });
 });
 
