@@ -163,3 +163,40 @@ export async function postFixture(port: number, f: FixtureFile): Promise<Respons
   if (f.contentEncoding !== 'identity') headers['content-encoding'] = f.contentEncoding;
   return fetch(`http://127.0.0.1:${port}${f.otlpPath}`, { method: 'POST', headers, body: readFixture(f.path) });
 }
+
+/** What {@link sendRaw} saw: the bytes that came back, a socket error if any, and how long until the server closed. */
+export interface RawExchange {
+  response: string;
+  error: string | undefined;
+  millis: number;
+}
+
+/**
+ * Sends `first` over a raw TCP connection, then, like a client still writing its request, `more`
+ * every 5 ms, `times` times, whatever the server answers meanwhile, then ends its side; resolves
+ * once the connection is closed. What the server does with bytes it did not read shows: a reset
+ * is `error` (`ECONNRESET`, `EPIPE`).
+ */
+export function sendRaw(port: number, first: string | Buffer, more: string | Buffer = '', times = 0): Promise<RawExchange> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const sock = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    const chunks: Buffer[] = [];
+    let error: string | undefined;
+    sock.on('data', (d: Buffer) => chunks.push(d));
+    sock.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+    const timer = setTimeout(() => (sock.destroy(), reject(new Error('the server kept the connection open for 10 s'))), 10_000);
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve({ response: Buffer.concat(chunks).toString('latin1'), error, millis: Date.now() - t0 });
+    });
+    sock.write(first);
+    void (async () => {
+      for (let i = 0; i < times && !sock.destroyed; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+        if (!sock.destroyed && sock.writable) sock.write(more);
+      }
+      if (!sock.destroyed) sock.end();
+    })();
+  });
+}
