@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import zlib from 'node:zlib';
 import fs from 'node:fs';
+import type http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -198,5 +199,34 @@ export function sendRaw(port: number, first: string | Buffer, more: string | Buf
       }
       if (!sock.destroyed) sock.end();
     })();
+  });
+}
+
+/**
+ * One unary gRPC call over `session` with a hand-made Length-Prefixed-Message (gRPC over HTTP/2):
+ * the Compressed-Flag `flag`, the length of `body`, then `body`, with `headers` added to the
+ * request's; resolves with the `grpc-status` and `grpc-message` answered (in trailers, or in a
+ * trailers-only answer), `-1` when there was none.
+ */
+export function grpcRawCall(session: http2.ClientHttp2Session, path: string, flag: number, body: Buffer, headers: http2.OutgoingHttpHeaders = {}): Promise<{ status: number; message: string }> {
+  return new Promise((resolve, reject) => {
+    const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+    let status = -1;
+    let message = '';
+    const read = (h: http2.IncomingHttpHeaders) => {
+      if (h['grpc-status'] !== undefined) {
+        status = Number(h['grpc-status']);
+        message = decodeURIComponent(String(h['grpc-message'] ?? ''));
+      }
+    };
+    req.on('response', read);
+    req.on('trailers', read);
+    req.on('error', reject);
+    req.on('close', () => resolve({ status, message }));
+    req.resume();
+    const prefix = Buffer.alloc(5);
+    prefix[0] = flag;
+    prefix.writeUInt32BE(body.length, 1);
+    req.end(Buffer.concat([prefix, body]));
   });
 }

@@ -1,17 +1,22 @@
 /**
- * Property-based fuzzing (fast-check) of the OTLP decoders and of the OTLP/HTTP receiver with
- * hostile input: random and mutated bodies, truncated messages, wrong wire types, huge lengths,
- * deep nesting, invalid UTF-8, enormous attribute values, gzip bombs and slow bodies. Every input
- * is either decoded into data that encodes back to itself, or refused with an OtlpDecodeError /
- * a 4xx; nothing crashes, and memory stays bounded. Run counts are kept small so this takes seconds.
+ * Property-based fuzzing (fast-check) of the OTLP decoders and of the OTLP/HTTP and OTLP/gRPC
+ * receivers with hostile input: random and mutated bodies, truncated messages, wrong wire types,
+ * huge lengths, deep nesting, invalid UTF-8, enormous attribute values, keys and names, gzip
+ * bombs, slow bodies, over-long request lines and headers, and gRPC messages with any
+ * Compressed-Flag and encoding. Every input is either decoded into data that encodes back to
+ * itself, or refused with an OtlpDecodeError / a 4xx / the gRPC status the spec gives it; nothing
+ * crashes or resets a connection, and memory stays bounded. Run counts are kept small so this
+ * takes seconds.
  */
 import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
+import http2 from 'node:http2';
 import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import type { Payload, ReceiverConsumers } from '../../src/component.js';
@@ -21,10 +26,11 @@ import { OtlpDecodeError } from '../../src/errors.js';
 import { decodeLogsJson, decodeMetricsJson, decodeTracesJson, encodeLogsJson, encodeTracesJson } from '../../src/otlp/json.js';
 import { decodeLogsRequest, decodeMetricsRequest, decodeTracesRequest, encodeLogsRequest, encodeTracesRequest } from '../../src/otlp/proto.js';
 import { Telemetry } from '../../src/telemetry.js';
-import { httpSchema, limitsSchema } from '../../receivers/otlp/config.js';
+import { grpcSchema, httpSchema, limitsSchema } from '../../receivers/otlp/config.js';
+import { OtlpGrpcServer } from '../../receivers/otlp/grpc.js';
 import { decodeRequest, ExportHandler } from '../../receivers/otlp/handler.js';
 import { OtlpHttpServer } from '../../receivers/otlp/http.js';
-import { fixtureBodyPlain, fixtureManifest } from '../helpers.js';
+import { fixtureBodyPlain, fixtureManifest, grpcRawCall, sendRaw } from '../helpers.js';
 import { mutate, mutation, varint } from './mutate.js';
 
 const SEED = Number(process.env.OTELYTICS_FUZZ_SEED ?? 20240611);
@@ -292,6 +298,22 @@ describe('fuzz: OTLP/HTTP receiver', () => {
     assert.equal(huge.status, 413);
   });
 
+  it('answers over-long request lines and headers, and broken request heads, with 414, 431 or 400, never a reset', async () => {
+    const head = fc.oneof(
+      fc.integer({ min: 17 * 1024, max: 96 * 1024 }).map((n) => ({ expect: /^41[14]$/, text: `POST /v1/logs?${'q'.repeat(n)} HTTP/1.1\r\nHost: x\r\n\r\n` })),
+      fc.tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 200, max: 4000 })).filter(([n, size]) => n * size > 17 * 1024).map(([n, size]) => ({ expect: /^431$/, text: `POST /v1/logs HTTP/1.1\r\nHost: x\r\n${`x-h: ${'h'.repeat(size)}\r\n`.repeat(n)}\r\n` })),
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 64 }).map((garbage) => ({ expect: /^400$/, text: `@${garbage}\r\n\r\n` })),
+    );
+    await fc.assert(
+      fc.asyncProperty(head, fc.integer({ min: 0, max: 20 }), async (h, more) => {
+        const r = await sendRaw(server.port, h.text, 'z'.repeat(512), more);
+        assert.equal(r.error, undefined, `reset: ${r.response.slice(0, 60)}`);
+        assert.match(r.response.slice(9, 12), h.expect, r.response.slice(0, 80));
+      }),
+      runs(30),
+    );
+  });
+
   it('answers 408 to bodies sent slower than read_timeout, in random chunk sizes and pauses', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.record({ size: fc.integer({ min: 1, max: 64 }), pauseMillis: fc.integer({ min: 50, max: 200 }) }), { minLength: 6, maxLength: 8 }), async (chunks) => {
@@ -316,5 +338,53 @@ describe('fuzz: OTLP/HTTP receiver', () => {
       }),
       runs(3),
     );
+  });
+});
+
+describe('fuzz: OTLP/gRPC receiver, messages made by hand', () => {
+  const received: Payload[] = [];
+  const consumers: ReceiverConsumers = { logs: { consume: async (p: Payload) => void received.push(p) } };
+  const handler = new ExportHandler('otlp', consumers, new Telemetry(), pino({ level: 'silent' }), limitsSchema.parse({}));
+  const server = new OtlpGrpcServer(grpcSchema.parse({ endpoint: '127.0.0.1:0', max_recv_msg_size_mib: 1 }), handler);
+  let session: http2.ClientHttp2Session;
+  const logs = protoFixtures.filter((f) => f.signal === 'logs').map((f) => f.body);
+
+  before(async () => {
+    await server.start();
+    session = http2.connect(`http://127.0.0.1:${server.port}`);
+  });
+  after(async () => {
+    session.close();
+    await server.shutdown();
+  });
+
+  it('answers every Compressed-Flag, grpc-encoding and body with the status the gRPC spec gives it, and takes only what decodes', async () => {
+    const body = fc.oneof(
+      fc.nat({ max: logs.length - 1 }).map((i) => ({ kind: 'plain', bytes: logs[i]! })),
+      fc.nat({ max: logs.length - 1 }).map((i) => ({ kind: 'gzip', bytes: zlib.gzipSync(logs[i]!) })),
+      fc.nat({ max: logs.length - 1 }).map((i) => ({ kind: 'deflate', bytes: zlib.deflateSync(logs[i]!) })),
+      fc.tuple(fc.nat({ max: logs.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 2 })).map(([i, ms]) => ({ kind: 'mutated gzip', bytes: mutate(zlib.gzipSync(logs[i]!), ms) })),
+      fc.uint8Array({ maxLength: 64 }).map((b) => ({ kind: 'random', bytes: Buffer.from(b) })),
+    );
+    const statuses = new Set<number>();
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(0, 0, 1, 1, 2, 255), fc.constantFrom(undefined, 'identity', 'gzip', 'deflate', 'snappy'), body, async (flag, encoding, b) => {
+        const n = received.length;
+        const r = await grpcRawCall(session, '/opentelemetry.proto.collector.logs.v1.LogsService/Export', flag, b.bytes, encoding ? { 'grpc-encoding': encoding } : {});
+        statuses.add(r.status);
+        const what = `flag ${flag}, ${encoding ?? 'no'} encoding, ${b.kind} body: ${r.status} ${r.message}`;
+        if (flag > 1 || (flag === 1 && (encoding === undefined || encoding === 'identity'))) assert.equal(r.status, grpc.status.INTERNAL, what);
+        else if (flag === 1 && encoding === 'snappy') assert.equal(r.status, grpc.status.UNIMPLEMENTED, what);
+        else assert.ok([grpc.status.OK, grpc.status.INVALID_ARGUMENT].includes(r.status), what);
+        if (r.status === grpc.status.OK) {
+          // Taken only when the bytes, decompressed as the flag says, are the request.
+          const plain = flag === 1 ? (encoding === 'gzip' ? zlib.gunzipSync(b.bytes) : zlib.inflateSync(b.bytes)) : b.bytes;
+          const expected = itemCount({ signal: 'logs', data: decodeLogsRequest(plain) });
+          assert.equal(received.length - n, expected > 0 ? 1 : 0, what);
+        } else assert.equal(received.length, n, what);
+      }),
+      runs(150),
+    );
+    assert.ok(statuses.has(grpc.status.OK) && statuses.has(grpc.status.INVALID_ARGUMENT) && statuses.has(grpc.status.INTERNAL), [...statuses].join(','));
   });
 });

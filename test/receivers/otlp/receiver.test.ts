@@ -17,7 +17,7 @@ import { OtlpGrpcServer } from '../../../receivers/otlp/grpc.js';
 import { ExportHandler } from '../../../receivers/otlp/handler.js';
 import { OtlpHttpServer, readBody } from '../../../receivers/otlp/http.js';
 import { decodeTracesRequest } from '../../../src/otlp/proto.js';
-import { fixtureBodyPlain, fixtureManifest, readFixture } from '../../helpers.js';
+import { fixtureBodyPlain, fixtureManifest, grpcRawCall, readFixture } from '../../helpers.js';
 import { withBytes } from '../../otlp/string_fields.js';
 
 type Mode = 'ok' | 'retryable' | 'permanent';
@@ -303,28 +303,7 @@ describe('otlp receiver over gRPC: the message prefix, sent by hand over HTTP/2'
     await server.shutdown();
   });
 
-  /** One unary call with a hand-made Length-Prefixed-Message: `flag`, then the length of `body`, then `body`. */
-  const rawCall = (flag: number, body: Buffer, headers: http2.OutgoingHttpHeaders = {}) =>
-    new Promise<{ status: number; message: string }>((resolve, reject) => {
-      const req = session.request({ ':method': 'POST', ':path': '/opentelemetry.proto.collector.logs.v1.LogsService/Export', 'content-type': 'application/grpc', te: 'trailers', ...headers });
-      let status = -1;
-      let message = '';
-      const read = (h: http2.IncomingHttpHeaders) => {
-        if (h['grpc-status'] !== undefined) {
-          status = Number(h['grpc-status']);
-          message = decodeURIComponent(String(h['grpc-message'] ?? ''));
-        }
-      };
-      req.on('response', read);
-      req.on('trailers', read);
-      req.on('error', reject);
-      req.on('close', () => resolve({ status, message }));
-      req.resume();
-      const prefix = Buffer.alloc(5);
-      prefix[0] = flag;
-      prefix.writeUInt32BE(body.length, 1);
-      req.end(Buffer.concat([prefix, body]));
-    });
+  const rawCall = (flag: number, body: Buffer, headers: http2.OutgoingHttpHeaders = {}) => grpcRawCall(session, '/opentelemetry.proto.collector.logs.v1.LogsService/Export', flag, body, headers);
 
   it('takes a message whose Compressed-Flag matches its grpc-encoding', async () => {
     const before = rec.items();
