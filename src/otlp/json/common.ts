@@ -8,7 +8,7 @@ import { OtlpDecodeError } from '../../errors.js';
 import type { AnyValue, InstrumentationScope, KeyValue, Resource } from '../../pdata.js';
 import { invalidUtf8At } from '../utf8.js';
 import { bufferOf, MAX_ANY_VALUE_DEPTH } from '../wire.js';
-import { asArray, asObject, at, bytes, child, dbl, fail, get, i64, invalidUtf8Named, invalidUtf8Offset, isObject, path, startText, str, u32, type Obj } from './values.js';
+import { asArray, asObject, at, bytes, child, dbl, fail, get, i64, invalidUtf8Named, invalidUtf8Offset, isObject, path, setInvalidUtf8Offset, str, u32, type Obj } from './values.js';
 
 /** An `AnyValue` at nesting `level`, found under `key` of the current object (`""`: the current value). */
 export function anyValue(v: unknown, key: string, level: number): AnyValue {
@@ -117,8 +117,8 @@ export function eachObject<T>(o: Obj, camel: string, snake: string, fn: (x: Obj)
 /**
  * Parses the document and checks that it is an object. A body given as bytes must be UTF-8 (RFC
  * 8259, §8.1): Node's decoder would turn invalid sequences into U+FFFD and make different values
- * equal. A body that is not is parsed with each invalid byte as a lone surrogate, which `str` finds
- * in the string holding it, so that the error names it (see `guard`).
+ * equal. A body that is not is parsed with each byte that begins no valid sequence as a lone
+ * surrogate, which `str` finds in the string holding it, so that the error names it (see `guard`).
  */
 export function parseRoot(body: string | Uint8Array): Obj {
   path.length = 0;
@@ -129,7 +129,7 @@ export function parseRoot(body: string | Uint8Array): Obj {
     if (isUtf8(buf)) text = buf.toString('utf8');
     else {
       const first = invalidUtf8At(buf, 0, buf.length);
-      startText(first);
+      setInvalidUtf8Offset(first);
       text = '';
       let from = 0;
       for (let bad = first; bad >= 0; bad = invalidUtf8At(buf, from, buf.length)) {
@@ -150,9 +150,9 @@ export function parseRoot(body: string | Uint8Array): Obj {
 
 /**
  * Runs a decoder; any failure other than an `OtlpDecodeError` is reported as one at the current
- * path. A body that is not UTF-8 always fails: with `<path>: invalid UTF-8` when the string holding
- * the first bad sequence was read, else (a bad byte outside any string the decoder reads, such as
- * a field name) with `request: invalid UTF-8 at byte <offset>`.
+ * path. A body that is not UTF-8 always fails: with `<path>: invalid UTF-8` naming the first
+ * string the decoder reads that holds a bad sequence, else (bad bytes only outside the strings it
+ * reads, such as in a field name) with `request: invalid UTF-8 at byte <offset of the first>`.
  */
 export function guard<T>(fn: () => T): T {
   try {
@@ -165,7 +165,7 @@ export function guard<T>(fn: () => T): T {
     throw new OtlpDecodeError(`${at()}: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     path.length = 0;
-    startText(-1);
+    setInvalidUtf8Offset(-1);
   }
 }
 

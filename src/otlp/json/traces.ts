@@ -99,7 +99,7 @@ function resourceSpans(o: Obj): ResourceSpans {
  *
  * @throws OtlpDecodeError for invalid JSON, or a value of the wrong type or form, naming its JSON
  *   path (ids must be 32/16 hex digits or empty; AnyValue nesting is limited to 32 levels); for a
- *   body that is not UTF-8 (`<path>: invalid UTF-8` naming the string that holds the first bad
+ *   body that is not UTF-8 (`<path>: invalid UTF-8` naming the first string read that holds a bad
  *   sequence, else `request: invalid UTF-8 at byte <offset>`), and for a string with a lone UTF-16
  *   surrogate (an unpaired `\ud800`-style escape), which has no UTF-8 encoding.
  */

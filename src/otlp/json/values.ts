@@ -60,11 +60,12 @@ const EMPTY: readonly unknown[] = [];
  * so that the string holding it is found and named).
  */
 export let invalidUtf8Offset = -1;
-/** Whether the string holding an invalid sequence was found and named. */
+/** Whether a string holding an invalid sequence was read, and named in the error. */
 export let invalidUtf8Named = false;
 
-export function startText(invalidAt: number): void {
-  invalidUtf8Offset = invalidAt;
+/** Starts (or, with -1, ends) the decoding of a body whose first invalid UTF-8 sequence is at byte `offset`. */
+export function setInvalidUtf8Offset(offset: number): void {
+  invalidUtf8Offset = offset;
   invalidUtf8Named = false;
 }
 
