@@ -497,11 +497,11 @@ describe('malformed protobuf', () => {
       for (const c of cases) {
         for (const [i, bad] of INVALID_UTF8.entries()) {
           // Short strings take the decoder's cached path, longer ones its slice-and-check path.
-          const prefix = i % 2 ? '' : 'x'.repeat(40);
+          const prefix = i % 2 ? '' : 'x'.repeat(i % 4 ? 40 : 300);
           const body = withBytes((encode as (d: unknown) => Uint8Array)(c.request(`${prefix}ZQ#1`)), 'ZQ#1', bad);
           expectDecodeError(() => decode(body), `${c.path}: invalid UTF-8`);
         }
-        for (const text of ['u-2001', 'é', 'Grüße aus Köln — 東京 𝄞', '\uFFFD', `${'x'.repeat(40)}\uFFFD`, 'ü'.repeat(100)]) {
+        for (const text of ['u-2001', 'é', 'Grüße aus Köln — 東京 𝄞', '\uFFFD', `${'x'.repeat(40)}\uFFFD`, `${'x'.repeat(300)}\uFFFD`, 'ü'.repeat(100)]) {
           const data = c.request(text);
           assert.deepStrictEqual((decode as (b: Uint8Array) => unknown)((encode as (d: unknown) => Uint8Array)(data)), data, `${c.path} ${text}`);
         }

@@ -321,10 +321,10 @@ describe('scanTracesRequest', () => {
     for (const c of TRACES_STRING_FIELDS) {
       for (const [i, bad] of INVALID_UTF8.entries()) {
         // Long non-ASCII strings take Node's validator, short ones the scan's own.
-        const prefix = i % 2 ? '' : 'x'.repeat(60);
+        const prefix = i % 2 ? '' : 'x'.repeat(i % 4 ? 60 : 300);
         refusedWith(withBytes(encodeTracesRequest(c.request(`${prefix}ZQ#1`)), 'ZQ#1', bad), new RegExp(`^${c.path.replace(/[.[\]]/g, '\\$&')}: invalid UTF-8$`));
       }
-      for (const text of ['é', 'Grüße 東京 𝄞', '\uFFFD', 'ü'.repeat(100)]) assert.equal(assertAgree(encodeTracesRequest(c.request(text))), 'accepted', c.path);
+      for (const text of ['é', 'Grüße 東京 𝄞', '\uFFFD', 'ü'.repeat(100), 'ü'.repeat(200)]) assert.equal(assertAgree(encodeTracesRequest(c.request(text))), 'accepted', c.path);
     }
     const raw = Buffer.from([0xc3, 0x28, 0xff, 0xed, 0xa0, 0x80]);
     assert.equal(assertAgree(withAttribute(len(7, raw))), 'accepted', 'bytes_value');

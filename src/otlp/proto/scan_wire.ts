@@ -7,7 +7,7 @@
  */
 import protobuf from 'protobufjs/minimal.js';
 import { OtlpDecodeError } from '../../errors.js';
-import { isUtf8Range } from '../utf8.js';
+import { isUtf8Range, NATIVE_UTF8_FROM } from '../utf8.js';
 import { I32, I64, LEN, MAX_ANY_VALUE_DEPTH, VARINT, WIRE_NAMES } from '../wire.js';
 import { F_ANY_VALUE, F_KEY_VALUE, F_RESOURCE, F_SCOPE, F_VALUES } from './common.js';
 import type { FieldNames } from './reader.js';
@@ -199,13 +199,17 @@ export function lenField(p: number, end: number, wt: number, field: number): num
 
 /**
  * A `string` field: its header as a `bytes` field's, and its bytes valid UTF-8 (as the decoder's
- * `readString`); returns the end of its bytes and leaves `nx` at their start. ASCII, most
- * strings, is told apart four bytes at a time (a last read overlapping the others covers the
- * tail); only other strings are validated.
+ * `readString`); returns the end of its bytes and leaves `nx` at their start. Long strings go to
+ * Node's validator at once; in shorter ones, most of them, ASCII is told apart four bytes at a
+ * time (a last read overlapping the others covers the tail), and only other strings are validated.
  */
 export function stringField(p: number, end: number, wt: number, field: number): number {
   const e = message(p, end, wt, field);
   const s = nx;
+  if (e - s >= NATIVE_UTF8_FROM) {
+    if (!isUtf8Range(b, s, e)) fail(field, 'invalid UTF-8');
+    return e;
+  }
   let high: number;
   if (e - s >= 4) {
     const v = view;
