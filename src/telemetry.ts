@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
 import type { Payload, Signal } from './component.js';
+import { answerClientErrors } from './http_client_error.js';
 
 /** Buckets of the latency histograms, seconds: 5 ms to 1 h. */
 export const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
@@ -182,6 +183,7 @@ export class Telemetry {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found; metrics are at /metrics\n');
     });
+    answerClientErrors(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());

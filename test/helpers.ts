@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import zlib from 'node:zlib';
 import fs from 'node:fs';
+import type http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,4 +163,70 @@ export async function postFixture(port: number, f: FixtureFile): Promise<Respons
   const headers: Record<string, string> = { 'content-type': f.contentType };
   if (f.contentEncoding !== 'identity') headers['content-encoding'] = f.contentEncoding;
   return fetch(`http://127.0.0.1:${port}${f.otlpPath}`, { method: 'POST', headers, body: readFixture(f.path) });
+}
+
+/** What {@link sendRaw} saw: the bytes that came back, a socket error if any, and how long until the server closed. */
+export interface RawExchange {
+  response: string;
+  error: string | undefined;
+  millis: number;
+}
+
+/**
+ * Sends `first` over a raw TCP connection, then, like a client still writing its request, `more`
+ * every 5 ms, `times` times, whatever the server answers meanwhile, then ends its side; resolves
+ * once the connection is closed. What the server does with bytes it did not read shows: a reset
+ * is `error` (`ECONNRESET`, `EPIPE`).
+ */
+export function sendRaw(port: number, first: string | Buffer, more: string | Buffer = '', times = 0): Promise<RawExchange> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const sock = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    const chunks: Buffer[] = [];
+    let error: string | undefined;
+    sock.on('data', (d: Buffer) => chunks.push(d));
+    sock.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+    const timer = setTimeout(() => (sock.destroy(), reject(new Error('the server kept the connection open for 10 s'))), 10_000);
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve({ response: Buffer.concat(chunks).toString('latin1'), error, millis: Date.now() - t0 });
+    });
+    sock.write(first);
+    void (async () => {
+      for (let i = 0; i < times && !sock.destroyed; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+        if (!sock.destroyed && sock.writable) sock.write(more);
+      }
+      if (!sock.destroyed) sock.end();
+    })();
+  });
+}
+
+/**
+ * One unary gRPC call over `session` with a hand-made Length-Prefixed-Message (gRPC over HTTP/2):
+ * the Compressed-Flag `flag`, the length of `body`, then `body`, with `headers` added to the
+ * request's; resolves with the `grpc-status` and `grpc-message` answered (in trailers, or in a
+ * trailers-only answer), `-1` when there was none.
+ */
+export function grpcRawCall(session: http2.ClientHttp2Session, path: string, flag: number, body: Buffer, headers: http2.OutgoingHttpHeaders = {}): Promise<{ status: number; message: string }> {
+  return new Promise((resolve, reject) => {
+    const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+    let status = -1;
+    let message = '';
+    const read = (h: http2.IncomingHttpHeaders) => {
+      if (h['grpc-status'] !== undefined) {
+        status = Number(h['grpc-status']);
+        message = decodeURIComponent(String(h['grpc-message'] ?? ''));
+      }
+    };
+    req.on('response', read);
+    req.on('trailers', read);
+    req.on('error', reject);
+    req.on('close', () => resolve({ status, message }));
+    req.resume();
+    const prefix = Buffer.alloc(5);
+    prefix[0] = flag;
+    prefix.writeUInt32BE(body.length, 1);
+    req.end(Buffer.concat([prefix, body]));
+  });
 }

@@ -21,11 +21,11 @@ export type Encoding = 'otlp_proto' | 'otlp_json' | 'json';
 const text = (b: Buffer) => b.toString('utf8');
 
 export function decodeTraces(value: Buffer, encoding: Encoding): TracesData {
-  return encoding === 'otlp_json' ? decodeTracesJson(text(value)) : decodeTracesRequest(value);
+  return encoding === 'otlp_json' ? decodeTracesJson(value) : decodeTracesRequest(value);
 }
 
 export function decodeLogs(value: Buffer, encoding: Encoding): LogsData {
-  return encoding === 'otlp_json' ? decodeLogsJson(text(value)) : decodeLogsRequest(value);
+  return encoding === 'otlp_json' ? decodeLogsJson(value) : decodeLogsRequest(value);
 }
 
 const isObject = (v: unknown): v is { [k: string]: JsonValue } => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -13,6 +13,17 @@ export const DEFAULT_MAX_RECV_MSG_SIZE_MIB = 4;
 /** Default attribute limits per span, span event, span link, log record, resource or scope. */
 export const DEFAULT_ATTRIBUTE_COUNT_LIMIT = 1024;
 export const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT = 65_536;
+/**
+ * Default longest attribute key, characters. Semantic-convention keys are under 64 characters
+ * (`http.request.header.<name>` among the longest); 256 leaves room for custom keys.
+ */
+export const DEFAULT_ATTRIBUTE_KEY_LENGTH_LIMIT = 256;
+/**
+ * Default longest name-like string, characters: span, span event and log event names, scope name
+ * and version, severity text, trace state and schema URL. Span names are meant to be short and
+ * low in cardinality; 4096 still takes a route, a URL path or a short SQL statement used as one.
+ */
+export const DEFAULT_NAME_LENGTH_LIMIT = 4096;
 
 const orDefaults = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === null ? {} : v), schema.optional());
 
@@ -57,7 +68,19 @@ export const limitsSchema = z.strictObject({
     .int()
     .nonnegative()
     .default(DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT)
-    .describe('Longest string (characters) or bytes value of an attribute, at any depth; also applies to log bodies. Records over it are rejected (partial success). 0: no limit. Default 65536.'),
+    .describe('Longest string (characters) or bytes value of an attribute, at any depth; also applies to log bodies and span status messages. Records over it are rejected (partial success). 0: no limit. Default 65536.'),
+  attribute_key_length_limit: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(DEFAULT_ATTRIBUTE_KEY_LENGTH_LIMIT)
+    .describe('Longest attribute key, in characters, at any depth (keys of nested maps and of map-valued log bodies included). Records over it are rejected (partial success). 0: no limit. Default 256.'),
+  name_length_limit: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(DEFAULT_NAME_LENGTH_LIMIT)
+    .describe('Longest name-like string, in characters: span name, span event name, log record event_name and severity_text, scope name and version, span and link trace_state, resource and scope schema_url. Records over it are rejected (partial success). 0: no limit. Default 4096.'),
 });
 
 /** Default bound on request bytes in flight, MiB. */

@@ -7,8 +7,15 @@
  * (bounded by `max_recv_msg_size_mib`) before the handler runs; admission (the memory limiter's
  * gate, then `admission::request_limit_mib` of messages in flight) is decided before the message
  * is decoded.
+ *
+ * The message prefix (gRPC over HTTP/2, "Length-Prefixed-Message": a Compressed-Flag byte, then
+ * the length) is read by grpc-js, before any handler sees the message, so its checks are made in
+ * the one step of grpc-js that sees the flag (see {@link checkedMessage}).
  */
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
+import { BaseServerInterceptingCall } from '@grpc/grpc-js/build/src/server-interceptors.js';
 import protobuf from 'protobufjs/minimal.js';
 import { encodeExportResponse } from '../../src/otlp/proto.js';
 import { parseEndpoint } from '../../src/config/schema.js';
@@ -22,6 +29,76 @@ const SERVICES: Record<OtlpSignal, string> = {
 };
 
 const passThrough = (b: Buffer) => b;
+
+/** A status grpc-js sends for a message it cannot take (`{ code, details }`). */
+interface MessageStatus {
+  code: grpc.status;
+  details: string;
+}
+
+/**
+ * The step of grpc-js' server call that turns a received length-prefixed message (the 5-byte
+ * prefix included) into its bytes, given the call's `grpc-encoding` when the Compressed-Flag is 1
+ * (else `identity`). Private to grpc-js (1.14); {@link messageFraming} replaces it per call.
+ */
+interface DecompressStep {
+  decompressMessage(message: Buffer, encoding: string): Buffer | Promise<Buffer>;
+}
+
+const gunzip = promisify(zlib.gunzip);
+const inflate = promisify(zlib.inflate);
+
+/**
+ * The bytes of one received gRPC message, `message` being its 5-byte prefix and body; a rejection
+ * with the status to answer when it cannot be taken (gRPC over HTTP/2, "Length-Prefixed-Message",
+ * and the gRPC compression spec, `doc/compression.md`):
+ * - a Compressed-Flag other than 0 or 1: `INTERNAL`, as grpc-go answers;
+ * - a Compressed-Flag of 1 without a `grpc-encoding` other than `identity`: `INTERNAL` (the
+ *   compression spec's test case for "an ill-constructed message with its Compressed-Flag bit
+ *   set"; grpc-go and grpc-java answer so too). grpc-js would take the bytes as uncompressed;
+ * - `gzip` or `deflate` bytes that do not decompress: `INVALID_ARGUMENT` with zlib's reason, as
+ *   the OTLP/HTTP receiver answers 400 for such a body; the data is the client's, retrying it
+ *   cannot help (grpc-js answers `INTERNAL`, "Failed to decompress message");
+ * - more than `maxBytes` once decompressed: `RESOURCE_EXHAUSTED`, as for a message over the
+ *   limit as sent; decompression stops at the limit.
+ * Anything else is left to grpc-js (`grpcJs`): uncompressed messages, and `UNIMPLEMENTED` for an
+ * encoding it does not know.
+ */
+export function checkedMessage(message: Buffer, encoding: string, maxBytes: number, grpcJs: DecompressStep['decompressMessage']): Buffer | Promise<Buffer> {
+  const flag = message[0]!;
+  if (flag > 1) return Promise.reject<Buffer>({ code: grpc.status.INTERNAL, details: `invalid Compressed-Flag ${flag} in the message prefix (0 or 1)` } satisfies MessageStatus);
+  if (flag === 1 && encoding === 'identity') {
+    return Promise.reject<Buffer>({ code: grpc.status.INTERNAL, details: 'message has Compressed-Flag 1 but the call has no grpc-encoding (or identity): a compressed message needs its encoding' } satisfies MessageStatus);
+  }
+  if (flag === 0 || (encoding !== 'gzip' && encoding !== 'deflate')) return grpcJs(message, encoding);
+  const body = message.subarray(5);
+  return (encoding === 'gzip' ? gunzip(body, { maxOutputLength: maxBytes }) : inflate(body, { maxOutputLength: maxBytes })).catch((err: NodeJS.ErrnoException) => {
+    const status: MessageStatus =
+      err.code === 'ERR_BUFFER_TOO_LARGE'
+        ? { code: grpc.status.RESOURCE_EXHAUSTED, details: `message decompresses to more than ${maxBytes} bytes (max_recv_msg_size_mib)` }
+        : { code: grpc.status.INVALID_ARGUMENT, details: `cannot decompress the ${encoding} message: ${err.message}` };
+    throw status;
+  });
+}
+
+/**
+ * A server interceptor, the server's first, that puts {@link checkedMessage} in place of grpc-js'
+ * own step for each call (the call it is given is grpc-js' base call, before any message is read).
+ *
+ * @throws Error when grpc-js has no such step (a version whose internals differ): the checks
+ *   would be lost without it.
+ */
+export function messageFraming(maxBytes: number): grpc.ServerInterceptor {
+  if (typeof (BaseServerInterceptingCall.prototype as unknown as Partial<DecompressStep>).decompressMessage !== 'function') {
+    throw new Error('@grpc/grpc-js has no BaseServerInterceptingCall.decompressMessage; the gRPC message checks need it');
+  }
+  return (_method, call) => {
+    const base = call as unknown as DecompressStep;
+    const grpcJs = base.decompressMessage.bind(base);
+    base.decompressMessage = (message, encoding) => checkedMessage(message, encoding, maxBytes, grpcJs);
+    return new grpc.ServerInterceptingCall(call);
+  };
+}
 
 /**
  * `google.rpc.Status { code=1, message=2, details=3: Any { type_url=1, value=2 } }` carrying one
@@ -50,7 +127,7 @@ export class OtlpGrpcServer {
 
   async start(): Promise<void> {
     const maxBytes = Math.floor(this.config.max_recv_msg_size_mib * 1024 * 1024);
-    const server = new grpc.Server({ 'grpc.max_receive_message_length': maxBytes });
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': maxBytes, interceptors: [messageFraming(maxBytes)] });
     for (const signal of ['traces', 'logs', 'metrics'] as const) {
       if (!this.handler.consumer(signal)) continue;
       const definition: grpc.ServiceDefinition = {

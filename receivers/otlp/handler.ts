@@ -6,16 +6,18 @@
  *
  * Protobuf traces for pipelines that read no span (`Consumer.takesEncodedTraces`: only
  * `memory_limiter` before OTLP or `nop` exporters) are checked by a validating scan instead of
- * decoded, and handed on as the bytes they came in (`EncodedTraces`), when every resource, scope
- * and span is too small to pass the attribute limits (see {@link limitsProofBytes}); else they
- * are decoded and limited as usual.
+ * decoded, and handed on as the bytes they came in (`EncodedTraces`), when the scan shows that
+ * nothing in them can pass the limits: every resource, scope and span too small to pass the
+ * attribute count and value limits (see {@link limitsProofBytes}), and no attribute key or
+ * name-like string longer in bytes than its limit in characters (see {@link withinLimits}); else
+ * they are decoded and limited as usual.
  */
 import type { Logger } from 'pino';
 import type { Consumer, Payload, ReceiverConsumers, Signal } from '../../src/component.js';
 import { itemCount } from '../../src/component.js';
 import { errorMessage, isPermanent, isRetryable, OtlpDecodeError } from '../../src/errors.js';
 import { decodeLogsJson, decodeMetricsJson, decodeTracesJson } from '../../src/otlp/json.js';
-import { decodeLogsRequest, decodeMetricsRequest, decodeTracesRequest, EncodedTraces, scanTracesRequest } from '../../src/otlp/proto.js';
+import { decodeLogsRequest, decodeMetricsRequest, decodeTracesRequest, EncodedTraces, scanTracesRequest, type TracesScan } from '../../src/otlp/proto.js';
 import type { Telemetry } from '../../src/telemetry.js';
 import { admissionRefusal, loopBusyClock } from '../../src/delivery/admission.js';
 import { endSpan, payloadLinks, selfTracer, selfTracingEnabled, SpanKind, type Span } from '../../src/selftrace.js';
@@ -43,11 +45,11 @@ export function decodeRequest(signal: OtlpSignal, body: Uint8Array, encoding: Wi
       case 'metrics': return { signal, data: decodeMetricsRequest(body) };
     }
   }
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  // As bytes: the JSON decoders refuse a body that is not UTF-8 instead of decoding it with U+FFFD.
   switch (signal) {
-    case 'traces': return { signal, data: decodeTracesJson(text) };
-    case 'logs': return { signal, data: decodeLogsJson(text) };
-    case 'metrics': return { signal, data: decodeMetricsJson(text) };
+    case 'traces': return { signal, data: decodeTracesJson(body) };
+    case 'logs': return { signal, data: decodeLogsJson(body) };
+    case 'metrics': return { signal, data: decodeMetricsJson(body) };
   }
 }
 
@@ -67,6 +69,20 @@ export function limitsProofBytes(limits: OtlpLimits): number {
   return Math.min(byCount, byLength);
 }
 
+/**
+ * Whether a scanned trace request cannot pass `limits`, so that it may travel undecoded: its
+ * largest resource, scope or span within {@link limitsProofBytes} (which bounds attribute counts,
+ * values and the status message, held in the span), and its longest attribute key and name-like
+ * string within their limits in bytes (a string has at most as many UTF-16 units as UTF-8 bytes).
+ */
+export function withinLimits(scan: TracesScan, limits: OtlpLimits, proofBytes = limitsProofBytes(limits)): boolean {
+  return (
+    scan.largest <= proofBytes &&
+    (limits.attribute_key_length_limit === 0 || scan.longestKey <= limits.attribute_key_length_limit) &&
+    (limits.name_length_limit === 0 || scan.longestName <= limits.name_length_limit)
+  );
+}
+
 export class ExportHandler {
   /** Bytes of the request bodies admitted and not yet answered, both transports together. */
   private inFlightBytes = 0;
@@ -80,7 +96,7 @@ export class ExportHandler {
     private readonly consumers: ReceiverConsumers,
     private readonly telemetry: Telemetry,
     private readonly logger: Logger,
-    private readonly limits: OtlpLimits = { attribute_count_limit: 0, attribute_value_length_limit: 0 },
+    private readonly limits: OtlpLimits = { attribute_count_limit: 0, attribute_value_length_limit: 0, attribute_key_length_limit: 0, name_length_limit: 0 },
     admission: OtlpAdmission = { request_limit_mib: 0, max_event_loop_delay: 0 },
   ) {
     this.requestLimitBytes = admission.request_limit_mib * MIB;
@@ -175,8 +191,8 @@ export class ExportHandler {
     try {
       if (signal === 'traces' && encoding === 'proto' && consumer.takesEncodedTraces === true) {
         const scan = scanTracesRequest(body);
-        // Small enough that no limit can be passed: hand the bytes on undecoded.
-        checked = scan.largest <= this.limitsProofBytes;
+        // Nothing in it can pass a limit: hand the bytes on undecoded.
+        checked = withinLimits(scan, this.limits, this.limitsProofBytes);
         payload = checked ? { signal, data: new EncodedTraces(body, scan.spans) } : decodeRequest(signal, body, encoding);
       } else payload = decodeRequest(signal, body, encoding);
     } catch (err) {

@@ -12,7 +12,9 @@
  *   flight would pass `admission::request_limit_mib` (counted by `Content-Length`), 503 with
  *   `Retry-After` and `Connection: close` before any byte of the body is read;
  * - slow clients: `read_header_timeout` for the headers, `read_timeout` for the body (408 and the
- *   connection closed), `idle_timeout` between keep-alive requests.
+ *   connection closed), `idle_timeout` between keep-alive requests;
+ * - a request line and headers over Node's 16 KiB: 414 or 431, and other requests Node's parser
+ *   refuses: 400, answered without resetting the connection (`src/http_client_error.ts`).
  */
 import http from 'node:http';
 import type { Readable } from 'node:stream';
@@ -23,6 +25,7 @@ import type { Logger } from 'pino';
 import { encodeExportResponseJson, encodeStatusJson } from '../../src/otlp/json.js';
 import { encodeExportResponse, encodeStatus } from '../../src/otlp/proto.js';
 import { parseEndpoint } from '../../src/config/schema.js';
+import { answerClientError } from '../../src/http_client_error.js';
 import type { OtlpHttpConfig } from './config.js';
 import type { ExportHandler, ExportOutcome, OtlpSignal, WireEncoding } from './handler.js';
 
@@ -139,6 +142,8 @@ export class OtlpHttpServer {
     const cfg = this.config;
     const app = Fastify({
       logger: false,
+      // 414 / 431 / 408 / 400 for what Node's parser refuses, without resetting the connection.
+      clientErrorHandler: (err, socket) => answerClientError(err, socket),
       bodyLimit: cfg.max_request_body_size,
       forceCloseConnections: 'idle',
       return503OnClosing: true,

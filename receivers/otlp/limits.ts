@@ -1,18 +1,27 @@
 /**
- * Attribute limits of the `otlp` receiver (`limits::attribute_count_limit`,
- * `limits::attribute_value_length_limit`), applied to decoded requests before they enter a
- * pipeline: a span or log record over a limit (its own attributes, its span events' or links',
- * its log body, or the attributes of its resource or scope) is rejected, and the rest accepted.
- * The transport answers with the OTLP partial success (`rejected_spans` / `rejected_log_records`
- * and a message naming the first offence; OTLP specification, "Partial Success"), or 400 when
- * every record was rejected. Metrics are carried opaquely and are bounded by the body size only.
+ * Limits of the `otlp` receiver on what one record may hold (`limits::*`), applied to decoded
+ * requests before they enter a pipeline:
+ * - `attribute_count_limit`: attributes of a span, span event, span link, log record, resource or
+ *   scope, nested map entries and array elements included;
+ * - `attribute_value_length_limit`: a string (characters) or bytes value at any depth, a log body,
+ *   a span status message;
+ * - `attribute_key_length_limit`: an attribute key at any depth (characters);
+ * - `name_length_limit`: span, span event and log event names, log severity text, scope name and
+ *   version, span and link trace state, resource and scope schema URL (characters).
+ * A span or log record over a limit (its own fields, its span events' or links', or those of its
+ * resource or scope) is rejected, and the rest accepted. The transport answers with the OTLP
+ * partial success (`rejected_spans` / `rejected_log_records` and a message naming the first
+ * offence; OTLP specification, "Partial Success"), or 400 when every record was rejected. Metrics
+ * are carried opaquely and are bounded by the body size only. Characters are UTF-16 code units, as
+ * JavaScript counts them (a character outside the Basic Multilingual Plane counts 2).
  *
- * The names follow the OpenTelemetry SDK's attribute limits (`AttributeCountLimit`,
- * `AttributeValueLengthLimit`); unlike an SDK, which truncates, a receiver cannot know what
- * truncation would break, so it rejects.
+ * The attribute limits' names follow the OpenTelemetry SDK's (`AttributeCountLimit`,
+ * `AttributeValueLengthLimit`); the SDK limits neither keys nor names, so those two are the
+ * receiver's own. Unlike an SDK, which truncates, a receiver cannot know what truncation would
+ * break, so it rejects.
  */
 import type { Payload } from '../../src/component.js';
-import type { AnyValue, KeyValue, LogsData, TracesData } from '../../src/pdata.js';
+import type { AnyValue, InstrumentationScope, KeyValue, LogsData, Span, TracesData } from '../../src/pdata.js';
 import type { OtlpLimits } from './config.js';
 
 /** Outcome: what passed, how many records were rejected, and the first reason. */
@@ -21,6 +30,9 @@ export interface LimitResult {
   rejected: number;
   reason?: string;
 }
+
+/** At most 64 characters of `s`, for a message. */
+const short = (s: string) => (s.length > 64 ? s.slice(0, 63) + '…' : s);
 
 class Checker {
   count = 0;
@@ -36,10 +48,24 @@ class Checker {
     return extra ? this.value(extra, 'body') : undefined;
   }
 
+  /** `name_length_limit` on the field `field` holding `s`, or undefined when it is within. */
+  name(field: string, s: string): string | undefined {
+    const max = this.limits.name_length_limit;
+    return max > 0 && s.length > max ? `${field} has ${s.length} characters, over name_length_limit ${max}` : undefined;
+  }
+
+  /** `attribute_value_length_limit` on a text field that is not an attribute (a status message). */
+  text(field: string, s: string): string | undefined {
+    const max = this.limits.attribute_value_length_limit;
+    return max > 0 && s.length > max ? `${field} has ${s.length} characters, over attribute_value_length_limit ${max}` : undefined;
+  }
+
   private kv(kv: KeyValue): string | undefined {
     const max = this.limits.attribute_count_limit;
     if (max > 0 && ++this.count > max) return `more than ${max} attributes (attribute_count_limit)`;
-    return this.value(kv.value, `attribute "${kv.key.length > 64 ? kv.key.slice(0, 63) + '…' : kv.key}"`);
+    const maxKey = this.limits.attribute_key_length_limit;
+    if (maxKey > 0 && kv.key.length > maxKey) return `attribute "${short(kv.key)}" has a key of ${kv.key.length} characters, over attribute_key_length_limit ${maxKey}`;
+    return this.value(kv.value, `attribute "${short(kv.key)}"`);
   }
 
   private value(v: AnyValue, what: string): string | undefined {
@@ -74,21 +100,21 @@ function limitTraces(data: TracesData, c: Checker): { data: TracesData; rejected
   };
   const resourceSpans = [];
   for (const rs of data.resourceSpans) {
-    const bad = c.attrs(rs.resource.attributes);
+    const bad = c.attrs(rs.resource.attributes) ?? c.name('schema_url', rs.schemaUrl);
     if (bad) {
       note(rs.scopeSpans.reduce((s, ss) => s + ss.spans.length, 0), `resource: ${bad}`);
       continue;
     }
     const scopeSpans = [];
     for (const ss of rs.scopeSpans) {
-      const badScope = c.attrs(ss.scope.attributes);
+      const badScope = scopeViolation(c, ss.scope, ss.schemaUrl);
       if (badScope) {
         note(ss.spans.length, `scope: ${badScope}`);
         continue;
       }
       const spans = ss.spans.filter((span) => {
-        const r = c.attrs(span.attributes) ?? firstOf(span.events.map((e) => () => c.attrs(e.attributes))) ?? firstOf(span.links.map((l) => () => c.attrs(l.attributes)));
-        if (r) note(1, `span "${span.name.slice(0, 64)}": ${r}`);
+        const r = spanViolation(c, span);
+        if (r) note(1, `span "${short(span.name)}": ${r}`);
         return !r;
       });
       if (spans.length > 0) scopeSpans.push(spans.length === ss.spans.length ? ss : { ...ss, spans });
@@ -107,20 +133,20 @@ function limitLogs(data: LogsData, c: Checker): { data: LogsData; rejected: numb
   };
   const resourceLogs = [];
   for (const rl of data.resourceLogs) {
-    const bad = c.attrs(rl.resource.attributes);
+    const bad = c.attrs(rl.resource.attributes) ?? c.name('schema_url', rl.schemaUrl);
     if (bad) {
       note(rl.scopeLogs.reduce((s, sl) => s + sl.logRecords.length, 0), `resource: ${bad}`);
       continue;
     }
     const scopeLogs = [];
     for (const sl of rl.scopeLogs) {
-      const badScope = c.attrs(sl.scope.attributes);
+      const badScope = scopeViolation(c, sl.scope, sl.schemaUrl);
       if (badScope) {
         note(sl.logRecords.length, `scope: ${badScope}`);
         continue;
       }
       const logRecords = sl.logRecords.filter((r) => {
-        const why = c.attrs(r.attributes, r.body);
+        const why = c.name('event_name', r.eventName) ?? c.name('severity_text', r.severityText) ?? c.attrs(r.attributes, r.body);
         if (why) note(1, `log record: ${why}`);
         return !why;
       });
@@ -131,17 +157,33 @@ function limitLogs(data: LogsData, c: Checker): { data: LogsData; rejected: numb
   return { data: rejected ? { resourceLogs } : data, rejected, reason };
 }
 
-function firstOf(checks: (() => string | undefined)[]): string | undefined {
-  for (const f of checks) {
-    const r = f();
-    if (r) return r;
+/** The first violation of a scope (its name, version, attributes) or of its group's `schema_url`. */
+function scopeViolation(c: Checker, scope: InstrumentationScope, schemaUrl: string): string | undefined {
+  return c.name('name', scope.name) ?? c.name('version', scope.version) ?? c.name('schema_url', schemaUrl) ?? c.attrs(scope.attributes);
+}
+
+/** The first violation of a span: its name, trace state, status message, attributes, then its events' and links'. */
+function spanViolation(c: Checker, span: Span): string | undefined {
+  const r = c.name('name', span.name) ?? c.name('trace_state', span.traceState) ?? c.text('status message', span.status.message) ?? c.attrs(span.attributes);
+  if (r) return r;
+  for (let i = 0; i < span.events.length; i++) {
+    const e = span.events[i]!;
+    const why = c.name('name', e.name) ?? c.attrs(e.attributes);
+    if (why) return `event ${i}: ${why}`;
+  }
+  for (let i = 0; i < span.links.length; i++) {
+    const l = span.links[i]!;
+    const why = c.name('trace_state', l.traceState) ?? c.attrs(l.attributes);
+    if (why) return `link ${i}: ${why}`;
   }
   return undefined;
 }
 
 /** Removes the records over the limits. Payloads within them are returned as they are. */
 export function applyLimits(p: Payload, limits: OtlpLimits): LimitResult {
-  if (limits.attribute_count_limit === 0 && limits.attribute_value_length_limit === 0) return { payload: p, rejected: 0 };
+  if (limits.attribute_count_limit === 0 && limits.attribute_value_length_limit === 0 && limits.attribute_key_length_limit === 0 && limits.name_length_limit === 0) {
+    return { payload: p, rejected: 0 };
+  }
   const c = new Checker(limits);
   switch (p.signal) {
     case 'traces': {

@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { ExtensionFactory } from '../component.js';
 import { endpoint, parseEndpoint, z } from '../config/schema.js';
 import { listenError } from '../errors.js';
+import { answerClientErrors } from '../http_client_error.js';
 
 export const DEFAULT_HEALTH_ENDPOINT = '127.0.0.1:13133';
 
@@ -50,6 +51,7 @@ export const healthCheckFactory: ExtensionFactory<HealthCheckConfig> = {
       const body = ready ? { status: 'Server available', ...up } : { status: 'Server not available', state };
       res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     });
+    answerClientErrors(server);
     return {
       async start() {
         const ep = parseEndpoint(config.endpoint)!;

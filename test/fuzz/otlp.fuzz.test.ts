@@ -1,28 +1,36 @@
 /**
- * Property-based fuzzing (fast-check) of the OTLP decoders and of the OTLP/HTTP receiver with
- * hostile input: random and mutated bodies, truncated messages, wrong wire types, huge lengths,
- * deep nesting, invalid UTF-8, enormous attribute values, gzip bombs and slow bodies. Every input
- * is either decoded into data that encodes back to itself, or refused with an OtlpDecodeError /
- * a 4xx; nothing crashes, and memory stays bounded. Run counts are kept small so this takes seconds.
+ * Property-based fuzzing (fast-check) of the OTLP decoders and of the OTLP/HTTP and OTLP/gRPC
+ * receivers with hostile input: random and mutated bodies, truncated messages, wrong wire types,
+ * huge lengths, deep nesting, invalid UTF-8, enormous attribute values, keys and names, gzip
+ * bombs, slow bodies, over-long request lines and headers, and gRPC messages with any
+ * Compressed-Flag and encoding. Every input is either decoded into data that encodes back to
+ * itself, or refused with an OtlpDecodeError / a 4xx / the gRPC status the spec gives it; nothing
+ * crashes or resets a connection, and memory stays bounded. Run counts are kept small so this
+ * takes seconds.
  */
 import assert from 'node:assert/strict';
+import { isUtf8 } from 'node:buffer';
+import http2 from 'node:http2';
 import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import type { Payload, ReceiverConsumers } from '../../src/component.js';
 import { itemCount } from '../../src/component.js';
+import { emptySpan } from '../../src/pdata.js';
 import { OtlpDecodeError } from '../../src/errors.js';
 import { decodeLogsJson, decodeMetricsJson, decodeTracesJson, encodeLogsJson, encodeTracesJson } from '../../src/otlp/json.js';
 import { decodeLogsRequest, decodeMetricsRequest, decodeTracesRequest, encodeLogsRequest, encodeTracesRequest } from '../../src/otlp/proto.js';
 import { Telemetry } from '../../src/telemetry.js';
-import { httpSchema, limitsSchema } from '../../receivers/otlp/config.js';
+import { grpcSchema, httpSchema, limitsSchema } from '../../receivers/otlp/config.js';
+import { OtlpGrpcServer } from '../../receivers/otlp/grpc.js';
 import { decodeRequest, ExportHandler } from '../../receivers/otlp/handler.js';
 import { OtlpHttpServer } from '../../receivers/otlp/http.js';
-import { fixtureBodyPlain, fixtureManifest } from '../helpers.js';
+import { fixtureBodyPlain, fixtureManifest, grpcRawCall, sendRaw } from '../helpers.js';
 import { mutate, mutation, varint } from './mutate.js';
 
 const SEED = Number(process.env.OTELYTICS_FUZZ_SEED ?? 20240611);
@@ -101,13 +109,26 @@ describe('fuzz: OTLP protobuf decoders', () => {
     assert.equal(decodesOrRefuses(() => decodeLogsRequest(deeplyNestedLogs(8))) !== undefined, true, 'moderate nesting is fine');
   });
 
-  it('take invalid UTF-8 in strings without failing', () => {
-    const attr = Buffer.from([0x0a, 0x01, 0x61, 0x12, 0x04, 0x0a, 0x02, 0xc3, 0x28]); // key "a", string value with a broken sequence
-    const record = Buffer.concat([Buffer.from([0x32, attr.length]), attr]);
-    const scope = Buffer.concat([Buffer.from([0x12, record.length]), record]);
-    const body = Buffer.concat([Buffer.from([0x0a, scope.length + 2, 0x12, scope.length]), scope]);
-    const data = decodeLogsRequest(body);
+  it('refuse invalid UTF-8 in strings, naming the field, and take any bytes in bytes fields', () => {
+    const logs = (value: number[]) => {
+      const attr = Buffer.from([0x0a, 0x01, 0x61, ...value]); // key "a", then the value
+      const record = Buffer.concat([Buffer.from([0x32, attr.length]), attr]);
+      const scope = Buffer.concat([Buffer.from([0x12, record.length]), record]);
+      return Buffer.concat([Buffer.from([0x0a, scope.length + 2, 0x12, scope.length]), scope]);
+    };
+    assert.throws(() => decodeLogsRequest(logs([0x12, 0x04, 0x0a, 0x02, 0xc3, 0x28])), /resource_logs\[0\]\.scope_logs\[0\]\.log_records\[0\]\.attributes\[0\]\.value\.string_value: invalid UTF-8$/);
+    const data = decodeLogsRequest(logs([0x12, 0x04, 0x3a, 0x02, 0xc3, 0x28])); // the same bytes as bytes_value
     assert.equal(itemCount({ signal: 'logs', data }), 1);
+    // Mutated SDK requests: whatever decodes holds no character that was not sent.
+    fc.assert(
+      fc.property(fc.nat({ max: protoFixtures.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), (i, ms) => {
+        const f = protoFixtures[i]!;
+        const body = mutate(f.body, ms);
+        const decoded = decodesOrRefuses(() => (f.signal === 'traces' ? decodeTracesRequest(body) : decodeLogsRequest(body)));
+        if (decoded && JSON.stringify(decoded).includes('\uFFFD')) assert.ok(body.includes(Buffer.from('\uFFFD')), 'U+FFFD only where it was sent');
+      }),
+      runs(300),
+    );
   });
 });
 
@@ -161,7 +182,8 @@ describe('fuzz: OTLP/JSON decoders', () => {
       fc.property(fc.nat({ max: jsonFixtures.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), (i, ms) => {
         const f = jsonFixtures[i]!;
         const body = mutate(Buffer.from(f.text), ms); // may break UTF-8 sequences too
-        decodesOrRefuses(() => decodeRequest(f.signal, body, 'json'));
+        const decoded = decodesOrRefuses(() => decodeRequest(f.signal, body, 'json'));
+        if (!isUtf8(body)) assert.equal(decoded, undefined, 'a body that is not UTF-8 is refused');
       }),
       runs(200),
     );
@@ -257,15 +279,39 @@ describe('fuzz: OTLP/HTTP receiver', () => {
     assert.ok(grown < 32 * 1024 * 1024, `memory grew by ${Math.round(grown / 1024 / 1024)} MiB`);
   });
 
-  it('rejects enormous attribute values (over the limit: 400 or partial success; over the body limit: 413)', async () => {
-    const doc = (len: number) =>
-      JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ timeUnixNano: '1', eventName: 'e', attributes: [{ key: 'big', value: { stringValue: 'x'.repeat(len) } }] }] }] }] });
+  it('rejects enormous attribute values, keys and names (over the limit: 400 or partial success; over the body limit: 413)', async () => {
+    const record = (len: number, key = 'big', eventName = 'e') => ({ timeUnixNano: '1', eventName, attributes: [{ key, value: { stringValue: 'x'.repeat(len) } }] });
+    const doc = (len: number) => JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [record(len)] }] }] });
     const over = await fetch(base + '/v1/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: doc(100_000) });
     assert.equal(over.status, 400);
     assert.match(await over.text(), /attribute_value_length_limit 4096/);
+    const names = JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [record(1, 'k'.repeat(512 * 1024)), record(1, 'ok', 'e'.repeat(512 * 1024)), record(1)] }] }] });
+    const some = await fetch(base + '/v1/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: names });
+    assert.equal(some.status, 200);
+    assert.match(((await some.json()) as { partialSuccess: { errorMessage: string } }).partialSuccess.errorMessage, /^2 of 3 log records rejected: .*has a key of 524288 characters, over attribute_key_length_limit 256$/);
+    const spanName = encodeTracesRequest({ resourceSpans: [{ resource: { attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 's'.repeat(512 * 1024), version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans: [{ ...emptySpan(), name: 'n'.repeat(512 * 1024) }] }] }] });
+    const scoped = await fetch(base + '/v1/traces', { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: spanName });
+    assert.equal(scoped.status, 400);
+    assert.match(await scoped.text(), /1 of 1 spans rejected: scope: name has 524288 characters, over name_length_limit 4096/);
     const huge = await fetch(base + '/v1/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: doc(MAX_BODY + 1) });
     await huge.arrayBuffer();
     assert.equal(huge.status, 413);
+  });
+
+  it('answers over-long request lines and headers, and broken request heads, with 414, 431 or 400, never a reset', async () => {
+    const head = fc.oneof(
+      fc.integer({ min: 17 * 1024, max: 96 * 1024 }).map((n) => ({ expect: /^41[14]$/, text: `POST /v1/logs?${'q'.repeat(n)} HTTP/1.1\r\nHost: x\r\n\r\n` })),
+      fc.tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 200, max: 4000 })).filter(([n, size]) => n * size > 17 * 1024).map(([n, size]) => ({ expect: /^431$/, text: `POST /v1/logs HTTP/1.1\r\nHost: x\r\n${`x-h: ${'h'.repeat(size)}\r\n`.repeat(n)}\r\n` })),
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 64 }).map((garbage) => ({ expect: /^400$/, text: `@${garbage}\r\n\r\n` })),
+    );
+    await fc.assert(
+      fc.asyncProperty(head, fc.integer({ min: 0, max: 20 }), async (h, more) => {
+        const r = await sendRaw(server.port, h.text, 'z'.repeat(512), more);
+        assert.equal(r.error, undefined, `reset: ${r.response.slice(0, 60)}`);
+        assert.match(r.response.slice(9, 12), h.expect, r.response.slice(0, 80));
+      }),
+      runs(30),
+    );
   });
 
   it('answers 408 to bodies sent slower than read_timeout, in random chunk sizes and pauses', async () => {
@@ -292,5 +338,53 @@ describe('fuzz: OTLP/HTTP receiver', () => {
       }),
       runs(3),
     );
+  });
+});
+
+describe('fuzz: OTLP/gRPC receiver, messages made by hand', () => {
+  const received: Payload[] = [];
+  const consumers: ReceiverConsumers = { logs: { consume: async (p: Payload) => void received.push(p) } };
+  const handler = new ExportHandler('otlp', consumers, new Telemetry(), pino({ level: 'silent' }), limitsSchema.parse({}));
+  const server = new OtlpGrpcServer(grpcSchema.parse({ endpoint: '127.0.0.1:0', max_recv_msg_size_mib: 1 }), handler);
+  let session: http2.ClientHttp2Session;
+  const logs = protoFixtures.filter((f) => f.signal === 'logs').map((f) => f.body);
+
+  before(async () => {
+    await server.start();
+    session = http2.connect(`http://127.0.0.1:${server.port}`);
+  });
+  after(async () => {
+    session.close();
+    await server.shutdown();
+  });
+
+  it('answers every Compressed-Flag, grpc-encoding and body with the status the gRPC spec gives it, and takes only what decodes', async () => {
+    const body = fc.oneof(
+      fc.nat({ max: logs.length - 1 }).map((i) => ({ kind: 'plain', bytes: logs[i]! })),
+      fc.nat({ max: logs.length - 1 }).map((i) => ({ kind: 'gzip', bytes: zlib.gzipSync(logs[i]!) })),
+      fc.nat({ max: logs.length - 1 }).map((i) => ({ kind: 'deflate', bytes: zlib.deflateSync(logs[i]!) })),
+      fc.tuple(fc.nat({ max: logs.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 2 })).map(([i, ms]) => ({ kind: 'mutated gzip', bytes: mutate(zlib.gzipSync(logs[i]!), ms) })),
+      fc.uint8Array({ maxLength: 64 }).map((b) => ({ kind: 'random', bytes: Buffer.from(b) })),
+    );
+    const statuses = new Set<number>();
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(0, 0, 1, 1, 2, 255), fc.constantFrom(undefined, 'identity', 'gzip', 'deflate', 'snappy'), body, async (flag, encoding, b) => {
+        const n = received.length;
+        const r = await grpcRawCall(session, '/opentelemetry.proto.collector.logs.v1.LogsService/Export', flag, b.bytes, encoding ? { 'grpc-encoding': encoding } : {});
+        statuses.add(r.status);
+        const what = `flag ${flag}, ${encoding ?? 'no'} encoding, ${b.kind} body: ${r.status} ${r.message}`;
+        if (flag > 1 || (flag === 1 && (encoding === undefined || encoding === 'identity'))) assert.equal(r.status, grpc.status.INTERNAL, what);
+        else if (flag === 1 && encoding === 'snappy') assert.equal(r.status, grpc.status.UNIMPLEMENTED, what);
+        else assert.ok([grpc.status.OK, grpc.status.INVALID_ARGUMENT].includes(r.status), what);
+        if (r.status === grpc.status.OK) {
+          // Taken only when the bytes, decompressed as the flag says, are the request.
+          const plain = flag === 1 ? (encoding === 'gzip' ? zlib.gunzipSync(b.bytes) : zlib.inflateSync(b.bytes)) : b.bytes;
+          const expected = itemCount({ signal: 'logs', data: decodeLogsRequest(plain) });
+          assert.equal(received.length - n, expected > 0 ? 1 : 0, what);
+        } else assert.equal(received.length, n, what);
+      }),
+      runs(150),
+    );
+    assert.ok(statuses.has(grpc.status.OK) && statuses.has(grpc.status.INVALID_ARGUMENT) && statuses.has(grpc.status.INTERNAL), [...statuses].join(','));
   });
 });

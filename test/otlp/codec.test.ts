@@ -36,6 +36,7 @@ import {
 import type { AnyValue, LogRecord, LogsData, Span, TracesData } from '../../src/pdata.js';
 import { emptyResource, emptyScope, emptySpan, logRecordCount, spanCount } from '../../src/pdata.js';
 import { fixtureManifest, readFixture, type FixtureFile } from '../helpers.js';
+import { INVALID_UTF8, LOGS_STRING_FIELDS, TRACES_STRING_FIELDS, withBytes } from './string_fields.js';
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -487,6 +488,40 @@ describe('malformed protobuf', () => {
     expectDecodeError(() => decodeTracesRequest(traceWithSpan((w) => w.raw(Uint8Array.of(6 << 3, ...new Array(11).fill(0xff), 1)))));
   });
 
+  test('invalid UTF-8 in any string field, short or long, is refused naming the field; valid text is taken as sent', () => {
+    const decoders = [
+      [TRACES_STRING_FIELDS, encodeTracesRequest, decodeTracesRequest],
+      [LOGS_STRING_FIELDS, encodeLogsRequest, decodeLogsRequest],
+    ] as const;
+    for (const [cases, encode, decode] of decoders) {
+      for (const c of cases) {
+        for (const [i, bad] of INVALID_UTF8.entries()) {
+          // Short strings take the decoder's cached path, longer ones its slice-and-check path.
+          const prefix = i % 2 ? '' : 'x'.repeat(i % 4 ? 40 : 300);
+          const body = withBytes((encode as (d: unknown) => Uint8Array)(c.request(`${prefix}ZQ#1`)), 'ZQ#1', bad);
+          expectDecodeError(() => decode(body), `${c.path}: invalid UTF-8`);
+        }
+        for (const text of ['u-2001', 'é', 'Grüße aus Köln — 東京 𝄞', '\uFFFD', `${'x'.repeat(40)}\uFFFD`, `${'x'.repeat(300)}\uFFFD`, 'ü'.repeat(100)]) {
+          const data = c.request(text);
+          assert.deepStrictEqual((decode as (b: Uint8Array) => unknown)((encode as (d: unknown) => Uint8Array)(data)), data, `${c.path} ${text}`);
+        }
+      }
+    }
+  });
+
+  test('two different invalid user ids are refused, not both decoded to U+FFFD', () => {
+    const attr = (id: number[]) => withBytes(encodeTracesRequest(traces([span({ attributes: [{ key: 'user.id', value: { stringValue: 'u-ZQ' } }] })])), 'u-ZQ', id);
+    for (const id of [[0x75, 0x2d, 0xc3, 0x28], [0x75, 0x2d, 0xc3, 0x29]]) {
+      expectDecodeError(() => decodeTracesRequest(attr(id)), 'resource_spans[0].scope_spans[0].spans[0].attributes[0].value.string_value: invalid UTF-8');
+    }
+  });
+
+  test('bytes fields take any bytes: ids and bytes_value are not text', () => {
+    const bytes = Uint8Array.of(0xc3, 0x28, 0xff, 0xed, 0xa0, 0x80);
+    const data = traces([span({ traceId: 'c328ffeda080c328ffeda080c328ffed', spanId: 'ffffffffffffff80', attributes: [{ key: 'raw', value: { bytesValue: bytes } }] })]);
+    assert.deepStrictEqual(decodeTracesRequest(encodeTracesRequest(data)), data);
+  });
+
   test('a Uint8Array view on a larger buffer decodes only its own bytes', () => {
     const buf = encodeTracesRequest(traces([span()]));
     const big = new Uint8Array(buf.length + 10);
@@ -500,6 +535,42 @@ describe('malformed protobuf', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('JSON', () => {
+  /** The JSON path of a proto path: each field name in lowerCamelCase. */
+  const jsonPath = (protoPath: string) => protoPath.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+  test('a body that is not UTF-8 is refused, naming the string that holds the bad bytes, not decoded with U+FFFD', () => {
+    const codecs = [
+      [TRACES_STRING_FIELDS, encodeTracesJson, decodeTracesJson],
+      [LOGS_STRING_FIELDS, encodeLogsJson, decodeLogsJson],
+    ] as const;
+    for (const [cases, encode, decode] of codecs) {
+      for (const c of cases) {
+        for (const bad of INVALID_UTF8) {
+          const body = withBytes(Buffer.from((encode as (d: unknown) => string)(c.request('ZQ#1'))), 'ZQ#1', bad);
+          expectDecodeError(() => (decode as (b: Uint8Array) => unknown)(body), `${jsonPath(c.path)}: invalid UTF-8`);
+        }
+        const data = c.request('Grüße 東京 𝄞 \uFFFD');
+        assert.deepStrictEqual((decode as (b: Uint8Array) => unknown)(Buffer.from((encode as (d: unknown) => string)(data))), data, c.path);
+      }
+    }
+    // Bad bytes outside any string the decoder reads: a field name, between values, at the end.
+    expectDecodeError(() => decodeLogsJson(Buffer.from('{"resourceLogs":[],"x\xff":1}', 'latin1')), 'request: invalid UTF-8 at byte 21');
+    expectDecodeError(() => decodeTracesJson(Buffer.from('{"resourceSpans":[] \xc3}', 'latin1')), 'request: invalid UTF-8 at byte 20');
+    expectDecodeError(() => decodeMetricsJson(Buffer.from('{"resourceMetrics":[]}\xe2\x82', 'latin1')), 'request: invalid UTF-8 at byte 22');
+    // The same metrics body with a bad scope name is named.
+    const metrics = Buffer.from('{"resourceMetrics":[{"scopeMetrics":[{"scope":{"name":"m\xc0\xafx"}}]}]}', 'latin1');
+    expectDecodeError(() => decodeMetricsJson(metrics), 'resourceMetrics[0].scopeMetrics[0].scope.name: invalid UTF-8');
+  });
+
+  test('a lone UTF-16 surrogate escape is refused: it has no UTF-8 encoding; a pair is one character', () => {
+    const logs = (eventName: string) => `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"eventName":"${eventName}"}]}]}]}`;
+    for (const lone of ['\\ud83d', 'a\\ude00', '\\ude00\\ud83d']) {
+      expectDecodeError(() => decodeLogsJson(logs(lone)), /^resourceLogs\[0\]\.scopeLogs\[0\]\.logRecords\[0\]\.eventName: lone UTF-16 surrogate/);
+    }
+    assert.equal(allLogs(decodeLogsJson(logs('\\ud83d\\ude00')))[0]!.eventName, '😀');
+    expectDecodeError(() => decodeTracesJson('{"resourceSpans":[{"resource":{"attributes":[{"key":"\\udbff","value":{}}]}}]}'), /^resourceSpans\[0\]\.resource\.attributes\[0\]\.key: lone UTF-16 surrogate/);
+  });
+
   test('lenient forms: snake_case keys, enum names, numeric strings, uppercase hex, nulls', () => {
     const json = JSON.stringify({
       resource_spans: [

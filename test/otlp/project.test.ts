@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { OtlpDecodeError } from '../../src/errors.js';
 import { AttributeKeys, projectTraces } from '../../src/otlp/proto/project.js';
 import { scanTracesRequest } from '../../src/otlp/proto/scan.js';
 import { decodeTracesRequest } from '../../src/otlp/proto/traces.js';
@@ -126,6 +127,24 @@ describe('projectTraces', () => {
       runs(1500),
     );
     assert.ok(accepted > 50, `only ${accepted} mutated bodies were accepted`);
+  });
+
+  it('never decodes a string with replacement characters: on bytes the scan did not check, invalid UTF-8 is refused when read', () => {
+    const bad = Buffer.from([0x75, 0x2d, 0xc3, 0x28]);
+    const body = len(1, len(2, len(2, len(5, bad), len(15, len(2, bad)))));
+    assert.throws(() => scanTracesRequest(body), /spans\[0\]\.name: invalid UTF-8/);
+    let spans = 0;
+    projectTraces(body, new AttributeKeys(['user.id']), (s) => {
+      spans++;
+      assert.throws(() => s.name(), (err: unknown) => err instanceof OtlpDecodeError && err.message === 'span name: invalid UTF-8');
+      assert.throws(() => s.statusMessage(), (err: unknown) => err instanceof OtlpDecodeError && err.message === 'span status message: invalid UTF-8');
+    });
+    assert.equal(spans, 1);
+    // An attribute asked for is read with its span: the walk stops there.
+    const withValue = len(1, len(2, len(2, len(9, len(1, Buffer.from('user.id')), len(2, len(1, bad))))));
+    assert.throws(() => projectTraces(withValue, new AttributeKeys(['user.id']), () => assert.fail('no span is handed over')), (err: unknown) => err instanceof OtlpDecodeError && err.message === 'attribute value: invalid UTF-8');
+    const nested = len(1, len(2, len(2, len(9, len(1, Buffer.from('user.id')), len(2, len(5, len(1, len(1, bad))))))));
+    assert.throws(() => projectTraces(nested, new AttributeKeys(['user.id']), () => assert.fail('no span is handed over')), /string_value: invalid UTF-8/);
   });
 
   it('takes the first of a repeated attribute key, and the last key and value within one KeyValue', () => {

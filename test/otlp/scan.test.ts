@@ -9,12 +9,13 @@ import fc from 'fast-check';
 import protobuf from 'protobufjs/minimal.js';
 import { OtlpDecodeError } from '../../src/errors.js';
 import { decodeTracesRequest, encodeTracesRequest } from '../../src/otlp/proto/traces.js';
-import { scanTracesRequest } from '../../src/otlp/proto/scan.js';
+import { scanTracesRequest, type TracesScan } from '../../src/otlp/proto/scan.js';
 import { MAX_ANY_VALUE_DEPTH } from '../../src/otlp/wire.js';
-import { spanCount } from '../../src/pdata.js';
+import { spanCount, type AnyValue, type KeyValue, type TracesData } from '../../src/pdata.js';
 import { fixtureBodyPlain, fixtureManifest } from '../helpers.js';
 import { mutate, mutation, varint } from '../fuzz/mutate.js';
-import { field, len } from '../fuzz/traces.js';
+import { field, len, tracesRequest, tracesRequestAnyBytes } from '../fuzz/traces.js';
+import { INVALID_UTF8, TRACES_STRING_FIELDS, withBytes } from './string_fields.js';
 
 const SEED = Number(process.env.OTELYTICS_FUZZ_SEED ?? 20240611);
 const runs = (n: number) => ({ numRuns: n, seed: SEED });
@@ -177,13 +178,56 @@ describe('scanTracesRequest', () => {
     }
   });
 
+  it('measures the longest attribute key (at any depth) and name-like string in bytes, at least as long as the decoder reads them', () => {
+    const bytes = (s: string) => Buffer.byteLength(s);
+    const measured = (data: TracesData) => {
+      let key = 0;
+      let name = 0;
+      const value = (v: AnyValue): void => {
+        if ('arrayValue' in v) v.arrayValue.values.forEach(value);
+        if ('kvlistValue' in v) attrs(v.kvlistValue.values);
+      };
+      const attrs = (kvs: KeyValue[]) => kvs.forEach((kv) => ((key = Math.max(key, bytes(kv.key))), value(kv.value)));
+      for (const rs of data.resourceSpans) {
+        attrs(rs.resource.attributes);
+        name = Math.max(name, bytes(rs.schemaUrl));
+        for (const ss of rs.scopeSpans) {
+          attrs(ss.scope.attributes);
+          name = Math.max(name, bytes(ss.schemaUrl), bytes(ss.scope.name), bytes(ss.scope.version));
+          for (const sp of ss.spans) {
+            attrs(sp.attributes);
+            name = Math.max(name, bytes(sp.name), bytes(sp.traceState));
+            for (const e of sp.events) (attrs(e.attributes), (name = Math.max(name, bytes(e.name))));
+            for (const l of sp.links) (attrs(l.attributes), (name = Math.max(name, bytes(l.traceState))));
+          }
+        }
+      }
+      return { longestKey: key, longestName: name };
+    };
+    const pick = ({ longestKey, longestName }: TracesScan) => ({ longestKey, longestName });
+    for (const body of tracesBodies) assert.deepEqual(pick(scanTracesRequest(body)), measured(decodeTracesRequest(body)));
+    for (const c of TRACES_STRING_FIELDS) {
+      const body = encodeTracesRequest(c.request('ü'.repeat(300)));
+      assert.deepEqual(pick(scanTracesRequest(body)), measured(decodeTracesRequest(body)), c.path);
+    }
+    // A field given twice counts twice in the scan, once (the last) in the decoded request.
+    fc.assert(
+      fc.property(tracesRequest, (body) => {
+        const scan = scanTracesRequest(body);
+        const decoded = measured(decodeTracesRequest(body));
+        assert.ok(scan.longestKey >= decoded.longestKey && scan.longestName >= decoded.longestName, `${JSON.stringify(pick(scan))} ${JSON.stringify(decoded)}`);
+      }),
+      runs(500),
+    );
+  });
+
   it('counts repeated resources and scopes as the merged message', () => {
     const resource = len(1, len(1, Buffer.from('k')), len(2, len(1, Buffer.alloc(40, 0x76)))); // Resource{attributes: [k="vvv…"]}
     const body = len(1, len(1, resource), len(1, resource), len(2, len(2, goodSpan())));
     assert.equal(scanTracesRequest(body).largest, 2 * resource.length);
     assert.equal(largestPart(body), 2 * resource.length);
     assert.equal(assertAgree(body), 'accepted');
-    assert.deepEqual(scanTracesRequest(Buffer.alloc(0)), { spans: 0, largest: 0 });
+    assert.deepEqual(scanTracesRequest(Buffer.alloc(0)), { spans: 0, largest: 0, longestKey: 0, longestName: 0 });
   });
 
   it('refuses a wrong wire type on a span field, as the decoder does', () => {
@@ -271,6 +315,31 @@ describe('scanTracesRequest', () => {
     const groups = (n: number) => request(Buffer.concat([goodSpan(), Buffer.from([...Array(n).fill([0xfb, 0x07]).flat(), ...Array(n).fill([0xfc, 0x07]).flat()])]));
     assert.equal(assertAgree(groups(protobuf.Reader.recursionLimit + 1)), 'accepted');
     refusedWith(groups(protobuf.Reader.recursionLimit + 2), /max depth exceeded/);
+  });
+
+  it('refuses invalid UTF-8 in every string field with the decoder\'s message, and takes any bytes in bytes fields', () => {
+    for (const c of TRACES_STRING_FIELDS) {
+      for (const [i, bad] of INVALID_UTF8.entries()) {
+        // Long non-ASCII strings take Node's validator, short ones the scan's own.
+        const prefix = i % 2 ? '' : 'x'.repeat(i % 4 ? 60 : 300);
+        refusedWith(withBytes(encodeTracesRequest(c.request(`${prefix}ZQ#1`)), 'ZQ#1', bad), new RegExp(`^${c.path.replace(/[.[\]]/g, '\\$&')}: invalid UTF-8$`));
+      }
+      for (const text of ['é', 'Grüße 東京 𝄞', '\uFFFD', 'ü'.repeat(100), 'ü'.repeat(200)]) assert.equal(assertAgree(encodeTracesRequest(c.request(text))), 'accepted', c.path);
+    }
+    const raw = Buffer.from([0xc3, 0x28, 0xff, 0xed, 0xa0, 0x80]);
+    assert.equal(assertAgree(withAttribute(len(7, raw))), 'accepted', 'bytes_value');
+    assert.equal(assertAgree(request(Buffer.concat([len(1, Buffer.alloc(16, 0xff)), len(2, Buffer.from([0xc3, 0x28, 0xc3, 0x28, 0xff, 0xfe, 0x80, 0x80]))]))), 'accepted', 'ids');
+  });
+
+  it('refuses exactly what the decoder refuses, on generated requests with arbitrary bytes in their strings', () => {
+    const seen = { accepted: 0, refused: 0 };
+    fc.assert(
+      fc.property(tracesRequestAnyBytes, (body) => {
+        seen[assertAgree(body)]++;
+      }),
+      runs(2000),
+    );
+    assert.ok(seen.accepted > 50 && seen.refused > 50, JSON.stringify(seen));
   });
 
   it('refuses exactly what the decoder refuses, on mutated fixture bodies', () => {

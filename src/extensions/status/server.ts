@@ -22,6 +22,7 @@ import path from 'node:path';
 import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { errorMessage } from '../../errors.js';
+import { answerClientError } from '../../http_client_error.js';
 import type { PipelineGraph } from './graph.js';
 import { playgroundPipelines, type PlaygroundRequest } from './playground.js';
 import type { PlaygroundRunner } from './runner.js';
@@ -94,7 +95,7 @@ export function buildStatusServer(d: StatusServerDeps): { app: FastifyInstance; 
   const token = d.cfg.auth.bearer_token;
   const boundHost = d.cfg.endpoint.slice(0, d.cfg.endpoint.lastIndexOf(':')).replace(/^\[|\]$/g, '');
   const streams = new Set<ServerResponse>();
-  const app = Fastify({ logger: false, bodyLimit: d.cfg.playground.max_input_bytes, forceCloseConnections: true });
+  const app = Fastify({ logger: false, bodyLimit: d.cfg.playground.max_input_bytes, forceCloseConnections: true, clientErrorHandler: (err, socket) => answerClientError(err, socket) });
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     reply.headers(SECURITY_HEADERS);

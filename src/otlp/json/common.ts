@@ -3,10 +3,12 @@
  * `InstrumentationScope`), the document root, and the request → resource → scope nesting of
  * `Export{Trace,Logs}ServiceRequest`, in both directions.
  */
+import { isUtf8 } from 'node:buffer';
 import { OtlpDecodeError } from '../../errors.js';
 import type { AnyValue, InstrumentationScope, KeyValue, Resource } from '../../pdata.js';
-import { MAX_ANY_VALUE_DEPTH } from '../wire.js';
-import { asArray, asObject, at, bytes, child, dbl, fail, get, i64, isObject, path, str, u32, type Obj } from './values.js';
+import { invalidUtf8At } from '../utf8.js';
+import { bufferOf, MAX_ANY_VALUE_DEPTH } from '../wire.js';
+import { asArray, asObject, at, bytes, child, dbl, fail, get, i64, invalidUtf8Named, invalidUtf8Offset, isObject, path, setInvalidUtf8Offset, str, u32, type Obj } from './values.js';
 
 /** An `AnyValue` at nesting `level`, found under `key` of the current object (`""`: the current value). */
 export function anyValue(v: unknown, key: string, level: number): AnyValue {
@@ -112,27 +114,58 @@ export function eachObject<T>(o: Obj, camel: string, snake: string, fn: (x: Obj)
   return out;
 }
 
-/** Parses the document and checks that it is an object. */
-export function parseRoot(text: string): Obj {
+/**
+ * Parses the document and checks that it is an object. A body given as bytes must be UTF-8 (RFC
+ * 8259, §8.1): Node's decoder would turn invalid sequences into U+FFFD and make different values
+ * equal. A body that is not is parsed with each byte that begins no valid sequence as a lone
+ * surrogate, which `str` finds in the string holding it, so that the error names it (see `guard`).
+ */
+export function parseRoot(body: string | Uint8Array): Obj {
   path.length = 0;
+  let text: string;
+  if (typeof body === 'string') text = body;
+  else if (body instanceof Uint8Array) {
+    const buf = bufferOf(body);
+    if (isUtf8(buf)) text = buf.toString('utf8');
+    else {
+      const first = invalidUtf8At(buf, 0, buf.length);
+      setInvalidUtf8Offset(first);
+      text = '';
+      let from = 0;
+      for (let bad = first; bad >= 0; bad = invalidUtf8At(buf, from, buf.length)) {
+        text += buf.toString('utf8', from, bad) + '\uD800';
+        from = bad + 1;
+      }
+      text += buf.toString('utf8', from);
+    }
+  } else text = String(body);
   let doc: unknown;
   try {
-    doc = JSON.parse(typeof text === 'string' ? text : String(text));
+    doc = JSON.parse(text);
   } catch (err) {
     throw new OtlpDecodeError(`invalid JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
   return asObject(doc, undefined);
 }
 
-/** Runs a decoder; any failure other than an `OtlpDecodeError` is reported as one at the current path. */
+/**
+ * Runs a decoder; any failure other than an `OtlpDecodeError` is reported as one at the current
+ * path. A body that is not UTF-8 always fails: with `<path>: invalid UTF-8` naming the first
+ * string the decoder reads that holds a bad sequence, else (bad bytes only outside the strings it
+ * reads, such as in a field name) with `request: invalid UTF-8 at byte <offset of the first>`.
+ */
 export function guard<T>(fn: () => T): T {
   try {
-    return fn();
+    const out = fn();
+    if (invalidUtf8Offset >= 0) throw new OtlpDecodeError(`request: invalid UTF-8 at byte ${invalidUtf8Offset}`);
+    return out;
   } catch (err) {
+    if (invalidUtf8Offset >= 0 && !invalidUtf8Named) throw new OtlpDecodeError(`request: invalid UTF-8 at byte ${invalidUtf8Offset}`);
     if (err instanceof OtlpDecodeError) throw err;
     throw new OtlpDecodeError(`${at()}: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     path.length = 0;
+    setInvalidUtf8Offset(-1);
   }
 }
 

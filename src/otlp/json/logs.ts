@@ -62,9 +62,10 @@ function resourceLogs(o: Obj): ResourceLogs {
  * Decodes an OTLP/JSON `ExportLogsServiceRequest` into pdata `LogsData` (conventions as in
  * `decodeTracesJson`; `eventName` is the record's own `eventName`, `""` when absent).
  *
- * @throws OtlpDecodeError for invalid JSON or a malformed value, naming its JSON path.
+ * @throws OtlpDecodeError for invalid JSON or a malformed value, naming its JSON path; for a body
+ *   that is not UTF-8 or a string with a lone surrogate (see `decodeTracesJson`).
  */
-export function decodeLogsJson(text: string): LogsData {
+export function decodeLogsJson(text: string | Uint8Array): LogsData {
   return guard(() => {
     const root = parseRoot(text);
     return { resourceLogs: eachObject(root, 'resourceLogs', 'resource_logs', resourceLogs) };

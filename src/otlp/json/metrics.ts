@@ -258,9 +258,10 @@ let pointCount = 0;
  * `ExportMetricsServiceRequest` (fields at their proto3 default omitted; unknown JSON fields
  * dropped), `dataPointCount` the number of data points of every metric.
  *
- * @throws OtlpDecodeError for invalid JSON or a malformed value, naming its JSON path.
+ * @throws OtlpDecodeError for invalid JSON or a malformed value, naming its JSON path; for a body
+ *   that is not UTF-8 or a string with a lone surrogate (see `decodeTracesJson`).
  */
-export function decodeMetricsJson(text: string): MetricsData {
+export function decodeMetricsJson(text: string | Uint8Array): MetricsData {
   return guard(() => {
     const root = parseRoot(text);
     pointCount = 0;

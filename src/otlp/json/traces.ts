@@ -95,10 +95,15 @@ function resourceSpans(o: Obj): ResourceSpans {
  * `decodeTracesRequest` gives for the protobuf encoding of the same request. Ids are normalised to
  * lowercase hex; timestamps to canonical decimal strings; absent fields get pdata's defaults.
  *
+ * `text` is the document, or the body's bytes, which must be UTF-8 (RFC 8259, §8.1).
+ *
  * @throws OtlpDecodeError for invalid JSON, or a value of the wrong type or form, naming its JSON
- *   path (ids must be 32/16 hex digits or empty; AnyValue nesting is limited to 32 levels).
+ *   path (ids must be 32/16 hex digits or empty; AnyValue nesting is limited to 32 levels); for a
+ *   body that is not UTF-8 (`<path>: invalid UTF-8` naming the first string read that holds a bad
+ *   sequence, else `request: invalid UTF-8 at byte <offset>`), and for a string with a lone UTF-16
+ *   surrogate (an unpaired `\ud800`-style escape), which has no UTF-8 encoding.
  */
-export function decodeTracesJson(text: string): TracesData {
+export function decodeTracesJson(text: string | Uint8Array): TracesData {
   return guard(() => {
     const root = parseRoot(text);
     return { resourceSpans: eachObject(root, 'resourceSpans', 'resource_spans', resourceSpans) };

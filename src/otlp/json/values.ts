@@ -54,9 +54,41 @@ export function asArray(v: unknown, key: string): readonly unknown[] {
 }
 const EMPTY: readonly unknown[] = [];
 
+/**
+ * Byte offset of the first invalid UTF-8 sequence in the body being decoded, -1 when it has none
+ * (set by `parseRoot`, which then parses the body with each invalid sequence as a lone surrogate,
+ * so that the string holding it is found and named).
+ */
+export let invalidUtf8Offset = -1;
+/** Whether a string holding an invalid sequence was read, and named in the error. */
+export let invalidUtf8Named = false;
+
+/** Starts (or, with -1, ends) the decoding of a body whose first invalid UTF-8 sequence is at byte `offset`. */
+export function setInvalidUtf8Offset(offset: number): void {
+  invalidUtf8Offset = offset;
+  invalidUtf8Named = false;
+}
+
+/** `String.prototype.isWellFormed` (ES2024; Node 20 has it). */
+interface WellFormed {
+  isWellFormed(): boolean;
+}
+
+/**
+ * A `string` field; `""` when absent. Its text must be Unicode: a lone UTF-16 surrogate, which only
+ * a `\ud800`-style escape can produce in a valid body, has no UTF-8 encoding and would leave the
+ * gateway as U+FFFD or as bytes that are not UTF-8.
+ */
 export function str(v: unknown, key: string): string {
   if (v === undefined || v === null) return '';
   if (typeof v !== 'string') fail(key, 'expected a string');
+  if (!(v as unknown as WellFormed).isWellFormed()) {
+    if (invalidUtf8Offset >= 0) {
+      invalidUtf8Named = true;
+      fail(key, 'invalid UTF-8');
+    }
+    fail(key, 'lone UTF-16 surrogate (a \\ud800-\\udfff escape without its pair); strings must be Unicode text');
+  }
   return v;
 }
 

@@ -13,10 +13,14 @@
  *   `Status` given more than once are merged, as protobuf merges messages;
  * - an attribute key given more than once: the first `KeyValue` counts (as `findAttribute`);
  * - defaults: ids and strings `""`, times `"0"`, kind and status code 0, a `KeyValue` without a
- *   value has the empty AnyValue `{}`.
+ *   value has the empty AnyValue `{}`;
+ * - strings are valid UTF-8 (the scan refuses any other), never decoded with replacement
+ *   characters: on bytes the scan did not check, a string that is not valid UTF-8 throws an
+ *   `OtlpDecodeError` when it is read.
  * Messages and field numbers: opentelemetry-proto `trace/v1/trace.proto`, `common/v1/common.proto`,
  * `resource/v1/resource.proto`.
  */
+import { OtlpDecodeError } from '../../errors.js';
 import type { AnyValue } from '../../pdata.js';
 import { I32, I64, LEN, VARINT, bufferOf, hexOf, uint64ToDecimal } from '../wire.js';
 import { F_ANY_VALUE, readAnyValue } from './common.js';
@@ -96,12 +100,14 @@ export class ProjectedSpan {
     return this.spanIdAt < 0 ? '' : hexOf(this.buf, this.spanIdAt, 8);
   }
 
+  /** @throws OtlpDecodeError when the name is not valid UTF-8 (a request the scan did not check). */
   name(): string {
-    return this.nameAt < 0 ? '' : stringAt(this.buf, this.nameAt, this.nameEnd);
+    return this.nameAt < 0 ? '' : textAt(this.buf, this.nameAt, this.nameEnd, 'span name');
   }
 
+  /** @throws OtlpDecodeError when the message is not valid UTF-8 (a request the scan did not check). */
   statusMessage(): string {
-    return this.messageAt < 0 ? '' : stringAt(this.buf, this.messageAt, this.messageEnd);
+    return this.messageAt < 0 ? '' : textAt(this.buf, this.messageAt, this.messageEnd, 'span status message');
   }
 
   /** Start time, Unix nanoseconds as a decimal string (`"0"` when absent). */
@@ -116,6 +122,17 @@ export class ProjectedSpan {
 }
 
 const EMPTY: Uint8Array = Buffer.alloc(0);
+
+/**
+ * The string in bytes [start, end) of `b`. The scan has refused invalid UTF-8 in every `string`
+ * field already; a projection of bytes it did not check refuses it here rather than decode it
+ * with replacement characters.
+ */
+function textAt(b: Uint8Array, start: number, end: number, what: string): string {
+  const s = stringAt(b, start, end);
+  if (s === undefined) throw new OtlpDecodeError(`${what}: invalid UTF-8`);
+  return s;
+}
 
 function timestampAt(b: Uint8Array, p: number): string {
   if (p < 0) return '0';
@@ -177,7 +194,7 @@ function skipField(p: number, wt: number, num: number): number {
 function valueAt(start: number, end: number): AnyValue {
   if (b[start] === 0x0a) {
     const n = varint(start + 1);
-    if (nx + n === end) return { stringValue: stringAt(b, nx, end) };
+    if (nx + n === end) return { stringValue: textAt(b, nx, end, 'attribute value') };
   }
   const r = (reader ??= readerOf(b));
   r.pos = start;

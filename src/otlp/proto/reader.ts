@@ -6,6 +6,7 @@
  */
 import protobuf from 'protobufjs/minimal.js';
 import { OtlpDecodeError } from '../../errors.js';
+import { invalidUtf8At, isUtf8Range } from '../utf8.js';
 import { I32, I64, LEN, VARINT, WIRE_NAMES, bufferOf, hexOf, int64Value, uint64ToDecimal } from '../wire.js';
 
 export type Reader = protobuf.Reader;
@@ -122,7 +123,12 @@ const STRING_CACHE_SIZE = 4096;
 const STRING_CACHE_MAX_LEN = 32;
 const stringCache: string[] = new Array<string>(STRING_CACHE_SIZE).fill('');
 
-/** A `string` field (UTF-8; invalid sequences decode to U+FFFD). */
+/**
+ * A `string` field.
+ *
+ * @throws OtlpDecodeError `<path>: invalid UTF-8` when its bytes are not valid UTF-8 (proto3
+ *   `string` fields must be; see `../utf8.ts`).
+ */
 export function readString(r: Reader, wt: number): string {
   if (wt !== LEN) wrongWireType(wt, LEN);
   const len = r.size();
@@ -130,17 +136,28 @@ export function readString(r: Reader, wt: number): string {
   const end = start + len;
   if (end > r.len) fail(`length ${len} runs past the end of the enclosing message (${r.len - start} bytes left)`);
   r.pos = end;
-  return stringAt(r.buf, start, end);
+  return stringAt(r.buf, start, end) ?? fail('invalid UTF-8');
 }
 
-/** The UTF-8 string in bytes [start, end) of `b`, a Node `Buffer` (invalid sequences decode to U+FFFD). */
-export function stringAt(b: Uint8Array, start: number, end: number): string {
+/**
+ * The UTF-8 string in bytes [start, end) of `b`, a Node `Buffer`; undefined when the bytes are
+ * not valid UTF-8.
+ *
+ * ASCII needs no check. Other bytes are decoded first: Node's decoder turns every invalid sequence
+ * into U+FFFD, so a string without U+FFFD came from valid bytes, and only one with it (sent as
+ * such, or replaced) has its bytes checked. Short non-ASCII strings are checked from their first
+ * non-ASCII byte instead.
+ */
+export function stringAt(b: Uint8Array, start: number, end: number): string | undefined {
   const len = end - start;
-  if (len > STRING_CACHE_MAX_LEN) return (b as unknown as NodeBufferSlices).utf8Slice(start, end);
+  if (len > STRING_CACHE_MAX_LEN) {
+    const s = (b as unknown as NodeBufferSlices).utf8Slice(start, end);
+    return s.indexOf('\uFFFD') < 0 || isUtf8Range(b, start, end) ? s : undefined;
+  }
   let h = len;
   for (let i = start; i < end; i++) {
     const c = b[i]!;
-    if (c >= 128) return (b as unknown as NodeBufferSlices).utf8Slice(start, end);
+    if (c >= 128) return invalidUtf8At(b, i, end) < 0 ? (b as unknown as NodeBufferSlices).utf8Slice(start, end) : undefined;
     h = (Math.imul(h, 31) + c) | 0;
   }
   const slot = h & (STRING_CACHE_SIZE - 1);

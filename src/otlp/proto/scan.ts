@@ -15,7 +15,7 @@
  */
 import { OtlpDecodeError } from '../../errors.js';
 import { I32, I64, MAX_ANY_VALUE_DEPTH, VARINT } from '../wire.js';
-import { b, begin, fail, finish, fixedField, idField, lenField, message, nx, pop, push, readTag, skipInt64, skipUnknown, tagAt, timestamp, varintField, wrongWireType } from './scan_wire.js';
+import { b, begin, fail, finish, fixedField, idField, lenField, message, nx, pop, push, readTag, skipInt64, skipUnknown, stringField, tagAt, timestamp, varintField, wrongWireType } from './scan_wire.js';
 import { K_ARRAY, K_ARRAY_ELEMENT, K_ATTRIBUTE, K_EVENT, K_KVLIST, K_KVLIST_ELEMENT, K_LINK, K_RESOURCE, K_RESOURCE_SPANS, K_SCOPE, K_SCOPE_SPANS, K_SPAN, K_STATUS, K_VALUE } from './scan_wire.js';
 
 /** What a validating scan of an ExportTraceServiceRequest found. */
@@ -31,10 +31,38 @@ export interface TracesScan {
    * than `n`.
    */
   largest: number;
+  /**
+   * The longest `KeyValue.key` of the request, at any depth, in bytes. Every occurrence counts,
+   * also one that a later occurrence of the same field replaces when decoded.
+   */
+  longestKey: number;
+  /**
+   * The longest name-like string of the request, in bytes, counted as `longestKey`: span name,
+   * span event name, span and link `trace_state`, scope name and version, resource and scope
+   * `schema_url`.
+   */
+  longestName: number;
 }
 
 /** Largest Resource / Scope / Span body seen so far in the current scan. */
 let largest = 0;
+/** Longest attribute key and name-like string seen so far in the current scan, bytes. */
+let longestKey = 0;
+let longestName = 0;
+
+/** An attribute key: a `string` field whose length is kept in `longestKey`. */
+function keyField(p: number, end: number, wt: number, field: number): number {
+  const e = stringField(p, end, wt, field);
+  if (e - nx > longestKey) longestKey = e - nx;
+  return e;
+}
+
+/** A name-like `string` field, whose length is kept in `longestName`. */
+function nameField(p: number, end: number, wt: number, field: number): number {
+  const e = stringField(p, end, wt, field);
+  if (e - nx > longestName) longestName = e - nx;
+  return e;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Messages. Each scans the body [p, end) of one message; the loop reads a tag (field number 0 is
@@ -51,6 +79,8 @@ function scanAnyValue(p: number, end: number, level: number): void {
     const wt = t & 7;
     switch (f) {
       case 1:
+        p = stringField(p, end, wt, f);
+        break;
       case 7:
         p = lenField(p, end, wt, f);
         break;
@@ -114,7 +144,7 @@ function scanKeyValue(p: number, end: number, level: number): void {
     p = nx;
     const f = t >>> 3;
     const wt = t & 7;
-    if (f === 1) p = lenField(p, end, wt, f);
+    if (f === 1) p = keyField(p, end, wt, f);
     else if (f === 2) {
       const e = message(p, end, wt, f);
       push(K_VALUE, -1);
@@ -162,7 +192,7 @@ function scanScope(p: number, end: number, attrs: number): number {
     p = nx;
     const f = t >>> 3;
     const wt = t & 7;
-    if (f === 1 || f === 2) p = lenField(p, end, wt, f);
+    if (f === 1 || f === 2) p = nameField(p, end, wt, f);
     else if (f === 3) p = attribute(p, end, wt, f, attrs++);
     else if (f === 4) p = varintField(p, end, wt, f);
     else p = skipUnknown(p, end, wt, f);
@@ -183,7 +213,7 @@ function scanEvent(p: number, end: number): void {
         p = timestamp(p, end, wt, f);
         break;
       case 2:
-        p = lenField(p, end, wt, f);
+        p = nameField(p, end, wt, f);
         break;
       case 3:
         p = attribute(p, end, wt, f, attrs++);
@@ -216,7 +246,7 @@ function scanLink(p: number, end: number): void {
         p = idField(p, end, wt, f, 8);
         break;
       case 3:
-        p = lenField(p, end, wt, f);
+        p = nameField(p, end, wt, f);
         break;
       case 4:
         p = attribute(p, end, wt, f, attrs++);
@@ -240,7 +270,7 @@ function scanStatus(p: number, end: number): void {
     p = nx;
     const f = t >>> 3;
     const wt = t & 7;
-    if (f === 2) p = lenField(p, end, wt, f);
+    if (f === 2) p = stringField(p, end, wt, f);
     else if (f === 3) p = varintField(p, end, wt, f);
     else p = skipUnknown(p, end, wt, f);
   }
@@ -276,7 +306,7 @@ function scanSpan(p: number, end: number): void {
         break;
       case 3:
       case 5:
-        p = lenField(p, end, wt, f);
+        p = nameField(p, end, wt, f);
         break;
       case 6:
       case 10:
@@ -351,7 +381,7 @@ function scanScopeSpans(p: number, end: number): number {
       scopeAttrs = scanScope(s, e, scopeAttrs);
       pop();
       p = e;
-    } else if (f === 3) p = lenField(p, end, wt, f);
+    } else if (f === 3) p = nameField(p, end, wt, f);
     else p = skipUnknown(p, end, wt, f);
   }
   return spans;
@@ -383,7 +413,7 @@ function scanResourceSpans(p: number, end: number): number {
       resourceAttrs = scanResource(s, e, resourceAttrs);
       pop();
       p = e;
-    } else if (f === 3) p = lenField(p, end, wt, f);
+    } else if (f === 3) p = nameField(p, end, wt, f);
     else p = skipUnknown(p, end, wt, f);
   }
   return spans;
@@ -397,10 +427,12 @@ function scanResourceSpans(p: number, end: number): number {
  * varints within their message), the same wire type for every known field at every level, trace
  * ids of 16 bytes and span ids of 8 (or empty), AnyValue nesting up to `MAX_ANY_VALUE_DEPTH`
  * levels, unknown fields skipped as protobuf skips them (groups matched, nested at most
- * `protobuf.Reader.recursionLimit` deep). String contents are not checked (invalid UTF-8 is
- * accepted, as the decoder accepts it). Allocates nothing per field.
+ * `protobuf.Reader.recursionLimit` deep), every `string` field valid UTF-8 (`bytes` fields, ids
+ * and `bytes_value`, are not checked). Allocates nothing per field but a view of a long non-ASCII
+ * string for Node's UTF-8 check.
  *
- * @returns the span count and the largest Resource / InstrumentationScope / Span encoding.
+ * @returns the span count, the largest Resource / InstrumentationScope / Span encoding, and the
+ *   longest attribute key and name-like string.
  * @throws OtlpDecodeError naming the proto path, e.g.
  *   `resource_spans[0].scope_spans[0].spans[3].trace_id: expected 16 bytes, got 5`, for exactly
  *   the inputs on which `decodeTracesRequest` throws.
@@ -409,6 +441,8 @@ export function scanTracesRequest(buf: Uint8Array): TracesScan {
   if (!(buf instanceof Uint8Array)) throw new OtlpDecodeError('request: body is not a byte array');
   begin(buf);
   largest = 0;
+  longestKey = 0;
+  longestName = 0;
   let spans = 0;
   let groups = 0;
   let p = 0;
@@ -427,7 +461,7 @@ export function scanTracesRequest(buf: Uint8Array): TracesScan {
         p = e;
       } else p = skipUnknown(p, end, wt, f);
     }
-    return { spans, largest };
+    return { spans, largest, longestKey, longestName };
   } finally {
     finish();
   }

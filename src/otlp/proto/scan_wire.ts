@@ -7,6 +7,7 @@
  */
 import protobuf from 'protobufjs/minimal.js';
 import { OtlpDecodeError } from '../../errors.js';
+import { isUtf8Range, NATIVE_UTF8_FROM } from '../utf8.js';
 import { I32, I64, LEN, MAX_ANY_VALUE_DEPTH, VARINT, WIRE_NAMES } from '../wire.js';
 import { F_ANY_VALUE, F_KEY_VALUE, F_RESOURCE, F_SCOPE, F_VALUES } from './common.js';
 import type { FieldNames } from './reader.js';
@@ -14,6 +15,8 @@ import { F_EVENT, F_LINK, F_RESOURCE_SPANS, F_SCOPE_SPANS, F_SPAN, F_STATUS, F_T
 
 // State of the current scan (a scan never yields, so one set suffices).
 export let b: Uint8Array = new Uint8Array(0);
+/** The same bytes, for reading four at a time. */
+let view = new DataView(b.buffer);
 /** Position after the varint or message header read last by a helper. */
 export let nx = 0;
 /** Group nesting limit of the protobufjs reader, read at the start of each scan. */
@@ -63,6 +66,7 @@ export function pop(): void {
 /** Starts a scan of `buf`. */
 export function begin(buf: Uint8Array): void {
   b = buf;
+  view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   depth = 1;
   groupLimit = protobuf.Reader.recursionLimit;
 }
@@ -70,9 +74,11 @@ export function begin(buf: Uint8Array): void {
 /** Ends a scan: the buffer is not kept. */
 export function finish(): void {
   b = EMPTY;
+  view = EMPTY_VIEW;
 }
 
 const EMPTY = new Uint8Array(0);
+const EMPTY_VIEW = new DataView(EMPTY.buffer);
 
 /** The proto path of field `field` (0: none) of the current message, as the decoder writes it. */
 function where(field: number): string {
@@ -186,9 +192,37 @@ export function skipInt64(p: number, end: number, field: number): number {
 // Fields. Each returns the position after the field; `p` is just after the tag.
 // ---------------------------------------------------------------------------------------------
 
-/** A `string` or `bytes` field: checked as an embedded message's header is. */
+/** A `bytes` field: checked as an embedded message's header is. */
 export function lenField(p: number, end: number, wt: number, field: number): number {
   return message(p, end, wt, field);
+}
+
+/**
+ * A `string` field: its header as a `bytes` field's, and its bytes valid UTF-8 (as the decoder's
+ * `readString`); returns the end of its bytes and leaves `nx` at their start. Long strings go to
+ * Node's validator at once; in shorter ones, most of them, ASCII is told apart four bytes at a
+ * time (a last read overlapping the others covers the tail), and only other strings are validated.
+ */
+export function stringField(p: number, end: number, wt: number, field: number): number {
+  const e = message(p, end, wt, field);
+  const s = nx;
+  if (e - s >= NATIVE_UTF8_FROM) {
+    if (!isUtf8Range(b, s, e)) fail(field, 'invalid UTF-8');
+    return e;
+  }
+  let high: number;
+  if (e - s >= 4) {
+    const v = view;
+    high = v.getInt32(e - 4, true);
+    for (let i = s; i < e - 4; i += 4) high |= v.getInt32(i, true);
+    high &= 0x80808080;
+  } else {
+    high = 0;
+    for (let i = s; i < e; i++) high |= b[i]!;
+    high &= 0x80;
+  }
+  if (high !== 0 && !isUtf8Range(b, s, e)) fail(field, 'invalid UTF-8');
+  return e;
 }
 
 /** A trace id (`n` = 16) or span id (`n` = 8): `n` bytes or none. */

@@ -186,7 +186,10 @@ function readResourceSpans(r: Reader): ResourceSpans {
  *
  * @throws OtlpDecodeError naming the proto path, for any malformed input: truncation, a length
  *   past its message, a wrong wire type for a known field, a trace id that is not 16 bytes or a
- *   span id that is not 8 (when non-empty), AnyValue nesting deeper than 32 levels.
+ *   span id that is not 8 (when non-empty), AnyValue nesting deeper than 32 levels, a `string`
+ *   field that is not valid UTF-8 (`…value.string_value: invalid UTF-8`; proto3 requires it, and
+ *   decoding with replacement characters would make different values equal). `bytes` fields (ids,
+ *   `bytes_value`) take any bytes.
  */
 export function decodeTracesRequest(buf: Uint8Array): TracesData {
   const data: TracesData = { resourceSpans: [] };

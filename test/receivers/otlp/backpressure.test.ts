@@ -9,17 +9,42 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs/minimal.js';
 import { pino } from 'pino';
 import type { Payload, ReceiverConsumers } from '../../../src/component.js';
 import { itemCount } from '../../../src/component.js';
 import { registerAdmissionGate } from '../../../src/delivery/admission.js';
 import { RetryableError } from '../../../src/errors.js';
+import { encodeLogsJson } from '../../../src/otlp/json.js';
+import { decodeTracesRequest, EncodedTraces, encodeLogsRequest, encodeTracesRequest } from '../../../src/otlp/proto.js';
+import type { LogRecord, LogsData, TracesData } from '../../../src/pdata.js';
 import { Telemetry } from '../../../src/telemetry.js';
 import { admissionSchema, grpcSchema, httpSchema, limitsSchema } from '../../../receivers/otlp/config.js';
 import { OtlpGrpcServer } from '../../../receivers/otlp/grpc.js';
 import { ExportHandler } from '../../../receivers/otlp/handler.js';
 import { OtlpHttpServer } from '../../../receivers/otlp/http.js';
 import { fixtureBodyPlain, fixtureManifest } from '../../helpers.js';
+
+/** The partial_success of an Export*ServiceResponse: {1: ExportPartialSuccess{1: rejected (int64), 2: error_message}}. */
+function decodePartial(buf: Uint8Array): { rejectedLogRecords: string; errorMessage: string } {
+  const out = { rejectedLogRecords: '0', errorMessage: '' };
+  const r = protobuf.Reader.create(buf);
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    if (tag >>> 3 !== 1) {
+      r.skipType(tag & 7);
+      continue;
+    }
+    const p = protobuf.Reader.create(r.bytes());
+    while (p.pos < p.len) {
+      const t = p.uint32();
+      if (t >>> 3 === 1) out.rejectedLogRecords = String(p.int64());
+      else if (t >>> 3 === 2) out.errorMessage = p.string();
+      else p.skipType(t & 7);
+    }
+  }
+  return out;
+}
 
 const logger = pino({ level: 'silent' });
 const received: Payload[] = [];
@@ -173,6 +198,96 @@ describe('otlp receiver back-pressure and limits', () => {
     const all = await fetch(base + '/v1/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: logsJson([{ attributes: [attr('huge', 1000)] }]) });
     assert.equal(all.status, 400);
     assert.match(((await all.json()) as { message: string }).message, /1 of 1 log records rejected/);
+  });
+
+  it('rejects records whose event name, attribute key (at any depth) or other name passes its length limit, over HTTP (JSON and protobuf) and gRPC', async () => {
+    const record = (over: Partial<LogRecord>): LogRecord => ({
+      timeUnixNano: '1', observedTimeUnixNano: '0', severityNumber: 9, severityText: 'INFO', body: {}, attributes: [], droppedAttributesCount: 0, flags: 0, traceId: '', spanId: '', eventName: 'cart.item_added', ...over,
+    });
+    const logs = (records: LogRecord[]): LogsData => ({ resourceLogs: [{ resource: { attributes: [], droppedAttributesCount: 0 }, scopeLogs: [{ scope: { name: 'cart', version: '', attributes: [], droppedAttributesCount: 0 }, logRecords: records, schemaUrl: '' }], schemaUrl: '' }] });
+    const huge = logs([
+      record({}),
+      record({ eventName: 'e'.repeat(10 * 1024 * 1024) }),
+      record({ attributes: [{ key: 'k'.repeat(5 * 1024 * 1024), value: { stringValue: 'v' } }] }),
+    ]);
+    for (const [body, contentType] of [
+      [encodeLogsJson(huge), 'application/json'],
+      [encodeLogsRequest(huge), 'application/x-protobuf'],
+    ] as const) {
+      const before = received.length;
+      const r = await fetch(base + '/v1/logs', { method: 'POST', headers: { 'content-type': contentType }, body });
+      assert.equal(r.status, 200, contentType);
+      const partial = contentType === 'application/json' ? ((await r.json()) as { partialSuccess: { rejectedLogRecords: string; errorMessage: string } }).partialSuccess : decodePartial(new Uint8Array(await r.arrayBuffer()));
+      assert.equal(Number(partial.rejectedLogRecords), 2);
+      assert.equal(partial.errorMessage, '2 of 3 log records rejected: log record: event_name has 10485760 characters, over name_length_limit 4096');
+      assert.equal(received.length, before + 1);
+      assert.deepEqual(received.at(-1)!.data, logs([record({})]), 'only the record within the limits went on');
+    }
+    const nestedKey = logs([record({ body: { kvlistValue: { values: [{ key: 'ok', value: { kvlistValue: { values: [{ key: 'n'.repeat(257), value: { intValue: 1 } }] } } }] } } })]);
+    const all = await fetch(base + '/v1/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: encodeLogsJson(nestedKey) });
+    assert.equal(all.status, 400);
+    assert.equal(((await all.json()) as { message: string }).message, `1 of 1 log records rejected: log record: attribute "${'n'.repeat(63)}…" has a key of 257 characters, over attribute_key_length_limit 256`);
+    const severity = await fetch(base + '/v1/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: encodeLogsJson(logs([record({ severityText: 'I'.repeat(5000) })])) });
+    assert.equal(severity.status, 400);
+    assert.match(((await severity.json()) as { message: string }).message, /log record: severity_text has 5000 characters, over name_length_limit 4096$/);
+
+    const Client = grpc.makeGenericClientConstructor(
+      { Export: { path: '/opentelemetry.proto.collector.logs.v1.LogsService/Export', requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b } },
+      'L',
+    );
+    const client = new Client(`127.0.0.1:${grpcServer.port}`, grpc.credentials.createInsecure()) as unknown as { Export: (b: Buffer, cb: (e: grpc.ServiceError | null, r?: Buffer) => void) => void; close(): void };
+    try {
+      const body = Buffer.from(encodeLogsRequest(logs([record({}), record({ attributes: [{ key: 'k'.repeat(300), value: { stringValue: 'v' } }] })])));
+      const res = await new Promise<Buffer>((resolve, reject) => client.Export(body, (err, r) => (err ? reject(err) : resolve(r!))));
+      assert.deepEqual(decodePartial(res), { rejectedLogRecords: '1', errorMessage: `1 of 2 log records rejected: log record: attribute "${'k'.repeat(63)}…" has a key of 300 characters, over attribute_key_length_limit 256` });
+      const only = Buffer.from(encodeLogsRequest(logs([record({ eventName: 'e'.repeat(4097) })])));
+      const err = await new Promise<grpc.ServiceError>((resolve) => client.Export(only, (e) => resolve(e!)));
+      assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+      assert.equal(err.details, '1 of 1 log records rejected: log record: event_name has 4097 characters, over name_length_limit 4096');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('rejects spans whose name, event name, scope, trace state or status message passes its limit, also for traces otherwise kept as bytes', async () => {
+    const kept: Payload[] = [];
+    const t = new Telemetry();
+    const limits = limitsSchema.parse({ attribute_value_length_limit: 1000, name_length_limit: 64, attribute_key_length_limit: 40 });
+    const passing = new ExportHandler('otlp', { traces: { consume: async (p: Payload) => void kept.push(p), takesEncodedTraces: true } }, t, logger, limits);
+    const fixture = decodeTracesRequest(fixtureBodyPlain(fixtureManifest().find((f) => f.path === 'traces-shop-01.pb')!));
+    const spans = (d: TracesData) => d.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+    const total = spans(fixture).length;
+    const cases: [string, (d: TracesData) => void, number][] = [
+      [`span "${'x'.repeat(63)}…": name has 65 characters, over name_length_limit 64`, (d) => void (spans(d)[1]!.name = 'x'.repeat(65)), 1],
+      ['event 0: name has 65 characters, over name_length_limit 64', (d) => void spans(d)[2]!.events.push({ timeUnixNano: '1', name: 'e'.repeat(65), attributes: [], droppedAttributesCount: 0 }), 1],
+      ['has a key of 41 characters, over attribute_key_length_limit 40', (d) => void spans(d)[0]!.attributes.push({ key: 'm', value: { kvlistValue: { values: [{ key: 'k'.repeat(41), value: {} }] } } }), 1],
+      ['link 0: trace_state has 65 characters, over name_length_limit 64', (d) => void spans(d)[0]!.links.push({ traceId: '', spanId: '', traceState: 't'.repeat(65), attributes: [], droppedAttributesCount: 0, flags: 0 }), 1],
+      ['status message has 1001 characters, over attribute_value_length_limit 1000', (d) => void (spans(d)[0]!.status = { code: 2, message: 'm'.repeat(1001) }), 1],
+      ['scope: name has 65 characters, over name_length_limit 64', (d) => void (d.resourceSpans[0]!.scopeSpans[0]!.scope.name = 's'.repeat(65)), d0(fixture)],
+      ['resource: schema_url has 65 characters, over name_length_limit 64', (d) => void (d.resourceSpans[0]!.schemaUrl = 'https://' + 'u'.repeat(57)), total],
+    ];
+    function d0(d: TracesData): number {
+      return d.resourceSpans[0]!.scopeSpans[0]!.spans.length;
+    }
+    for (const [message, change, rejected] of cases) {
+      const data = structuredClone(fixture);
+      change(data);
+      kept.length = 0;
+      const out = await passing.export('http', 'traces', encodeTracesRequest(data), 'proto');
+      if (rejected === total) {
+        assert.equal(out.kind, 'invalid', message);
+        assert.ok(out.kind === 'invalid' && out.message.includes(message), `${out.kind === 'invalid' ? out.message : ''} / ${message}`);
+        continue;
+      }
+      assert.equal(out.kind, 'ok', message);
+      assert.ok(out.kind === 'ok' && out.partial?.rejected === rejected && out.partial.message.includes(message), `${JSON.stringify(out)} / ${message}`);
+      assert.equal(kept.length, 1);
+      assert.ok(!(kept[0]!.data instanceof EncodedTraces), 'decoded to apply the limits');
+      assert.equal(itemCount(kept[0]!), total - rejected);
+    }
+    kept.length = 0;
+    assert.deepEqual(await passing.export('http', 'traces', encodeTracesRequest(fixture), 'proto'), { kind: 'ok' });
+    assert.ok(kept[0]!.data instanceof EncodedTraces, 'a request within every limit travels as its bytes');
   });
 
   it('counts nested map entries and array elements against attribute_count_limit', async () => {

@@ -1,6 +1,7 @@
 /** The otlp receiver's HTTP and gRPC contract, with the pipelines replaced by recording consumers. */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { PassThrough } from 'node:stream';
 import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +16,9 @@ import { grpcSchema, httpSchema } from '../../../receivers/otlp/config.js';
 import { OtlpGrpcServer } from '../../../receivers/otlp/grpc.js';
 import { ExportHandler } from '../../../receivers/otlp/handler.js';
 import { OtlpHttpServer, readBody } from '../../../receivers/otlp/http.js';
-import { fixtureBodyPlain, fixtureManifest, readFixture } from '../../helpers.js';
+import { decodeTracesRequest } from '../../../src/otlp/proto.js';
+import { fixtureBodyPlain, fixtureManifest, grpcRawCall, readFixture } from '../../helpers.js';
+import { withBytes } from '../../otlp/string_fields.js';
 
 type Mode = 'ok' | 'retryable' | 'permanent';
 
@@ -100,6 +103,42 @@ describe('otlp receiver over HTTP', () => {
     const badGzip = await post('/v1/traces', 'not gzip at all', { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' });
     assert.equal(badGzip.status, 400);
     assert.match(decodeStatus(new Uint8Array(await badGzip.arrayBuffer())).message, /cannot decompress/);
+  });
+
+  it('answers 400 naming the field for invalid UTF-8 in a string, whether traces are decoded or scanned and kept as bytes', async () => {
+    const bad = withBytes(readFixture('traces-shop-01.pb'), 'shop-web', [0x73, 0x68, 0x6f, 0x70, 0x2d, 0xc3, 0x28, 0x62]);
+    let expected = '';
+    assert.throws(() => decodeTracesRequest(bad), (err: Error) => ((expected = err.message), /invalid UTF-8$/.test(err.message)));
+    assert.match(expected, /^resource_spans\[0\]\.resource\.attributes\[\d+\]\.value\.string_value: invalid UTF-8$/);
+    const kept: Payload[] = [];
+    const scanning = new ExportHandler('otlp', { traces: { consume: async (p: Payload) => void kept.push(p), takesEncodedTraces: true } }, new Telemetry(), logger);
+    const passThrough = new OtlpHttpServer(httpSchema.parse({ endpoint: '127.0.0.1:0' }), scanning, logger);
+    await passThrough.start();
+    try {
+      for (const url of [`${base}/v1/traces`, `http://127.0.0.1:${passThrough.port}/v1/traces`]) {
+        const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: bad });
+        assert.equal(r.status, 400, url);
+        assert.deepEqual(decodeStatus(new Uint8Array(await r.arrayBuffer())), { code: 3, message: `cannot decode protobuf traces request: ${expected}` });
+      }
+      const good = await fetch(`http://127.0.0.1:${passThrough.port}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: readFixture('traces-shop-01.pb') });
+      assert.equal(good.status, 200);
+      assert.equal(kept.length, 1, 'valid traces are still kept as bytes');
+    } finally {
+      await passThrough.shutdown();
+    }
+  });
+
+  it('answers 400 naming the field for a JSON body that is not UTF-8, gzip-compressed too', async () => {
+    const text = readFixture('logs-shop-01.json');
+    const bad = withBytes(text, 'shop-web', [0x73, 0x68, 0x6f, 0x70, 0x2d, 0xc3, 0x28, 0x62]);
+    for (const [body, headers] of [
+      [bad, { 'content-type': 'application/json' }],
+      [zlib.gzipSync(bad), { 'content-type': 'application/json', 'content-encoding': 'gzip' }],
+    ] as const) {
+      const r = await post('/v1/logs', body, headers);
+      assert.equal(r.status, 400);
+      assert.match(((await r.json()) as { message: string }).message, /^cannot decode JSON logs request: resourceLogs\[0\]\.resource\.attributes\[\d+\]\.value\.stringValue: invalid UTF-8$/);
+    }
   });
 
   it('keeps a keep-alive connection usable after a body it could not decompress', async () => {
@@ -207,6 +246,13 @@ describe('otlp receiver over gRPC', () => {
     assert.match(err!.details, /cannot decode protobuf logs request/);
   });
 
+  it('answers INVALID_ARGUMENT naming the field for invalid UTF-8 in a string', async () => {
+    const bad = withBytes(readFixture('logs-shop-02.pb'), 'shop-web', [0x73, 0x68, 0x6f, 0x70, 0x2d, 0xed, 0xa0, 0x80]);
+    const { err } = await call(bad);
+    assert.equal(err!.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(err!.details, /^cannot decode protobuf logs request: resource_logs\[0\]\.resource\.attributes\[\d+\]\.value\.string_value: invalid UTF-8$/);
+  });
+
   it('answers RESOURCE_EXHAUSTED for a message over the size limit', async () => {
     const { err } = await call(Buffer.alloc(2 * 1024 * 1024));
     assert.equal(err!.code, grpc.status.RESOURCE_EXHAUSTED);
@@ -238,6 +284,63 @@ describe('otlp receiver over gRPC', () => {
       }
     }
     assert.equal(seconds, 7);
+  });
+});
+
+describe('otlp receiver over gRPC: the message prefix, sent by hand over HTTP/2', () => {
+  const rec = new Recorder();
+  const handler = new ExportHandler('otlp', rec.consumers(), new Telemetry(), logger);
+  const server = new OtlpGrpcServer(grpcSchema.parse({ endpoint: '127.0.0.1:0', max_recv_msg_size_mib: 1 }), handler);
+  let session: http2.ClientHttp2Session;
+  const logs = fixtureBodyPlain(fixtureManifest().find((f) => f.path === 'logs-shop-01.pb')!);
+
+  before(async () => {
+    await server.start();
+    session = http2.connect(`http://127.0.0.1:${server.port}`);
+  });
+  after(async () => {
+    session.close();
+    await server.shutdown();
+  });
+
+  const rawCall = (flag: number, body: Buffer, headers: http2.OutgoingHttpHeaders = {}) => grpcRawCall(session, '/opentelemetry.proto.collector.logs.v1.LogsService/Export', flag, body, headers);
+
+  it('takes a message whose Compressed-Flag matches its grpc-encoding', async () => {
+    const before = rec.items();
+    assert.deepEqual(await rawCall(0, logs), { status: grpc.status.OK, message: 'OK' });
+    assert.deepEqual(await rawCall(0, logs, { 'grpc-encoding': 'gzip' }), { status: grpc.status.OK, message: 'OK' }, 'a message left uncompressed in a gzip call');
+    assert.deepEqual(await rawCall(1, zlib.gzipSync(logs), { 'grpc-encoding': 'gzip' }), { status: grpc.status.OK, message: 'OK' });
+    assert.deepEqual(await rawCall(1, zlib.deflateSync(logs), { 'grpc-encoding': 'deflate' }), { status: grpc.status.OK, message: 'OK' });
+    assert.equal(rec.items() - before, 4 * fixtureManifest().find((f) => f.path === 'logs-shop-01.pb')!.logCount!);
+  });
+
+  it('answers INVALID_ARGUMENT with zlib\'s reason for a message that does not decompress', async () => {
+    const before = rec.items();
+    const bad = await rawCall(1, Buffer.from('not gzip at all'), { 'grpc-encoding': 'gzip' });
+    assert.equal(bad.status, grpc.status.INVALID_ARGUMENT);
+    assert.equal(bad.message, 'cannot decompress the gzip message: incorrect header check');
+    const cut = await rawCall(1, zlib.deflateSync(logs).subarray(0, 40), { 'grpc-encoding': 'deflate' });
+    assert.equal(cut.status, grpc.status.INVALID_ARGUMENT);
+    assert.equal(cut.message, 'cannot decompress the deflate message: unexpected end of file');
+    assert.equal(rec.items(), before);
+  });
+
+  it('answers INTERNAL for a Compressed-Flag of 1 without a grpc-encoding, or a flag other than 0 and 1', async () => {
+    const before = rec.items();
+    for (const headers of [{}, { 'grpc-encoding': 'identity' }]) {
+      const r = await rawCall(1, logs, headers);
+      assert.equal(r.status, grpc.status.INTERNAL, JSON.stringify(headers));
+      assert.equal(r.message, 'message has Compressed-Flag 1 but the call has no grpc-encoding (or identity): a compressed message needs its encoding');
+    }
+    assert.deepEqual(await rawCall(2, logs), { status: grpc.status.INTERNAL, message: 'invalid Compressed-Flag 2 in the message prefix (0 or 1)' });
+    assert.equal(rec.items(), before, 'nothing was taken');
+  });
+
+  it('answers RESOURCE_EXHAUSTED for a message that decompresses past the limit, UNIMPLEMENTED for an unknown encoding', async () => {
+    const bomb = await rawCall(1, zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024)), { 'grpc-encoding': 'gzip' });
+    assert.deepEqual(bomb, { status: grpc.status.RESOURCE_EXHAUSTED, message: 'message decompresses to more than 1048576 bytes (max_recv_msg_size_mib)' });
+    const snappy = await rawCall(1, logs, { 'grpc-encoding': 'snappy' });
+    assert.equal(snappy.status, grpc.status.UNIMPLEMENTED);
   });
 });
 
