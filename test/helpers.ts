@@ -61,17 +61,28 @@ export function readFixture(name: string): Buffer {
   return fs.readFileSync(path.join(fixturesDir, name));
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** Ports handed out by {@link freePort} in this process. */
+const handedOut = new Set<number>();
 
+/**
+ * A free localhost port, never one this process was given before: the kernel may hand the same
+ * port to two probes in a row once the first is closed, and a gateway given one port twice fails.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = net.createServer();
+      s.on('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as net.AddressInfo;
+        s.close(() => resolve(port));
+      });
+    });
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
 
 /** A gateway run as a user runs it: `node dist/src/cli.js --config ... --set ...`. */
 export interface RunningGateway {
