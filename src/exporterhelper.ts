@@ -21,6 +21,7 @@
  *   before the exporter's `shutdown` runs. Calling `super.start`/`super.shutdown` is allowed and does
  *   nothing.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Exporter, ExporterCreateSettings, Host, Payload } from './component.js';
 import type { AnalyticsEvent } from './event.js';
@@ -134,6 +135,8 @@ export abstract class BaseExporter implements Exporter {
     this.telemetry = settings.telemetry;
     this.#helper = (helper as ExporterHelperConfig | undefined) ?? helperSchema.parse({});
     this.#batch = this.#helper.sending_queue.batch ?? settings.batching;
+    // Every delivery and every request in flight listens to these two signals.
+    setMaxListeners(0, this.#stopController.signal, this.#cutController.signal);
     const ownStart = this.start;
     const ownShutdown = this.shutdown;
     this.start = async (host: Host) => {

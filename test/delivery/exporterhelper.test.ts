@@ -416,4 +416,25 @@ describe('exporter helper', () => {
     assert.deepEqual(ids(x2.delivered), ['id-3', 'id-4', 'id-5', 'id-6', 'id-7', 'id-8'], 'the accepted part was not sent again');
     await x2.shutdown();
   });
+
+  it('many deliveries in flight at once raise no runtime warning (listeners on the stop signals)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const x = new ScriptedExporter('x', helper({ sending_queue: { num_consumers: 20 } }), new Telemetry(), () => held);
+      await x.start(hostOf(x));
+      for (let i = 0; i < 20; i++) await x.consume(events(i, 1));
+      await until(() => x.attempts === 20);
+      release();
+      await until(() => x.delivered.length === 20);
+      await x.shutdown();
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings, []);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
 });

@@ -88,6 +88,7 @@ describe('acknowledged means delivered (config.example.yaml pipeline, persistent
         );
         const took = Date.now() - started;
         assert.equal(await g.stop(), 0, g.output());
+        assert.doesNotMatch(g.output(), /Warning/, 'no warning from the runtime (e.g. listeners piling up on a signal)');
         assert.equal(s.amplitude.duplicates, 0, 'an event the destination had accepted was sent again');
         const perRequest = Number((c.amplitude as { max_events_per_request?: number }).max_events_per_request ?? 2000);
         assert.equal(Math.max(...s.amplitude.requests.map((r) => r.events)), perRequest, 'batches larger than a request were cut into requests');
