@@ -11,9 +11,9 @@
  *   `google.rpc.RetryInfo`; all other codes are not. A `RetryInfo.retry_delay` is the wait.
  */
 import protobuf from 'protobufjs/minimal.js';
-import { PermanentError, RetryableError, errorMessage } from '../../src/errors.js';
+import { PermanentError, RetryableError } from '../../src/errors.js';
 import type { PartialSuccess } from '../../src/otlp/proto.js';
-import { tlsProblem, tlsProblemOf } from '../../src/tls/client.js';
+import { connectionErrorText, tlsProblemOf } from '../../src/tls/client.js';
 
 const RETRY_INFO_TYPE = 'type.googleapis.com/google.rpc.RetryInfo';
 
@@ -209,7 +209,9 @@ export function grpcFailure(code: number, details: string, target: string, statu
   const retryAfterMillis = status?.retryDelayMillis;
   // A connection that failed its TLS handshake: grpc-js passes on only the message.
   const problem = code === UNAVAILABLE ? tlsProblemOf({ message: details }, 'server') : undefined;
-  const message = `gRPC ${grpcCodeName(code)} from ${target}${details ? `: ${details}` : ''}${problem ? `; ${problem.hint}` : ''}`;
+  // grpc-js ends a connection failure with an empty "Resolution note:".
+  const said = problem ? details.replace(/\s+/g, ' ').replace(/\s*Resolution note:\s*$/, '').replace(/[\s.:;,]+$/, '') : details;
+  const message = `gRPC ${grpcCodeName(code)} from ${target}${said ? `: ${said}` : ''}${problem ? `; ${problem.hint}` : ''}`;
   if (RETRYABLE_GRPC_CODES.has(code)) return new RetryableError(message, retryAfterMillis);
   if (code === RESOURCE_EXHAUSTED && retryAfterMillis !== undefined) return new RetryableError(message, retryAfterMillis);
   return new PermanentError(message);
@@ -221,6 +223,5 @@ export function grpcFailure(code: number, details: string, target: string, statu
  * failure says which `tls` option to change ({@link tlsProblem}).
  */
 export function transportFailure(err: unknown, url: string): RetryableError {
-  const problem = tlsProblem(err);
-  return new RetryableError(`no answer from ${url}: ${errorMessage(err)}${problem ? `; ${problem.hint}` : ''}`, undefined, { cause: err });
+  return new RetryableError(`no answer from ${url}: ${connectionErrorText(err)}`, undefined, { cause: err });
 }

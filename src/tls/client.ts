@@ -29,6 +29,7 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { duration, nonEmptyString, z } from '../config/schema.js';
+import { OtelyticsError } from '../errors.js';
 
 /** TLS versions as the collector names them, and Node's names of them. */
 export const TLS_VERSIONS = ['1.0', '1.1', '1.2', '1.3'] as const;
@@ -356,6 +357,20 @@ export function tlsProblemOf(e: { code?: unknown; message?: unknown } | undefine
     return { kind: 'tls_refused', hint: `the ${peer} does not seem to speak TLS` };
   }
   return undefined;
+}
+
+/**
+ * A failed connection in one line, for an error message: Node's code and message
+ * (`UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate`, OpenSSL's text on one
+ * line), then, for a TLS failure, what to change (`; the server's certificate is not signed by a
+ * trusted CA: set tls::ca_file ...`). The gateway's own errors are given by their message alone.
+ */
+export function connectionErrorText(err: unknown, peer = 'server'): string {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  const message = (typeof e?.message === 'string' ? e.message : String(err)).replace(/\s+/g, ' ').trim();
+  const code = typeof e?.code === 'string' && !(err instanceof OtelyticsError) && !message.includes(e.code) ? e.code : undefined;
+  const problem = tlsProblem(err, peer);
+  return `${code ? `${code}: ` : ''}${problem ? `${message.replace(/[\s.:;,]+$/, '')}; ${problem.hint}` : message}`;
 }
 
 /** {@link tlsProblemOf} of an error or any of its causes (`cause`, `originalError`), outermost first. */
