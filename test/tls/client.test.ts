@@ -11,6 +11,7 @@ import tls from 'node:tls';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ClientTls, ClientTlsAgent, clientTlsOptions, clientTlsSchema, tlsProblem, tlsProblemOf, wantsPlaintext, warnIfSkipVerify } from '../../src/tls/client.js';
+import { errorsOf } from '../config/errors.js';
 import { captureLogger } from '../exporters/otlp/servers.js';
 import { makeTestPki, MISNAMED_HOST, type TestPki } from './pki.js';
 
@@ -45,6 +46,26 @@ describe('client tls settings', () => {
     assert.equal(issues({ reload_interval: 10 })[0], 'reload_interval: a duration needs a unit, e.g. "200ms" or "5s"');
     assert.match(issues({ insecure_skip_verfy: true }).join('\n'), /insecure_skip_verfy/);
     assert.deepEqual(issues({ cert_file: '/c.pem', key_pem: 'x', min_version: '1.3', max_version: '1.3', reload_interval: '1h' }), []);
+  });
+
+  it('config errors in the exporters\' tls sections carry their full path, all at once', () => {
+    const errors = errorsOf(`
+receivers: { otlp: }
+processors: { analytics: }
+exporters:
+  amplitude: { api_key: k, tls: { cert_file: /c.pem } }
+  bigquery: { dataset: d, table: t, tls: { ca_file: /ca.pem, ca_pem: x, min_version: "1.3", max_version: "1.2" } }
+  otlp_http: { endpoint: "https://collector:4318", tls: { reload_interval: 5 } }
+  kafka: { tls: { key_pem: x } }
+service: { pipelines: { events: { receivers: [otlp], processors: [analytics], exporters: [amplitude, bigquery, otlp_http, kafka] } } }
+`);
+    assert.deepEqual(errors.sort(), [
+      'exporters::amplitude::tls::key_file: is needed with cert_file: the PEM private key of the client certificate',
+      'exporters::bigquery::tls::ca_pem: cannot be used with ca_file: give it one way',
+      'exporters::bigquery::tls::max_version: must not be below min_version (1.3)',
+      'exporters::kafka::tls::cert_pem: is needed with key_pem: the PEM client certificate of the key',
+      'exporters::otlp_http::tls::reload_interval: a duration needs a unit, e.g. "200ms" or "5s"',
+    ]);
   });
 
   it('plaintext only for insecure without a CA (the collector\'s configtls)', () => {
