@@ -265,7 +265,7 @@ export class ClientTls {
     try {
       next = clientTlsOptions(this.config, this.at);
     } catch (err) {
-      this.logger?.warn({ err: (err as Error).message }, 'tls files could not be read again; the ones read before stay in use');
+      this.logger?.warn({ setting: `${this.at ? `${this.at}::` : ''}tls`, err: (err as Error).message }, 'tls files could not be read again; the ones read before stay in use');
       return;
     }
     const same = (a: unknown, b: unknown) => String(a) === String(b) || (Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b));
@@ -274,7 +274,7 @@ export class ClientTls {
     if (unchanged) return;
     this.#options = next;
     this.#generation++;
-    this.logger?.info({ generation: this.#generation }, 'tls files read again; new connections use them');
+    this.logger?.info({ setting: `${this.at ? `${this.at}::` : ''}tls`, generation: this.#generation }, 'tls files read again; new connections use them');
   }
 }
 

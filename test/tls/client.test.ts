@@ -10,7 +10,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { ClientTls, ClientTlsAgent, clientTlsOptions, clientTlsSchema, tlsProblem, tlsProblemOf, wantsPlaintext, warnIfSkipVerify } from '../../src/tls/client.js';
+import { ClientTls, ClientTlsAgent, clientTlsOptions, clientTlsSchema, tlsProblem, tlsProblemOf, wantsPlaintext, warnIfInsecureIgnored, warnIfSkipVerify } from '../../src/tls/client.js';
 import { errorsOf } from '../config/errors.js';
 import { captureLogger } from '../exporters/otlp/servers.js';
 import { makeTestPki, MISNAMED_HOST, type TestPki } from './pki.js';
@@ -122,6 +122,17 @@ service: { pipelines: { events: { receivers: [otlp], processors: [analytics], ex
     assert.equal(lines[0]!.level, 40);
     assert.equal(lines[0]!.setting, `${AT}::tls::insecure_skip_verify`);
     assert.match(String(lines[0]!.msg), /is true: the server's certificate is not checked/);
+  });
+
+  it('warns that insecure does nothing for an https:// URL, and only then', () => {
+    const { logger, lines } = captureLogger();
+    warnIfInsecureIgnored(parse({ insecure: true }), AT, 'https://collector:4318/v1/logs', logger);
+    warnIfInsecureIgnored(parse({ insecure: true }), AT, 'http://collector:4318/v1/logs', logger);
+    warnIfInsecureIgnored(parse({ insecure: true, insecure_skip_verify: true }), AT, 'https://collector:4318/v1/logs', logger);
+    warnIfInsecureIgnored(parse({}), AT, 'https://collector:4318/v1/logs', logger);
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]!.setting, `${AT}::tls::insecure`);
+    assert.match(String(lines[0]!.msg), /has no effect on https:\/\/collector:4318\/v1\/logs: the URL's scheme decides, and the server's certificate is checked/);
   });
 
   it('reload_interval: new connections present the renewed client certificate; a reload that fails keeps the old one', async () => {
