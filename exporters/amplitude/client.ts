@@ -13,8 +13,11 @@
  * | 408, 5xx (500, 502, 504: may or may not have been ingested; 503: not ingested), network error | retry with back-off; `Retry-After` honoured | `retryable` |
  * | other 4xx | the request can never succeed | `refused` |
  */
+import http from 'node:http';
+import https from 'node:https';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { connectionErrorText } from '../../src/tls/client.js';
 
 const gzip = promisify(zlib.gzip);
 
@@ -103,6 +106,12 @@ export function classifyResponse(status: number, body: unknown, n: number, retry
   return { kind: 'refused', status, error: `amplitude ${status}${said || ' (request refused)'}` };
 }
 
+/** The connection pools of the upload requests: `https` carries the `tls` settings. */
+export interface UploadAgents {
+  http: http.Agent;
+  https: https.Agent;
+}
+
 export interface UploadRequest {
   url: string;
   /** The JSON body. */
@@ -111,9 +120,48 @@ export interface UploadRequest {
   signal: AbortSignal;
   /** Number of events in the body (to check indexes in the answer). */
   events: number;
+  /** Where the connections come from (kept alive, with the `tls` settings for https://). */
+  agents: UploadAgents;
 }
 
-/** Sends one upload request. Never throws for an HTTP or network failure: it returns `retryable`. Rethrows the signal's reason when aborted. */
+/** Most bytes of an answer read (answers are small; a larger one is cut). */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
+interface Answer {
+  status: number;
+  retryAfter: string | null;
+  text: string;
+}
+
+/** POSTs `body` to `url` through the agents; rejects on a network or TLS failure, or with the signal's reason. */
+function post(req: UploadRequest, body: string | Buffer, headers: Record<string, string>): Promise<Answer> {
+  const target = new URL(req.url);
+  const secure = target.protocol === 'https:';
+  const send = secure ? https.request : http.request;
+  return new Promise<Answer>((resolve, reject) => {
+    const r = send(target, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent: secure ? req.agents.https : req.agents.http, signal: req.signal }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        if (size < MAX_ANSWER_BYTES) chunks.push(c);
+        size += c.length;
+      });
+      res.on('error', reject);
+      res.on('end', () => {
+        const retryAfter = res.headers['retry-after'];
+        resolve({ status: res.statusCode ?? 0, retryAfter: (Array.isArray(retryAfter) ? retryAfter[0] : retryAfter) ?? null, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    r.on('error', reject);
+    r.end(body);
+  });
+}
+
+/**
+ * Sends one upload request. Never throws for an HTTP, network or TLS failure: it returns
+ * `retryable` (a TLS failure's error says which `tls` option to change, and the events stay
+ * queued until it is fixed). Rethrows the signal's reason when aborted.
+ */
 export async function upload(req: UploadRequest): Promise<UploadResult> {
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: '*/*' };
   let payload: string | Buffer = req.body;
@@ -121,22 +169,19 @@ export async function upload(req: UploadRequest): Promise<UploadResult> {
     payload = await gzip(Buffer.from(req.body, 'utf8'));
     headers['content-encoding'] = 'gzip';
   }
-  let res: Response;
-  let text: string;
+  let answer: Answer;
   try {
-    res = await fetch(req.url, { method: 'POST', headers, body: payload, signal: req.signal });
-    text = await res.text();
+    answer = await post(req, payload, headers);
   } catch (err) {
     if (req.signal.aborted) throw req.signal.reason;
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const why = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
-    return { kind: 'retryable', error: `amplitude: request to ${new URL(req.url).host} failed: ${why}` };
+    return { kind: 'retryable', error: `amplitude: request to ${new URL(req.url).host} failed: ${connectionErrorText(err)}` };
   }
+  const text = answer.text;
   let body: unknown;
   try {
     body = text ? JSON.parse(text) : undefined;
   } catch {
     body = { error: clip(text.replace(/\s+/g, ' ').trim(), 200) };
   }
-  return classifyResponse(res.status, body, req.events, retryAfterMillis(res.headers.get('retry-after')));
+  return classifyResponse(answer.status, body, req.events, retryAfterMillis(answer.retryAfter));
 }

@@ -8,6 +8,7 @@
  */
 import { duration, nonEmptyString, z } from '../../src/config/schema.js';
 import { exporterHelperShape } from '../../src/exporterhelper.js';
+import { clientTlsSchema } from '../../src/tls/client.js';
 import { invalidPaths } from './event_fields.js';
 
 export const AMPLITUDE_HOSTS = { us: 'https://api2.amplitude.com', eu: 'https://api.eu.amplitude.com' } as const;
@@ -83,6 +84,9 @@ export const amplitudeSchema = z
       .enum(['none', 'gzip'])
       .default('none')
       .describe('Request body compression. Amplitude\'s upload documentation does not list Content-Encoding, so the default is none; gzip is for proxies that accept it. Default none.'),
+    tls: clientTlsSchema('No effect: the endpoint\'s scheme decides (Amplitude is https://; an http:// endpoint, e.g. a local proxy, is plaintext). Default false.')
+      .prefault({})
+      .describe('TLS of the upload requests (the collector\'s configtls client keys): the CA that verifies the endpoint, a client certificate, server_name_override, min_version. Default: the system roots, TLS 1.2 or later.'),
     throttle_backoff: duration(DEFAULT_THROTTLE_BACKOFF).describe('How long events of throttled users and devices (429) are held back before they are sent again; the rest of the request is sent at once. Default 30s.'),
     ...exporterHelperShape,
   })

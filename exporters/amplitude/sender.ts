@@ -33,11 +33,13 @@ import type { SendContext as DeliveryContext } from '../../src/delivery/sender.j
 import type { AnalyticsEvent } from '../../src/event.js';
 import { errorMessage, PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
 import { chunk, requestBody, type Item } from './batching.js';
-import { upload, type UploadResult } from './client.js';
+import { upload, type UploadAgents, type UploadResult } from './client.js';
 import type { MapResult } from './mapping.js';
 
 export interface SendContext {
   url: string;
+  /** The connections' pools; the https one carries the `tls` settings. */
+  agents: UploadAgents;
   gzip: boolean;
   envelope: { head: string; tail: string };
   envelopeBytes: number;
@@ -82,7 +84,7 @@ function prepare(events: readonly AnalyticsEvent[], ctx: SendContext, refused: R
 
 /** Delivers `events`; see the module comment for the outcomes. */
 export async function sendEvents(events: readonly AnalyticsEvent[], ctx: SendContext, delivery: DeliveryContext): Promise<void> {
-  const upstream = ctx.post ?? ((body: string, n: number, s: AbortSignal) => upload({ url: ctx.url, body, gzip: ctx.gzip, signal: s, events: n }));
+  const upstream = ctx.post ?? ((body: string, n: number, s: AbortSignal) => upload({ url: ctx.url, body, gzip: ctx.gzip, signal: s, events: n, agents: ctx.agents }));
   const post = async (body: string, n: number): Promise<UploadResult> => {
     try {
       return await delivery.request((s) => upstream(body, n, s));

@@ -6,6 +6,7 @@
  */
 import { nonEmptyString, z } from '../../src/config/schema.js';
 import { exporterHelperShape } from '../../src/exporterhelper.js';
+import { clientTlsSchema } from '../../src/tls/client.js';
 import { invalidPaths } from '../amplitude/event_fields.js';
 
 /** Documented per-request limits of insertAll. */
@@ -79,6 +80,9 @@ export const bigquerySchema = z
     api_endpoint: z
       .preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional())
       .describe('BigQuery API root, e.g. http://127.0.0.1:9050 for an emulator. Omitted or "": https://bigquery.googleapis.com.'),
+    tls: clientTlsSchema('No effect: the scheme of api_endpoint decides (https:// is TLS, an emulator\'s http:// is plaintext). Default false.')
+      .optional()
+      .describe('TLS of the requests to api_endpoint (the collector\'s configtls client keys): the CA that verifies it, a client certificate, server_name_override, min_version. Requests then go over the exporter\'s own connections, without HTTP(S)_PROXY. Omitted: the client library\'s connections (the system roots, TLS 1.2 or later, HTTP(S)_PROXY honoured).'),
     no_auth: z.boolean().default(false).describe('Send requests without credentials; only with api_endpoint (an emulator). Default false.'),
     create_if_missing: z.boolean().default(true).describe('Create the dataset and the table when missing (with schema, time_partitioning and clustering). Default true.'),
     schema: z

@@ -10,14 +10,17 @@
  * Rows: `rows.ts`; requests, per-row errors and their classification: `sender.ts`. The Storage
  * Write API (default stream) would fit behind the same `InsertContext.insert`.
  */
+import http from 'node:http';
 import type { BigQueryOptions, Dataset, Table } from '@google-cloud/bigquery';
 import type { ExporterFactory, Host, Payload } from '../../src/component.js';
-import { errorMessage, PermanentError } from '../../src/errors.js';
+import { PermanentError } from '../../src/errors.js';
 import type { SendContext } from '../../src/delivery/sender.js';
 import { BaseExporter } from '../../src/exporterhelper.js';
+import { ClientTls, ClientTlsAgent, connectionErrorText, warnIfInsecureIgnored } from '../../src/tls/client.js';
 import { bigquerySchema, tableLayout, type BigQueryConfig } from './config.js';
 import { compileRows, schemaFields, type Row } from './rows.js';
 import { classifyInsertError, classifyInsertResponse, insertEvents, type InsertContext, type InsertResult } from './sender.js';
+import { sendThrough, type TransportAgents } from './transport.js';
 
 export { bigquerySchema, type BigQueryConfig } from './config.js';
 
@@ -48,6 +51,8 @@ export class BigQueryExporter extends BaseExporter {
   private readonly layout: ReturnType<typeof tableLayout>;
   private readonly ctx: InsertContext;
   private ready: Promise<void> | undefined;
+  /** With a `tls` section: the connections the client's requests take (made at start). */
+  private agents: TransportAgents | undefined;
 
   constructor(
     settings: ConstructorParameters<typeof BaseExporter>[0],
@@ -67,7 +72,9 @@ export class BigQueryExporter extends BaseExporter {
 
   private bigquery(): Promise<{ dataset: Dataset; table: Table }> {
     this.handles ??= import('@google-cloud/bigquery').then(({ BigQuery }) => {
-      const dataset = new BigQuery(clientOptions(this.cfg)).dataset(this.cfg.dataset, this.cfg.location ? { location: this.cfg.location } : {});
+      const client = new BigQuery(clientOptions(this.cfg));
+      if (this.agents) sendThrough(client, this.agents);
+      const dataset = client.dataset(this.cfg.dataset, this.cfg.location ? { location: this.cfg.location } : {});
       return { dataset, table: dataset.table(this.cfg.table) };
     });
     return this.handles;
@@ -78,6 +85,14 @@ export class BigQueryExporter extends BaseExporter {
   }
 
   override async start(_host: Host): Promise<void> {
+    if (this.cfg.tls) {
+      // A `tls` file that cannot be read or used fails the start, naming the option.
+      const at = `exporters::${this.id}`;
+      const endpoint = this.cfg.api_endpoint ?? 'https://bigquery.googleapis.com';
+      const tls = ClientTls.load(this.cfg.tls, at, endpoint.startsWith('https:') ? this.logger : undefined);
+      warnIfInsecureIgnored(this.cfg.tls, at, endpoint, this.logger);
+      this.agents = { http: new http.Agent({ keepAlive: true }), https: new ClientTlsAgent(tls) };
+    }
     // Not fatal: BigQuery may be unreachable for now; the first send tries again. Start-up waits at most START_WAIT_MILLIS.
     try {
       let timer: NodeJS.Timeout | undefined;
@@ -87,7 +102,7 @@ export class BigQueryExporter extends BaseExporter {
       await Promise.race([this.ensureTable(), late]).finally(() => clearTimeout(timer));
       this.logger.info({ table: this.where, endpoint: this.cfg.api_endpoint ?? 'https://bigquery.googleapis.com' }, 'streaming events to BigQuery');
     } catch (err) {
-      this.logger.warn({ table: this.where, err: errorMessage(err) }, 'BigQuery table not ready; will try again before the first insert');
+      this.logger.warn({ table: this.where, err: connectionErrorText(err) }, 'BigQuery table not ready; will try again before the first insert');
     }
   }
 
@@ -152,6 +167,11 @@ export class BigQueryExporter extends BaseExporter {
   protected async send(p: Payload, ctx: SendContext): Promise<void> {
     if (p.signal !== 'events') throw new PermanentError(`the bigquery exporter takes events, not ${p.signal}`);
     await insertEvents(p.data, this.ctx, ctx);
+  }
+
+  override async shutdown(): Promise<void> {
+    this.agents?.http.destroy();
+    this.agents?.https.destroy();
   }
 }
 

@@ -29,6 +29,7 @@ import type { Payload } from '../../src/component.js';
 import type { SendContext } from '../../src/delivery/sender.js';
 import type { AnalyticsEvent } from '../../src/event.js';
 import { errorMessage, PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
+import { connectionErrorText } from '../../src/tls/client.js';
 import type { Row } from './rows.js';
 
 /** One error of one row, as in `TableDataInsertAllResponse.insertErrors[].errors[]` (ErrorProto). */
@@ -73,7 +74,10 @@ export function classifyInsertError(err: unknown): InsertResult {
   const message = clip(e?.message || String(err));
   const reasons = new Set((Array.isArray(e?.errors) ? e.errors : []).map((x) => x?.reason).filter(Boolean));
   const status = typeof e?.code === 'number' ? e.code : undefined;
-  if (status === undefined) return { kind: 'retryable', error: `bigquery: ${typeof e?.code === 'string' ? `${e.code}: ` : ''}${message}` };
+  if (status === undefined) {
+    // No answer: the network, or a TLS failure, which says which `tls` option to change.
+    return { kind: 'retryable', error: `bigquery: ${clip(connectionErrorText(err), 600)}` };
+  }
   const said = `bigquery ${status}: ${message}`;
   if (status === 413 || (status === 400 && /payload size|too large|exceeds the (maximum|limit)/i.test(message))) return { kind: 'too_large', error: said };
   if (status === 404) return { kind: 'not_found', error: said };

@@ -8,14 +8,12 @@
  */
 // First: kafkajs must load with ./produce.ts's producer internals in place.
 import './kafkajs-setup.js';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
-import tls, { type ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import kafkajs, { type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import { duration, nonEmptyString, z } from '../../src/config/schema.js';
+import { checkClientTls, clientTlsOptions, clientTlsShape, tlsProblemOf, wantsPlaintext, warnIfSkipVerify } from '../../src/tls/client.js';
 
 // kafkajs is CommonJS; not every export is visible to ESM named imports.
 const { CompressionCodecs, CompressionTypes, Kafka, logLevel } = kafkajs;
@@ -42,14 +40,15 @@ export const saslSchema = z.strictObject({
   password: z.string().describe('Password. Required; use ${env:VAR} rather than writing it in the file.'),
 });
 
-export const tlsSchema = z.strictObject({
-  insecure: z.boolean().default(false).describe('true without ca_file: plaintext despite this section (the collector\'s `configtls` meaning; with ca_file TLS is used all the same). Default false.'),
-  ca_file: z.string().min(1).optional().describe('PEM file of the CA(s) that signed the brokers\' certificates; replaces the system roots. Omitted: the system roots.'),
-  cert_file: z.string().min(1).optional().describe('PEM client certificate (chain) for mutual TLS; needs key_file.'),
-  key_file: z.string().min(1).optional().describe('Unencrypted PEM private key of cert_file; needs cert_file.'),
-  insecure_skip_verify: z.boolean().default(false).describe('Accept any broker certificate, from any CA and for any name (testing only). Default false.'),
-  server_name_override: z.string().min(1).optional().describe('Name (or IP address) the broker certificates must be for, instead of the broker\'s host; also sent as SNI when a name. Omitted: the host of each broker address.'),
-});
+/**
+ * `tls`: the shared client TLS keys (src/tls/client.ts) without `reload_interval`: the files are
+ * read whenever a client is made (component start, a new producer).
+ */
+export const tlsSchema = z
+  .strictObject(
+    clientTlsShape('true without ca_file or ca_pem: plaintext despite this section (the collector\'s `configtls` meaning; with a CA, TLS is used all the same). Default false.'),
+  )
+  .superRefine(checkClientTls);
 
 /** Connection options shared by every Kafka client of otelytics (spread into a zod object). */
 export const connectionShape = {
@@ -71,8 +70,6 @@ export type ConnectionConfig = z.infer<typeof connectionSchema>;
 export function checkConnection(cfg: ConnectionConfig, report: (path: string[], message: string) => void): void {
   if (cfg.connection_timeout <= 0) report(['connection_timeout'], 'must be a positive duration');
   if (cfg.request_timeout <= 0) report(['request_timeout'], 'must be a positive duration');
-  if (cfg.tls?.cert_file !== undefined && cfg.tls.key_file === undefined) report(['tls', 'key_file'], 'is needed with cert_file: the PEM private key of the client certificate');
-  if (cfg.tls?.key_file !== undefined && cfg.tls.cert_file === undefined) report(['tls', 'cert_file'], 'is needed with key_file: the PEM client certificate of the key');
 }
 
 /** `report` for {@link checkConnection} adding zod issues under `prefix`. */
@@ -80,53 +77,13 @@ export function zodReporter(ctx: z.RefinementCtx, prefix: string[] = []): (path:
   return (path, message) => ctx.addIssue({ code: 'custom', path: [...prefix, ...path], message });
 }
 
-/** An Error for a TLS option: `<at>::tls::<option>: <message>`. */
-function tlsError(at: string, option: string, message: string): Error {
-  return new Error(`${at ? `${at}::` : ''}tls::${option}: ${message}`);
-}
-
-function readPem(at: string, file: string, option: string): Buffer {
-  try {
-    return fs.readFileSync(file);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw tlsError(at, option, `cannot read ${file}: ${e.code ?? e.message}`);
-  }
-}
-
-/** The certificates of a PEM file, each parsed; throws when there is none or one is broken. */
-function pemCertificates(at: string, pem: Buffer, file: string, option: string): crypto.X509Certificate[] {
-  const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw tlsError(at, option, `${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
-  return blocks.map((block, i) => {
-    try {
-      return new crypto.X509Certificate(block);
-    } catch (err) {
-      throw tlsError(at, option, `certificate ${i + 1} of ${file} cannot be read: ${(err as Error).message}`);
-    }
-  });
-}
-
-/** The private key of a PEM file; throws when there is none, or it is encrypted. */
-function pemPrivateKey(at: string, pem: Buffer, file: string): crypto.KeyObject {
-  const text = pem.toString('latin1');
-  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,ENCRYPTED/.test(text)) {
-    throw tlsError(at, 'key_file', `${file} is encrypted; give the key unencrypted (there is no option for a key password)`);
-  }
-  try {
-    return crypto.createPrivateKey(pem);
-  } catch {
-    throw tlsError(at, 'key_file', `${file} holds no PEM private key (-----BEGIN PRIVATE KEY-----)`);
-  }
-}
-
 /**
  * The kafkajs `ssl` option of a `tls` section: undefined for plaintext (no section, or
- * `insecure: true` without `ca_file`, as the collector's `configtls`), else Node's TLS options with
- * the PEM files read and checked: `ca` replaces the system roots, `cert`/`key` are sent when the
- * broker asks for a client certificate, `servername` (SNI and the name checked) comes from
- * `server_name_override` (an IP address is only checked, as SNI takes no address), and
- * `insecure_skip_verify` turns verification off.
+ * `insecure: true` without a CA, as the collector's `configtls`), else Node's TLS options of the
+ * shared client TLS settings (`clientTlsOptions` in src/tls/client.ts): the PEM files read and
+ * checked, `ca` replacing the system roots, `cert`/`key` sent when the broker asks for a client
+ * certificate, `server_name_override` as the name checked (and SNI), `insecure_skip_verify`
+ * turning verification off, `min_version`/`max_version`.
  *
  * Read when a client is made (component start, or a new producer), so replaced files are picked up
  * then. Throws an Error starting with the option's path (`at`, the path of the connection options
@@ -134,34 +91,8 @@ function pemPrivateKey(at: string, pem: Buffer, file: string): crypto.KeyObject 
  * holds no PEM certificate or key, the key is encrypted, or is not the key of `cert_file`.
  */
 export function tlsOptions(cfg: ConnectionConfig['tls'], at = ''): ConnectionOptions | undefined {
-  if (!cfg || (cfg.insecure && cfg.ca_file === undefined)) return undefined;
-  const opts: ConnectionOptions = { rejectUnauthorized: !cfg.insecure_skip_verify };
-  if (cfg.ca_file !== undefined) {
-    const ca = readPem(at, cfg.ca_file, 'ca_file');
-    pemCertificates(at, ca, cfg.ca_file, 'ca_file');
-    opts.ca = [ca];
-  }
-  if (cfg.cert_file !== undefined && cfg.key_file !== undefined) {
-    const cert = readPem(at, cfg.cert_file, 'cert_file');
-    const key = readPem(at, cfg.key_file, 'key_file');
-    const [leaf] = pemCertificates(at, cert, cfg.cert_file, 'cert_file');
-    if (!leaf!.checkPrivateKey(pemPrivateKey(at, key, cfg.key_file))) {
-      throw tlsError(at, 'key_file', `${cfg.key_file} is not the private key of cert_file ${cfg.cert_file}`);
-    }
-    opts.cert = cert;
-    opts.key = key;
-  }
-  const name = cfg.server_name_override;
-  if (name !== undefined) {
-    if (net.isIP(name)) opts.checkServerIdentity = (_host, cert) => tls.checkServerIdentity(name, cert);
-    else opts.servername = name;
-  }
-  try {
-    tls.createSecureContext(opts);
-  } catch (err) {
-    throw new Error(`${at ? `${at}::` : ''}tls: the certificates and key cannot be used: ${(err as Error).message}`);
-  }
-  return opts;
+  if (!cfg || wantsPlaintext(cfg)) return undefined;
+  return clientTlsOptions(cfg, at);
 }
 
 function saslOptions(sasl: z.infer<typeof saslSchema> | undefined): SASLOptions | undefined {
@@ -188,12 +119,19 @@ function logCreator(logger: Logger): KafkaConfig['logCreator'] {
   };
 }
 
+/** `tls` sections whose `insecure_skip_verify` warning was logged: once per component, not per client made. */
+const skipVerifyWarned = new WeakSet<object>();
+
 /**
  * A kafkajs client for the options; `retries` bounds kafkajs' own retries of one request; `at` is
  * the path of the options in the config (e.g. `receivers::kafka/raw`), for the errors of
  * {@link tlsOptions}, which this throws.
  */
 export function createKafka(cfg: ConnectionConfig, logger: Logger, retry: { retries: number; initialRetryTime: number; maxRetryTime: number }, at = ''): Kafka {
+  if (cfg.tls && !skipVerifyWarned.has(cfg.tls)) {
+    skipVerifyWarned.add(cfg.tls);
+    warnIfSkipVerify(cfg.tls, at, logger);
+  }
   return new Kafka({
     clientId: cfg.client_id,
     brokers: cfg.brokers,
@@ -307,19 +245,6 @@ function errorChain(err: unknown): { name?: string; code?: string; type?: string
   return chain;
 }
 
-/** Node's codes of a broker certificate that does not chain to a trusted CA. */
-const UNTRUSTED_CERT_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_UNTRUSTED',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_REJECTED',
-  'INVALID_CA',
-]);
-
 /**
  * What a failed connection says about the connection options: `kind` names the problem, `hint` what
  * to change (option paths as in the config), `retryFixes` is false for the problems no quick
@@ -331,18 +256,8 @@ export function connectionProblem(err: unknown): { kind: string; hint: string; r
   for (const e of errorChain(err)) {
     const code = e.code ?? '';
     const message = e.message ?? '';
-    if (UNTRUSTED_CERT_CODES.has(code)) {
-      return { kind: 'tls_untrusted', retryFixes: false, hint: "the broker's certificate is not signed by a trusted CA: set tls::ca_file to the PEM file of the CA that signed it (tls::insecure_skip_verify: true skips the check, for testing only)" };
-    }
-    if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
-      return { kind: 'tls_expired', retryFixes: false, hint: "the broker's certificate is expired or not valid yet (or this machine's clock is off)" };
-    }
-    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-      return { kind: 'tls_name', retryFixes: false, hint: "the broker's certificate is not for the name connected to: use a broker address it is for, or set tls::server_name_override to a name it is for" };
-    }
-    if (/ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE)/.test(code) || /alert (bad certificate|certificate required|unknown ca)/i.test(message)) {
-      return { kind: 'tls_client_certificate', retryFixes: false, hint: 'the broker refused the client certificate: it wants one (tls::cert_file, tls::key_file) signed by a CA it trusts' };
-    }
+    const certificate = tlsProblemOf(e, 'broker');
+    if (certificate && certificate.kind !== 'tls_refused') return { kind: certificate.kind, retryFixes: false, hint: certificate.hint };
     if (e.name === 'KafkaJSSASLAuthenticationError' && /mechanism is not supported/i.test(message)) {
       return { kind: 'sasl_mechanism', retryFixes: false, hint: 'the listener does not enable this SASL mechanism: set auth::sasl::mechanism to one it does' };
     }

@@ -2,11 +2,13 @@
  * Config of the `otlp_grpc` and `otlp_http` exporters. Option names follow the collector's
  * `otlpexporter` / `otlphttpexporter` (`endpoint`, `headers`, `compression`, `timeout`, `tls`,
  * `encoding`, `traces_endpoint`, `logs_endpoint`, `metrics_endpoint`) and its `configtls` client
- * settings (`insecure`, `ca_file`, `cert_file`, `key_file`, `insecure_skip_verify`), so a
- * collector exporter block can be copied over as it is.
+ * settings (`insecure`, `insecure_skip_verify`, `ca_file`/`ca_pem`, `cert_file`/`cert_pem`,
+ * `key_file`/`key_pem`, `server_name_override`, `min_version`, `max_version`, `reload_interval`,
+ * `include_system_ca_certs_pool`), so a collector exporter block can be copied over as it is.
  */
-import { nonEmptyString, z } from '../../src/config/schema.js';
+import { z } from '../../src/config/schema.js';
 import { exporterHelperShape } from '../../src/exporterhelper.js';
+import { clientTlsSchema } from '../../src/tls/client.js';
 
 /** Request compression, as in the collector (default gzip; `none` sends bodies as they are). */
 export const compressionSchema = z
@@ -14,24 +16,12 @@ export const compressionSchema = z
   .default('gzip')
   .describe('Compression of request bodies (HTTP Content-Encoding, gRPC message compression): gzip or none. Default gzip.');
 
-/** TLS client settings (the collector's `configtls.ClientConfig` subset). */
-export const tlsSchema = z
-  .strictObject({
-    insecure: z
-      .boolean()
-      .default(false)
-      .describe('otlp_grpc: plaintext gRPC (no TLS). otlp_http: no effect (the URL scheme decides: http:// is plaintext, https:// is TLS). Default false.'),
-    ca_file: nonEmptyString().optional().describe('PEM file of the CA certificates that verify the server. Omitted: the system roots.'),
-    cert_file: nonEmptyString().optional().describe('PEM client certificate, for mutual TLS; needs key_file. Omitted: no client certificate.'),
-    key_file: nonEmptyString().optional().describe('PEM private key of cert_file. Omitted: no client certificate.'),
-    insecure_skip_verify: z
-      .boolean()
-      .default(false)
-      .describe('Use TLS but accept any server certificate (chain and host name unchecked). For tests only. Default false.'),
-  })
+/** TLS client settings: the collector's `configtls` client keys (src/tls/client.ts). */
+export const tlsSchema = clientTlsSchema(
+  'otlp_grpc: plaintext gRPC (no TLS) when the endpoint has no https:// and neither ca_file nor ca_pem is set. otlp_http: no effect (the URL scheme decides: http:// is plaintext, https:// is TLS). Default false.',
+)
   .prefault({})
-  .refine((t) => (t.cert_file === undefined) === (t.key_file === undefined), { message: 'cert_file and key_file must be set together', path: ['cert_file'] })
-  .describe('TLS settings.');
+  .describe('TLS settings (the collector\'s configtls client keys).');
 
 export type TlsConfig = z.infer<typeof tlsSchema>;
 
@@ -65,7 +55,7 @@ export const otlpGrpcSchema = z.strictObject({
   endpoint: z
     .string({ message: 'is required: "host:port" of the OTLP/gRPC server, e.g. "collector:4317"' })
     .refine((v) => parseGrpcEndpoint(v) !== undefined, { message: 'must be "host:port" (optionally prefixed by http:// or https://) with a port from 1 to 65535' })
-    .describe('host:port of the OTLP/gRPC server; an http:// prefix means plaintext, https:// means TLS. Without a prefix TLS is used unless tls::insecure is true. Required.'),
+    .describe('host:port of the OTLP/gRPC server; an http:// prefix means plaintext, https:// means TLS. Without a prefix TLS is used unless tls::insecure is true (and no CA is given). Required.'),
   headers: headersSchema,
   compression: compressionSchema,
   tls: tlsSchema,

@@ -13,10 +13,11 @@ import zlib from 'node:zlib';
 import type { Payload } from '../../src/component.js';
 import { PermanentError } from '../../src/errors.js';
 import type { PartialSuccess } from '../../src/otlp/proto.js';
+import { ClientTls, ClientTlsAgent, warnIfInsecureIgnored } from '../../src/tls/client.js';
+import type { Logger } from 'pino';
 import type { OtlpHttpConfig } from './config.js';
 import { encodeJson, encodeProtoBuffer, otlpSignalOf, type OtlpSignal } from './encode.js';
 import { decodeExportResponse, decodeExportResponseJson, httpFailure, transportFailure } from './response.js';
-import { loadTls } from './tls.js';
 import type { OtlpTransport } from './transport.js';
 
 const gzip = promisify(zlib.gzip);
@@ -53,6 +54,7 @@ export class OtlpHttpTransport implements OtlpTransport {
     private readonly id: string,
     private readonly cfg: OtlpHttpConfig,
     private readonly userAgent: string,
+    private readonly logger?: Logger,
   ) {
     this.urls = signalUrls(cfg);
   }
@@ -61,10 +63,18 @@ export class OtlpHttpTransport implements OtlpTransport {
     return [...new Set(Object.values(this.urls).filter((u) => u !== undefined))].join(', ');
   }
 
+  /**
+   * Reads the `tls` files (also with only http:// URLs, so that a broken setting fails the start
+   * either way) and opens kept-alive agents; warns about `insecure_skip_verify`, and about
+   * `insecure` on an https:// URL, where it changes nothing.
+   */
   async start(): Promise<void> {
-    const tls = loadTls(this.id, this.cfg.tls);
+    const at = `exporters::${this.id}`;
+    const httpsUrls = Object.values(this.urls).filter((u): u is string => u?.startsWith('https:') === true);
+    const tls = ClientTls.load(this.cfg.tls, at, httpsUrls.length > 0 ? this.logger : undefined);
+    if (this.logger && httpsUrls[0] !== undefined) warnIfInsecureIgnored(this.cfg.tls, at, httpsUrls[0], this.logger);
     this.httpAgent = new http.Agent({ keepAlive: true });
-    this.httpsAgent = new https.Agent({ keepAlive: true, ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized });
+    this.httpsAgent = new ClientTlsAgent(tls);
   }
 
   async export(p: Payload, signal: AbortSignal): Promise<PartialSuccess | undefined> {

@@ -72,7 +72,7 @@ function grpcFactory(type: string, description: string): ExporterFactory<OtlpGrp
     accepts: ACCEPTS,
     mutatesData: false,
     takesEncodedTraces: true,
-    create: (settings, config) => new OtlpExporter(settings, config, new OtlpGrpcTransport(settings.id, config, USER_AGENT)),
+    create: (settings, config) => new OtlpExporter(settings, config, new OtlpGrpcTransport(settings.id, config, USER_AGENT, settings.logger)),
   };
 }
 
@@ -85,7 +85,7 @@ function httpFactory(type: string, description: string): ExporterFactory<OtlpHtt
     accepts: ACCEPTS,
     mutatesData: false,
     takesEncodedTraces: true,
-    create: (settings, config) => new OtlpExporter(settings, config, new OtlpHttpTransport(settings.id, config, USER_AGENT)),
+    create: (settings, config) => new OtlpExporter(settings, config, new OtlpHttpTransport(settings.id, config, USER_AGENT, settings.logger)),
   };
 }
 

@@ -11,8 +11,9 @@
  *   `google.rpc.RetryInfo`; all other codes are not. A `RetryInfo.retry_delay` is the wait.
  */
 import protobuf from 'protobufjs/minimal.js';
-import { PermanentError, RetryableError, errorMessage } from '../../src/errors.js';
+import { PermanentError, RetryableError } from '../../src/errors.js';
 import type { PartialSuccess } from '../../src/otlp/proto.js';
+import { connectionErrorText, tlsProblemOf } from '../../src/tls/client.js';
 
 const RETRY_INFO_TYPE = 'type.googleapis.com/google.rpc.RetryInfo';
 
@@ -29,6 +30,7 @@ export const RETRYABLE_GRPC_CODES: ReadonlySet<number> = new Set([
   15, // DATA_LOSS
 ]);
 const RESOURCE_EXHAUSTED = 8;
+const UNAVAILABLE = 14;
 
 const GRPC_CODE_NAMES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
 
@@ -205,13 +207,21 @@ export function httpFailure(statusCode: number, url: string, body: Buffer, conte
 export function grpcFailure(code: number, details: string, target: string, statusDetailsBin: Buffer | undefined): PermanentError | RetryableError {
   const status = statusDetailsBin ? decodeRpcStatus(statusDetailsBin) : undefined;
   const retryAfterMillis = status?.retryDelayMillis;
-  const message = `gRPC ${grpcCodeName(code)} from ${target}${details ? `: ${details}` : ''}`;
+  // A connection that failed its TLS handshake: grpc-js passes on only the message.
+  const problem = code === UNAVAILABLE ? tlsProblemOf({ message: details }, 'server') : undefined;
+  // grpc-js ends a connection failure with an empty "Resolution note:".
+  const said = problem ? details.replace(/\s+/g, ' ').replace(/\s*Resolution note:\s*$/, '').replace(/[\s.:;,]+$/, '') : details;
+  const message = `gRPC ${grpcCodeName(code)} from ${target}${said ? `: ${said}` : ''}${problem ? `; ${problem.hint}` : ''}`;
   if (RETRYABLE_GRPC_CODES.has(code)) return new RetryableError(message, retryAfterMillis);
   if (code === RESOURCE_EXHAUSTED && retryAfterMillis !== undefined) return new RetryableError(message, retryAfterMillis);
   return new PermanentError(message);
 }
 
-/** The error for a request that got no answer (refused connection, reset, TLS failure, time-out): retryable. */
+/**
+ * The error for a request that got no answer (refused connection, reset, TLS failure, time-out):
+ * retryable, so that the data stays queued while the destination or the settings are fixed. A TLS
+ * failure says which `tls` option to change ({@link tlsProblem}).
+ */
 export function transportFailure(err: unknown, url: string): RetryableError {
-  return new RetryableError(`no answer from ${url}: ${errorMessage(err)}`, undefined, { cause: err });
+  return new RetryableError(`no answer from ${url}: ${connectionErrorText(err)}`, undefined, { cause: err });
 }

@@ -17,6 +17,8 @@
  * - 200 `{code, events_ingested, payload_size_bytes, server_upload_time}`; events are de-duplicated
  *   on `insert_id` (the docs: 7 days).
  *
+ * HTTPS (and mutual TLS) with `tls`; plain HTTP otherwise.
+ *
  * Faults can be injected for the next requests: an HTTP status (5xx, with `Retry-After`), a delay,
  * or a connection reset. Run it alone with `node dist/test/fakes/amplitude-server.js [--port N]
  * [--api-key K]`: it prints `AMPLITUDE_ENDPOINT=http://127.0.0.1:<port>`; `GET /_fake/events`
@@ -24,6 +26,7 @@
  * (`{"status":503,"times":2}`, `{"reset":true}`, `{"delayMillis":500}`).
  */
 import http from 'node:http';
+import type https from 'node:https';
 import { listenLocal, type Listening } from './listen.js';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -53,6 +56,8 @@ export interface AmplitudeServerOptions {
    * ingested. Default 0. May be changed while the server runs.
    */
   answerDelayMillis?: number;
+  /** Serve HTTPS with this certificate and key (and, for mutual TLS, `requestCert` and `ca`). Omitted: HTTP. */
+  tls?: https.ServerOptions;
 }
 
 export type Fault = { status: number; body?: unknown; retryAfter?: string } | { reset: true } | { delayMillis: number };
@@ -131,7 +136,7 @@ export class FakeAmplitude {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   limits(api: 'http_v2' | 'batch'): ApiLimits {
@@ -161,7 +166,7 @@ export class FakeAmplitude {
   }
 
   async start(): Promise<this> {
-    this.listening = await listenLocal((req, res) => void this.handle(req, res), this.options.port ?? 0);
+    this.listening = await listenLocal((req, res) => void this.handle(req, res), this.options.port ?? 0, this.options.tls);
     this.port = this.listening.port;
     return this;
   }

@@ -15,6 +15,7 @@
  * delay, a connection reset, or per-row errors (`{rowErrors: {index: reason}}`) for the next insertAll.
  */
 import http from 'node:http';
+import type https from 'node:https';
 import { listenLocal, type Listening } from './listen.js';
 import zlib from 'node:zlib';
 
@@ -98,10 +99,11 @@ export class FakeBigQuery {
   readonly inserts: InsertRecord[] = [];
   private readonly faults: BigQueryFault[] = [];
   private listening: Listening | undefined;
+  private secure = false;
   port = 0;
 
   get endpoint(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.secure ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   /** Makes the next `times` API requests fail with `fault` (`rowErrors` applies to the next insertAll). */
@@ -113,8 +115,10 @@ export class FakeBigQuery {
     return this.tables.get(`${project}.${dataset}.${table}`);
   }
 
-  async start(port = 0): Promise<this> {
-    this.listening = await listenLocal((req, res) => void this.handle(req, res), port);
+  /** Listens on 127.0.0.1:`port` (0: any free port); HTTPS with `tls` (certificate, key, and for mutual TLS `requestCert`, `ca`). */
+  async start(port = 0, tls?: https.ServerOptions): Promise<this> {
+    this.secure = tls !== undefined;
+    this.listening = await listenLocal((req, res) => void this.handle(req, res), port, tls);
     this.port = this.listening.port;
     return this;
   }
@@ -278,7 +282,7 @@ export class FakeBigQuery {
   }
 }
 
-/** Starts the stand-in on 127.0.0.1. */
-export function startFakeBigQuery(port = 0): Promise<FakeBigQuery> {
-  return new FakeBigQuery().start(port);
+/** Starts the stand-in on 127.0.0.1 (HTTPS with `tls`). */
+export function startFakeBigQuery(port = 0, tls?: https.ServerOptions): Promise<FakeBigQuery> {
+  return new FakeBigQuery().start(port, tls);
 }

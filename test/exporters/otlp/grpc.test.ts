@@ -184,4 +184,11 @@ describe('otlp_grpc exporter over TLS', () => {
   it('cannot talk plaintext (tls::insecure) to a TLS server', async () => {
     await assert.rejects(exportOnce({ endpoint: target, tls: { insecure: true } }, { signal: 'traces', data: traces }), (err: unknown) => err instanceof RetryableError);
   });
+
+  it('uses TLS for tls::insecure with a CA, as the collector\'s configtls does', async () => {
+    server.calls.length = 0;
+    await exportOnce({ endpoint: target, tls: { insecure: true, ca_file: cert.certFile } }, { signal: 'traces', data: traces });
+    await exportOnce({ endpoint: target, tls: { insecure: true, ca_pem: cert.cert.toString() } }, { signal: 'traces', data: traces });
+    assert.equal(server.calls.length, 2);
+  });
 });

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -28,6 +29,8 @@ export interface HttpRequestSeen {
   headers: http.IncomingHttpHeaders;
   /** Decompressed body. */
   body: Buffer;
+  /** The common name of the client certificate presented (mutual TLS). */
+  clientCertificate?: string;
 }
 
 export interface FakeHttpServer {
@@ -48,7 +51,8 @@ export async function startHttpServer(tls?: https.ServerOptions): Promise<FakeHt
     req.on('end', () => {
       const raw = Buffer.concat(chunks);
       const body = req.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(raw) : raw;
-      requests.push({ path: req.url ?? '', headers: req.headers, body });
+      const peer = 'getPeerCertificate' in req.socket ? (req.socket as TLSSocket).getPeerCertificate() : undefined;
+      requests.push({ path: req.url ?? '', headers: req.headers, body, clientCertificate: peer?.subject?.CN as string | undefined });
       const a = answers.shift() ?? { status: 200, headers: { 'content-type': String(req.headers['content-type']) } };
       const answer = () => {
         if (res.destroyed) return;
@@ -78,6 +82,8 @@ export interface GrpcCallSeen {
   method: string;
   metadata: grpc.Metadata;
   body: Buffer;
+  /** The common name of the client certificate presented (mutual TLS). */
+  clientCertificate?: string;
 }
 
 export type GrpcAnswer = { response: Buffer } | { error: { code: grpc.status; details: string; metadata?: grpc.Metadata } };
@@ -104,7 +110,7 @@ export async function startGrpcServer(credentials = grpc.ServerCredentials.creat
       { Export: { path: method, requestStream: false, responseStream: false, requestSerialize: passThrough, requestDeserialize: passThrough, responseSerialize: passThrough, responseDeserialize: passThrough } },
       {
         Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-          calls.push({ method, metadata: call.metadata, body: call.request });
+          calls.push({ method, metadata: call.metadata, body: call.request, clientCertificate: call.getAuthContext().sslPeerCertificate?.subject?.CN as string | undefined });
           const a = answers.shift() ?? { response: Buffer.alloc(0) };
           if ('response' in a) callback(null, a.response);
           else callback({ code: a.error.code, details: a.error.details, metadata: a.error.metadata });
