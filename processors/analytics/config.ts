@@ -83,7 +83,7 @@ export const analyticsSchema = z.strictObject({
   consent_attributes: z
     .record(z.string(), z.string())
     .default({ 'consent.analytics': 'analytics', 'consent.marketing': 'marketing' })
-    .describe('Attribute key → consent purpose; boolean values are copied into the event\'s `consent`.'),
+    .describe('Attribute key → consent purpose; the value (a boolean, or "granted"/"denied", "true"/"false", "yes"/"no", 1/0 as consent tools send it, src/consent.ts) is copied into the event\'s `consent` as true or false.'),
   context_attributes: z
     .array(z.string())
     .default(['client.address', 'user_agent.original'])

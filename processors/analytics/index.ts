@@ -14,6 +14,7 @@
  */
 import type { Consumer, Payload, ProcessorFactory } from '../../src/component.js';
 import type { AnalyticsEvent, EventContext } from '../../src/event.js';
+import { consentGranted } from '../../src/consent.js';
 import { logRecordTime } from '../../src/event.js';
 import { EncodedTraces } from '../../src/otlp/encoded.js';
 import { AttributeKeys, projectTraces, type ProjectedSpan } from '../../src/otlp/proto/project.js';
@@ -271,8 +272,7 @@ export class EventMaker {
     for (let i = 0; i < this.consent.length; i++) {
       const [slot, purpose] = this.consent[i]!;
       const v = attrs[slot] ?? resource[slot];
-      if (v && 'boolValue' in v) (e.consent ??= {})[purpose] = v.boolValue;
-      else if (v && 'stringValue' in v && (v.stringValue === 'true' || v.stringValue === 'false')) (e.consent ??= {})[purpose] = v.stringValue === 'true';
+      if (v) (e.consent ??= {})[purpose] = consentGranted(v);
     }
     if (rule?.category !== undefined) e.category = rule.category;
     if (rule?.privacyLevel !== undefined) e.privacy_level = rule.privacyLevel;

@@ -191,6 +191,14 @@ describe('analytics log records', () => {
     assert.equal(fromLogRecord(toLogRecord(observed!))!.time_unix_nano, observed!.time_unix_nano);
   });
 
+  it('reads consent as consent tools send it: booleans, granted/denied (Google Consent Mode), true/false, yes/no, 1/0; anything else is denied', () => {
+    const cases: [unknown, boolean][] = [[true, true], [false, false], ['granted', true], ['GRANTED', true], [' Denied ', false], ['true', true], ['no', false], ['1', true], [1, true], [0, false], ['maybe', false], [{ a: 1 }, false]];
+    const logsWith = (v: unknown): LogsData => ({
+      resourceLogs: [{ resource: { attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', scopeLogs: [{ scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', logRecords: [{ timeUnixNano: '1', observedTimeUnixNano: '1', severityNumber: 0, severityText: '', body: {}, attributes: attrs({ 'consent.analytics': v }), droppedAttributesCount: 0, flags: 0, traceId: '', spanId: '', eventName: 'e' }] }] }],
+    });
+    for (const [value, granted] of cases) assert.equal(run(config({}), { logs: logsWith(value) })[0]!.consent?.analytics, granted, JSON.stringify(value));
+  });
+
   it('keeps an attribute as a property of a log event even when a span rule reads that key', () => {
     const events = run(config({ rules: [{ id: 'pdp', event: 'view_item', properties: { method: 'attributes.signup.method' } }] }), { logs });
     assert.equal(events.find((e) => e.name === 'user.signed_up')!.properties['signup.method'], 'email');
