@@ -17,6 +17,7 @@ import { amplitudeExporterFactory } from '../exporters/amplitude/index.js';
 import { bigqueryExporterFactory } from '../exporters/bigquery/index.js';
 import { nopExporterFactory } from '../exporters/nop/index.js';
 import { otlpExporterFactories } from '../exporters/otlp/index.js';
+import { forwardConnectorFactory } from '../connectors/forward/index.js';
 
 export const builtinFactories: readonly Factory[] = [
   otlpReceiverFactory,
@@ -34,6 +35,7 @@ export const builtinFactories: readonly Factory[] = [
   bigqueryExporterFactory,
   nopExporterFactory,
   ...otlpExporterFactories,
+  forwardConnectorFactory,
   healthCheckFactory,
   statusFactory,
 ];

@@ -27,7 +27,7 @@ const example = (): any => YAML.parse(fs.readFileSync(path.join(projectRoot, 'co
 test('the schema covers every registered component and accepts config.example.yaml, ${env:...} references included', async () => {
   const { schema, validate } = await schemaValidator();
   const registry = defaultRegistry();
-  for (const [section, kind] of [['receivers', 'receiver'], ['processors', 'processor'], ['exporters', 'exporter'], ['extensions', 'extension']] as const) {
+  for (const [section, kind] of [['receivers', 'receiver'], ['processors', 'processor'], ['exporters', 'exporter'], ['connectors', 'connector'], ['extensions', 'extension']] as const) {
     const patterns = Object.keys(schema.properties[section]!.patternProperties ?? {});
     for (const type of registry.types(kind)) assert.ok(patterns.some((p) => new RegExp(p).test(type) && new RegExp(p).test(`${type}/named`)), `${section}: ${type}`);
   }

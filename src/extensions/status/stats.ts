@@ -74,6 +74,11 @@ export function selectorsFor(n: GraphNode): Selector[] {
         { field: 'queue_size', name: 'otelcol_exporter_queue_size', labels: { exporter: c } },
         { field: 'queue_capacity', name: 'otelcol_exporter_queue_capacity', labels: { exporter: c } },
       ];
+    case 'connector':
+      return [
+        { field: 'in', name: 'otelytics_connector_incoming_items', labels: { connector: c } },
+        { field: 'out', name: 'otelytics_connector_outgoing_items', labels: { connector: c } },
+      ];
   }
 }
 
