@@ -18,6 +18,7 @@ import { bigqueryExporterFactory } from '../exporters/bigquery/index.js';
 import { nopExporterFactory } from '../exporters/nop/index.js';
 import { otlpExporterFactories } from '../exporters/otlp/index.js';
 import { forwardConnectorFactory } from '../connectors/forward/index.js';
+import { routingConnectorFactory } from '../connectors/routing/index.js';
 
 export const builtinFactories: readonly Factory[] = [
   otlpReceiverFactory,
@@ -36,6 +37,7 @@ export const builtinFactories: readonly Factory[] = [
   nopExporterFactory,
   ...otlpExporterFactories,
   forwardConnectorFactory,
+  routingConnectorFactory,
   healthCheckFactory,
   statusFactory,
 ];
