@@ -19,6 +19,7 @@ import { nopExporterFactory } from '../exporters/nop/index.js';
 import { otlpExporterFactories } from '../exporters/otlp/index.js';
 import { forwardConnectorFactory } from '../connectors/forward/index.js';
 import { routingConnectorFactory } from '../connectors/routing/index.js';
+import { countConnectorFactory } from '../connectors/count/index.js';
 
 export const builtinFactories: readonly Factory[] = [
   otlpReceiverFactory,
@@ -38,6 +39,7 @@ export const builtinFactories: readonly Factory[] = [
   ...otlpExporterFactories,
   forwardConnectorFactory,
   routingConnectorFactory,
+  countConnectorFactory,
   healthCheckFactory,
   statusFactory,
 ];
