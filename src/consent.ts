@@ -5,7 +5,8 @@
  * as denied: a value no one can read is no consent (GDPR Art. 7: consent must be unambiguous).
  *
  * And consent requirements: the purposes an event must carry consent for, with and/or logic, as
- * the `consent` key of the match syntax (src/match.ts) takes them.
+ * an exporter's `consent` option (a destination's requirement) and the `consent` key of the match
+ * syntax (src/match.ts) take them.
  */
 import { z } from './config/schema.js';
 import type { AnyValue } from './pdata.js';

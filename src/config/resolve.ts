@@ -178,6 +178,7 @@ export function resolveConfig(raw: RawTree, registry: Registry): GatewayConfig {
       pipelines.push(pipeline);
     }
     for (const [id, use] of joinConnectors(pipelines, sections as GatewaySections, errors)) connections.set(id, use);
+    checkExporterConsent(pipelines, sections as GatewaySections, errors);
   }
 
   const exporterBatching = errors.length === 0 ? batchingOfExporters(pipelines, connections, sections as GatewaySections, errors) : new Map<string, QueueBatchConfig>();
@@ -324,6 +325,19 @@ function connectorCycles(pipelines: readonly PipelineConfig[], uses: ReadonlyMap
   return cycles;
 }
 
+/** An exporter's `consent` requirement gates events: an exporter that has one may be used in events pipelines only. */
+function checkExporterConsent(pipelines: readonly PipelineConfig[], sections: GatewaySections, errors: ConfigError[]): void {
+  const reported = new Set<string>();
+  for (const p of pipelines) {
+    if (p.signal === 'events') continue;
+    for (const id of p.exporters) {
+      const e = sections.exporter.get(id);
+      if (!e || (e.config as { consent?: unknown }).consent === undefined || reported.has(id)) continue;
+      reported.add(id);
+      errors.push(new ConfigError(`exporters::${id}::consent`, `applies to events, but exporter "${id}" is also used in the ${p.signal} pipeline "${p.id}"; use a separate exporter there`));
+    }
+  }
+}
 
 /**
  * What each exporter's sending queue batches, from the processors of the pipelines feeding it that

@@ -252,6 +252,30 @@ service:
     );
   });
 
+  it('an exporter\'s consent requirement applies to events only', () => {
+    assert.deepEqual(
+      errorsOf(`
+receivers: { otlp: }
+processors: { analytics: }
+exporters: { file/a: { path: /tmp/a.jsonl, consent: analytics } }
+service:
+  pipelines:
+    events: { receivers: [otlp], processors: [analytics], exporters: [file/a] }
+    traces: { receivers: [otlp], exporters: [file/a] }
+`),
+      ['exporters::file/a::consent: applies to events, but exporter "file/a" is also used in the traces pipeline "traces"; use a separate exporter there'],
+    );
+    assert.deepEqual(
+      errorsOf(`
+receivers: { otlp: }
+processors: { analytics: }
+exporters: { file/a: { path: /tmp/a.jsonl, consent: { all: [analytics], any: [] } }, file/b: { path: /tmp/b.jsonl, consent: {} } }
+service: { pipelines: { events: { receivers: [otlp], processors: [analytics], exporters: [file/a, file/b] } } }
+`),
+      ['exporters::file/a::consent::any: at least one consent purpose is required', 'exporters::file/b::consent: needs all or any (or both)'],
+    );
+  });
+
   it('a batch processor before a connector batches for the exporters of the pipelines it feeds', () => {
     const cfg = resolveConfig(
       parseConfigText(
