@@ -20,6 +20,7 @@ COPY src ./src
 COPY receivers ./receivers
 COPY processors ./processors
 COPY exporters ./exporters
+COPY connectors ./connectors
 COPY scripts/build-status-ui.mjs ./scripts/build-status-ui.mjs
 # The steps of `npm run build`: the TypeScript compile, then the status page's assets.
 RUN npx tsc -p tsconfig.json \
@@ -34,6 +35,7 @@ COPY --from=build /src/dist/src ./dist/src
 COPY --from=build /src/dist/receivers ./dist/receivers
 COPY --from=build /src/dist/processors ./dist/processors
 COPY --from=build /src/dist/exporters ./dist/exporters
+COPY --from=build /src/dist/connectors ./dist/connectors
 COPY --from=build /src/config.example.yaml /etc/otelytics/config.yaml
 ENV NODE_ENV=production \
     OTELYTICS_HTTP_ENDPOINT=0.0.0.0:4318 \

@@ -63,6 +63,7 @@ function components(): void {
     ['receiver', 'receivers'],
     ['processor', 'processors'],
     ['exporter', 'exporters'],
+    ['connector', 'connectors'],
     ['extension', 'extensions'],
   ];
   for (const [kind, title] of kinds) {

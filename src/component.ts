@@ -1,10 +1,12 @@
 /**
- * The component API: receivers, processors, exporters and extensions, each made by a factory.
+ * The component API: receivers, processors, exporters, connectors and extensions, each made by a
+ * factory.
  *
- * Modelled on the OpenTelemetry Collector's `component` and `consumer` packages: a factory has a
- * type name, a config schema with defaults and a `create` function; data moves through a
- * one-method {@link Consumer}; processors declare which signals they take and give so that a
- * mis-ordered pipeline is refused at load time.
+ * Modelled on the OpenTelemetry Collector's `component`, `consumer` and `connector` packages: a
+ * factory has a type name, a config schema with defaults and a `create` function; data moves
+ * through a one-method {@link Consumer}; processors declare which signals they take and give, and
+ * connectors the pairs of pipeline signals they join, so that a mis-wired pipeline is refused at
+ * load time.
  */
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -58,18 +60,19 @@ export interface Host {
 }
 
 /**
- * Watches the exporter side of every pipeline (after all of its processors). Called synchronously
+ * Watches the exporter side of every pipeline (after all of its processors; what a pipeline hands
+ * to connectors included). Called synchronously
  * on the data path: it must return quickly, never throw, never change the payload, and copy
  * whatever it keeps (an exporter may change its data after taking it).
  */
 export interface PipelineObserver {
   /** What `pipeline` hands to its exporters, before they take it. */
   exported?(pipeline: string, payload: Payload): void;
-  /** `exporter` refused data from `pipeline` (the error the pipeline's caller gets). */
+  /** `exporter` (an exporter or a connector id) refused data from `pipeline` (the error the pipeline's caller gets). */
   exportFailed?(pipeline: string, exporter: string, err: unknown): void;
 }
 
-export type Kind = 'receiver' | 'processor' | 'exporter' | 'extension';
+export type Kind = 'receiver' | 'processor' | 'exporter' | 'connector' | 'extension';
 
 /** What a component's `create` receives besides its config. */
 export interface CreateSettings {
@@ -80,7 +83,7 @@ export interface CreateSettings {
 }
 
 export interface Lifecycle {
-  /** Called once, exporters first, receivers last. A rejection stops the gateway's start-up. */
+  /** Called once, exporters first, then connectors, processors, receivers last. A rejection stops the gateway's start-up. */
   start(host: Host): Promise<void>;
   /** Stop taking data, drain what is in flight, release resources. Called in reverse start order. */
   shutdown(): Promise<void>;
@@ -94,12 +97,23 @@ export interface Extension extends Lifecycle {
   onReadyChange?(ready: boolean): void;
 }
 
+/** A problem a factory finds in a config beyond its schema; `path` is below the component's config. */
+export interface ConfigIssue {
+  path: (string | number)[];
+  message: string;
+}
+
 interface FactoryBase<C> {
   type: string;
   /** One line for `otelytics components`. */
   description: string;
   /** zod schema of the config, with defaults; unknown keys rejected. */
   configSchema: z.ZodType<C, unknown>;
+  /**
+   * Checks across every configured component of this type (e.g. two `count` connectors defining
+   * one metric with different attributes); each issue is keyed by the component id it concerns.
+   */
+  checkAll?(instances: readonly { id: string; config: C }[]): (ConfigIssue & { id: string })[];
 }
 
 export interface ReceiverFactory<C = unknown> extends FactoryBase<C> {
@@ -162,7 +176,65 @@ export interface ExtensionFactory<C = unknown> extends FactoryBase<C> {
   create(settings: CreateSettings, config: C): Extension;
 }
 
-export type Factory = ReceiverFactory<any> | ProcessorFactory<any> | ExporterFactory<any> | ExtensionFactory<any>;
+/**
+ * What a connector sends into the pipelines it feeds (the collector's `connector.*RouterAndConsumer`):
+ * the consumer of a set of those pipelines. Made once per set, at start-up; the consumer hands a
+ * payload to each pipeline of the set (a copy to those that change data, as every fan-out does).
+ */
+export interface ConnectorRouter {
+  /** The pipelines this connector feeds with what it takes from a pipeline of signal `input`, in config order. */
+  pipelines(input: Signal): readonly string[];
+  /**
+   * The consumer of `pipelines` (each one of {@link pipelines} for some input). An empty list gives
+   * a consumer that discards.
+   * @throws Error for a pipeline this connector does not feed (the config check makes that impossible).
+   */
+  consumer(pipelines: readonly string[]): Consumer;
+}
+
+/** What a connector's `create` receives besides its config. */
+export interface ConnectorCreateSettings extends CreateSettings {
+  /** The signals of the pipelines that export to this connector. */
+  inputs: readonly Signal[];
+}
+
+/** A connector takes data as the exporter of some pipelines and hands it on as the receiver of others. */
+export interface Connector extends Lifecycle, Consumer {}
+
+/**
+ * A connector type: an exporter of one pipeline and a receiver of others (the collector's
+ * connector/README.md). It supports pairs of an exporter pipeline signal and a receiver pipeline
+ * signal; at load every pipeline that exports to it must reach a pipeline it feeds by a supported
+ * pair, and every pipeline it feeds must be reached from one; the pipelines it joins must not form
+ * a cycle.
+ */
+export interface ConnectorFactory<C = unknown> extends FactoryBase<C> {
+  kind: 'connector';
+  /** `[exporter pipeline signal, receiver pipeline signal]` pairs it joins. */
+  pairs: readonly (readonly [Signal, Signal])[];
+  /** Whether it changes the data it takes (an upstream fan-out then hands it a copy). */
+  mutatesData: boolean;
+  /**
+   * Whether it hands traces on as it takes them, so that they may stay an `EncodedTraces` when every
+   * pipeline it feeds takes them so (see {@link Consumer.takesEncodedTraces}). Default false.
+   */
+  passesEncodedTraces?: boolean;
+  /**
+   * The pipelines its config names, each with its path below the connector's config (a routing
+   * table's `pipelines`); each must be a pipeline this connector feeds.
+   */
+  pipelineReferences?(config: C): { path: (string | number)[]; pipeline: string }[];
+  /** Checks the config against the signals of the pipelines that export to it (e.g. a routing context per signal). */
+  checkInputs?(config: C, inputs: readonly Signal[]): ConfigIssue[];
+  /**
+   * Routes a connector reports items for (`otelytics_connector_routed_items{connector,route}`), for
+   * the status page: `route` is the label value, `pipelines` where that route leads.
+   */
+  routes?(config: C): { route: string; pipelines: readonly string[] }[];
+  create(settings: ConnectorCreateSettings, config: C, router: ConnectorRouter): Connector;
+}
+
+export type Factory = ReceiverFactory<any> | ProcessorFactory<any> | ExporterFactory<any> | ConnectorFactory<any> | ExtensionFactory<any>;
 
 /** Splits a component id `type[/name]`. */
 export function parseComponentId(id: string): { type: string; name: string } {

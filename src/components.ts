@@ -17,6 +17,9 @@ import { amplitudeExporterFactory } from '../exporters/amplitude/index.js';
 import { bigqueryExporterFactory } from '../exporters/bigquery/index.js';
 import { nopExporterFactory } from '../exporters/nop/index.js';
 import { otlpExporterFactories } from '../exporters/otlp/index.js';
+import { forwardConnectorFactory } from '../connectors/forward/index.js';
+import { routingConnectorFactory } from '../connectors/routing/index.js';
+import { countConnectorFactory } from '../connectors/count/index.js';
 
 export const builtinFactories: readonly Factory[] = [
   otlpReceiverFactory,
@@ -34,6 +37,9 @@ export const builtinFactories: readonly Factory[] = [
   bigqueryExporterFactory,
   nopExporterFactory,
   ...otlpExporterFactories,
+  forwardConnectorFactory,
+  routingConnectorFactory,
+  countConnectorFactory,
   healthCheckFactory,
   statusFactory,
 ];

@@ -101,12 +101,24 @@ export function toLogRecord(e: AnalyticsEvent): LogRecord {
   };
 }
 
+/**
+ * When a log record happened, per the OTel logs data model ("Field: Timestamp"; "Field:
+ * ObservedTimestamp": use Timestamp when present, else ObservedTimestamp): nanoseconds since the
+ * epoch as a decimal string; undefined when both are unset (0). Java and Go SDKs send only
+ * ObservedTimestamp when the caller gave no time.
+ */
+export function logRecordTime(r: Pick<LogRecord, 'timeUnixNano' | 'observedTimeUnixNano'>): string | undefined {
+  if (r.timeUnixNano && r.timeUnixNano !== '0') return r.timeUnixNano;
+  if (r.observedTimeUnixNano && r.observedTimeUnixNano !== '0') return r.observedTimeUnixNano;
+  return undefined;
+}
+
 /** Inverse of {@link toLogRecord}. Returns undefined when the record has no event name. */
 export function fromLogRecord(r: LogRecord): AnalyticsEvent | undefined {
   const name = r.eventName || scalarString(findAttribute(r.attributes, 'event.name'));
   if (!name) return undefined;
   const properties: { [key: string]: JsonValue } = {};
-  const e: AnalyticsEvent = { name, time_unix_nano: r.timeUnixNano, insert_id: '', properties, context: { source: 'log' } };
+  const e: AnalyticsEvent = { name, time_unix_nano: logRecordTime(r) ?? '0', insert_id: '', properties, context: { source: 'log' } };
   for (const { key, value } of r.attributes) {
     switch (key) {
       case EventAttr.insertId: e.insert_id = scalarString(value) ?? ''; break;

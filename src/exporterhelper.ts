@@ -36,6 +36,7 @@ import { BatchSource, type QueueBatch, type QueueBatchConfig } from './delivery/
 import { mergePayloads, splitPayload } from './delivery/merge.js';
 import { deliver, type DeliveryOptions, type SendContext } from './delivery/sender.js';
 import { nanosStringToMillis, type Telemetry } from './telemetry.js';
+import { compileConsentRequirement, consentRequirementSchema } from './consent.js';
 import { inSpan, payloadLinks, SpanKind } from './selftrace.js';
 
 /** Default `queue_size` per sizer: 100 000 items, 1000 requests (the collector's), 256 MiB. */
@@ -98,6 +99,9 @@ export const exporterHelperShape = {
     .prefault({})
     .describe('Exponential back-off with jitter; a destination\'s Retry-After is honoured.'),
   dead_letter: z.string().min(1).optional().describe('Exporter id (e.g. file/dead) that receives what the destination rejects for good or what runs out of retries, marked with the reason and time. It runs even when no pipeline lists it.'),
+  consent: consentRequirementSchema
+    .optional()
+    .describe('Consent purposes an event must carry to reach this destination: a purpose (analytics), a list (all of them), or {all: [...], any: [...]}. Events without it are dropped here (deny by default), whichever pipeline or route hands them over. Events only. Omitted: no requirement.'),
 };
 
 const helperSchema = z.strictObject(exporterHelperShape);
@@ -128,6 +132,8 @@ export abstract class BaseExporter implements Exporter {
   readonly #feeders = new Set<BaseExporter>();
   #stopping: Promise<void> | undefined;
   #latency: ReturnType<Telemetry['eventDeliveryLatency']> | undefined;
+  /** `consent`: whether an event may reach this destination; undefined when there is no requirement. */
+  readonly #consented: ((e: AnalyticsEvent) => boolean) | undefined;
 
   constructor(settings: ExporterCreateSettings, helper: ExporterHelperConfig) {
     this.id = settings.id;
@@ -135,6 +141,10 @@ export abstract class BaseExporter implements Exporter {
     this.telemetry = settings.telemetry;
     this.#helper = (helper as ExporterHelperConfig | undefined) ?? helperSchema.parse({});
     this.#batch = this.#helper.sending_queue.batch ?? settings.batching;
+    if (this.#helper.consent !== undefined) {
+      const granted = compileConsentRequirement(this.#helper.consent);
+      this.#consented = (e) => granted(e.consent);
+    }
     // Every delivery and every request in flight listens to these two signals.
     setMaxListeners(0, this.#stopController.signal, this.#cutController.signal);
     const ownStart = this.start;
@@ -167,8 +177,19 @@ export abstract class BaseExporter implements Exporter {
    */
   protected abstract send(p: Payload, ctx: SendContext): Promise<void>;
 
-  /** Takes data from the pipeline: queues it, or (queue disabled) sends it before resolving. */
+  /**
+   * Takes data from the pipeline: queues it, or (queue disabled) sends it before resolving. Events
+   * without the consent `consent` requires are dropped first, counted in
+   * `otelytics_events_dropped{component=<exporter>,reason="no_consent"}`.
+   */
   async consume(p: Payload): Promise<void> {
+    if (this.#consented && p.signal === 'events') {
+      const kept = p.data.filter(this.#consented);
+      if (kept.length < p.data.length) {
+        this.telemetry.eventsDropped(this.id, 'no_consent', p.data.length - kept.length);
+        p = { signal: 'events', data: kept };
+      }
+    }
     const n = itemCount(p);
     if (n === 0) return;
     const q = this.#queue;

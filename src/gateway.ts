@@ -1,17 +1,25 @@
 /**
  * The pipeline graph: builds components from a validated config, wires receivers → processors →
- * exporters with fan-out, starts them in dependency order and shuts them down in reverse.
+ * exporters and connectors with fan-out, starts them in dependency order and shuts them down in
+ * reverse.
  *
  * As in the collector's `service/internal/graph`: one exporter instance per id (shared by every
  * pipeline that lists it), one processor instance per pipeline, one receiver instance per id
- * feeding every pipeline that lists it. A fan-out hands read-only consumers the same data and
- * mutating consumers their own copy (the last mutating one takes the original when no read-only
- * consumer shares it). Start: extensions, exporters, processors (last to first), receivers;
- * shutdown in the reverse order, so receivers stop taking data before processors flush and
- * exporters drain.
+ * feeding every pipeline that lists it, one connector instance per id joining the pipelines that
+ * export to it with those it feeds. Pipelines are built downstream first (a pipeline's connectors
+ * need the pipelines they feed; cycles are refused when the config is loaded), so the graph is
+ * built in topological order. A fan-out hands read-only consumers the same data and mutating
+ * consumers their own copy (the last mutating one takes the original when no read-only consumer
+ * shares it); a connector counts as mutating when any pipeline it feeds starts with a mutating
+ * stage. Start: extensions, exporters, connectors (downstream first), processors (downstream
+ * first, last to first), receivers; shutdown in the reverse order, so receivers stop taking data
+ * before processors and connectors hand on what they have and exporters drain.
+ *
+ * The engine knows components only through the factories in the config (src/component.ts); which
+ * types exist is the registry's business (src/registry.ts, src/components.ts).
  */
 import type { Logger } from 'pino';
-import type { Consumer, Exporter, ExporterFactory, Extension, Host, Payload, PipelineObserver, Processor, ProcessorFactory, Receiver, ReceiverConsumers, Signal } from './component.js';
+import type { Connector, ConnectorRouter, Consumer, Exporter, Extension, Host, Payload, PipelineObserver, Processor, ProcessorFactory, Receiver, ReceiverConsumers, Signal } from './component.js';
 import { clonePayload, itemCount } from './component.js';
 import type { GatewayConfig } from './config/resolve.js';
 import { errorMessage, listenError, SettingError } from './errors.js';
@@ -26,8 +34,12 @@ interface Target {
   mutates: boolean;
 }
 
+/** A consumer that takes everything and hands it nowhere. */
+const discard: Consumer = { takesEncodedTraces: true, consume: async () => undefined };
+
 /** A consumer that hands the same payload to several consumers, copying for mutating ones. */
 export function fanOut(targets: readonly Target[]): Consumer {
+  if (targets.length === 0) return discard;
   if (targets.length === 1) return targets[0]!.consumer;
   const shared = targets.filter((t) => !t.mutates).map((t) => t.consumer);
   const mutating = targets.filter((t) => t.mutates).map((t) => t.consumer);
@@ -50,9 +62,10 @@ export function fanOut(targets: readonly Target[]): Consumer {
 /**
  * Whether traces may enter a pipeline of these processors and exporters as the protobuf bytes they
  * arrived in (see `Consumer.takesEncodedTraces`): every stage takes them so, up to the first
- * processor that turns them into another signal (`analytics`: events), or through to the exporters.
+ * processor that turns them into another signal (`analytics`: events), or through to the exporters
+ * (exporter factories, or the consumers of connectors, which say whether they take them so).
  */
-export function tracesStayEncoded(processors: readonly ProcessorFactory<unknown>[], exporters: readonly ExporterFactory<unknown>[]): boolean {
+export function tracesStayEncoded(processors: readonly ProcessorFactory<unknown>[], exporters: readonly { takesEncodedTraces?: boolean }[]): boolean {
   for (const f of processors) {
     if (f.takesEncodedTraces !== true) return false;
     if (f.output('traces') !== 'traces') return true;
@@ -69,11 +82,14 @@ function deadLetterOf(config: unknown): string | undefined {
 export class Gateway implements Host {
   readonly telemetry = new Telemetry();
   private readonly exporters = new Map<string, Exporter>();
-  private readonly processors: { id: string; pipeline: string; processor: Processor }[] = [];
+  /** Processor instances, upstream pipelines first, each pipeline's first to last. */
+  private processors: { id: string; pipeline: string; processor: Processor }[] = [];
   private readonly receivers = new Map<string, Receiver>();
+  /** Connector instances, downstream first (the order they were made in). */
+  private readonly connectors = new Map<string, { connector: Connector; target: Target & { encoded: boolean } }>();
   private readonly extensions = new Map<string, Extension>();
   private metricsServer: { port: number; close(): Promise<void> } | undefined;
-  private started: { kind: string; id: string; c: Receiver | Processor | Exporter | Extension }[] = [];
+  private started: { kind: string; id: string; c: Receiver | Processor | Exporter | Connector | Extension }[] = [];
   private stopping: Promise<void> | undefined;
   /** Extensions watching the exporter side of the pipelines (see {@link Gateway.observe}). */
   private readonly observers = new Set<PipelineObserver>();
@@ -123,32 +139,50 @@ export class Gateway implements Host {
       if (dl && cfg.exporters.has(dl)) use(dl);
       used.add(id);
     };
-    for (const p of cfg.pipelines) for (const id of p.exporters) use(id);
+    for (const p of cfg.pipelines) for (const id of p.exporters) if (cfg.exporters.has(id)) use(id);
     for (const id of used) {
       const e = cfg.exporters.get(id)!;
       this.exporters.set(id, e.factory.create({ ...this.settings(id), batching: cfg.exporterBatching.get(id) }, e.config));
     }
-    // Entry consumer of each pipeline, with whether its first stage mutates data.
-    const entries = new Map<string, Target>();
-    for (const p of cfg.pipelines) {
-      const exporterTargets = p.exporters.map((id) => ({ consumer: this.observedExporter(p.id, id), mutates: cfg.exporters.get(id)!.factory.mutatesData }));
+    // Entry consumer of each pipeline, with whether its first stage mutates data. Pipelines are
+    // built on demand, downstream first: a connector needs the entries of the pipelines it feeds.
+    const entries = new Map<string, Target & { encoded: boolean }>();
+    const byPipeline = new Map<string, { id: string; pipeline: string; processor: Processor }[]>();
+    const builtOrder: string[] = [];
+    const entryOf = (pipelineId: string): Target & { encoded: boolean } => {
+      const done = entries.get(pipelineId);
+      if (done) return done;
+      const p = cfg.pipelines.find((x) => x.id === pipelineId)!;
+      const exporterTargets = p.exporters.map((id) => {
+        if (cfg.exporters.has(id)) return { consumer: this.observedExporter(p.id, id), mutates: cfg.exporters.get(id)!.factory.mutatesData, encoded: cfg.exporters.get(id)!.factory.takesEncodedTraces === true };
+        const c = this.connectorOf(id, entryOf);
+        return { consumer: this.connectorInput(p.id, id), mutates: c.target.mutates, encoded: c.target.encoded };
+      });
       let next: Consumer = this.observedPipeline(p.id, fanOut(exporterTargets));
       let mutates = exporterTargets.length === 1 && exporterTargets[0]!.mutates;
       const encoded = tracesStayEncoded(
         p.processors.map((id) => cfg.processors.get(id)!.factory),
-        p.exporters.map((id) => cfg.exporters.get(id)!.factory),
+        exporterTargets.map((t) => ({ takesEncodedTraces: t.encoded })),
       );
+      const chain: { id: string; pipeline: string; processor: Processor }[] = [];
       for (let i = p.processors.length - 1; i >= 0; i--) {
         const id = p.processors[i]!;
         const pc = cfg.processors.get(id)!;
         const carrier = this.receipts.carrier();
         const processor = pc.factory.create({ ...this.settings(id), pipeline: p.id }, pc.config, this.countOutgoing(id, p.id, next, carrier));
-        this.processors.unshift({ id, pipeline: p.id, processor });
+        chain.unshift({ id, pipeline: p.id, processor });
         next = this.countIncoming(id, p.id, processor, carrier);
         mutates = pc.factory.mutatesData;
       }
-      entries.set(p.id, { consumer: this.received(next, encoded), mutates });
-    }
+      byPipeline.set(p.id, chain);
+      builtOrder.push(p.id);
+      const entry = { consumer: this.received(next, encoded), mutates, encoded };
+      entries.set(p.id, entry);
+      return entry;
+    };
+    for (const p of cfg.pipelines) entryOf(p.id);
+    // Upstream pipelines first: the reverse of the order they were finished in.
+    this.processors = [...builtOrder].reverse().flatMap((id) => byPipeline.get(id)!);
     for (const [id, rc] of cfg.receivers) {
       const bySignal = new Map<Signal, Target[]>();
       for (const p of cfg.pipelines) {
@@ -164,6 +198,81 @@ export class Gateway implements Host {
       for (const [s, targets] of bySignal) consumers[s] = fanOut(targets);
       this.receivers.set(id, rc.factory.create(this.settings(id), rc.config, consumers));
     }
+  }
+
+  /**
+   * The connector `id`, made on first use with a router over the entries of the pipelines it feeds
+   * (`entryOf` builds them). Its target (what an upstream fan-out sees) mutates when the connector
+   * does or any pipeline it feeds starts with a mutating stage, and takes encoded traces when the
+   * connector passes them on and every pipeline it feeds with traces takes them.
+   */
+  private connectorOf(id: string, entryOf: (pipeline: string) => Target & { encoded: boolean }): { connector: Connector; target: Target & { encoded: boolean } } {
+    const made = this.connectors.get(id);
+    if (made) return made;
+    const cfg = this.config;
+    const cc = cfg.connectors.get(id)!;
+    const use = cfg.connections.get(id)!;
+    const signalOf = (pipeline: string) => cfg.pipelines.find((p) => p.id === pipeline)!.signal;
+    const byInput = new Map<Signal, string[]>();
+    for (const from of use.from) {
+      const list = byInput.get(signalOf(from)) ?? [];
+      for (const to of use.links.get(from) ?? []) if (!list.includes(to)) list.push(to);
+      byInput.set(signalOf(from), list);
+    }
+    const fed = use.to.filter((to) => [...byInput.values()].some((l) => l.includes(to)));
+    const targets = new Map(fed.map((to) => [to, entryOf(to)]));
+    const carrier = this.receipts.carrier();
+    const telemetry = this.telemetry;
+    const outgoing = (pipeline: string, entry: Target): Target => ({
+      mutates: entry.mutates,
+      consumer: {
+        takesEncodedTraces: entry.consumer.takesEncodedTraces,
+        consume(p: Payload) {
+          telemetry.connectorItems(id, pipeline, 'outgoing', itemCount(p));
+          carrier.output(p);
+          return entry.consumer.consume(p);
+        },
+      },
+    });
+    const router: ConnectorRouter = {
+      pipelines: (input) => byInput.get(input) ?? [],
+      consumer: (pipelines) => {
+        const unknown = pipelines.filter((p) => !targets.has(p));
+        if (unknown.length > 0) throw new Error(`connector "${id}" does not feed pipeline(s) ${unknown.join(', ')}`);
+        return fanOut(pipelines.map((p) => outgoing(p, targets.get(p)!)));
+      },
+    };
+    const connector = cc.factory.create({ ...this.settings(id), inputs: [...byInput.keys()] }, cc.config, router);
+    const tracesTargets = byInput.get('traces') ?? [];
+    const target = {
+      consumer: {
+        consume: (p: Payload) => carrier.input(p, () => connector.consume(p)),
+      },
+      mutates: cc.factory.mutatesData || [...targets.values()].some((t) => t.mutates),
+      encoded: cc.factory.passesEncodedTraces === true && tracesTargets.every((t) => targets.get(t)!.encoded),
+    };
+    const entry = { connector, target };
+    this.connectors.set(id, entry);
+    return entry;
+  }
+
+  /** What pipeline `pipeline` hands connector `id`: counted, and its refusals told to observers. */
+  private connectorInput(pipeline: string, id: string): Consumer {
+    const made = this.connectors.get(id)!;
+    const observers = this.observers;
+    const telemetry = this.telemetry;
+    return {
+      takesEncodedTraces: made.target.encoded,
+      consume(p: Payload) {
+        telemetry.connectorItems(id, pipeline, 'incoming', itemCount(p));
+        const done = made.target.consumer.consume(p);
+        if (observers.size === 0) return done;
+        return done.catch((err: unknown) => {
+          for (const o of observers) o.exportFailed?.(pipeline, id, err);
+          throw err;
+        });
+      },
+    };
   }
 
   /** Stamps what a receiver hands to a pipeline with its receipt time; `encoded`: the pipeline takes encoded traces. */
@@ -264,9 +373,10 @@ export class Gateway implements Host {
         throw new Error(listenError('service::telemetry::metrics::address', metrics.address, err).message);
       }
     }
-    const order: { kind: string; id: string; section: string; configId: string; c: Receiver | Processor | Exporter | Extension }[] = [
+    const order: { kind: string; id: string; section: string; configId: string; c: Receiver | Processor | Exporter | Connector | Extension }[] = [
       ...[...this.extensions].map(([id, c]) => ({ kind: 'extension', id, section: 'extensions', configId: id, c })),
       ...[...this.exporters].map(([id, c]) => ({ kind: 'exporter', id, section: 'exporters', configId: id, c })),
+      ...[...this.connectors].map(([id, c]) => ({ kind: 'connector', id, section: 'connectors', configId: id, c: c.connector })),
       ...[...this.processors].reverse().map(({ id, pipeline, processor }) => ({ kind: 'processor', id: `${id} in pipeline ${pipeline}`, section: 'processors', configId: id, c: processor })),
       ...[...this.receivers].map(([id, c]) => ({ kind: 'receiver', id, section: 'receivers', configId: id, c })),
     ];

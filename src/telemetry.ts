@@ -123,6 +123,24 @@ export class Telemetry {
     this.counter(name, 'Items an exporter handed to its dead-letter exporter.', ['exporter', 'dead_letter']).inc({ exporter, dead_letter: deadLetter }, n);
   }
 
+  /**
+   * Items through a connector: `otelytics_connector_incoming_items{connector,pipeline}` (from the
+   * pipeline that exports to it) and `otelytics_connector_outgoing_items{connector,pipeline}` (into
+   * the pipeline it feeds).
+   */
+  connectorItems(connector: string, pipeline: string, direction: 'incoming' | 'outgoing', n: number): void {
+    this.counter(`otelytics_connector_${direction}_items`, `Items ${direction === 'incoming' ? 'a pipeline handed to' : 'handed into a pipeline by'} the connector.`, ['connector', 'pipeline']).inc({ connector, pipeline }, n);
+  }
+
+  /**
+   * Items a routing connector sent by a route: `otelytics_connector_routed_items{connector,route}`,
+   * `route` the index of the table entry (`0`, `1`, ...), `default`, or `none` (matched no route
+   * and there are no default pipelines: dropped).
+   */
+  connectorRouted(connector: string, route: string, n: number): void {
+    this.counter('otelytics_connector_routed_items', 'Items a routing connector sent by each route (table index, default, or none).', ['connector', 'route']).inc({ connector, route }, n);
+  }
+
   eventsCreated(pipeline: string, n: number): void {
     this.counter('otelytics_events_created', 'Analytics events made from spans and log records.', ['pipeline']).inc({ pipeline }, n);
   }

@@ -1,31 +1,17 @@
 /** Config of the `analytics` processor: rules that turn spans and log records into events. */
 import { z } from '../../src/config/schema.js';
+import { SPAN_KINDS, STATUS_CODES, valueTestSchema } from '../../src/match.js';
 
-export const SPAN_KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'] as const;
-export const STATUS_CODES = ['unset', 'ok', 'error'] as const;
+export { SPAN_KINDS, STATUS_CODES };
 
-const scalar = z.union([z.string(), z.number(), z.boolean()]);
 const oneOrMany = <T extends z.ZodType>(t: T) => z.union([t, z.array(t)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.infer<T>[]);
 
 /**
- * A condition on one attribute. A bare scalar means "equals" (compared as strings, so
- * `200` matches the integer attribute 200). Objects combine tests, all of which must hold.
+ * A condition on one attribute: the shared value test of the match syntax (src/match.ts). A bare
+ * scalar means "equals" (compared as strings, so `200` matches the integer attribute 200).
+ * Objects combine tests, all of which must hold.
  */
-export const conditionSchema = z.union([
-  scalar,
-  z.strictObject({
-    equals: scalar.optional().describe('Equal to this value (compared as strings).'),
-    in: z.array(scalar).optional().describe('Equal to one of these values.'),
-    glob: z.string().optional().describe('Matches this glob (`*` any run of characters, `?` one character).'),
-    regex: z.string().optional().describe('Matches this regular expression (JavaScript syntax, unanchored).'),
-    exists: z.boolean().optional().describe('true: the attribute is present; false: absent.'),
-    lt: z.number().optional(),
-    lte: z.number().optional(),
-    gt: z.number().optional(),
-    gte: z.number().optional(),
-    not: scalar.optional().describe('Not equal to this value.'),
-  }),
-]);
+export const conditionSchema = valueTestSchema;
 
 export const matchSchema = z.strictObject({
   kind: oneOrMany(z.enum(SPAN_KINDS)).optional().describe('Span kinds (spans only), e.g. server.'),
@@ -83,7 +69,7 @@ export const analyticsSchema = z.strictObject({
   consent_attributes: z
     .record(z.string(), z.string())
     .default({ 'consent.analytics': 'analytics', 'consent.marketing': 'marketing' })
-    .describe('Attribute key → consent purpose; boolean values are copied into the event\'s `consent`.'),
+    .describe('Attribute key → consent purpose; the value (a boolean, or "granted"/"denied", "true"/"false", "yes"/"no", 1/0 as consent tools send it, src/consent.ts) is copied into the event\'s `consent` as true or false.'),
   context_attributes: z
     .array(z.string())
     .default(['client.address', 'user_agent.original'])

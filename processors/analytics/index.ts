@@ -14,6 +14,8 @@
  */
 import type { Consumer, Payload, ProcessorFactory } from '../../src/component.js';
 import type { AnalyticsEvent, EventContext } from '../../src/event.js';
+import { consentGranted } from '../../src/consent.js';
+import { logRecordTime } from '../../src/event.js';
 import { EncodedTraces } from '../../src/otlp/encoded.js';
 import { AttributeKeys, projectTraces, type ProjectedSpan } from '../../src/otlp/proto/project.js';
 import type { AnyValue, JsonValue, KeyValue, LogRecord, LogsData, Span, TracesData } from '../../src/pdata.js';
@@ -164,6 +166,9 @@ export class EventMaker {
   }
 
   fromLogs(data: LogsData, out: AnalyticsEvent[]): void {
+    // Receive time, for records with neither Timestamp nor ObservedTimestamp: read once a request.
+    let received: string | undefined;
+    const time = (log: LogRecord): string => logRecordTime(log) ?? (received ??= String(BigInt(Date.now()) * 1_000_000n));
     for (const rl of data.resourceLogs) {
       const resource = this.values(rl.resource.attributes);
       const base = this.resourceContext(resource);
@@ -179,11 +184,11 @@ export class EventMaker {
             if (!rule.capture(view, captured)) continue;
             decided = true;
             const eventName = rule.event ?? name;
-            if (!rule.drop && eventName) made = this.make(view, rule, eventName, base, 'log', log.timeUnixNano || log.observedTimeUnixNano, log.traceId, log.spanId, captured);
+            if (!rule.drop && eventName) made = this.make(view, rule, eventName, base, 'log', time(log), log.traceId, log.spanId, captured);
             break;
           }
           if (!decided && name && this.cfg.logs.events) {
-            made = this.make(view, undefined, name, base, 'log', log.timeUnixNano || log.observedTimeUnixNano, log.traceId, log.spanId, {});
+            made = this.make(view, undefined, name, base, 'log', time(log), log.traceId, log.spanId, {});
           }
           if (made) {
             made.insert_id = logInsertId(log, made.context.rule);
@@ -267,8 +272,7 @@ export class EventMaker {
     for (let i = 0; i < this.consent.length; i++) {
       const [slot, purpose] = this.consent[i]!;
       const v = attrs[slot] ?? resource[slot];
-      if (v && 'boolValue' in v) (e.consent ??= {})[purpose] = v.boolValue;
-      else if (v && 'stringValue' in v && (v.stringValue === 'true' || v.stringValue === 'false')) (e.consent ??= {})[purpose] = v.stringValue === 'true';
+      if (v) (e.consent ??= {})[purpose] = consentGranted(v);
     }
     if (rule?.category !== undefined) e.category = rule.category;
     if (rule?.privacyLevel !== undefined) e.privacy_level = rule.privacyLevel;

@@ -10,6 +10,7 @@ import type { AnyValue, JsonValue, LogRecord } from '../../src/pdata.js';
 import { scalarString, toJsonValue } from '../../src/pdata.js';
 import type { AnalyticsConfig, ConditionConfig, RuleConfig, SourceConfig } from './config.js';
 import { SPAN_KINDS, STATUS_CODES } from './config.js';
+import { globToRegExp } from '../../src/match.js';
 
 /**
  * The attribute keys a rule set (and the event maker) reads, numbered: slot `i` of a record view
@@ -79,15 +80,7 @@ export interface CompiledRule {
   privacyLevel: string | undefined;
 }
 
-export function globToRegExp(glob: string, flags = ''): RegExp {
-  let re = '^';
-  for (const ch of glob) {
-    if (ch === '*') re += '.*';
-    else if (ch === '?') re += '.';
-    else re += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(re + '$', flags);
-}
+export { globToRegExp };
 
 /** The attribute in `slot` on the record, else on its resource. */
 function lookup(v: RecordView, slot: number): AnyValue | undefined {

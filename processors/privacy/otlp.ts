@@ -14,25 +14,19 @@
  *   array) and attributes. Trace/span ids, times, kinds and severities are left alone.
  * - Resources and scopes left without records are removed; a request left empty is not passed on.
  */
+import { consentGranted } from '../../src/consent.js';
 import type { AnyValue, InstrumentationScope, KeyValue, LogRecord, LogsData, Resource, Span, TracesData } from '../../src/pdata.js';
 import { SUMMARY_KEYS, type Accounting } from './accounting.js';
 import type { PrivacyConfig } from './config.js';
 import { ANONYMIZE, DROP_ITEM, KEEP, type Outcome } from './events.js';
 import { DROP, K_TEXT, type Scrubber } from './scrub.js';
 
-/** Consent of a list of attributes: true, false, or undefined when none of `keys` is present. */
+/** Consent of a list of attributes (src/consent.ts): true, false, or undefined when none of `keys` is present. */
 function consentOf(attrs: readonly KeyValue[], keys: readonly string[]): boolean | undefined {
   for (const key of keys) {
     for (let i = 0; i < attrs.length; i++) {
       if (attrs[i]!.key !== key) continue;
-      const v = attrs[i]!.value;
-      if ('boolValue' in v) return v.boolValue;
-      if ('stringValue' in v) {
-        const s = v.stringValue.toLowerCase();
-        if (s === 'true') return true;
-        if (s === 'false') return false;
-      }
-      return false; // present but not a boolean: not a consent
+      return consentGranted(attrs[i]!.value);
     }
   }
   return undefined;

@@ -30,6 +30,7 @@ const SECTIONS: [section: string, kind: Kind, title: string][] = [
   ['receivers', 'receiver', 'Receivers by id `type[/name]`: how data gets in.'],
   ['processors', 'processor', 'Processors by id `type[/name]`, used in pipelines in the listed order.'],
   ['exporters', 'exporter', 'Exporters by id `type[/name]`: where data goes.'],
+  ['connectors', 'connector', 'Connectors by id `type[/name]`: listed as an exporter of one pipeline and a receiver of others, they join pipelines.'],
   ['extensions', 'extension', 'Extensions by id `type[/name]`, run when listed in service::extensions.'],
 ];
 
@@ -92,7 +93,7 @@ export function configJsonSchema(registry: Registry, version?: string): JsonSche
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: `otelytics configuration${version ? ` (${version})` : ''}`,
-    description: 'otelytics gateway config: receivers, processors, exporters, extensions and service::pipelines.',
+    description: 'otelytics gateway config: receivers, processors, exporters, connectors, extensions and service::pipelines.',
     type: 'object',
     properties,
     required: ['service'],

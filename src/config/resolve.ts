@@ -6,9 +6,16 @@
  * and unknown component types are errors; pipelines are checked for references to components
  * that are not configured and for signal flow (a processor that cannot take what the previous
  * stage gives, an exporter that cannot take what the pipeline carries).
+ *
+ * Connectors follow the collector's rules (connector/README.md): a connector id is listed under a
+ * pipeline's `exporters` and under other pipelines' `receivers`; it must be used on both sides, each
+ * pipeline exporting to it must reach a pipeline it feeds by a pair of signals it supports (and
+ * each pipeline it feeds must be reached so), and the pipelines joined through connectors must not
+ * form a cycle. A connector id may not also be an exporter or receiver id. A connector configured
+ * but used in no pipeline is not started, like an unused receiver or exporter.
  */
 import type { z } from 'zod';
-import type { ExporterFactory, ExtensionFactory, Factory, Kind, ProcessorFactory, ReceiverFactory, Signal } from '../component.js';
+import type { ConnectorFactory, ExporterFactory, ExtensionFactory, Factory, Kind, ProcessorFactory, ReceiverFactory, Signal } from '../component.js';
 import { parseComponentId, SIGNALS } from '../component.js';
 import { ConfigError, ConfigErrors } from '../errors.js';
 import type { Registry } from '../registry.js';
@@ -33,10 +40,23 @@ export interface PipelineConfig {
   exporters: string[];
 }
 
+/** How one connector joins pipelines. */
+export interface ConnectorUse {
+  /** Pipelines that list it under `exporters`, in config order. */
+  from: string[];
+  /** Pipelines that list it under `receivers`, in config order. */
+  to: string[];
+  /** Per pipeline of `from`: the pipelines of `to` it feeds with that pipeline's data (the supported pairs). */
+  links: Map<string, string[]>;
+}
+
 export interface GatewayConfig {
   receivers: Map<string, ComponentConfig<ReceiverFactory>>;
   processors: Map<string, ComponentConfig<ProcessorFactory>>;
   exporters: Map<string, ComponentConfig<ExporterFactory>>;
+  connectors: Map<string, ComponentConfig<ConnectorFactory>>;
+  /** Connectors used in pipelines, with the pipelines they join. */
+  connections: Map<string, ConnectorUse>;
   extensions: Map<string, ComponentConfig<ExtensionFactory>>;
   pipelines: PipelineConfig[];
   service: ServiceConfig;
@@ -44,7 +64,7 @@ export interface GatewayConfig {
   exporterBatching: Map<string, QueueBatchConfig>;
 }
 
-const SECTIONS: Record<string, Kind> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter', extensions: 'extension' };
+const SECTIONS: Record<string, Kind> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter', connectors: 'connector', extensions: 'extension' };
 const ID_RE = /^[a-z][a-z0-9_]*(\/[^\s/][^\s]*)?$/;
 
 /**
@@ -82,7 +102,7 @@ export function resolveConfig(raw: RawTree, registry: Registry): GatewayConfig {
   for (const key of Object.keys(raw)) {
     if (!(key in SECTIONS) && key !== 'service') {
       const near = nearest(key, [...Object.keys(SECTIONS), 'service']);
-      errors.push(new ConfigError(key, `unknown section${near ? `; did you mean "${near}"?` : ''} (expected receivers, processors, exporters, extensions, service)`));
+      errors.push(new ConfigError(key, `unknown section${near ? `; did you mean "${near}"?` : ''} (expected receivers, processors, exporters, connectors, extensions, service)`));
     }
   }
 
@@ -126,10 +146,21 @@ export function resolveConfig(raw: RawTree, registry: Registry): GatewayConfig {
     else if (!sections.exporter.has(dl) && !(isMap(raw.exporters) && dl in raw.exporters)) errors.push(new ConfigError(path, `references exporter "${dl}" which is not configured under exporters`));
   }
 
+  for (const [id] of sections.connector) {
+    for (const other of ['exporters', 'receivers'] as const) {
+      const tree = raw[other];
+      if (isMap(tree) && id in tree) {
+        errors.push(new ConfigError(['connectors', id].join('::'), `"${id}" is configured under ${other} too; a pipeline's list could not tell which is meant: rename one (e.g. ${id.includes('/') ? id : `${id}/connector`})`));
+      }
+    }
+  }
+  checkAllOfType(sections, errors);
+
   const service = validateWith(serviceSchema, raw.service, ['service'], errors);
   const pipelines: PipelineConfig[] = [];
+  const connections = new Map<string, ConnectorUse>();
   if (service) {
-    checkReferences(service.extensions, 'extensions', raw.extensions, ['service', 'extensions'], errors);
+    checkReferences(service.extensions, 'extensions', [raw.extensions], ['service', 'extensions'], errors);
     if (Object.keys(service.pipelines).length === 0) errors.push(new ConfigError('service::pipelines', 'at least one pipeline is required'));
     for (const [id, p] of Object.entries(service.pipelines)) {
       const path = ['service', 'pipelines', id];
@@ -139,22 +170,26 @@ export function resolveConfig(raw: RawTree, registry: Registry): GatewayConfig {
         continue;
       }
       const ok =
-        checkReferences(p.receivers, 'receivers', raw.receivers, [...path, 'receivers'], errors) &&
-        checkReferences(p.processors, 'processors', raw.processors, [...path, 'processors'], errors) &&
-        checkReferences(p.exporters, 'exporters', raw.exporters, [...path, 'exporters'], errors);
+        checkReferences(p.receivers, 'receivers', [raw.receivers, raw.connectors], [...path, 'receivers'], errors) &&
+        checkReferences(p.processors, 'processors', [raw.processors], [...path, 'processors'], errors) &&
+        checkReferences(p.exporters, 'exporters', [raw.exporters, raw.connectors], [...path, 'exporters'], errors);
       const pipeline: PipelineConfig = { id, signal, ...p };
       if (ok) checkSignalFlow(pipeline, sections as GatewaySections, path, errors);
       pipelines.push(pipeline);
     }
+    for (const [id, use] of joinConnectors(pipelines, sections as GatewaySections, errors)) connections.set(id, use);
+    checkExporterConsent(pipelines, sections as GatewaySections, errors);
   }
 
-  const exporterBatching = errors.length === 0 ? batchingOfExporters(pipelines, sections as GatewaySections, errors) : new Map<string, QueueBatchConfig>();
+  const exporterBatching = errors.length === 0 ? batchingOfExporters(pipelines, connections, sections as GatewaySections, errors) : new Map<string, QueueBatchConfig>();
   if (errors.length > 0) throw new ConfigErrors(errors);
   return {
     exporterBatching,
     receivers: sections.receiver as Map<string, ComponentConfig<ReceiverFactory>>,
     processors: sections.processor as Map<string, ComponentConfig<ProcessorFactory>>,
     exporters: sections.exporter as Map<string, ComponentConfig<ExporterFactory>>,
+    connectors: sections.connector as Map<string, ComponentConfig<ConnectorFactory>>,
+    connections,
     extensions: sections.extension as Map<string, ComponentConfig<ExtensionFactory>>,
     pipelines,
     service: service!,
@@ -165,14 +200,159 @@ type GatewaySections = {
   receiver: Map<string, ComponentConfig<ReceiverFactory>>;
   processor: Map<string, ComponentConfig<ProcessorFactory>>;
   exporter: Map<string, ComponentConfig<ExporterFactory>>;
+  connector: Map<string, ComponentConfig<ConnectorFactory>>;
+  extension: Map<string, ComponentConfig<ExtensionFactory>>;
 };
+
+const SECTION_OF: Record<Kind, string> = { receiver: 'receivers', processor: 'processors', exporter: 'exporters', connector: 'connectors', extension: 'extensions' };
+
+/** Runs each factory's `checkAll` over every configured component of its type. */
+function checkAllOfType(sections: Record<Kind, Map<string, ComponentConfig>>, errors: ConfigError[]): void {
+  for (const [kind, map] of Object.entries(sections) as [Kind, Map<string, ComponentConfig>][]) {
+    const byFactory = new Map<Factory, { id: string; config: unknown }[]>();
+    for (const c of map.values()) {
+      let list = byFactory.get(c.factory);
+      if (!list) byFactory.set(c.factory, (list = []));
+      list.push({ id: c.id, config: c.config });
+    }
+    for (const [factory, instances] of byFactory) {
+      for (const issue of factory.checkAll?.(instances) ?? []) errors.push(new ConfigError([SECTION_OF[kind], issue.id, ...issue.path.map(String)].join('::'), issue.message));
+    }
+  }
+}
+
+const pairText = (pairs: readonly (readonly [Signal, Signal])[]) => pairs.map(([a, b]) => `${a} → ${b}`).join(', ');
+
+/**
+ * Checks how connectors join pipelines (the collector's rules, see the module comment) and returns
+ * each used connector's links. Errors name the place in `service::pipelines` (or the connector's
+ * config, for the pipelines it names).
+ */
+function joinConnectors(pipelines: readonly PipelineConfig[], sections: GatewaySections, errors: ConfigError[]): Map<string, ConnectorUse> {
+  const uses = new Map<string, ConnectorUse>();
+  const use = (id: string) => {
+    let u = uses.get(id);
+    if (!u) uses.set(id, (u = { from: [], to: [], links: new Map() }));
+    return u;
+  };
+  for (const p of pipelines) {
+    for (const id of p.exporters) if (sections.connector.has(id)) use(id).from.push(p.id);
+    for (const id of p.receivers) if (sections.connector.has(id)) use(id).to.push(p.id);
+  }
+  const byId = new Map(pipelines.map((p) => [p.id, p]));
+  const where = (pipeline: string, side: 'exporters' | 'receivers', id: string) => `service::pipelines::${pipeline}::${side}::${byId.get(pipeline)![side].indexOf(id)}`;
+  for (const [id, u] of uses) {
+    const c = sections.connector.get(id)!;
+    const supports = (from: Signal, to: Signal) => c.factory.pairs.some(([a, b]) => a === from && b === to);
+    if (u.to.length === 0) {
+      for (const from of u.from) errors.push(new ConfigError(where(from, 'exporters', id), `connector "${id}" is used as an exporter here but is the receiver of no pipeline; a connector must be used on both sides: list it under the receivers of the pipelines it feeds`));
+      continue;
+    }
+    if (u.from.length === 0) {
+      for (const to of u.to) errors.push(new ConfigError(where(to, 'receivers', id), `connector "${id}" is used as a receiver here but is the exporter of no pipeline; a connector must be used on both sides: list it under the exporters of the pipelines it takes data from`));
+      continue;
+    }
+    // A pipeline whose signal the connector cannot take or give at all was reported by the signal flow check.
+    const takes = (s: Signal) => c.factory.pairs.some(([a]) => a === s);
+    const gives = (s: Signal) => c.factory.pairs.some(([, b]) => b === s);
+    for (const from of u.from) {
+      const signal = byId.get(from)!.signal;
+      const targets = u.to.filter((to) => supports(signal, byId.get(to)!.signal));
+      u.links.set(from, targets);
+      if (!takes(signal)) continue;
+      if (targets.length === 0) {
+        errors.push(new ConfigError(where(from, 'exporters', id), `connector "${id}" takes ${signal} here but feeds no pipeline it can hand them to (it feeds ${u.to.join(', ')}; "${c.factory.type}" joins ${pairText(c.factory.pairs)})`));
+      }
+    }
+    for (const to of u.to) {
+      const signal = byId.get(to)!.signal;
+      if (gives(signal) && !u.from.some((from) => supports(byId.get(from)!.signal, signal))) {
+        errors.push(new ConfigError(where(to, 'receivers', id), `connector "${id}" cannot feed this ${signal} pipeline from the pipelines it takes data from (${u.from.join(', ')}; "${c.factory.type}" joins ${pairText(c.factory.pairs)})`));
+      }
+    }
+    const fed = new Set([...u.links.values()].flat());
+    for (const ref of c.factory.pipelineReferences?.(c.config) ?? []) {
+      if (fed.has(ref.pipeline)) continue;
+      const path = ['connectors', id, ...ref.path.map(String)].join('::');
+      if (!byId.has(ref.pipeline)) errors.push(new ConfigError(path, `references pipeline "${ref.pipeline}" which is not configured under service::pipelines`));
+      else if (!u.to.includes(ref.pipeline)) errors.push(new ConfigError(path, `pipeline "${ref.pipeline}" does not take data from connector "${id}"; add "${id}" to service::pipelines::${ref.pipeline}::receivers`));
+      else errors.push(new ConfigError(path, `pipeline "${ref.pipeline}" cannot take what connector "${id}" is given ("${c.factory.type}" joins ${pairText(c.factory.pairs)})`));
+    }
+    const inputs = [...new Set(u.from.map((f) => byId.get(f)!.signal))];
+    for (const issue of c.factory.checkInputs?.(c.config, inputs) ?? []) errors.push(new ConfigError(['connectors', id, ...issue.path.map(String)].join('::'), issue.message));
+  }
+  for (const cycle of connectorCycles(pipelines, uses)) {
+    const [first, via] = [cycle[0]!, cycle[1]!];
+    errors.push(new ConfigError(where(first, 'exporters', via), `pipelines form a cycle through connectors: ${cycle.join(' → ')}; data would go round for ever`));
+  }
+  return uses;
+}
+
+/**
+ * Cycles of pipelines joined by connectors, each as `[pipeline, connector, pipeline, …, pipeline]`
+ * starting and ending at the same pipeline; each cycle reported once.
+ */
+function connectorCycles(pipelines: readonly PipelineConfig[], uses: ReadonlyMap<string, ConnectorUse>): string[][] {
+  const next = new Map<string, [connector: string, pipeline: string][]>();
+  for (const p of pipelines) {
+    const out: [string, string][] = [];
+    for (const id of p.exporters) for (const to of uses.get(id)?.links.get(p.id) ?? []) out.push([id, to]);
+    next.set(p.id, out);
+  }
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  const visit = (p: string) => {
+    state.set(p, 'open');
+    stack.push(p);
+    for (const [connector, to] of next.get(p) ?? []) {
+      if (state.get(to) === 'open') {
+        const at = stack.lastIndexOf(to);
+        const loop: string[] = [];
+        for (let i = at; i < stack.length; i += 2) loop.push(stack[i]!, stack[i + 1] ?? connector);
+        loop.push(to);
+        cycles.push(loop);
+      } else if (!state.has(to)) {
+        stack.push(connector);
+        visit(to);
+        stack.pop();
+      }
+    }
+    stack.pop();
+    state.set(p, 'done');
+  };
+  for (const p of pipelines) if (!state.has(p.id)) visit(p.id);
+  return cycles;
+}
+
+/** An exporter's `consent` requirement gates events: an exporter that has one may be used in events pipelines only. */
+function checkExporterConsent(pipelines: readonly PipelineConfig[], sections: GatewaySections, errors: ConfigError[]): void {
+  const reported = new Set<string>();
+  for (const p of pipelines) {
+    if (p.signal === 'events') continue;
+    for (const id of p.exporters) {
+      const e = sections.exporter.get(id);
+      if (!e || (e.config as { consent?: unknown }).consent === undefined || reported.has(id)) continue;
+      reported.add(id);
+      errors.push(new ConfigError(`exporters::${id}::consent`, `applies to events, but exporter "${id}" is also used in the ${p.signal} pipeline "${p.id}"; use a separate exporter there`));
+    }
+  }
+}
 
 /**
  * What each exporter's sending queue batches, from the processors of the pipelines feeding it that
- * ask for batching (`batch`). Two pipelines asking one exporter for different batches is an error,
- * unless the exporter sets its own `sending_queue::batch`.
+ * ask for batching (`batch`), through connectors too (a `batch` before a connector applies to the
+ * exporters of the pipelines it feeds). Two pipelines asking one exporter for different batches is
+ * an error, unless the exporter sets its own `sending_queue::batch`.
  */
-function batchingOfExporters(pipelines: readonly PipelineConfig[], sections: GatewaySections, errors: ConfigError[]): Map<string, QueueBatchConfig> {
+function batchingOfExporters(pipelines: readonly PipelineConfig[], connections: ReadonlyMap<string, ConnectorUse>, sections: GatewaySections, errors: ConfigError[]): Map<string, QueueBatchConfig> {
+  const byId = new Map(pipelines.map((p) => [p.id, p]));
+  /** The exporters `p` hands data to, directly or through connectors. */
+  const exportersOf = (p: PipelineConfig, seen = new Set<string>()): string[] => {
+    if (seen.has(p.id)) return [];
+    seen.add(p.id);
+    return p.exporters.flatMap((e) => (sections.exporter.has(e) ? [e] : (connections.get(e)?.links.get(p.id) ?? []).flatMap((to) => exportersOf(byId.get(to)!, seen))));
+  };
   const out = new Map<string, { batch: QueueBatchConfig; from: string }>();
   for (const p of pipelines) {
     p.processors.forEach((id, i) => {
@@ -180,7 +360,7 @@ function batchingOfExporters(pipelines: readonly PipelineConfig[], sections: Gat
       const batch = pc.factory.exporterBatching?.(pc.config);
       if (!batch) return;
       const from = `service::pipelines::${p.id}::processors::${i}`;
-      for (const e of p.exporters) {
+      for (const e of new Set(exportersOf(p))) {
         if ((sections.exporter.get(e)!.config as { sending_queue?: { batch?: unknown } }).sending_queue?.batch !== undefined) continue;
         const seen = out.get(e);
         if (!seen) out.set(e, { batch, from });
@@ -193,17 +373,22 @@ function batchingOfExporters(pipelines: readonly PipelineConfig[], sections: Gat
   return new Map([...out].map(([e, v]) => [e, v.batch]));
 }
 
-function checkReferences(ids: readonly string[], section: string, tree: unknown, path: string[], errors: ConfigError[]): boolean {
+/**
+ * Checks that each id is listed once and configured in one of `trees` (the sections it may come
+ * from: receivers or connectors, exporters or connectors, ...).
+ */
+function checkReferences(ids: readonly string[], section: string, trees: readonly unknown[], path: string[], errors: ConfigError[]): boolean {
   let ok = true;
   const seen = new Set<string>();
+  const also = section === 'receivers' || section === 'exporters' ? ' or connectors' : '';
   ids.forEach((id, i) => {
     if (seen.has(id)) {
       errors.push(new ConfigError([...path, String(i)].join('::'), `"${id}" is listed twice`));
       ok = false;
     }
     seen.add(id);
-    if (!isMap(tree) || !(id in tree)) {
-      errors.push(new ConfigError([...path, String(i)].join('::'), `references ${section.replace(/s$/, '')} "${id}" which is not configured under ${section}`));
+    if (!trees.some((tree) => isMap(tree) && id in tree)) {
+      errors.push(new ConfigError([...path, String(i)].join('::'), `references ${section.replace(/s$/, '')} "${id}" which is not configured under ${section}${also}`));
       ok = false;
     }
   });
@@ -214,6 +399,16 @@ function checkReferences(ids: readonly string[], section: string, tree: unknown,
 function checkSignalFlow(p: PipelineConfig, sections: GatewaySections, path: string[], errors: ConfigError[]): void {
   let carried = new Set<Signal>();
   for (const [i, id] of p.receivers.entries()) {
+    const c = sections.connector.get(id);
+    if (c) {
+      // A connector hands on data of the signal of the pipeline it feeds.
+      if (!c.factory.pairs.some(([, to]) => to === p.signal)) {
+        errors.push(new ConfigError([...path, 'receivers', String(i)].join('::'), `connector "${id}" cannot feed a ${p.signal} pipeline ("${c.factory.type}" joins ${pairText(c.factory.pairs)})`));
+        return;
+      }
+      carried.add(p.signal);
+      continue;
+    }
     const r = sections.receiver.get(id);
     if (!r) return; // its own config was invalid, already reported
     if (!r.factory.pipelineSignals.includes(p.signal)) {
@@ -249,6 +444,10 @@ function checkSignalFlow(p: PipelineConfig, sections: GatewaySections, path: str
     return;
   }
   for (const [i, id] of p.exporters.entries()) {
+    const c = sections.connector.get(id);
+    if (c && !c.factory.pairs.some(([from]) => from === expected)) {
+      errors.push(new ConfigError([...path, 'exporters', String(i)].join('::'), `connector "${id}" cannot take ${expected} ("${c.factory.type}" joins ${pairText(c.factory.pairs)})`));
+    }
     const e = sections.exporter.get(id);
     if (e && !e.factory.accepts.includes(expected)) {
       errors.push(new ConfigError([...path, 'exporters', String(i)].join('::'), `exporter "${id}" cannot take ${expected} (it takes ${e.factory.accepts.join(', ')})`));

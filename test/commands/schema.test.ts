@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import YAML from 'yaml';
+import { mergeTrees } from '../../src/config/sources.js';
 import { defaultRegistry } from '../../src/registry.js';
 import { cliPath, projectRoot } from '../helpers.js';
 
@@ -27,7 +28,7 @@ const example = (): any => YAML.parse(fs.readFileSync(path.join(projectRoot, 'co
 test('the schema covers every registered component and accepts config.example.yaml, ${env:...} references included', async () => {
   const { schema, validate } = await schemaValidator();
   const registry = defaultRegistry();
-  for (const [section, kind] of [['receivers', 'receiver'], ['processors', 'processor'], ['exporters', 'exporter'], ['extensions', 'extension']] as const) {
+  for (const [section, kind] of [['receivers', 'receiver'], ['processors', 'processor'], ['exporters', 'exporter'], ['connectors', 'connector'], ['extensions', 'extension']] as const) {
     const patterns = Object.keys(schema.properties[section]!.patternProperties ?? {});
     for (const type of registry.types(kind)) assert.ok(patterns.some((p) => new RegExp(p).test(type) && new RegExp(p).test(`${type}/named`)), `${section}: ${type}`);
   }
@@ -36,6 +37,9 @@ test('the schema covers every registered component and accepts config.example.ya
   cfg.extensions.status = { endpoint: '${env:STATUS_ENDPOINT:-127.0.0.1:55679}', tail: { buffer_size: '${env:TAIL_BUFFER}' } };
   cfg.exporters['debug/quiet'] = null;
   assert.ok(validate(cfg), JSON.stringify(validate.errors, null, 1));
+  // examples/routing.yaml laid over it: connectors, OTTL and match routes, exporters' consent.
+  const routing = mergeTrees(example(), YAML.parse(fs.readFileSync(path.join(projectRoot, 'examples', 'routing.yaml'), 'utf8')));
+  assert.ok(validate(routing), JSON.stringify(validate.errors, null, 1));
 });
 
 test('the schema rejects unknown keys, unknown types, bad enums and bad ids, as validate does', async () => {

@@ -184,9 +184,9 @@ service:
 `);
     assert.deepEqual(errs.sort(), [
       'exporters::fiel: unknown exporter type "fiel"; did you mean "file"? (known: amplitude, bigquery, debug, file, kafka, nop, otlp, otlp_grpc, otlp_http, otlphttp)',
-      'exporters::file::compression: unknown key (known: dead_letter, path, retry_on_failure, rotation, sending_queue, timeout)',
+      'exporters::file::compression: unknown key (known: consent, dead_letter, path, retry_on_failure, rotation, sending_queue, timeout)',
       'exporters::file::sending_queue::num_consumer: unknown key; did you mean "num_consumers"?',
-      'extension: unknown section; did you mean "extensions"? (expected receivers, processors, exporters, extensions, service)',
+      'extension: unknown section; did you mean "extensions"? (expected receivers, processors, exporters, connectors, extensions, service)',
       'processors::analytics::rules::0::mach: unknown key; did you mean "match"?',
       'processors::batch::send_batch_sise: unknown key; did you mean "send_batch_size"?',
       'receivers::otlp::protocols::grpc::endpont: unknown key; did you mean "endpoint"?',

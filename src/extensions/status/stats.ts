@@ -1,7 +1,9 @@
 /**
  * Live numbers for the nodes of the pipeline graph, read from the gateway's Prometheus registry
  * (the collector's metric names, see `src/telemetry.ts`) plus what the status extension itself sees
- * at the exporter side of each pipeline (items handed to exporters, an exporter's last error).
+ * at the exporter side of each pipeline (items handed to exporters, an exporter's or a connector's
+ * last error). Connectors that report routes get a rate and a total per route
+ * (`otelytics_connector_routed_items{connector,route}`).
  *
  * Rates are per second over a sliding window: each read takes a sample of every counter (at most
  * one sample per {@link MIN_SAMPLE_MILLIS}), and a rate is the increase since the oldest sample
@@ -22,8 +24,10 @@ export interface NodeStats {
   /** Exporters: `otelcol_exporter_queue_size` / `_capacity`, in the queue's sizer unit (absent: no queue). */
   queue_size?: number;
   queue_capacity?: number;
-  /** Exporters: the last error they gave a pipeline (what the pipeline's caller saw). */
+  /** Exporters and connectors: the last error they gave a pipeline (what the pipeline's caller saw). */
   last_error?: { time: string; pipeline: string; message: string };
+  /** Connectors with routes: items per second and in total by route label (`0`, `1`, …, `default`, `none`). */
+  routes?: Record<string, { rate: number | null; total: number }>;
 }
 
 export interface StatsSnapshot {
@@ -35,7 +39,7 @@ export interface StatsSnapshot {
 
 /** One metric family to sum into a field: name (a trailing `*` matches any item noun) and the labels a value must carry. */
 interface Selector {
-  field: CounterField | 'queue_size' | 'queue_capacity';
+  field: CounterField | 'queue_size' | 'queue_capacity' | `route:${string}`;
   name: string;
   labels: Record<string, string>;
 }
@@ -74,6 +78,14 @@ export function selectorsFor(n: GraphNode): Selector[] {
         { field: 'queue_size', name: 'otelcol_exporter_queue_size', labels: { exporter: c } },
         { field: 'queue_capacity', name: 'otelcol_exporter_queue_capacity', labels: { exporter: c } },
       ];
+    case 'connector':
+      return [
+        { field: 'in', name: 'otelytics_connector_incoming_items', labels: { connector: c } },
+        { field: 'out', name: 'otelytics_connector_outgoing_items', labels: { connector: c } },
+        // Events no route takes (no default pipelines) are dropped by the connector.
+        { field: 'dropped', name: 'otelytics_events_dropped', labels: { component: c } },
+        ...(n.routes ?? []).map((r): Selector => ({ field: `route:${r.route}`, name: 'otelytics_connector_routed_items', labels: { connector: c, route: r.route } })),
+      ];
   }
 }
 
@@ -107,6 +119,7 @@ export const DEFAULT_WINDOW_MILLIS = 5_000;
 interface Sample {
   t: number;
   totals: Map<string, Record<CounterField, number>>;
+  routes: Map<string, Record<string, number>>;
 }
 
 export class GraphStats {
@@ -130,7 +143,7 @@ export class GraphStats {
     this.exportedByPipeline.set(pipeline, (this.exportedByPipeline.get(pipeline) ?? 0) + items);
   }
 
-  /** Remembers the last error `exporter` gave (message cut to 300 characters). */
+  /** Remembers the last error `exporter` (or a connector) gave (message cut to 300 characters). */
   exportFailed(pipeline: string, exporter: string, message: string): void {
     this.lastErrors.set(exporter, { time: new Date(this.now()).toISOString(), pipeline, message: message.length > 300 ? message.slice(0, 299) + '…' : message });
   }
@@ -142,21 +155,25 @@ export class GraphStats {
     for (const m of await this.registry.getMetricsAsJSON()) metrics.set(m.name, (m.values ?? []) as MetricValue[]);
     const gauges = new Map<string, { queue_size?: number; queue_capacity?: number }>();
     const totals = new Map<string, Record<CounterField, number>>();
+    const routes = new Map<string, Record<string, number>>();
     for (const n of this.nodes) {
       const t = Object.fromEntries(COUNTER_FIELDS.map((f) => [f, 0])) as Record<CounterField, number>;
       const g: { queue_size?: number; queue_capacity?: number } = {};
+      const r: Record<string, number> = Object.fromEntries((n.routes ?? []).map((x) => [x.route, 0]));
       for (const s of this.selectors.get(n.id)!) {
         const v = sumSelector(metrics, s);
         if (v === undefined) continue;
         if (s.field === 'queue_size' || s.field === 'queue_capacity') g[s.field] = v;
-        else t[s.field] += v;
+        else if (s.field.startsWith('route:')) r[s.field.slice(6)] = v;
+        else t[s.field as CounterField] += v;
       }
       if (n.kind === 'exporter') t.in = n.pipelines.reduce((sum, p) => sum + (this.exportedByPipeline.get(p) ?? 0), 0);
       totals.set(n.id, t);
       gauges.set(n.id, g);
+      if (n.routes) routes.set(n.id, r);
     }
     const last = this.samples[this.samples.length - 1];
-    if (!last || now - last.t >= MIN_SAMPLE_MILLIS) this.samples.push({ t: now, totals });
+    if (!last || now - last.t >= MIN_SAMPLE_MILLIS) this.samples.push({ t: now, totals, routes });
     // Keep the newest sample that is at least a window old, as the base of the rates.
     while (this.samples.length > 2 && now - this.samples[1]!.t >= this.windowMillis) this.samples.shift();
     const base = this.samples[0]!;
@@ -167,8 +184,13 @@ export class GraphStats {
       const b = base.totals.get(n.id)!;
       const rates = Object.fromEntries(COUNTER_FIELDS.map((f) => [f, dt > 0 ? Math.max(0, t[f] - b[f]) / dt : null])) as Record<CounterField, number | null>;
       const s: NodeStats = { rates, totals: t, ...gauges.get(n.id) };
-      const err = n.kind === 'exporter' ? this.lastErrors.get(n.component) : undefined;
+      const err = n.kind === 'exporter' || n.kind === 'connector' ? this.lastErrors.get(n.component) : undefined;
       if (err) s.last_error = err;
+      const r = routes.get(n.id);
+      if (r) {
+        const rb = base.routes.get(n.id) ?? {};
+        s.routes = Object.fromEntries(Object.entries(r).map(([route, total]) => [route, { total, rate: dt > 0 ? Math.max(0, total - (rb[route] ?? 0)) / dt : null }]));
+      }
       nodes[n.id] = s;
     }
     return { time: new Date(now).toISOString(), window_seconds: dt, nodes };

@@ -52,3 +52,52 @@ service:
   for (let i = 0; i < g.nodes.length; i++) for (let j = i + 1; j < g.nodes.length; j++) assert.ok(!overlaps(g.nodes[i]!, g.nodes[j]!), `${g.nodes[i]!.component} and ${g.nodes[j]!.component} overlap`);
   assert.deepEqual(g.lanes.map((l) => l.privacy), [false, false, false]);
 });
+
+test('connectors: a node between the stages they join, routes listed, every edge left to right, no overlaps', () => {
+  const g = buildGraph(
+    configFrom(`
+receivers: { otlp: {} }
+processors: { analytics: {}, batch: {}, privacy: { pseudonymization: { key: test-key-0123456789abcdef } } }
+exporters: { file: { path: /tmp/x.jsonl }, debug: {}, nop: {} }
+connectors:
+  routing:
+    default_pipelines: [events/warehouse]
+    table:
+      - match: { categories: [commerce] }
+        pipelines: [events/saas]
+  count: {}
+service:
+  pipelines:
+    events: { receivers: [otlp], processors: [analytics, batch], exporters: [routing, count] }
+    events/saas: { receivers: [routing], processors: [privacy], exporters: [debug] }
+    events/warehouse: { receivers: [routing], exporters: [file] }
+    metrics: { receivers: [count], exporters: [nop] }
+`),
+  );
+  const byId = new Map(g.nodes.map((n) => [n.id, n]));
+  const find = (kind: string, component: string) => g.nodes.find((n) => n.kind === kind && n.component === component)!;
+  const routing = find('connector', 'routing');
+  assert.deepEqual(routing.routes, [
+    { route: '0', pipelines: ['events/saas'] },
+    { route: 'default', pipelines: ['events/warehouse'] },
+  ]);
+  assert.deepEqual(routing.pipelines, ['events', 'events/saas', 'events/warehouse']);
+  assert.ok(routing.h > find('connector', 'count').h, 'room for the route lines');
+  const label = (id: string) => `${byId.get(id)!.kind}:${byId.get(id)!.component}`;
+  const edges = g.edges.map((e) => `${label(e.from)}>${label(e.to)}@${e.pipeline}`).sort();
+  assert.deepEqual(edges, [
+    'connector:count>exporter:nop@metrics',
+    'connector:routing>exporter:file@events/warehouse',
+    'connector:routing>processor:privacy@events/saas',
+    'processor:analytics>processor:batch@events',
+    'processor:batch>connector:count@events',
+    'processor:batch>connector:routing@events',
+    'processor:privacy>exporter:debug@events/saas',
+    'receiver:otlp>processor:analytics@events',
+  ]);
+  for (const e of g.edges) assert.ok(byId.get(e.from)!.x < byId.get(e.to)!.x, `edge ${label(e.from)} → ${label(e.to)} goes right`);
+  for (let i = 0; i < g.nodes.length; i++) for (let j = i + 1; j < g.nodes.length; j++) assert.ok(!overlaps(g.nodes[i]!, g.nodes[j]!), `${g.nodes[i]!.component} and ${g.nodes[j]!.component} overlap`);
+  const saas = g.lanes.find((l) => l.pipeline === 'events/saas')!;
+  assert.ok(saas.x > routing.x + routing.w, 'a fed pipeline\'s lane is right of its connector');
+  for (const n of g.nodes) assert.ok(n.x + n.w <= g.width && n.y + n.h <= g.height, `${n.component} inside the picture`);
+});

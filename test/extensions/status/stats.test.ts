@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { buildGraph } from '../../../src/extensions/status/graph.js';
 import { GraphStats } from '../../../src/extensions/status/stats.js';
 import { Telemetry } from '../../../src/telemetry.js';
-import { exampleConfig } from './helpers.js';
+import { configFrom, exampleConfig } from './helpers.js';
 
 test('rates and totals per node from the collector metrics, over a sliding window', async () => {
   const cfg = exampleConfig();
@@ -50,4 +50,35 @@ test('rates and totals per node from the collector metrics, over a sliding windo
   const later = await stats.snapshot();
   assert.equal(later.nodes[node('receiver', 'otlp')]!.rates.in, 0);
   assert.equal(later.nodes[node('receiver', 'otlp')]!.totals.in, 34);
+});
+
+test('connectors: in and out, dropped, and a rate per route', async () => {
+  const g = buildGraph(
+    configFrom(`
+receivers: { otlp: {} }
+processors: { analytics: {} }
+exporters: { file: { path: /tmp/x.jsonl } }
+connectors: { routing: { table: [{ condition: 'name == "a"', pipelines: [events/a] }] } }
+service:
+  pipelines:
+    events: { receivers: [otlp], processors: [analytics], exporters: [routing] }
+    events/a: { receivers: [routing], exporters: [file] }
+`),
+  );
+  const t = new Telemetry();
+  let now = 1_000_000;
+  const stats = new GraphStats(t.registry, g.nodes, 5000, () => now);
+  const id = g.nodes.find((n) => n.kind === 'connector')!.id;
+  await stats.snapshot();
+  t.connectorItems('routing', 'events', 'incoming', 10);
+  t.connectorItems('routing', 'events/a', 'outgoing', 6);
+  t.connectorRouted('routing', '0', 6);
+  t.connectorRouted('routing', 'none', 4);
+  t.eventsDropped('routing', 'unrouted', 4);
+  stats.exportFailed('events', 'routing', 'exporter file: sending queue is full');
+  now += 2000;
+  const s = (await stats.snapshot()).nodes[id]!;
+  assert.deepEqual([s.totals.in, s.totals.out, s.totals.dropped], [10, 6, 4]);
+  assert.deepEqual(s.routes, { '0': { total: 6, rate: 3 }, none: { total: 4, rate: 2 } });
+  assert.equal(s.last_error?.message, 'exporter file: sending queue is full');
 });

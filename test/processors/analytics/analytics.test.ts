@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AnalyticsEvent } from '../../../src/event.js';
+import { fromLogRecord, toLogRecord } from '../../../src/event.js';
 import type { KeyValue, LogsData, Span, TracesData } from '../../../src/pdata.js';
 import { emptySpan, fromJsonValue } from '../../../src/pdata.js';
 import { analyticsProcessorFactory, EventMaker } from '../../../processors/analytics/index.js';
@@ -170,6 +171,32 @@ describe('analytics log records', () => {
     assert.equal(signup.context['client.address'], '203.0.113.7');
     assert.equal(signup.context.source, 'log');
     assert.ok(!('message' in signup.properties), 'bodies are left out by default');
+  });
+
+  it('takes a record\'s time from Timestamp, else ObservedTimestamp (as Java and Go SDKs send), else the receive time', () => {
+    const record = (time: string, observed: string) => ({ timeUnixNano: time, observedTimeUnixNano: observed, severityNumber: 0, severityText: '', body: {}, attributes: [], droppedAttributesCount: 0, flags: 0, traceId: '', spanId: '', eventName: 'e' });
+    const data: LogsData = {
+      resourceLogs: [{ resource: { attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', scopeLogs: [{ scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', logRecords: [record('1795601100014700000', '1795601100099900000'), record('0', '1795601100099900000'), record('0', '0')] }] }],
+    };
+    const before = BigInt(Date.now()) * 1_000_000n;
+    const [timed, observed, neither] = run(config({}), { logs: data });
+    assert.equal(timed!.time_unix_nano, '1795601100014700000');
+    assert.equal(observed!.time_unix_nano, '1795601100099900000');
+    const received = BigInt(neither!.time_unix_nano);
+    assert.ok(received >= before && received <= BigInt(Date.now()) * 1_000_000n, `receive time ${received}`);
+    const again = run(config({}), { logs: data });
+    assert.equal(again[2]!.insert_id, neither!.insert_id, 'the receive time is not part of the insert_id');
+    // An event read back from a log record (the kafka receiver's `events`) keeps its time the same way.
+    assert.equal(fromLogRecord(record('0', '1795601100099900000'))!.time_unix_nano, '1795601100099900000');
+    assert.equal(fromLogRecord(toLogRecord(observed!))!.time_unix_nano, observed!.time_unix_nano);
+  });
+
+  it('reads consent as consent tools send it: booleans, granted/denied (Google Consent Mode), true/false, yes/no, 1/0; anything else is denied', () => {
+    const cases: [unknown, boolean][] = [[true, true], [false, false], ['granted', true], ['GRANTED', true], [' Denied ', false], ['true', true], ['no', false], ['1', true], [1, true], [0, false], ['maybe', false], [{ a: 1 }, false]];
+    const logsWith = (v: unknown): LogsData => ({
+      resourceLogs: [{ resource: { attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', scopeLogs: [{ scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', logRecords: [{ timeUnixNano: '1', observedTimeUnixNano: '1', severityNumber: 0, severityText: '', body: {}, attributes: attrs({ 'consent.analytics': v }), droppedAttributesCount: 0, flags: 0, traceId: '', spanId: '', eventName: 'e' }] }] }],
+    });
+    for (const [value, granted] of cases) assert.equal(run(config({}), { logs: logsWith(value) })[0]!.consent?.analytics, granted, JSON.stringify(value));
   });
 
   it('keeps an attribute as a property of a log event even when a span rule reads that key', () => {

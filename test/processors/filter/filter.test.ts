@@ -29,6 +29,23 @@ describe('filter processor', () => {
     assert.equal(m(ev('a', { category: 'commerce', properties: { currency: 'EUR' } })), false);
   });
 
+  it('matches privacy levels, consent (deny by default), value tests of the analytics rules, and one name as a string', () => {
+    const m = compileEventMatcher(filterProcessorFactory.configSchema.parse({ events: { include: { names: 'purchase', privacy_levels: ['internal'], consent: { all: ['analytics'], any: ['ads', 'email'] }, properties: { value: { gte: 10 } } } } }).events.include!);
+    const ok = ev('purchase', { privacy_level: 'internal', consent: { analytics: true, email: true }, properties: { value: 12.5 } });
+    assert.equal(m(ok), true);
+    assert.equal(m({ ...ok, consent: { analytics: true } }), false, 'none of any');
+    assert.equal(m({ ...ok, consent: undefined }), false, 'no consent is no consent');
+    assert.equal(m({ ...ok, privacy_level: 'sensitive' }), false);
+    assert.equal(m({ ...ok, properties: { value: 9 } }), false);
+    assert.equal(m({ ...ok, name: 'purchase_x' }), false);
+  });
+
+  it('knows only the event keys of the match syntax', () => {
+    const r = filterProcessorFactory.configSchema.safeParse({ events: { exclude: { kind: 'server' } } });
+    assert.equal(r.success, false);
+    assert.deepEqual([r.error!.issues[0]!.code, r.error!.issues[0]!.path], ['unrecognized_keys', ['events', 'exclude']]);
+  });
+
   it('rejects an invalid regular expression at load time with its path', () => {
     const r = filterProcessorFactory.configSchema.safeParse({ events: { include: { properties: { a: { regex: '(' } } } } });
     assert.equal(r.success, false);

@@ -4,12 +4,22 @@ import { getJson } from './api.js';
 import { h, rate, svg } from './dom.js';
 
 const POLL_MILLIS = 1000;
-const KIND_LABEL = { receiver: 'receiver', processor: 'processor', exporter: 'exporter' };
+const KIND_LABEL = { receiver: 'receiver', processor: 'processor', exporter: 'exporter', connector: 'connector' };
+const ROUTE_LINE_HEIGHT = 16;
 
 /** @type {any} */
 let graph;
-/** @type {Map<string, { line2: SVGElement, line3: SVGElement, box: SVGElement, tip: SVGElement }>} */
+/** @type {Map<string, { line2: SVGElement, line3: SVGElement, box: SVGElement, tip: SVGElement, routes: Map<string, SVGElement> }>} */
 const shapes = new Map();
+
+/**
+ * A route of a connector in words: `0 → events/amplitude`, `default → events/warehouse`, `none (dropped)`.
+ * @param {{ route: string, pipelines: string[] }} r
+ */
+function routeText(r) {
+  if (r.route === 'none') return 'no route: dropped';
+  return `${r.route} → ${r.pipelines.join(', ')}`;
+}
 /** @type {ReturnType<typeof setInterval> | undefined} */
 let timer;
 
@@ -44,6 +54,12 @@ export function renderGraph(info) {
     const box = svg('rect', { x: n.x, y: n.y, width: n.w, height: n.h, rx: 8, class: `node ${n.kind}` });
     const line2 = svg('text', { x: n.x + 10, y: n.y + 42, class: 'rates' }, '');
     const line3 = svg('text', { x: n.x + 10, y: n.y + 60, class: 'rates minor' }, '');
+    /** @type {Map<string, SVGElement>} */
+    const routes = new Map();
+    (n.routes ?? []).forEach((/** @type {{ route: string, pipelines: string[] }} */ r, /** @type {number} */ i) => {
+      const line = svg('text', { x: n.x + 10, y: n.y + 60 + (i + 1) * ROUTE_LINE_HEIGHT, class: 'rates route', 'data-route': r.route }, routeText(r));
+      routes.set(r.route, line);
+    });
     const g = svg(
       'g',
       { 'data-node': `${n.kind}:${n.component}${n.pipeline ? `@${n.pipeline}` : ''}`, 'data-id': n.id },
@@ -53,9 +69,10 @@ export function renderGraph(info) {
       svg('text', { x: n.x + n.w - 8, y: n.y + 20, class: 'kind', 'text-anchor': 'end' }, n.kind),
       line2,
       line3,
+      ...routes.values(),
     );
     root.append(g);
-    shapes.set(n.id, { line2, line3, box, tip });
+    shapes.set(n.id, { line2, line3, box, tip, routes });
   }
   host.replaceChildren(root);
 }
@@ -73,6 +90,14 @@ export function updateStats(stats) {
     if (n.kind === 'exporter') {
       shape.line2.textContent = `in ${rate(r.in)}/s · sent ${rate(r.out)}/s`;
       shape.line3.textContent = `${queue ? `queue ${queue} · ` : ''}fail ${rate(r.failed)} · dl ${rate(r.dead_lettered)}`;
+    } else if (n.kind === 'connector') {
+      shape.line2.textContent = `in ${rate(r.in)}/s · out ${rate(r.out)}/s`;
+      shape.line3.textContent = `dropped ${rate(r.dropped)}/s`;
+      for (const route of n.routes ?? []) {
+        const line = shape.routes.get(route.route);
+        const rs = s.routes?.[route.route];
+        if (line) line.textContent = `${routeText(route)}: ${rate(rs?.rate)}/s`;
+      }
     } else if (n.kind === 'receiver') {
       shape.line2.textContent = `in ${rate(r.in)}/s · out ${rate(r.out)}/s`;
       shape.line3.textContent = `refused ${rate(r.refused)}/s`;
@@ -99,6 +124,19 @@ export function updateStats(stats) {
         h('td', { class: 'error' }, s.last_error ? `${s.last_error.time.slice(11, 19)} ${s.last_error.message}` : ''),
       ),
     );
+    for (const route of n.routes ?? []) {
+      const rs = s.routes?.[route.route];
+      rows.push(
+        h(
+          'tr',
+          { 'data-node': `${n.kind}:${n.component}`, 'data-route': route.route, class: 'route' },
+          h('td', {}, `route ${routeText(route)}`),
+          h('td', {}, route.pipelines.join(', ')),
+          h('td', { class: 'num', title: `total ${rs?.total ?? 0}` }, rate(rs?.rate)),
+          h('td', { colspan: 7 }, ''),
+        ),
+      );
+    }
   }
   const tbody = /** @type {HTMLElement} */ (document.querySelector('#node-table tbody'));
   tbody.replaceChildren(...rows);
