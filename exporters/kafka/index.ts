@@ -203,8 +203,9 @@ export class KafkaExporter extends BaseExporter {
     ctx: SendContext,
   ): Promise<{ outcomes: GroupOutcome[]; progressError?: unknown }> {
     const accepted = new Set<OutRecord>();
-    const rest = () => mergePayloads([...records.filter((r) => !accepted.has(r)).map((r) => r.payload), ...rejected.map((r) => r.payload)])!;
-    // One progress at a time, each with what is left when it runs.
+    const rest = () => mergePayloads([...records.filter((r) => !accepted.has(r)).map((r) => r.payload), ...rejected.map((r) => r.payload)]);
+    // One progress at a time, each with what is left when it runs (nothing, when the other groups
+    // were acknowledged meanwhile: the send is about to resolve).
     let recorded: Promise<void> = Promise.resolve();
     const outcomes = await Promise.all(
       groups.map(async (g) => {
@@ -214,7 +215,10 @@ export class KafkaExporter extends BaseExporter {
         const before = accepted.size;
         for (const r of g.records) if (!notWritten.has(r)) accepted.add(r);
         if (accepted.size > before && (accepted.size < records.length || rejected.length > 0)) {
-          recorded = recorded.then(() => ctx.progress(rest()));
+          recorded = recorded.then(() => {
+            const left = rest();
+            return left && ctx.progress(left);
+          });
         }
         return o;
       }),
