@@ -60,6 +60,8 @@ export class KafkaExporter extends BaseExporter {
   private admin: Promise<Admin> | undefined;
   /** Sends run one after the other: per-key order, and idempotent sequence numbers stay simple. */
   private chain: Promise<unknown> = Promise.resolve();
+  /** Sends whose {@link chain} has not ended yet. */
+  private sending = 0;
   /** Produce requests not settled yet, including those whose send gave up on them (timeout): the next send waits for them. */
   private readonly inFlight = new Set<Promise<unknown>>();
   private stopped = false;
@@ -152,9 +154,13 @@ export class KafkaExporter extends BaseExporter {
    */
   protected send(p: Payload, ctx: SendContext): Promise<void> {
     const previous = this.chain;
-    const run = ctx.request(() => previous).then(() => this.sendNow(p, ctx));
+    const idle = this.sending === 0;
+    this.sending++;
+    const run = idle ? this.sendNow(p, ctx) : ctx.request(() => previous).then(() => this.sendNow(p, ctx));
     // The next send waits for this one's requests to end for real, even those given up on.
-    this.chain = Promise.allSettled([previous, run]).then(() => Promise.allSettled([...this.inFlight]));
+    this.chain = Promise.allSettled([previous, run])
+      .then(() => Promise.allSettled([...this.inFlight]))
+      .then(() => void this.sending--);
     return run;
   }
 
@@ -166,8 +172,11 @@ export class KafkaExporter extends BaseExporter {
     let progressError: unknown;
     if (records.length > 0) {
       // Without acknowledgements (acks=0) there is no progress to keep: one send, as kafkajs splits it.
+      const acked = this.cfg.producer.required_acks !== 0;
       // Fetching a topic's leaders the first time is a request too.
-      const groups = this.cfg.producer.required_acks === 0 ? [{ leader: undefined, records }] : await ctx.request(() => this.leaders.group(records));
+      const loading = acked ? this.leaders.load(records) : undefined;
+      if (loading) await ctx.request(() => loading);
+      const groups = acked ? this.leaders.group(records) : [{ leader: undefined, records }];
       if (groups.length === 1) outcomes = [await this.produce(records, undefined, ctx)];
       else ({ outcomes, progressError } = await this.produceGroups(groups, records, rejected, ctx));
       if (outcomes.some((o) => o.resetProducer)) await this.resetProducer();

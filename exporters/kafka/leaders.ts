@@ -83,15 +83,25 @@ export class TopicLeaders {
   }
 
   /**
-   * Splits `records` (of any topics) into groups by the leader of the partition each goes to, in
-   * their order within each group. One group without `partitions` when a single broker leads
-   * everything they go to or when no topic's leaders are known: kafkajs partitions them as it would
-   * have. Waits only for the first fetch of a topic not known yet; never rejects.
+   * The first fetch of the topics of `records` whose leaders are not known yet (at most one per
+   * topic every {@link MIN_REFRESH_MILLIS}), to wait for before {@link group}; undefined when there
+   * is none to wait for. Never rejects.
    */
-  async group<R extends Message & { topic: string }>(records: readonly R[]): Promise<LeaderGroup<R>[]> {
+  load(records: readonly { topic: string }[]): Promise<void> | undefined {
+    const fetches = distinctTopics(records)
+      .filter((t) => !this.known.has(t))
+      .map((t) => this.refresh(t));
+    return fetches.length === 0 ? undefined : Promise.all(fetches).then(() => undefined);
+  }
+
+  /**
+   * Splits `records` (of any topics) into groups by the leader of the partition each goes to, in
+   * their order within each group, with the leaders known now ({@link load} first fetches those of
+   * new topics). One group without `partitions` when a single broker leads everything they go to
+   * or when no topic's leaders are known: kafkajs partitions them as it would have.
+   */
+  group<R extends Message & { topic: string }>(records: readonly R[]): LeaderGroup<R>[] {
     const topics = distinctTopics(records);
-    const unknown = topics.filter((t) => !this.known.has(t));
-    if (unknown.length > 0) await Promise.all(unknown.map((t) => this.refresh(t)));
     // One leader for all (or nothing known): a single group, partitioned by kafkajs as before.
     let first: number | undefined;
     let many = false;

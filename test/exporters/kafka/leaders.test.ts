@@ -36,6 +36,12 @@ function brokers(topics: Record<string, number[]>) {
 
 const flush = () => new Promise((r) => setImmediate(r));
 
+/** As the exporter groups: after waiting for the first fetch of new topics. */
+async function grouped<R extends Rec>(leaders: TopicLeaders, records: R[]) {
+  await leaders.load(records);
+  return leaders.group(records);
+}
+
 /** kafkajs' own choice for a keyed record (its DefaultPartitioner, from fresh state). */
 function kafkajsPartition(topic: string, key: string, leaders: number[]): number {
   return Partitioners.DefaultPartitioner()({ topic, partitionMetadata: partitions(leaders), message: { key, value: 'x' } });
@@ -50,7 +56,7 @@ describe('kafka exporter: groups by leader broker', () => {
         async (leaderOf, keys) => {
           const { leaders } = brokers({ t: leaderOf });
           const records: Rec[] = keys.map((key, i) => ({ topic: 't', key, value: String(i) }));
-          const groups = await leaders.group(records);
+          const groups = await grouped(leaders, records);
           const seen: Rec[] = [];
           for (const g of groups) {
             assert.ok(g.partitions, 'partitions chosen');
@@ -75,7 +81,7 @@ describe('kafka exporter: groups by leader broker', () => {
   it('sends records without a key round robin over the partitions, each to its leader', async () => {
     const { leaders } = brokers({ t: [1, 2, 1, 2] });
     const records: Rec[] = Array.from({ length: 40 }, (_, i) => ({ topic: 't', key: null, value: String(i) }));
-    const groups = await leaders.group(records);
+    const groups = await grouped(leaders, records);
     assert.deepEqual(new Set(groups.map((g) => g.leader)), new Set([1, 2]));
     for (const g of groups) for (const p of g.partitions!) assert.equal([1, 2, 1, 2][p!], g.leader);
     const counts = groups.flatMap((g) => g.partitions!).reduce((m, p) => m.set(p, (m.get(p) ?? 0) + 1), new Map<number | undefined, number>());
@@ -89,22 +95,26 @@ describe('kafka exporter: groups by leader broker', () => {
       { topic: 'b', key: 'k2', value: '2' },
       { topic: 'a', key: null, value: '3' },
     ];
-    const [one, ...more] = await leaders.group(records);
+    const [one, ...more] = await grouped(leaders, records);
     assert.equal(more.length, 0);
     assert.equal(one!.leader, 3);
     assert.equal(one!.partitions, undefined, 'kafkajs partitions them');
     assert.equal(one!.records, records);
 
-    const unknown = await leaders.group([{ topic: 'missing', key: 'k', value: '1' }]);
+    const unknown = await grouped(leaders, [{ topic: 'missing', key: 'k', value: '1' }]);
     assert.deepEqual(unknown.map((g) => [g.leader, g.partitions]), [[undefined, undefined]]);
     const fetches = state.fetches;
-    await leaders.group([{ topic: 'missing', key: 'k', value: '1' }]);
+    await grouped(leaders, [{ topic: 'missing', key: 'k', value: '1' }]);
     assert.equal(state.fetches, fetches, `a topic that failed is fetched again after ${MIN_REFRESH_MILLIS} ms, not before`);
+    state.clock += MIN_REFRESH_MILLIS;
+    await grouped(leaders, [{ topic: 'missing', key: 'k', value: '1' }]);
+    assert.equal(state.fetches, fetches + 1);
+    assert.equal(leaders.load(records), undefined, 'nothing to wait for once known');
   });
 
   it('gives records of a topic it cannot fetch a group of their own beside the leaders\' groups', async () => {
     const { leaders } = brokers({ t: [1, 2] });
-    const groups = await leaders.group([
+    const groups = await grouped(leaders, [
       { topic: 't', key: 'a', value: '1' },
       { topic: 'new', key: 'a', value: '2' },
       { topic: 't', key: 'b', value: '3' },
@@ -118,7 +128,7 @@ describe('kafka exporter: groups by leader broker', () => {
   it('keeps the last leaders when a refresh fails, and takes new ones once the brokers tell', async () => {
     const { leaders, state } = brokers({ t: [1, 2] });
     const rec: Rec[] = [{ topic: 't', key: 'k', value: '1' }];
-    await leaders.group(rec);
+    await grouped(leaders, rec);
     assert.deepEqual([...leaders.leadersOf('t')!], [[0, 1], [1, 2]]);
 
     // Broker 2 down: the topic's metadata fails (a partition without a leader).
@@ -129,29 +139,29 @@ describe('kafka exporter: groups by leader broker', () => {
     assert.deepEqual([...leaders.leadersOf('t')!], [[0, 1], [1, 2]], 'the last leaders stay');
     const keys = ['k', ...Array.from({ length: 20 }, (_, i) => `key-${i}`)];
     const other = keys.find((k) => kafkajsPartition('t', k, [1, 2]) !== kafkajsPartition('t', 'k', [1, 2]))!;
-    assert.equal((await leaders.group([...rec, { topic: 't', key: other, value: '2' }])).length, 2, 'grouped by the last leaders');
+    assert.equal((await grouped(leaders, [...rec, { topic: 't', key: other, value: '2' }])).length, 2, 'grouped by the last leaders');
 
     // Back, with partition 1 moved to broker 3: the next group after a refresh uses it.
     state.topics.t = [1, 3];
     state.clock += MIN_REFRESH_MILLIS;
-    await leaders.group(rec); // starts a refresh (invalidated before), does not wait for it
+    await grouped(leaders, rec); // starts a refresh (invalidated before), does not wait for it
     await flush();
     assert.deepEqual([...leaders.leadersOf('t')!], [[0, 1], [1, 3]]);
   });
 
   it(`refreshes leaders older than ${METADATA_MAX_AGE_MILLIS} ms in the background`, async () => {
     const { leaders, state } = brokers({ t: [1, 2] });
-    await leaders.group([{ topic: 't', key: 'k', value: '1' }]);
+    await grouped(leaders, [{ topic: 't', key: 'k', value: '1' }]);
     const fetches = state.fetches;
     state.topics.t = [2, 2];
     state.clock += METADATA_MAX_AGE_MILLIS - 1;
-    await leaders.group([{ topic: 't', key: 'k', value: '1' }]);
+    await grouped(leaders, [{ topic: 't', key: 'k', value: '1' }]);
     assert.equal(state.fetches, fetches, 'not before');
     state.clock += 2;
-    const [g] = await leaders.group([{ topic: 't', key: 'k', value: '1' }]);
+    const [g] = await grouped(leaders, [{ topic: 't', key: 'k', value: '1' }]);
     assert.equal(g!.partitions![0], kafkajsPartition('t', 'k', [1, 2]), 'this group with the leaders known');
     await flush();
     assert.equal(state.fetches, fetches + 1);
-    assert.deepEqual((await leaders.group([{ topic: 't', key: 'k', value: '1' }])).map((x) => [x.leader, x.partitions]), [[2, undefined]]);
+    assert.deepEqual((await grouped(leaders, [{ topic: 't', key: 'k', value: '1' }])).map((x) => [x.leader, x.partitions]), [[2, undefined]]);
   });
 });
