@@ -10,7 +10,10 @@
  * (`otelytics_events_dropped`, expected 0), and returns them as JSON on the last line
  * (`BENCH {...}`).
  *
- * Run: `npm run build && node dist/bench/kafka.js [--seconds 10] [--concurrency 8]`. Needs Java 17+.
+ * `--brokers N` runs it on a cluster of N brokers (the topic's 3 partitions spread over them), so
+ * that each batch is sent as one request per leader broker.
+ *
+ * Run: `npm run build && node dist/bench/kafka.js [--seconds 10] [--concurrency 8] [--brokers 1]`. Needs Java 17+.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -27,6 +30,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '8' },
+    brokers: { type: 'string', default: '1' },
     /** Extra `--set` overrides for the gateway, e.g. `exporters::kafka::producer::compression=lz4` (tuning runs). */
     set: { type: 'string', multiple: true },
     label: { type: 'string' },
@@ -34,6 +38,7 @@ const { values } = parseArgs({
 });
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
+const brokers = Number(values.brokers);
 const TOPIC = 'bench_events';
 
 /** ~`target` spans from the fixture, with trace ids of their own (`variant`) so the events are new. */
@@ -66,8 +71,8 @@ async function main(): Promise<void> {
     console.log('kafka benchmark skipped: java not found');
     return;
   }
-  const { startKafka } = (await import(pathToFileURL(path.join(projectRoot, 'scripts', 'kafka', 'kafka.mjs')).href)) as { startKafka(): Promise<{ brokers: string[]; stop(): Promise<void> }> };
-  const broker = await startKafka();
+  const { startKafka } = (await import(pathToFileURL(path.join(projectRoot, 'scripts', 'kafka', 'kafka.mjs')).href)) as { startKafka(o?: { brokers?: number }): Promise<{ brokers: string[]; stop(): Promise<void> }> };
+  const broker = await startKafka(brokers > 1 ? { brokers } : {});
   const kafka = new Kafka({ clientId: 'otelytics-bench', brokers: broker.brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
@@ -141,9 +146,9 @@ async function main(): Promise<void> {
       p99_ms: Number(percentile(latencies, 99).toFixed(2)),
       refused,
     };
-    console.log(`kafka benchmark: ${concurrency} clients, ${seconds} s, ~500 spans/request, gateway ${hasTaskset ? 'pinned to CPU 1' : 'not pinned'}, broker on the same machine; node ${process.version}`);
+    console.log(`kafka benchmark: ${concurrency} clients, ${seconds} s, ~500 spans/request, gateway ${hasTaskset ? 'pinned to CPU 1' : 'not pinned'}, ${brokers > 1 ? `${brokers} brokers` : 'broker'} on the same machine; node ${process.version}`);
     console.log(`${result.case}: ${result.events_per_s} events/s into Kafka (${inTopic} of the ${created} events made, in ${elapsed.toFixed(1)} s; ${dropped} dropped), ${result.spans_per_s} spans/s accepted, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms, ${refused} requests refused`);
-    console.log('BENCH ' + JSON.stringify({ name: 'kafka', concurrency, seconds, pinned: hasTaskset, results: [result] }));
+    console.log('BENCH ' + JSON.stringify({ name: 'kafka', concurrency, seconds, pinned: hasTaskset, ...(brokers > 1 ? { brokers } : {}), results: [result] }));
   } finally {
     await gw.stop();
     await broker.stop();

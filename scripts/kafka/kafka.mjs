@@ -4,7 +4,7 @@
 // fetches the jars listed in ./pom.xml into a cache outside the repo, and Java 17+
 // runs them.
 //
-// CLI:     node scripts/kafka/kafka.mjs install|start|stop|restart|status [--dir D] [--port P] [--purge] [--secure]
+// CLI:     node scripts/kafka/kafka.mjs install|start|stop|restart|status [--dir D] [--port P] [--purge] [--secure] [--brokers N]
 // Library: const { startKafka } = await import('.../scripts/kafka/kafka.mjs');
 //          const k = await startKafka();   // fresh broker, fresh temp dir
 //          k.brokers                       // ['127.0.0.1:<port>']
@@ -314,16 +314,22 @@ function addScramUser({ java, jvm, classpath, port, secure, dir, out }) {
 
 // ---------------------------------------------------------------- config
 
-function serverProperties({ dir, port, controllerPort, secure }) {
+/**
+ * server.properties of one node. Node 1 is broker and controller (the quorum's only voter, on
+ * `controllerPort`); a node of another id (a cluster's further brokers) is a broker only and finds
+ * the controller at `controllerPort`.
+ */
+function serverProperties({ dir, port, controllerPort, secure, nodeId = 1 }) {
   const dataDir = path.join(dir, 'data');
+  const controller = nodeId === 1;
   const clients = [['PLAINTEXT', port], ...(secure ? SECURE_LISTENERS.map((name) => [name, secure.ports[name]]) : [])];
   const protocols = [['CONTROLLER', 'PLAINTEXT'], ['PLAINTEXT', 'PLAINTEXT'], ...(secure ? SECURE_LISTENERS.map((name) => [name, LISTENER_PROTOCOL[name]]) : [])];
   return `# Written by scripts/kafka/kafka.mjs on every start: edits here are overwritten.
-process.roles=broker,controller
-node.id=1
+process.roles=${controller ? 'broker,controller' : 'broker'}
+node.id=${nodeId}
 controller.quorum.voters=1@${HOST}:${controllerPort}
 controller.listener.names=CONTROLLER
-listeners=${clients.map(([name, p]) => `${name}://${HOST}:${p}`).join(',')},CONTROLLER://${HOST}:${controllerPort}
+listeners=${clients.map(([name, p]) => `${name}://${HOST}:${p}`).join(',')}${controller ? `,CONTROLLER://${HOST}:${controllerPort}` : ''}
 advertised.listeners=${clients.map(([name, p]) => `${name}://${HOST}:${p}`).join(',')}
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=${protocols.map(([name, protocol]) => `${name}:${protocol}`).join(',')}
@@ -437,12 +443,18 @@ function brokerAlive(pid, dir) {
   }
 }
 
-/** The running broker of `dir`, or null. */
+/**
+ * The running broker of `dir`, or null; for a cluster (`<dir>/broker-<id>/` beside node 1), node
+ * 1's state with `brokers` listing every broker running.
+ */
 export function kafkaStatus({ dir = defaultDataDir() } = {}) {
   dir = path.resolve(dir);
   const s = readState(dir);
   if (!s || !brokerAlive(s.pid, dir)) return null;
-  return s;
+  const others = clusterNodeIds(dir)
+    .map((id) => ({ d: nodeDir(dir, id), state: readState(nodeDir(dir, id)) }))
+    .filter(({ d, state }) => state && brokerAlive(state.pid, d));
+  return others.length === 0 ? s : { ...s, brokers: [...s.brokers, ...others.flatMap(({ state }) => state.brokers)] };
 }
 
 function portFree(port) {
@@ -592,10 +604,23 @@ function apiVersionsAnswers(port) {
  * `stop()` kills it and removes the dir; `stop({ keepData: true })` keeps the dir
  * for a later `startKafka({ dir, port })`; `stop({ signal: 'SIGKILL' })` is a crash;
  * `restart()` keeps `secure` with the same user and password.
+ *
+ * - `brokers`: how many brokers (default 1). Above 1, a cluster: node 1 is broker and controller
+ *   in `dir` (as a single broker is), nodes 2, 3, … are brokers only, each in `<dir>/broker-<id>/`
+ *   (its own `server.properties`, `kafka.log`, `state.json`, `data/`), all on free ports (the
+ *   ones of the last start when free) and started at once; it resolves once every broker serves
+ *   and node 1's metadata lists them all. `brokers` then lists every broker, `port` is node 1's,
+ *   and `nodes` holds one `{ nodeId, port, dir, logFile, pid, running, stop(opts?), start() }` per
+ *   node, by id: `stop()` stops that node alone (SIGTERM, or `signal`; its data is kept), `start()`
+ *   starts it again on the same port and data and resolves once it serves. The cluster's `stop()`
+ *   stops the brokers, then node 1, then removes the dir unless `keepData`; `restart()` stops and
+ *   starts every node on the same ports and data. Not with `secure` nor `port`.
  * Throws when Java (or, with `secure`, openssl) is missing, or the broker does not serve.
  */
-export async function startKafka({ dir, port, secure = false, log = noop, detached = false, timeoutMs = 90_000 } = {}) {
+export async function startKafka({ dir, port, secure = false, brokers = 1, log = noop, detached = false, timeoutMs = 90_000 } = {}) {
   const t0 = Date.now();
+  if (!(Number.isInteger(brokers) && brokers >= 1)) throw new Error(`brokers: ${brokers} is not a positive integer`);
+  if (brokers > 1 && (secure || port != null)) throw new Error('brokers above 1 takes neither secure nor port');
   const lib = await installKafka({ log });
   const java = javaBin();
 
@@ -608,6 +633,7 @@ export async function startKafka({ dir, port, secure = false, log = noop, detach
   }
   for (let attempt = 1; ; attempt++) {
     try {
+      if (brokers > 1) return await startCluster({ dir, count: brokers, log, detached, timeoutMs, java, lib, t0 });
       return await launch({ dir, port, secure, log, detached, timeoutMs, java, lib, t0 });
     } catch (err) {
       // A port picked here was taken by someone else before Kafka bound it: pick again.
@@ -622,7 +648,13 @@ export async function startKafka({ dir, port, secure = false, log = noop, detach
   }
 }
 
-async function launch({ dir, port, secure: secureOpt, log, detached, timeoutMs, java, lib, t0 }) {
+/**
+ * Starts one node in `dir` and resolves once it serves clients. `nodeId` 1 (the default) is broker
+ * and controller, its controller port the one given, else the one this dir used last if free, else
+ * a free one; another id is a broker of node 1's quorum at `controllerPort`. An unformatted dir
+ * is formatted with `clusterId` (default: a new random id).
+ */
+async function launch({ dir, port, secure: secureOpt, log, detached, timeoutMs, java, lib, t0, nodeId = 1, controllerPort: fixedControllerPort, clusterId: newClusterId }) {
   const prev = readState(dir);
   if (prev && brokerAlive(prev.pid, dir)) {
     const err = new Error(`a Kafka broker is already running in ${dir} (pid ${prev.pid}, port ${prev.port})`);
@@ -641,9 +673,10 @@ async function launch({ dir, port, secure: secureOpt, log, detached, timeoutMs, 
     port = await freePort();
   }
   const controllerPort =
-    prev?.controllerPort && prev.controllerPort !== port && (await portFree(prev.controllerPort))
+    fixedControllerPort ??
+    (prev?.controllerPort && prev.controllerPort !== port && (await portFree(prev.controllerPort))
       ? prev.controllerPort
-      : await freePort([port]);
+      : await freePort([port]));
 
   // Secure listeners: the ports they had if free, certificates and users kept in the dir.
   const credentials = secureOptions(secureOpt, prev?.scram);
@@ -664,7 +697,7 @@ async function launch({ dir, port, secure: secureOpt, log, detached, timeoutMs, 
   const propsFile = path.join(dir, 'server.properties');
   const log4jFile = path.join(dir, 'log4j2.properties');
   const logFile = path.join(dir, LOG_FILE);
-  fs.writeFileSync(propsFile, serverProperties({ dir, port, controllerPort, secure }), { mode: 0o600 });
+  fs.writeFileSync(propsFile, serverProperties({ dir, port, controllerPort, secure, nodeId }), { mode: 0o600 });
   fs.writeFileSync(log4jFile, LOG4J2);
 
   const classpath = classpathOf(lib);
@@ -677,11 +710,11 @@ async function launch({ dir, port, secure: secureOpt, log, detached, timeoutMs, 
 
   const out = fs.openSync(logFile, 'a');
   try {
-    fs.writeSync(out, `\n===== ${new Date().toISOString()} otelytics kafka.mjs: Kafka ${KAFKA_VERSION} on ${HOST}:${port} (controller ${controllerPort})\n`);
+    fs.writeSync(out, `\n===== ${new Date().toISOString()} otelytics kafka.mjs: Kafka ${KAFKA_VERSION}${nodeId === 1 ? '' : ` node ${nodeId}`} on ${HOST}:${port} (controller ${controllerPort})\n`);
     // SCRAM users: written into the metadata at format time; a dir that has other ones gets them later.
     let scram = prev?.scram ?? null;
     if (!isFormatted(dir)) {
-      const clusterId = randomClusterId();
+      const clusterId = newClusterId ?? randomClusterId();
       log(`Formatting ${dir} (cluster id ${clusterId})`);
       const r = spawnSync(
         java,
@@ -721,6 +754,7 @@ async function launch({ dir, port, secure: secureOpt, log, detached, timeoutMs, 
     if (secure) for (const name of SECURE_LISTENERS) listeners[name] = [`${HOST}:${secure.ports[name]}`];
     const state = {
       pid,
+      ...(nodeId === 1 ? {} : { nodeId }),
       port,
       controllerPort,
       brokers: [`${HOST}:${port}`],
@@ -758,6 +792,7 @@ async function launch({ dir, port, secure: secureOpt, log, detached, timeoutMs, 
 
     const handle = {
       brokers: state.brokers,
+      nodeId,
       port,
       controllerPort,
       listeners,
@@ -778,6 +813,7 @@ async function launch({ dir, port, secure: secureOpt, log, detached, timeoutMs, 
       /** Stops (keeping data) and starts again on the same dir and port: a new handle. */
       async restart(opts = {}) {
         await handle.stop({ ...opts, keepData: true });
+        if (nodeId !== 1) return launch({ dir, port, log, detached, timeoutMs, java, lib, t0: Date.now(), nodeId, controllerPort });
         return startKafka({ dir, port, log, detached, timeoutMs, secure: secure ? { username: secure.username, password: secure.password } : false });
       },
     };
@@ -820,10 +856,137 @@ async function launch({ dir, port, secure: secureOpt, log, detached, timeoutMs, 
         throw err;
       }
     }
-    log(`Kafka ${KAFKA_VERSION} serving on ${HOST}:${port} (pid ${pid}) after ${((Date.now() - t0) / 1000).toFixed(2)}s`);
+    log(`Kafka ${KAFKA_VERSION}${nodeId === 1 ? '' : ` node ${nodeId}`} serving on ${HOST}:${port} (pid ${pid}) after ${((Date.now() - t0) / 1000).toFixed(2)}s`);
     return handle;
   } finally {
     fs.closeSync(out);
+  }
+}
+
+/** The data dir of node `nodeId` of the cluster in `dir`: node 1 in `dir` itself, the others in `broker-<id>/`. */
+function nodeDir(dir, nodeId) {
+  return nodeId === 1 ? dir : path.join(dir, `broker-${nodeId}`);
+}
+
+/** The ids of the nodes (above 1) whose dirs the cluster in `dir` has, in order. */
+function clusterNodeIds(dir) {
+  let names = [];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {}
+  return names
+    .map((n) => /^broker-(\d+)$/.exec(n)?.[1])
+    .filter((id) => id !== undefined && fs.existsSync(path.join(dir, `broker-${id}`, STATE_FILE)))
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/**
+ * startKafka() with `brokers` above 1: node 1 (broker and controller) in `dir`, nodes 2..`count`
+ * (brokers) in their own dirs, all launched at once with one cluster id; resolves once each serves
+ * and node 1's metadata lists all of them.
+ */
+async function startCluster({ dir, count, log, detached, timeoutMs, java, lib, t0 }) {
+  const ids = Array.from({ length: count }, (_, i) => i + 1);
+  const dirs = ids.map((id) => nodeDir(dir, id));
+  for (const d of dirs) await fsp.mkdir(d, { recursive: true });
+  // Ports: the ones each node had when free, else free ones; all distinct.
+  const taken = [];
+  const pick = async (before) => {
+    const p = before && !taken.includes(before) && (await portFree(before)) ? before : await freePort(taken);
+    taken.push(p);
+    return p;
+  };
+  const ports = [];
+  for (const d of dirs) ports.push(await pick(readState(d)?.port));
+  const controllerPort = await pick(readState(dir)?.controllerPort);
+  const clusterId = readClusterId(dir) ?? randomClusterId();
+
+  const started = await Promise.allSettled(ids.map((nodeId, i) => launch({ dir: dirs[i], port: ports[i], log, detached, timeoutMs, java, lib, t0, nodeId, controllerPort, clusterId })));
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.map((r) => (r.status === 'fulfilled' ? r.value.stop({ keepData: true, signal: 'SIGKILL' }).catch(noop) : undefined)));
+    throw failed.reason;
+  }
+  const current = started.map((r) => r.value);
+  const brokers = ports.map((p) => `${HOST}:${p}`);
+  const deadline = t0 + timeoutMs;
+  try {
+    await waitForBrokers(ports[0], ids, deadline);
+  } catch (err) {
+    await Promise.all(current.map((h) => h.stop({ keepData: true, signal: 'SIGKILL' }).catch(noop)));
+    throw err;
+  }
+  const running = ids.map(() => true);
+  const nodes = ids.map((nodeId, i) => ({
+    nodeId,
+    port: ports[i],
+    dir: dirs[i],
+    logFile: current[i].logFile,
+    get pid() {
+      return current[i].pid;
+    },
+    get running() {
+      return running[i];
+    },
+    /** Stops this node alone (SIGTERM unless `signal`); its data is kept. */
+    async stop({ signal = 'SIGTERM', timeoutMs: stopTimeout = 30_000 } = {}) {
+      running[i] = false;
+      await current[i].stop({ keepData: true, signal, timeoutMs: stopTimeout });
+    },
+    /** Starts this node again on its port and data; resolves once it serves. */
+    async start() {
+      if (running[i]) return;
+      current[i] = await launch({ dir: dirs[i], port: ports[i], log, detached, timeoutMs, java, lib, t0: Date.now(), nodeId, controllerPort, clusterId });
+      running[i] = true;
+    },
+  }));
+
+  log(`Kafka ${KAFKA_VERSION} cluster of ${count} brokers serving on ${brokers.join(',')} after ${((Date.now() - t0) / 1000).toFixed(2)}s`);
+  const handle = {
+    brokers,
+    port: ports[0],
+    controllerPort,
+    listeners: { PLAINTEXT: brokers },
+    get pid() {
+      return current[0].pid;
+    },
+    dir,
+    logFile: current[0].logFile,
+    clusterId,
+    nodes,
+    /** Stops the brokers, then node 1 (the controller); removes the dir unless `keepData`. */
+    async stop({ keepData = false, signal = 'SIGTERM', timeoutMs: stopTimeout = 30_000 } = {}) {
+      await Promise.all(nodes.slice(1).map((n) => n.stop({ signal, timeoutMs: stopTimeout })));
+      await nodes[0].stop({ signal, timeoutMs: stopTimeout });
+      if (!keepData) await fsp.rm(dir, { recursive: true, force: true });
+    },
+    /** Stops every node (keeping the data) and starts the cluster again on the same ports: a new handle. */
+    async restart() {
+      await handle.stop({ keepData: true });
+      return startKafka({ dir, brokers: count, log, detached, timeoutMs });
+    },
+  };
+  return handle;
+}
+
+/** Waits until node 1's metadata lists every node of `ids` (each registered with the controller). */
+async function waitForBrokers(port, ids, deadline) {
+  const kjs = await kafkajs();
+  if (!kjs) return;
+  for (;;) {
+    const admin = new kjs.Kafka({ clientId: 'otelytics-kafka-probe', brokers: [`${HOST}:${port}`], logLevel: kjs.logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 3000, retry: { retries: 0 } }).admin();
+    let seen = [];
+    try {
+      await admin.connect();
+      seen = (await admin.describeCluster()).brokers.map((b) => b.nodeId);
+    } catch {
+    } finally {
+      await admin.disconnect().catch(noop);
+    }
+    if (ids.every((id) => seen.includes(id))) return;
+    if (Date.now() > deadline) throw new Error(`the cluster's metadata lists brokers ${seen.join(', ') || 'none'}, not all of ${ids.join(', ')}`);
+    await sleep(100);
   }
 }
 
@@ -877,16 +1040,22 @@ function finishCdsDump(state, exited) {
 /** Stops the broker of `dir` (started by the CLI or by startKafka in another process). */
 export async function stopKafka({ dir = defaultDataDir(), purge = false, timeoutMs = 30_000, log = noop } = {}) {
   dir = path.resolve(dir);
-  const state = readState(dir);
-  let result = 'not running';
-  if (state?.pid && brokerAlive(state.pid, dir)) {
-    log(`Stopping Kafka broker (pid ${state.pid}) ...`);
-    result = await stopPid(state.pid, dir, { timeoutMs });
-    // Not our child: no exit code. A SIGKILLed dump is incomplete.
-    finishCdsDump(state, result === 'killed' ? { code: 137 } : null);
-    writeState(dir, { ...state, pid: null, stoppedAt: new Date().toISOString() });
-  }
+  // A cluster's brokers first, while node 1's controller still runs (a controlled shutdown).
+  const results = await Promise.all([...clusterNodeIds(dir).map((id) => stopNode(nodeDir(dir, id), { timeoutMs, log }))]);
+  const result = await stopNode(dir, { timeoutMs, log });
   if (purge) await fsp.rm(dir, { recursive: true, force: true });
+  return results.includes('killed') ? 'killed' : result === 'not running' && results.includes('stopped') ? 'stopped' : result;
+}
+
+/** Stops the node of `dir` (not this process's child) if it runs: 'stopped', 'killed' or 'not running'. */
+async function stopNode(dir, { timeoutMs, log }) {
+  const state = readState(dir);
+  if (!state?.pid || !brokerAlive(state.pid, dir)) return 'not running';
+  log(`Stopping Kafka ${state.nodeId ? `node ${state.nodeId}` : 'broker'} (pid ${state.pid}) ...`);
+  const result = await stopPid(state.pid, dir, { timeoutMs });
+  // Not our child: no exit code. A SIGKILLed dump is incomplete.
+  finishCdsDump(state, result === 'killed' ? { code: 137 } : null);
+  writeState(dir, { ...state, pid: null, stoppedAt: new Date().toISOString() });
   return result;
 }
 
@@ -915,7 +1084,8 @@ Commands:
   start     start the broker in the background; prints KAFKA_BROKERS=127.0.0.1:<port>
             (with --secure also the secure listeners, CA, client certificate and user)
   stop      stop it (SIGTERM, SIGKILL after --timeout seconds); data is kept unless --purge
-  restart   stop, then start on the same port and data (a secure broker stays secure)
+  restart   stop, then start on the same port and data (a secure broker stays secure,
+            a cluster keeps its brokers)
   status    print KAFKA_BROKERS=... and exit 0 if running, else exit 1
 
 Options:
@@ -923,6 +1093,8 @@ Options:
   --port PORT     client port (default: the last one used for this dir if free, else a free one)
   --purge         stop: also delete the data dir
   --secure        start/restart: also SASL_PLAINTEXT, SSL, SASL_SSL and MTLS listeners (needs openssl)
+  --brokers N     start/restart: a cluster of N brokers on free ports, node 1 also the controller, the
+                  others in DIR/broker-<id>/ (default: 1, or as many as the dir has); not with --secure
   --timeout SECS  start: wait this long to serve (90); stop: before SIGKILL (30)
 `;
 
@@ -951,6 +1123,7 @@ async function cli(argv) {
       port: { type: 'string' },
       purge: { type: 'boolean', default: false },
       secure: { type: 'boolean', default: false },
+      brokers: { type: 'string' },
       timeout: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -965,6 +1138,9 @@ async function cli(argv) {
   const timeoutMs = values.timeout ? Number(values.timeout) * 1000 : undefined;
   const port = values.port != null ? Number(values.port) : undefined;
   if (port != null && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new Error(`bad --port ${values.port}`);
+  // A dir that holds a cluster starts as one.
+  const brokers = values.brokers != null ? Number(values.brokers) : 1 + clusterNodeIds(dir).length;
+  if (!(Number.isInteger(brokers) && brokers >= 1)) throw new Error(`bad --brokers ${values.brokers}`);
 
   const start = async (secure = values.secure) => {
     const running = kafkaStatus({ dir });
@@ -974,7 +1150,7 @@ async function cli(argv) {
       process.stdout.write(envLines(running));
       return 0;
     }
-    const k = await startKafka({ dir, port, secure, log, detached: true, ...(timeoutMs ? { timeoutMs } : {}) });
+    const k = await startKafka({ dir, port, secure, log, detached: true, ...(brokers > 1 ? { brokers } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
     log(`data ${k.dir}\nlog  ${k.logFile}`);
     process.stdout.write(envLines(k));
     return 0;

@@ -40,8 +40,22 @@ export interface SecureBroker extends Broker {
 /** Why Kafka tests cannot run here, or false. */
 export const noKafka: string | false = spawnSync(process.env.JAVA ?? 'java', ['-version'], { stdio: 'ignore' }).error != null ? 'java not found' : false;
 
+/** A node of a {@link Cluster}: `stop()` stops it alone (data kept), `start()` brings it back on its port. */
+export interface ClusterNode {
+  nodeId: number;
+  port: number;
+  readonly running: boolean;
+  stop(opts?: { signal?: NodeJS.Signals }): Promise<void>;
+  start(): Promise<void>;
+}
+
+/** A cluster from scripts/kafka/kafka.mjs `brokers: n`: node 1 is also the controller. */
+export interface Cluster extends Broker {
+  nodes: ClusterNode[];
+}
+
 interface KafkaScript {
-  startKafka(o?: { dir?: string; port?: number; secure?: boolean }): Promise<Broker>;
+  startKafka(o?: { dir?: string; port?: number; secure?: boolean; brokers?: number }): Promise<Broker>;
   ensureTestCertificates(dir: string): { dir: string; caFile: string; certFile: string; keyFile: string; brokerCertFile: string; brokerKeyFile: string };
 }
 
@@ -61,6 +75,23 @@ export async function testCertificates(dir: string): Promise<ReturnType<KafkaScr
 /** A fresh single-node broker (or the one of a previous run, given its dir and port). */
 export async function startBroker(opts: { dir?: string; port?: number } = {}): Promise<Broker> {
   return (await startKafka())(opts);
+}
+
+/** A fresh cluster of `brokers` brokers on free ports (scripts/kafka/README.md, "A cluster of brokers"). */
+export async function startCluster(brokers: number): Promise<Cluster> {
+  return (await startKafka())({ brokers }) as Promise<Cluster>;
+}
+
+/** The leader broker of each partition of `topic`, by partition id. */
+export async function partitionLeaders(brokers: string[], topic: string): Promise<Map<number, number>> {
+  const admin = kafkaClient(brokers).admin();
+  await admin.connect();
+  try {
+    const [t] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+    return new Map(t!.partitions.map((p) => [p.partitionId, p.leader]));
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** A fresh broker with the secure listeners as well (scripts/kafka/README.md, "Secure listeners"). */
