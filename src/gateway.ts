@@ -91,6 +91,10 @@ export class Gateway implements Host {
     return this.exporters.get(id);
   }
 
+  getExtension(id: string): Extension | undefined {
+    return this.extensions.get(id);
+  }
+
   /** Calls `observer` with what every pipeline hands to its exporters, until the returned function is called. */
   observe(observer: PipelineObserver): () => void {
     this.observers.add(observer);

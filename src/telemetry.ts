@@ -89,6 +89,19 @@ export class Telemetry {
     this.counter('otelytics_receiver_refused_requests', 'Requests refused before their body was read or decoded, by reason.', ['receiver', 'transport', 'reason']).inc({ receiver, transport, reason });
   }
 
+  /**
+   * A request a receiver refused because it did not authenticate, or whose TLS handshake failed:
+   * `otelytics_receiver_auth_failures{receiver,transport,reason}`, `reason` one of `missing`,
+   * `malformed`, `invalid`, `busy`, `tls` (src/auth/server.ts).
+   */
+  receiverAuthFailure(receiver: string, transport: string, reason: string): void {
+    this.counter('otelytics_receiver_auth_failures', 'Requests refused for failed authentication (missing, malformed or invalid credentials, verifications busy) or a failed TLS handshake, by reason.', ['receiver', 'transport', 'reason']).inc({
+      receiver,
+      transport,
+      reason,
+    });
+  }
+
   /** Items a processor refused (e.g. memory_limiter above its soft limit): `otelcol_processor_refused_<items>{processor,pipeline}`. */
   processorRefused(processor: string, pipeline: string, signal: Signal, n: number): void {
     this.counter(`otelcol_processor_refused_${SIGNAL_ITEM[signal]}`, 'Items the processor refused with a retryable error.', ['processor', 'pipeline']).inc({ processor, pipeline }, n);
