@@ -206,7 +206,19 @@ export class OtlpHttpServer {
       serverFactory: (handler) => {
         if (!tlsSource) return http.createServer(limits, handler);
         const m = tlsSource.current;
-        const server = https.createServer({ ...limits, ...m.context, requestCert: m.mutual, rejectUnauthorized: m.mutual, handshakeTimeout: cfg.read_header_timeout }, handler);
+        // With mutual TLS the client's certificate is checked here rather than by Node, which drops
+        // a connection whose certificate no CA signed without telling (only a missing one is a
+        // `tlsClientError`): this listener runs before the HTTP server's, and closes the
+        // connection before a byte of a request is read.
+        const server = https.createServer({ ...limits, ...m.context, requestCert: m.mutual, rejectUnauthorized: false, handshakeTimeout: cfg.read_header_timeout }, handler);
+        if (m.mutual) {
+          server.prependListener('secureConnection', (socket: tls.TLSSocket) => {
+            if (socket.authorized) return;
+            const none = Object.keys(socket.getPeerCertificate()).length === 0;
+            security.failures?.record('http', 'tls', socket.remoteAddress, none ? 'the client sent no certificate (client_ca_file is set)' : `the client certificate is not trusted: ${String(socket.authorizationError)}`);
+            socket.destroy();
+          });
+        }
         // New connections get the reloaded certificate; open ones keep theirs.
         tlsSource.watch((next) => server.setSecureContext(next.context));
         server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
