@@ -21,6 +21,8 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { duration, z } from '../config/schema.js';
@@ -301,4 +303,17 @@ export function certificateCommonName(cert: tls.PeerCertificate | undefined): st
 /** The verified client certificate's subject CN on a TLS socket with mutual TLS, else undefined. */
 export function peerCommonName(socket: tls.TLSSocket): string | undefined {
   return socket.authorized ? certificateCommonName(socket.getPeerCertificate()) : undefined;
+}
+
+/**
+ * An HTTP/1.1 server for `handler`, over TLS when `source` is given: https with its material
+ * (mutual TLS when it has client CAs: Node refuses a client without a certificate they signed),
+ * following its reloads with `setSecureContext`. Stop the source when the server closes.
+ */
+export function createHttpServer(source: ServerTlsSource | undefined, options: http.ServerOptions, handler: http.RequestListener): http.Server {
+  if (source === undefined) return http.createServer(options, handler);
+  const m = source.current;
+  const server = https.createServer({ ...options, ...m.context, requestCert: m.mutual, rejectUnauthorized: m.mutual }, handler);
+  source.watch((next) => server.setSecureContext(next.context));
+  return server as unknown as http.Server;
 }
