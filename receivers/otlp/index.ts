@@ -42,7 +42,13 @@ export const otlpReceiverFactory: ReceiverFactory<OtlpReceiverConfig> = {
     return {
       async start(host: Host) {
         const httpSecurity = http ? security(host, 'http', config.protocols.http!) : undefined;
-        const grpcSecurity = grpc ? security(host, 'grpc', config.protocols.grpc!) : undefined;
+        let grpcSecurity: ProtocolSecurity | undefined;
+        try {
+          grpcSecurity = grpc ? security(host, 'grpc', config.protocols.grpc!) : undefined;
+        } catch (err) {
+          httpSecurity?.tls?.stop();
+          throw err;
+        }
         try {
           await http?.start(httpSecurity);
         } catch (err) {
