@@ -16,7 +16,8 @@
  * - a request line and headers over Node's 16 KiB: 414 or 431, and other requests Node's parser
  *   refuses: 400, answered without resetting the connection (`src/http_client_error.ts`);
  * - with `tls`: https (src/tls/server.ts), the certificate reloaded with `setSecureContext`; with
- *   `client_ca_file` a client without a certificate its CAs signed fails the handshake;
+ *   `client_ca_file` the connection of a client without a certificate its CAs signed is closed as
+ *   its handshake ends, before a request is read (counted as an auth failure, reason `tls`);
  * - with `auth`: the authenticator decides in an `onRequest` hook, before the body is read or the
  *   route runs (unknown paths included; CORS preflights, which carry no credentials, excepted):
  *   401 with `WWW-Authenticate` and a `google.rpc.Status` (code 16, UNAUTHENTICATED) in the
@@ -228,7 +229,6 @@ export class OtlpHttpServer {
       },
     });
     this.app = app;
-    if (security.authenticator) this.authenticate(app);
     if (cfg.cors && cfg.cors.allowed_origins.length > 0) {
       const origins = cfg.cors.allowed_origins.map((o) => (o === '*' ? /.*/ : globToRegExp(o)));
       await app.register(cors, {
@@ -238,6 +238,8 @@ export class OtlpHttpServer {
         maxAge: cfg.cors.max_age,
       });
     }
+    // After CORS, so that a refusal carries the CORS headers a browser needs to read it.
+    if (security.authenticator) this.authenticate(app);
     app.removeAllContentTypeParsers();
     // The body is read in the handler, so the content type is checked before any byte is read.
     app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
