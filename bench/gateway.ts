@@ -10,6 +10,9 @@
  * figures are per gateway core.
  *
  * Run: `npm run build && node dist/bench/gateway.js [--seconds 10] [--concurrency 8]`.
+ * `--sets KEY=VALUE` (repeatable) overrides the config; `--bearer-token T` runs both OTLP protocols
+ * with `auth: { authenticator: bearertokenauth }` (token T) and sends `Authorization: Bearer T`
+ * on every request, to measure what authentication costs.
  */
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -17,7 +20,19 @@ import { hasTaskset, httpTraceSender, metricValue, percentile, startBenchGateway
 import { peakRssMiB } from './collector/systems.js';
 import { scaledTracesBody } from './scaled.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '8' }, sets: { type: 'string', multiple: true } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '8' }, sets: { type: 'string', multiple: true }, 'bearer-token': { type: 'string' } },
+});
+const token = values['bearer-token'];
+/** The config of bearer-token authentication on both protocols, when asked for. */
+const authSets = token
+  ? [
+      `extensions::bearertokenauth::token=${token}`,
+      'service::extensions=[health_check, status, bearertokenauth]',
+      'receivers::otlp::protocols::http::auth::authenticator=bearertokenauth',
+      'receivers::otlp::protocols::grpc::auth::authenticator=bearertokenauth',
+    ]
+  : [];
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 
@@ -73,17 +88,19 @@ async function drive(name: string, send: Sender, bodies: { body: Buffer; spans: 
 
 async function main(): Promise<void> {
   const bodies = [0, 1, 2, 3].map((v) => scaledTracesBody(500, v));
-  const gw = await startBenchGateway(['service::telemetry::logs::level=warn', 'exporters::nop={}', 'service::pipelines::events::exporters=[nop]', ...(values.sets ?? [])]);
+  const gw = await startBenchGateway(['service::telemetry::logs::level=warn', 'exporters::nop={}', 'service::pipelines::events::exporters=[nop]', ...authSets, ...(values.sets ?? [])]);
   const { child, ports } = gw;
-  const sender = httpTraceSender(ports.http, concurrency);
+  const sender = httpTraceSender(ports.http, concurrency, token ? { authorization: `Bearer ${token}` } : {});
   const httpSend: Sender = async (body) => (await sender.send(body)) === 200;
   const id = (b: Buffer) => b;
   const Client = grpc.makeGenericClientConstructor(
     { Export: { path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } },
     'Trace',
   );
-  const client = new Client(`127.0.0.1:${ports.grpc}`, grpc.credentials.createInsecure()) as unknown as { Export: (b: Buffer, cb: (e: Error | null) => void) => void; close(): void };
-  const grpcSend: Sender = (body) => new Promise((resolve) => client.Export(body, (err) => resolve(!err)));
+  const client = new Client(`127.0.0.1:${ports.grpc}`, grpc.credentials.createInsecure()) as unknown as { Export: (b: Buffer, md: grpc.Metadata, cb: (e: Error | null) => void) => void; close(): void };
+  const metadata = new grpc.Metadata();
+  if (token) metadata.set('authorization', `Bearer ${token}`);
+  const grpcSend: Sender = (body) => new Promise((resolve) => client.Export(body, metadata, (err) => resolve(!err)));
 
   const results: CaseResult[] = [];
   // Warm-up, not reported.
@@ -94,12 +111,12 @@ async function main(): Promise<void> {
   sender.close();
   await gw.stop();
 
-  console.log(`gateway benchmark: ${bodies[0]!.spans} spans/request, ${concurrency} clients, ${seconds} s per case, gateway ${hasTaskset ? 'pinned to CPU 1' : 'not pinned (no taskset)'}; node ${process.version}`);
+  console.log(`gateway benchmark: ${bodies[0]!.spans} spans/request, ${concurrency} clients, ${seconds} s per case, gateway ${hasTaskset ? 'pinned to CPU 1' : 'not pinned (no taskset)'}${token ? ', bearer-token authentication' : ''}; node ${process.version}`);
   console.log('case'.padEnd(46) + 'spans/s'.padStart(10) + 'events/s'.padStart(10) + 'p50 ms'.padStart(9) + 'p99 ms'.padStart(9) + 'refused'.padStart(9) + 'peak RSS MiB'.padStart(14));
   for (const r of results) {
     console.log(r.case.padEnd(46) + String(r.spans_per_s).padStart(10) + String(r.events_per_s).padStart(10) + String(r.p50_ms).padStart(9) + String(r.p99_ms).padStart(9) + String(r.refused).padStart(9) + String(r.peak_rss_mib).padStart(14));
   }
-  console.log('BENCH ' + JSON.stringify({ name: 'gateway', spans_per_request: bodies[0]!.spans, concurrency, seconds, pinned: hasTaskset, results }));
+  console.log('BENCH ' + JSON.stringify({ name: 'gateway', spans_per_request: bodies[0]!.spans, concurrency, seconds, pinned: hasTaskset, auth: token ? 'bearertokenauth' : 'none', results }));
 }
 
 await main();

@@ -69,13 +69,13 @@ export async function startBenchGateway(sets: readonly string[]): Promise<BenchG
   return { child, ports, stop };
 }
 
-/** POSTs protobuf trace bodies to `/v1/traces` on keep-alive connections; resolves with the status code. */
-export function httpTraceSender(port: number, concurrency: number): { send(body: Buffer): Promise<number>; close(): void } {
+/** POSTs protobuf trace bodies to `/v1/traces` on keep-alive connections, with `headers` besides the body's; resolves with the status code. */
+export function httpTraceSender(port: number, concurrency: number, headers: Record<string, string> = {}): { send(body: Buffer): Promise<number>; close(): void } {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   return {
     send: (body) =>
       new Promise((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port, path: '/v1/traces', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } }, (res) => {
+        const req = http.request({ host: '127.0.0.1', port, path: '/v1/traces', method: 'POST', agent, headers: { ...headers, 'content-type': 'application/x-protobuf', 'content-length': body.length } }, (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));
         });

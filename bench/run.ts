@@ -25,6 +25,7 @@ const suites: [string, string[]][] = [
   ['workers.js', seconds ? ['--seconds', seconds] : []],
   ['heap.js', []],
   ['gateway.js', args],
+  ['auth.js', []],
   ['kafka.js', args],
   ['overload.js', seconds ? ['--seconds', seconds] : []],
   ['collector.js', args],

@@ -22,12 +22,30 @@ import type { Telemetry } from './telemetry.js';
 export type Signal = 'traces' | 'logs' | 'metrics' | 'events';
 export const SIGNALS: readonly Signal[] = ['traces', 'logs', 'metrics', 'events'];
 
-/** One unit of data moving through a pipeline, tagged with its signal. */
-export type Payload =
+/**
+ * Who sent a payload, as a receiver knows it (the collector's `client.Info`): set by the `otlp`
+ * receiver on what it hands to its pipelines when a protocol has `auth`, mutual TLS or
+ * `include_metadata`; read by `analytics`' `from_context`. A processor that makes new payloads
+ * from several (`batch`) does not carry it.
+ */
+export interface ClientInfo {
+  /**
+   * The authenticated client's attributes (the collector's `client.Info.Auth`): `subject`, its
+   * identity (the authenticator's: a bearer token's name, a basic-auth user name; else, with
+   * mutual TLS, the client certificate's subject CN), and the authenticator's own (`username`).
+   */
+  readonly auth?: Readonly<Record<string, string>>;
+  /** The request's headers (HTTP) or metadata (gRPC) by lower-case name, with `include_metadata: true`. */
+  readonly metadata?: Readonly<Record<string, readonly string[]>>;
+}
+
+/** One unit of data moving through a pipeline, tagged with its signal; `client`: who sent it, when known. */
+export type Payload = (
   | { signal: 'traces'; data: TracesData }
   | { signal: 'logs'; data: LogsData }
   | { signal: 'metrics'; data: MetricsData }
-  | { signal: 'events'; data: AnalyticsEvent[] };
+  | { signal: 'events'; data: AnalyticsEvent[] }
+) & { client?: ClientInfo };
 
 /**
  * Takes data. Resolves when the data was accepted (processed and handed on, or queued); rejects
@@ -48,6 +66,11 @@ export interface Consumer {
 export interface Host {
   /** The exporter with this id, for dead-letter routes; undefined when not configured. */
   getExporter(id: string): Exporter | undefined;
+  /**
+   * The running extension with this id (listed in `service::extensions`), e.g. a receiver's
+   * authenticator; undefined when there is none. Set by the gateway; hosts made in tests may omit it.
+   */
+  getExtension?(id: string): Extension | undefined;
   /** The resolved config the gateway runs (read-only). Set by the gateway; hosts made in tests may omit it. */
   readonly config?: GatewayConfig;
   /** The gateway's metrics registry. Set by the gateway; hosts made in tests may omit it. */
@@ -114,6 +137,12 @@ interface FactoryBase<C> {
    * one metric with different attributes); each issue is keyed by the component id it concerns.
    */
   checkAll?(instances: readonly { id: string; config: C }[]): (ConfigIssue & { id: string })[];
+  /**
+   * The authenticator extensions a config names (`auth::authenticator`), each with its key in the
+   * component's config (`['protocols', 'http', 'auth', 'authenticator']`). The config is refused
+   * when one is not configured, not an authenticator, or not in `service::extensions`.
+   */
+  authenticators?(config: C): { key: readonly string[]; id: string }[];
 }
 
 export interface ReceiverFactory<C = unknown> extends FactoryBase<C> {
@@ -173,6 +202,8 @@ export interface ExporterFactory<C = unknown> extends FactoryBase<C> {
 
 export interface ExtensionFactory<C = unknown> extends FactoryBase<C> {
   kind: 'extension';
+  /** Whether its extensions authenticate incoming requests (`ServerAuthenticator`, src/auth/server.ts), so receivers may name them in `auth::authenticator`. */
+  serverAuthenticator?: boolean;
   create(settings: CreateSettings, config: C): Extension;
 }
 
@@ -259,6 +290,7 @@ export function itemCount(p: Payload): number {
 /** A deep copy of a payload, for a component that mutates data in a fan-out. */
 export function clonePayload(p: Payload): Payload {
   if (p.signal === 'metrics') return p;
-  if (p.data instanceof EncodedTraces) return { signal: 'traces', data: p.data.clone() };
-  return { signal: p.signal, data: structuredClone(p.data) } as Payload;
+  const copy = (p.data instanceof EncodedTraces ? { signal: 'traces', data: p.data.clone() } : { signal: p.signal, data: structuredClone(p.data) }) as Payload;
+  if (p.client !== undefined) copy.client = p.client;
+  return copy;
 }

@@ -1,5 +1,7 @@
 /** Every built-in component factory: one line per component type. */
 import type { Factory } from './component.js';
+import { basicAuthFactory } from './extensions/basicauth.js';
+import { bearerTokenAuthFactory } from './extensions/bearertokenauth.js';
 import { healthCheckFactory } from './extensions/health_check.js';
 import { statusFactory } from './extensions/status/index.js';
 import { otlpReceiverFactory } from '../receivers/otlp/index.js';
@@ -42,4 +44,6 @@ export const builtinFactories: readonly Factory[] = [
   countConnectorFactory,
   healthCheckFactory,
   statusFactory,
+  bearerTokenAuthFactory,
+  basicAuthFactory,
 ];

@@ -25,6 +25,7 @@ import type { GatewayConfig } from './config/resolve.js';
 import { errorMessage, listenError, SettingError } from './errors.js';
 import { ReceiptClock, Telemetry } from './telemetry.js';
 import { parseEndpoint } from './config/schema.js';
+import { ServerTlsSource } from './tls/server.js';
 import { inSpan, payloadLinks, selfTracingEnabled, SpanKind } from './selftrace.js';
 
 type Carrier = ReturnType<ReceiptClock['carrier']>;
@@ -105,6 +106,10 @@ export class Gateway implements Host {
 
   getExporter(id: string): Exporter | undefined {
     return this.exporters.get(id);
+  }
+
+  getExtension(id: string): Extension | undefined {
+    return this.extensions.get(id);
   }
 
   /** Calls `observer` with what every pipeline hands to its exporters, until the returned function is called. */
@@ -367,9 +372,16 @@ export class Gateway implements Host {
     const metrics = this.config.service.telemetry.metrics;
     if (metrics.level !== 'none') {
       const ep = parseEndpoint(metrics.address)!;
+      let tls: ServerTlsSource | undefined;
       try {
-        this.metricsServer = await this.telemetry.serve(ep.host, ep.port);
+        tls = metrics.tls ? new ServerTlsSource(metrics.tls, 'tls', this.logger) : undefined;
       } catch (err) {
+        throw new Error(`service::telemetry::metrics::${errorMessage(err)}`, { cause: err });
+      }
+      try {
+        this.metricsServer = await this.telemetry.serve(ep.host, ep.port, { ...(tls ? { tls } : {}), ...(metrics.auth ? { bearerToken: metrics.auth.bearer_token } : {}) });
+      } catch (err) {
+        tls?.stop();
         throw new Error(listenError('service::telemetry::metrics::address', metrics.address, err).message);
       }
     }

@@ -5,11 +5,12 @@
  *
  * Events are log records by the event model, so `otelcol_*_log_records` metrics count them too.
  */
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
+import { sameDigest, secretDigest } from './auth/server.js';
 import type { Payload, Signal } from './component.js';
 import { answerClientErrors } from './http_client_error.js';
+import { createHttpServer, type ServerTlsSource } from './tls/server.js';
 
 /** Buckets of the latency histograms, seconds: 5 ms to 1 h. */
 export const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
@@ -87,6 +88,19 @@ export class Telemetry {
   /** Refusals before a request was read (admission gate, e.g. memory_limiter): `otelytics_receiver_refused_requests{receiver,transport,reason}`. */
   receiverRefusedRequest(receiver: string, transport: string, reason: string): void {
     this.counter('otelytics_receiver_refused_requests', 'Requests refused before their body was read or decoded, by reason.', ['receiver', 'transport', 'reason']).inc({ receiver, transport, reason });
+  }
+
+  /**
+   * A request a receiver refused because it did not authenticate, or whose TLS handshake failed:
+   * `otelytics_receiver_auth_failures{receiver,transport,reason}`, `reason` one of `missing`,
+   * `malformed`, `invalid`, `busy`, `tls` (src/auth/server.ts).
+   */
+  receiverAuthFailure(receiver: string, transport: string, reason: string): void {
+    this.counter('otelytics_receiver_auth_failures', 'Requests refused for failed authentication (missing, malformed or invalid credentials, verifications busy) or a failed TLS handshake, by reason.', ['receiver', 'transport', 'reason']).inc({
+      receiver,
+      transport,
+      reason,
+    });
   }
 
   /** Items a processor refused (e.g. memory_limiter above its soft limit): `otelcol_processor_refused_<items>{processor,pipeline}`. */
@@ -182,9 +196,22 @@ export class Telemetry {
     );
   }
 
-  /** Serves `/metrics` on `host:port`; resolves with the bound port. */
-  async serve(host: string, port: number): Promise<{ port: number; close(): Promise<void> }> {
-    const server = http.createServer((req, res) => {
+  /**
+   * Serves `/metrics` on `host:port`, over https with `o.tls`, to scrapes with `Authorization:
+   * Bearer <o.bearerToken>` only when it is given (401 with `WWW-Authenticate: Bearer` otherwise;
+   * compared in constant time); resolves with the bound port.
+   */
+  async serve(host: string, port: number, o: { tls?: ServerTlsSource; bearerToken?: string } = {}): Promise<{ port: number; close(): Promise<void> }> {
+    const expected = o.bearerToken === undefined ? undefined : secretDigest(o.bearerToken);
+    const server = createHttpServer(o.tls, {}, (req, res) => {
+      if (expected !== undefined) {
+        const m = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
+        if (!m || !sameDigest(secretDigest(m[1]!), expected)) {
+          res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="otelytics metrics"' });
+          res.end('a bearer token is required (service::telemetry::metrics::auth::bearer_token)\n');
+          return;
+        }
+      }
       if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
         this.registry.metrics().then(
           (text) => {
@@ -208,7 +235,11 @@ export class Telemetry {
     });
     return {
       port: (server.address() as AddressInfo).port,
-      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+      close: () =>
+        new Promise<void>((resolve) => {
+          o.tls?.stop();
+          server.close(() => resolve());
+        }),
     };
   }
 }

@@ -98,9 +98,14 @@ export interface RunningGateway {
 /** The compiled CLI beside the compiled tests. */
 export const cliPath = path.join(compiledTestDir, '..', 'src', 'cli.js');
 
-export async function startGateway(opts: { configs?: string[]; sets?: string[]; env?: NodeJS.ProcessEnv; filePath?: (dir: string) => string } = {}): Promise<RunningGateway> {
+/**
+ * Starts the CLI on `configs` (default config.example.yaml) with free ports set for the `otlp`
+ * receiver, `health_check`, the status page and the metrics endpoint, in `dir` (its working
+ * directory; default a new temporary one), and waits until its health check answers 200.
+ */
+export async function startGateway(opts: { configs?: string[]; sets?: string[]; env?: NodeJS.ProcessEnv; filePath?: (dir: string) => string; dir?: string } = {}): Promise<RunningGateway> {
   const ports = { http: await freePort(), grpc: await freePort(), health: await freePort(), metrics: await freePort(), status: await freePort() };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otelytics-test-'));
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'otelytics-test-'));
   const configs = opts.configs ?? [path.join(projectRoot, 'config.example.yaml')];
   const sets = [
     `receivers::otlp::protocols::http::endpoint=127.0.0.1:${ports.http}`,

@@ -74,6 +74,17 @@ export const analyticsSchema = z.strictObject({
     .array(z.string())
     .default(['client.address', 'user_agent.original'])
     .describe('Attributes copied into the event context (e.g. the client IP, which `privacy` truncates).'),
+  from_context: z
+    .record(
+      z.string().min(1).regex(/^(?!(?:source|rule|trace_id|span_id)$)/, { message: 'is a context key the gateway sets itself' }),
+      z
+        .string()
+        .regex(/^(?:auth|metadata)\.\S+$/, { message: 'must be auth.<attribute> (auth.subject, auth.username) or metadata.<header> (with the receiver\'s include_metadata: true)' }),
+    )
+    .default({})
+    .describe(
+      'Event context key → what the receiver knows of the request, as the collector\'s from_context: auth.subject (the authenticated identity: a bearer token\'s name, a basic-auth user, a client certificate\'s CN), auth.<attribute>, or metadata.<header> (several values joined with ";"). E.g. { tenant: auth.subject }. Absent values set nothing. Default: none.',
+    ),
 });
 
 export type AnalyticsConfig = z.infer<typeof analyticsSchema>;

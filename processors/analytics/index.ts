@@ -12,7 +12,7 @@
  *   their content), so the same input always gives the same id.
  * Events given to it (from an events receiver) pass through unchanged.
  */
-import type { Consumer, Payload, ProcessorFactory } from '../../src/component.js';
+import type { ClientInfo, Consumer, Payload, ProcessorFactory } from '../../src/component.js';
 import type { AnalyticsEvent, EventContext } from '../../src/event.js';
 import { consentGranted } from '../../src/consent.js';
 import { logRecordTime } from '../../src/event.js';
@@ -312,8 +312,24 @@ function logInsertId(log: LogRecord, rule: string | undefined): string {
   ]);
 }
 
+/**
+ * `from_context`: each event context key with the reader of its value in a payload's client (the
+ * collector's `from_context` paths: `auth.<attribute>`, `metadata.<key>`, several values joined
+ * with `;`).
+ */
+function clientContext(fromContext: Record<string, string>): [string, (c: ClientInfo) => string | undefined][] {
+  return Object.entries(fromContext).map(([key, path]) => {
+    const dot = path.indexOf('.');
+    const name = path.slice(dot + 1);
+    if (path.startsWith('auth.')) return [key, (c) => c.auth?.[name]];
+    const header = name.toLowerCase();
+    return [key, (c) => c.metadata?.[header]?.join(';')];
+  });
+}
+
 class AnalyticsProcessor {
   private readonly maker: EventMaker;
+  private readonly fromContext: [string, (c: ClientInfo) => string | undefined][];
   constructor(
     cfg: AnalyticsConfig,
     private readonly next: Consumer,
@@ -321,10 +337,20 @@ class AnalyticsProcessor {
     private readonly pipeline: string,
   ) {
     this.maker = new EventMaker(cfg);
+    this.fromContext = clientContext(cfg.from_context);
   }
 
   async start(): Promise<void> {}
   async shutdown(): Promise<void> {}
+
+  /** Sets the `from_context` keys of every event made from one request, from who sent it. */
+  private addClientContext(client: ClientInfo, events: AnalyticsEvent[]): void {
+    for (const [key, read] of this.fromContext) {
+      const v = read(client);
+      if (v === undefined) continue;
+      for (let i = 0; i < events.length; i++) events[i]!.context[key] = v;
+    }
+  }
 
   async consume(p: Payload): Promise<void> {
     if (p.signal === 'events') return this.next.consume(p);
@@ -332,6 +358,7 @@ class AnalyticsProcessor {
     if (p.signal === 'traces') this.maker.fromTraces(p.data, events);
     else if (p.signal === 'logs') this.maker.fromLogs(p.data, events);
     if (events.length === 0) return;
+    if (p.client !== undefined && this.fromContext.length > 0) this.addClientContext(p.client, events);
     this.telemetry.eventsCreated(this.pipeline, events.length);
     await this.next.consume({ signal: 'events', data: events });
   }

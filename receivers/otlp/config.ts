@@ -1,5 +1,6 @@
 /** Config of the `otlp` receiver (option names follow the collector's `otlpreceiver` and `confighttp`). */
 import { duration, endpoint, z } from '../../src/config/schema.js';
+import { tlsServerSchema } from '../../src/tls/server.js';
 
 /** Default OTLP/gRPC endpoint: localhost only, as the collector binds by default. */
 export const DEFAULT_GRPC_ENDPOINT = '127.0.0.1:4317';
@@ -27,6 +28,25 @@ export const DEFAULT_NAME_LENGTH_LIMIT = 4096;
 
 const orDefaults = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === null ? {} : v), schema.optional());
 
+/** A protocol's `auth` (the collector's `configauth.Config`). */
+export const authSchema = z
+  .strictObject({
+    authenticator: z
+      .string()
+      .min(1)
+      .describe('Id of an authenticator extension (bearertokenauth, basicauth) listed in service::extensions; requests it does not let pass get 401 / UNAUTHENTICATED before their body is read.'),
+  })
+  .describe('Authenticate every request with an authenticator extension. Omitted: no authentication.');
+
+const tls = () =>
+  tlsServerSchema.optional().describe('Serve over TLS (https / gRPC over TLS): cert_file and key_file (or cert_pem, key_pem), client_ca_file for mutual TLS, min_version, reload_interval. Omitted: plain text.');
+
+const includeMetadata = () =>
+  z
+    .boolean()
+    .default(false)
+    .describe("Hand the request's headers (HTTP) or metadata (gRPC) on with its data, for analytics' from_context (metadata.<name>). Default false.");
+
 export const httpSchema = z.strictObject({
   endpoint: endpoint(DEFAULT_HTTP_ENDPOINT).describe('host:port to listen on. Default 127.0.0.1:4318 (use 0.0.0.0:4318 to accept remote SDKs).'),
   max_request_body_size: z
@@ -49,11 +69,17 @@ export const httpSchema = z.strictObject({
       max_age: z.number().int().nonnegative().default(7200).describe('Seconds a browser may cache a preflight answer. Default 7200.'),
     })
     .optional(),
+  tls: tls(),
+  auth: authSchema.optional(),
+  include_metadata: includeMetadata(),
 });
 
 export const grpcSchema = z.strictObject({
   endpoint: endpoint(DEFAULT_GRPC_ENDPOINT).describe('host:port to listen on. Default 127.0.0.1:4317.'),
   max_recv_msg_size_mib: z.number().positive().default(DEFAULT_MAX_RECV_MSG_SIZE_MIB).describe('Largest request message, MiB (after decompression). Default 4.'),
+  tls: tls(),
+  auth: authSchema.optional(),
+  include_metadata: includeMetadata(),
 });
 
 export const limitsSchema = z.strictObject({

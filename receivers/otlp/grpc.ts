@@ -11,6 +11,12 @@
  * The message prefix (gRPC over HTTP/2, "Length-Prefixed-Message": a Compressed-Flag byte, then
  * the length) is read by grpc-js, before any handler sees the message, so its checks are made in
  * the one step of grpc-js that sees the flag (see {@link checkedMessage}).
+ *
+ * With `tls`, the server speaks gRPC over TLS with {@link TlsServerCredentials}, which hands a
+ * reloaded certificate to grpc-js (new connections get it, open ones keep theirs); with
+ * `client_ca_file` a client without a certificate its CAs signed fails the handshake. With
+ * `auth`, {@link authentication} checks the call's metadata before grpc-js reads the message
+ * (`UNAUTHENTICATED`; `UNAVAILABLE` with `RetryInfo` when the authenticator is busy).
  */
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -19,8 +25,11 @@ import { BaseServerInterceptingCall } from '@grpc/grpc-js/build/src/server-inter
 import protobuf from 'protobufjs/minimal.js';
 import { encodeExportResponse } from '../../src/otlp/proto.js';
 import { parseEndpoint } from '../../src/config/schema.js';
+import type { AuthFailureReason, AuthOutcome, ServerAuthenticator } from '../../src/auth/server.js';
+import { certificateCommonName, type ServerTlsSource } from '../../src/tls/server.js';
 import type { OtlpGrpcConfig } from './config.js';
 import type { ExportHandler, OtlpSignal } from './handler.js';
+import { clientInfo, type ProtocolSecurity } from './security.js';
 
 const SERVICES: Record<OtlpSignal, string> = {
   traces: 'opentelemetry.proto.collector.trace.v1.TraceService',
@@ -116,18 +125,93 @@ export function encodeRetryStatus(code: number, message: string, retryAfterMilli
   return Buffer.from(status);
 }
 
+/**
+ * gRPC server credentials of a `tls` section that follow its reloads: grpc-js watches a
+ * credentials object for new secure-context options and applies them to its HTTP/2 server with
+ * `setSecureContext` (the same path as grpc-js' own certificate-provider credentials, which take
+ * no TLS versions; these carry `min_version` and `max_version` in the options).
+ */
+export class TlsServerCredentials extends grpc.ServerCredentials {
+  constructor(source: ServerTlsSource) {
+    const m = source.current;
+    super({ requestCert: m.mutual, rejectUnauthorized: m.mutual }, m.context);
+    source.watch((next) => this.updateSecureContextOptions(next.context));
+  }
+
+  override _equals(other: grpc.ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+/**
+ * A server interceptor that lets a call go on only when `auth` lets its metadata pass: it holds
+ * the metadata back from the handler until then, so grpc-js starts reading the message only for
+ * an authenticated call (the unary handler asks for the message once it has the metadata). A
+ * refused call is answered `UNAUTHENTICATED` (or `UNAVAILABLE` with `RetryInfo` when `busy`);
+ * what the client sends after is discarded by grpc-js, not decoded. `passed` gets the
+ * authenticator's attributes of each call's metadata (the object the handler sees as `call.metadata`).
+ */
+export function authentication(
+  auth: ServerAuthenticator,
+  passed: WeakMap<grpc.Metadata, Readonly<Record<string, string>>>,
+  refused: (reason: AuthFailureReason, peer: string, message: string) => void,
+): grpc.ServerInterceptor {
+  return (_method, call) => {
+    const intercepting: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onReceiveMetadata: (metadata, go) => {
+            const decide = (o: AuthOutcome): void => {
+              if (o.ok) {
+                passed.set(metadata, o.attributes);
+                return go(metadata);
+              }
+              refused(o.reason, call.getPeer(), o.message);
+              if (o.reason === 'busy') {
+                const trailers = new grpc.Metadata();
+                trailers.set('grpc-status-details-bin', encodeRetryStatus(grpc.status.UNAVAILABLE, o.message, 1000));
+                intercepting.sendStatus({ code: grpc.status.UNAVAILABLE, details: o.message, metadata: trailers });
+              } else intercepting.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: `unauthenticated: ${o.message}`, metadata: null });
+            };
+            const value = metadata.get(auth.header)[0];
+            const out = auth.authenticate(typeof value === 'string' ? value : undefined);
+            if (out instanceof Promise) out.then(decide, () => decide({ ok: false, reason: 'invalid', message: 'the credentials could not be verified' }));
+            else decide(out);
+          },
+        }),
+    });
+    return intercepting;
+  };
+}
+
+/** The metadata of a call as `include_metadata` hands it on: lower-case keys, each with its values (binary ones in base64). */
+function callMetadata(metadata: grpc.Metadata): Record<string, readonly string[]> {
+  const out: Record<string, readonly string[]> = {};
+  for (const [key, values] of Object.entries(metadata.toJSON())) out[key] = values.map((v) => (typeof v === 'string' ? v : v.toString('base64')));
+  return out;
+}
+
 export class OtlpGrpcServer {
   private server: grpc.Server | undefined;
   port = 0;
+  private security: ProtocolSecurity = {};
+  /** What the authenticator said of each call it let pass, by the call's metadata. */
+  private readonly passed = new WeakMap<grpc.Metadata, Readonly<Record<string, string>>>();
 
   constructor(
     private readonly config: OtlpGrpcConfig,
     private readonly handler: ExportHandler,
   ) {}
 
-  async start(): Promise<void> {
+  /** Listens on `endpoint`, over TLS with `security.tls`, authenticating with `security.authenticator`. */
+  async start(security: ProtocolSecurity = {}): Promise<void> {
+    this.security = security;
     const maxBytes = Math.floor(this.config.max_recv_msg_size_mib * 1024 * 1024);
-    const server = new grpc.Server({ 'grpc.max_receive_message_length': maxBytes, interceptors: [messageFraming(maxBytes)] });
+    const interceptors = [messageFraming(maxBytes)];
+    if (security.authenticator) interceptors.push(authentication(security.authenticator, this.passed, (reason, peer, message) => security.failures?.record('grpc', reason, peer, message)));
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': maxBytes, interceptors });
+    const mutual = security.tls?.current.mutual === true;
+    const knowsClients = security.authenticator !== undefined || mutual || this.config.include_metadata;
     for (const signal of ['traces', 'logs', 'metrics'] as const) {
       if (!this.handler.consumer(signal)) continue;
       const definition: grpc.ServiceDefinition = {
@@ -145,7 +229,10 @@ export class OtlpGrpcServer {
         Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
           const bytes = call.request.length;
           const refused = this.handler.admit('grpc', bytes);
-          const exported = refused ? Promise.resolve(refused) : this.handler.export('grpc', signal, call.request, 'proto').finally(() => this.handler.release(bytes));
+          const client = knowsClients
+            ? clientInfo(this.passed.get(call.metadata), mutual ? certificateCommonName(call.getAuthContext().sslPeerCertificate) : undefined, this.config.include_metadata ? callMetadata(call.metadata) : undefined)
+            : undefined;
+          const exported = refused ? Promise.resolve(refused) : this.handler.export('grpc', signal, call.request, 'proto', client).finally(() => this.handler.release(bytes));
           exported.then(
             (outcome) => {
               switch (outcome.kind) {
@@ -170,7 +257,7 @@ export class OtlpGrpcServer {
     const ep = parseEndpoint(this.config.endpoint)!;
     const host = ep.host.includes(':') ? `[${ep.host}]` : ep.host;
     this.port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${host}:${ep.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      server.bindAsync(`${host}:${ep.port}`, security.tls ? new TlsServerCredentials(security.tls) : grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
     );
     this.server = server;
   }
@@ -189,5 +276,6 @@ export class OtlpGrpcServer {
         resolve();
       });
     });
+    this.security.tls?.stop();
   }
 }

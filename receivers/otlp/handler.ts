@@ -13,7 +13,7 @@
  * they are decoded and limited as usual.
  */
 import type { Logger } from 'pino';
-import type { Consumer, Payload, ReceiverConsumers, Signal } from '../../src/component.js';
+import type { ClientInfo, Consumer, Payload, ReceiverConsumers, Signal } from '../../src/component.js';
 import { itemCount } from '../../src/component.js';
 import { errorMessage, isPermanent, isRetryable, OtlpDecodeError } from '../../src/errors.js';
 import { decodeLogsJson, decodeMetricsJson, decodeTracesJson } from '../../src/otlp/json.js';
@@ -170,20 +170,23 @@ export class ExportHandler {
   /**
    * Decodes and hands the body to the pipelines; resolves when every pipeline accepted it. With
    * own traces on, makes one SERVER span `otlp.receive {signal}` linked to the user spans it carries.
+   *
+   * @param client who sent it (authenticated identity, headers with `include_metadata`), handed
+   *   on as the payload's `client`; undefined when nothing is known.
    */
-  async export(transport: 'http' | 'grpc', signal: OtlpSignal, body: Uint8Array, encoding: WireEncoding): Promise<ExportOutcome> {
-    if (!selfTracingEnabled()) return this.#export(transport, signal, body, encoding);
+  async export(transport: 'http' | 'grpc', signal: OtlpSignal, body: Uint8Array, encoding: WireEncoding, client?: ClientInfo): Promise<ExportOutcome> {
+    if (!selfTracingEnabled()) return this.#export(transport, signal, body, encoding, undefined, client);
     const span = selfTracer().startSpan(`otlp.receive ${signal}`, {
       kind: SpanKind.SERVER,
       attributes: { 'otelytics.receiver': this.id, 'otelytics.signal': signal, 'network.protocol.name': transport === 'grpc' ? 'grpc' : 'http', 'otelytics.request.bytes': body.byteLength },
     });
-    const out = await this.#export(transport, signal, body, encoding, span);
+    const out = await this.#export(transport, signal, body, encoding, span, client);
     span.setAttribute('otelytics.outcome', out.kind);
     endSpan(span, out.kind === 'ok' ? undefined : out.message);
     return out;
   }
 
-  async #export(transport: 'http' | 'grpc', signal: OtlpSignal, body: Uint8Array, encoding: WireEncoding, span?: Span): Promise<ExportOutcome> {
+  async #export(transport: 'http' | 'grpc', signal: OtlpSignal, body: Uint8Array, encoding: WireEncoding, span?: Span, client?: ClientInfo): Promise<ExportOutcome> {
     const consumer = this.consumers[signal];
     if (!consumer) return { kind: 'invalid', message: `this receiver feeds no ${signal} pipeline` };
     let payload: Payload;
@@ -216,6 +219,7 @@ export class ExportHandler {
       span.setAttribute('otelytics.items', n);
       span.addLinks(payloadLinks(payload));
     }
+    if (client !== undefined) payload.client = client;
     try {
       await consumer.consume(payload);
       this.telemetry.receiverAccepted(this.id, transport, signal, n);

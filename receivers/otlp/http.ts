@@ -14,10 +14,22 @@
  * - slow clients: `read_header_timeout` for the headers, `read_timeout` for the body (408 and the
  *   connection closed), `idle_timeout` between keep-alive requests;
  * - a request line and headers over Node's 16 KiB: 414 or 431, and other requests Node's parser
- *   refuses: 400, answered without resetting the connection (`src/http_client_error.ts`).
+ *   refuses: 400, answered without resetting the connection (`src/http_client_error.ts`);
+ * - with `tls`: https (src/tls/server.ts), the certificate reloaded with `setSecureContext`; with
+ *   `client_ca_file` the connection of a client without a certificate its CAs signed is closed as
+ *   its handshake ends, before a request is read (counted as an auth failure, reason `tls`);
+ * - with `auth`: the authenticator decides in an `onRequest` hook, before the body is read or the
+ *   route runs (unknown paths included; CORS preflights, which carry no credentials, excepted):
+ *   401 with `WWW-Authenticate` and a `google.rpc.Status` (code 16, UNAUTHENTICATED) in the
+ *   request's encoding (OTLP/HTTP: "the response body MUST be the appropriate protobuf-encoded
+ *   Status message" for a failure, JSON-encoded for JSON requests), or 503 with `Retry-After`
+ *   when the authenticator is busy. A body left unread is discarded when it is declared at most
+ *   {@link MAX_UNREAD_DISCARD} bytes; a larger or chunked one closes the connection instead.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { Readable } from 'node:stream';
+import type tls from 'node:tls';
 import zlib from 'node:zlib';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -26,8 +38,31 @@ import { encodeExportResponseJson, encodeStatusJson } from '../../src/otlp/json.
 import { encodeExportResponse, encodeStatus } from '../../src/otlp/proto.js';
 import { parseEndpoint } from '../../src/config/schema.js';
 import { answerClientError } from '../../src/http_client_error.js';
+import type { AuthOutcome } from '../../src/auth/server.js';
+import { peerCommonName } from '../../src/tls/server.js';
 import type { OtlpHttpConfig } from './config.js';
 import type { ExportHandler, ExportOutcome, OtlpSignal, WireEncoding } from './handler.js';
+import { clientInfo, RPC_UNAUTHENTICATED, type ProtocolSecurity } from './security.js';
+
+/**
+ * Largest unread body of a refused request (401) that is read and discarded to keep the
+ * connection, bytes; a larger or chunked one closes it. Go's net/http discards up to 256 KiB of a
+ * body its handler left unread before reusing a connection (`maxPostHandlerReadBytes`).
+ */
+export const MAX_UNREAD_DISCARD = 256 * 1024;
+
+/** TLS handshake errors that say nothing of the client's credentials: a connection closed or timed out before the handshake. */
+const UNREMARKABLE_TLS_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ERR_SSL_SHUTDOWN_WHILE_IN_INIT']);
+
+/** The headers of a request as `include_metadata` hands them on: lower-case names, each with its values. */
+function headerMetadata(headers: http.IncomingHttpHeaders): Record<string, readonly string[]> {
+  const out: Record<string, readonly string[]> = {};
+  for (const name in headers) {
+    const v = headers[name];
+    if (v !== undefined) out[name] = Array.isArray(v) ? v : [v];
+  }
+  return out;
+}
 
 /** google.rpc.Code values used in Status bodies. */
 const RpcCode = { INVALID_ARGUMENT: 3, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14 } as const;
@@ -131,6 +166,13 @@ export class OtlpHttpServer {
   private app: FastifyInstance | undefined;
   /** Bound port, after start. */
   port = 0;
+  /** What the authenticator said of each request it let pass. */
+  private readonly passed = new WeakMap<http.IncomingMessage, Readonly<Record<string, string>>>();
+  /** The verified client certificate's subject CN of each connection, with mutual TLS. */
+  private readonly peers = new WeakMap<tls.TLSSocket, string | null>();
+  private security: ProtocolSecurity = {};
+  /** Whether requests carry a client (identity, certificate or headers) to their payloads. */
+  private knowsClients = false;
 
   constructor(
     private readonly config: OtlpHttpConfig,
@@ -138,8 +180,22 @@ export class OtlpHttpServer {
     private readonly logger: Logger,
   ) {}
 
-  async start(): Promise<void> {
+  /**
+   * Listens on `endpoint`, over TLS with `security.tls`, authenticating with `security.authenticator`.
+   */
+  async start(security: ProtocolSecurity = {}): Promise<void> {
     const cfg = this.config;
+    this.security = security;
+    const tlsSource = security.tls;
+    const mutual = tlsSource?.current.mutual === true;
+    this.knowsClients = security.authenticator !== undefined || mutual || cfg.include_metadata;
+    // Node's own limits on a request: the headers, and the whole request (a backstop behind read_timeout).
+    const limits: http.ServerOptions = {
+      headersTimeout: cfg.read_header_timeout,
+      requestTimeout: cfg.read_timeout > 0 ? Math.max(cfg.read_timeout, cfg.read_header_timeout) + 1000 : 0,
+      connectionsCheckingInterval: Math.min(1000, Math.max(100, cfg.read_header_timeout)),
+      keepAliveTimeout: cfg.idle_timeout,
+    };
     const app = Fastify({
       logger: false,
       // 414 / 431 / 408 / 400 for what Node's parser refuses, without resetting the connection.
@@ -148,17 +204,29 @@ export class OtlpHttpServer {
       forceCloseConnections: 'idle',
       return503OnClosing: true,
       keepAliveTimeout: cfg.idle_timeout,
-      // Node's own limits on a request: the headers, and the whole request (a backstop behind read_timeout).
-      serverFactory: (handler) =>
-        http.createServer(
-          {
-            headersTimeout: cfg.read_header_timeout,
-            requestTimeout: cfg.read_timeout > 0 ? Math.max(cfg.read_timeout, cfg.read_header_timeout) + 1000 : 0,
-            connectionsCheckingInterval: Math.min(1000, Math.max(100, cfg.read_header_timeout)),
-            keepAliveTimeout: cfg.idle_timeout,
-          },
-          handler,
-        ),
+      serverFactory: (handler) => {
+        if (!tlsSource) return http.createServer(limits, handler);
+        const m = tlsSource.current;
+        // With mutual TLS the client's certificate is checked here rather than by Node, which drops
+        // a connection whose certificate no CA signed without telling (only a missing one is a
+        // `tlsClientError`): this listener runs before the HTTP server's, and closes the
+        // connection before a byte of a request is read.
+        const server = https.createServer({ ...limits, ...m.context, requestCert: m.mutual, rejectUnauthorized: false, handshakeTimeout: cfg.read_header_timeout }, handler);
+        if (m.mutual) {
+          server.prependListener('secureConnection', (socket: tls.TLSSocket) => {
+            if (socket.authorized) return;
+            const none = Object.keys(socket.getPeerCertificate()).length === 0;
+            security.failures?.record('http', 'tls', socket.remoteAddress, none ? 'the client sent no certificate (client_ca_file is set)' : `the client certificate is not trusted: ${String(socket.authorizationError)}`);
+            socket.destroy();
+          });
+        }
+        // New connections get the reloaded certificate; open ones keep theirs.
+        tlsSource.watch((next) => server.setSecureContext(next.context));
+        server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+          if (!UNREMARKABLE_TLS_ERRORS.has(err.code ?? '')) security.failures?.record('http', 'tls', socket.remoteAddress, `TLS handshake failed: ${err.message}`);
+        });
+        return server as unknown as http.Server;
+      },
     });
     this.app = app;
     if (cfg.cors && cfg.cors.allowed_origins.length > 0) {
@@ -170,6 +238,8 @@ export class OtlpHttpServer {
         maxAge: cfg.cors.max_age,
       });
     }
+    // After CORS, so that a refusal carries the CORS headers a browser needs to read it.
+    if (security.authenticator) this.authenticate(app);
     app.removeAllContentTypeParsers();
     // The body is read in the handler, so the content type is checked before any byte is read.
     app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
@@ -201,6 +271,53 @@ export class OtlpHttpServer {
     await app.listen({ host: ep.host, port: ep.port });
     const addr = app.server.address();
     this.port = typeof addr === 'object' && addr ? addr.port : ep.port;
+  }
+
+  /** Lets only requests the authenticator lets pass reach a route (see the module's description). */
+  private authenticate(app: FastifyInstance): void {
+    const auth = this.security.authenticator!;
+    app.addHook('onRequest', (req, reply, done) => {
+      // A CORS preflight carries no credentials (Fetch standard, "CORS-preflight request").
+      if (req.method === 'OPTIONS' && this.config.cors !== undefined) return done();
+      const raw = req.headers[auth.header];
+      const out = auth.authenticate(Array.isArray(raw) ? raw[0] : raw);
+      if (out instanceof Promise) {
+        out.then(
+          (o) => this.authenticated(o, req, reply, done),
+          () => this.authenticated({ ok: false, reason: 'invalid', message: 'the credentials could not be verified' }, req, reply, done),
+        );
+      } else this.authenticated(out, req, reply, done);
+    });
+  }
+
+  private authenticated(out: AuthOutcome, req: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    if (out.ok) {
+      this.passed.set(req.raw, out.attributes);
+      return done();
+    }
+    this.security.failures?.record('http', out.reason, req.socket.remoteAddress, out.message);
+    const encoding = wireEncoding(req.headers['content-type']) ?? 'json';
+    // The body is not read: discarded when small, else the connection is closed.
+    if (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > MAX_UNREAD_DISCARD) reply.header('connection', 'close');
+    if (out.reason === 'busy') {
+      reply.header('retry-after', '1');
+      return this.sendStatus(reply, encoding, 503, RpcCode.UNAVAILABLE, out.message);
+    }
+    reply.header('www-authenticate', this.security.authenticator!.challenge);
+    this.sendStatus(reply, encoding, 401, RPC_UNAUTHENTICATED, `unauthenticated: ${out.message}`);
+  }
+
+  /** Who sent `req`: the authenticator's attributes, the client certificate's CN, the headers with include_metadata. */
+  private client(req: FastifyRequest) {
+    if (!this.knowsClients) return undefined;
+    let cn: string | undefined;
+    if (this.security.tls?.current.mutual) {
+      const socket = req.socket as tls.TLSSocket;
+      let known = this.peers.get(socket);
+      if (known === undefined) this.peers.set(socket, (known = peerCommonName(socket) ?? null));
+      cn = known ?? undefined;
+    }
+    return clientInfo(this.passed.get(req.raw), cn, this.config.include_metadata ? headerMetadata(req.headers) : undefined);
   }
 
   private async onExport(signal: OtlpSignal, req: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -241,7 +358,7 @@ export class OtlpHttpServer {
         this.handler.grow(body.length - counted);
         counted = body.length;
       }
-      const outcome = await this.handler.export('http', signal, body, encoding);
+      const outcome = await this.handler.export('http', signal, body, encoding, this.client(req));
       this.answer(reply, signal, encoding, outcome);
     } finally {
       this.handler.release(counted);
@@ -294,5 +411,6 @@ export class OtlpHttpServer {
     });
     await Promise.race([app.close(), forced]);
     clearTimeout(timer);
+    this.security.tls?.stop();
   }
 }

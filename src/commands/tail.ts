@@ -31,7 +31,8 @@ export function statusEndpointFromConfig(configs: string[], sets: string[], env:
   const cfg = config.extensions.get(id)!.config as StatusConfig;
   const ep = parseEndpoint(cfg.endpoint)!;
   const host = ep.host === '0.0.0.0' || ep.host === '' ? '127.0.0.1' : ep.host === '::' ? '::1' : ep.host;
-  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${ep.port}`, ...(cfg.auth.bearer_token ? { token: cfg.auth.bearer_token } : {}) };
+  // With tls the page is https; its CA is trusted through NODE_EXTRA_CA_CERTS when it is not a public one.
+  return { url: `${cfg.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${ep.port}`, ...(cfg.auth.bearer_token ? { token: cfg.auth.bearer_token } : {}) };
 }
 
 export async function tailCommand(argv: string[]): Promise<number> {

@@ -161,6 +161,7 @@ export function resolveConfig(raw: RawTree, registry: Registry): GatewayConfig {
   const connections = new Map<string, ConnectorUse>();
   if (service) {
     checkReferences(service.extensions, 'extensions', [raw.extensions], ['service', 'extensions'], errors);
+    checkAuthenticators(sections, raw.extensions, service.extensions, registry, errors);
     if (Object.keys(service.pipelines).length === 0) errors.push(new ConfigError('service::pipelines', 'at least one pipeline is required'));
     for (const [id, p] of Object.entries(service.pipelines)) {
       const path = ['service', 'pipelines', id];
@@ -393,6 +394,38 @@ function checkReferences(ids: readonly string[], section: string, trees: readonl
     }
   });
   return ok;
+}
+
+/**
+ * The authenticators components name (`auth::authenticator`) must be configured under
+ * `extensions`, be of an authenticator type, and be enabled in `service::extensions`: the
+ * collector resolves an authenticator among the running extensions, and fails to start a receiver
+ * whose authenticator is not one of them (`configauth`: "failed to resolve authenticator").
+ */
+function checkAuthenticators(sections: Record<Kind, Map<string, ComponentConfig>>, tree: unknown, enabled: readonly string[], registry: Registry, errors: ConfigError[]): void {
+  const types = registry
+    .all('extension')
+    .filter((f) => (f as ExtensionFactory).serverAuthenticator === true)
+    .map((f) => f.type)
+    .join(', ');
+  for (const [section, kind] of Object.entries(SECTIONS)) {
+    for (const [id, c] of sections[kind]) {
+      const refs = c.factory.authenticators?.(c.config) ?? [];
+      for (const ref of refs) {
+        const path = [section, id, ...ref.key].join('::');
+        const ext = sections.extension.get(ref.id);
+        if (!ext) {
+          // Configured but invalid: its own errors are reported.
+          if (isMap(tree) && ref.id in tree) continue;
+          errors.push(new ConfigError(path, `references extension "${ref.id}" which is not configured under extensions (authenticator types: ${types})`));
+        } else if ((ext.factory as ExtensionFactory).serverAuthenticator !== true) {
+          errors.push(new ConfigError(path, `extension "${ref.id}" is not an authenticator (authenticator types: ${types})`));
+        } else if (!enabled.includes(ref.id)) {
+          errors.push(new ConfigError(path, `extension "${ref.id}" is not enabled: add it to service::extensions (an authenticator runs only as an enabled extension)`));
+        }
+      }
+    }
+  }
 }
 
 /** Walks the signals through the pipeline's stages; every mismatch is an error naming the stage. */

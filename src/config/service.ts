@@ -1,5 +1,6 @@
 /** Schema of the `service` section: pipelines, enabled extensions and self-telemetry. */
-import { endpoint, z } from './schema.js';
+import { isLoopbackHost, tlsServerSchema } from '../tls/server.js';
+import { endpoint, parseEndpoint, z } from './schema.js';
 
 const componentList = (what: string, min: number) =>
   z.array(z.string().min(1)).min(min, { message: `at least ${min} ${what} required` });
@@ -19,8 +20,29 @@ export const serviceSchema = z.strictObject({
     .strictObject({
       metrics: z
         .strictObject({
-          address: endpoint('127.0.0.1:8888').describe('Where Prometheus metrics are served (`/metrics`). Default 127.0.0.1:8888.'),
+          address: endpoint('127.0.0.1:8888').describe('Where Prometheus metrics are served (`/metrics`). Default 127.0.0.1:8888. Beyond localhost it needs tls and auth::bearer_token.'),
           level: z.enum(['none', 'basic', 'normal', 'detailed']).default('basic').describe('`none` turns the endpoint off.'),
+          tls: tlsServerSchema.optional().describe('Serve the metrics over https (cert_file, key_file, ...; as the otlp receiver\'s tls). Required, with auth::bearer_token, beyond localhost. Omitted: plain http.'),
+          auth: z
+            .strictObject({
+              bearer_token: z
+                .string()
+                .min(16, { message: 'must be at least 16 characters; e.g. `openssl rand -base64 24`, set from the environment: ${env:OTELYTICS_METRICS_TOKEN}' })
+                .describe('Every scrape needs `Authorization: Bearer <token>` (Prometheus: authorization: { credentials_file: ... }). Set it from the environment.'),
+            })
+            .optional()
+            .describe('Protection of the metrics endpoint. Omitted: none.'),
+        })
+        .superRefine((m, ctx) => {
+          const host = parseEndpoint(m.address)?.host;
+          if (m.level === 'none' || host === undefined || isLoopbackHost(host)) return;
+          const missing = [m.tls === undefined ? 'tls' : '', m.auth === undefined ? 'auth::bearer_token' : ''].filter(Boolean);
+          if (missing.length === 0) return;
+          ctx.addIssue({
+            code: 'custom',
+            path: ['address'],
+            message: `${m.address} is beyond localhost, where the metrics endpoint (component names, rates, queue sizes, errors) needs tls and auth::bearer_token; ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set. Set ${missing.join(' and ')}, or bind 127.0.0.1 and scrape through a sidecar or port-forward`,
+          });
         })
         .prefault({}),
       logs: z

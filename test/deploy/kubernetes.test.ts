@@ -18,6 +18,8 @@ import YAML from 'yaml';
 import { resolveConfig } from '../../src/config/resolve.js';
 import { parseEndpoint } from '../../src/config/schema.js';
 import { loadRawConfig } from '../../src/config/sources.js';
+import type { BearerTokenAuthConfig } from '../../src/extensions/bearertokenauth.js';
+import type { OtlpReceiverConfig } from '../../receivers/otlp/config.js';
 import { defaultRegistry } from '../../src/registry.js';
 import { projectRoot } from '../helpers.js';
 
@@ -116,12 +118,50 @@ test('gateway: selectors, ports, probes, autoscaler and config fit together', ()
   assert.equal(parseEndpoint(config.service.telemetry.metrics.address)!.port, portNames.get('metrics'));
 });
 
+/** The Secret volume mounted by `container` whose mount holds `file`, if any. */
+function secretHolding(pod: ReturnType<typeof podOf>, container: any, file: string): string | undefined {
+  const mount = container.volumeMounts.find((m: any) => file.startsWith(`${m.mountPath}/`) && !m.subPath);
+  const volume = mount && pod.spec.volumes.find((v: any) => v.name === mount.name);
+  return volume?.secret?.secretName;
+}
+
+test('gateway: OTLP over TLS with bearer tokens, certificate and tokens from Secrets (updated without a restart), metrics over TLS with a token', () => {
+  const { pod, container, config } = otelyticsConfig('gateway');
+  const otlp = config.receivers.get('otlp')!.config as OtlpReceiverConfig;
+  for (const protocol of ['http', 'grpc'] as const) {
+    const p = otlp.protocols[protocol]!;
+    assert.ok(p.tls, `${protocol}: TLS`);
+    assert.ok(p.tls.reload_interval > 0, `${protocol}: a renewed certificate is taken without a restart`);
+    assert.equal(secretHolding(pod, container, p.tls.cert_file!), 'otelytics-tls', `${protocol}: the certificate from the Secret`);
+    assert.equal(secretHolding(pod, container, p.tls.key_file!), 'otelytics-tls');
+    assert.equal(p.auth?.authenticator, 'bearertokenauth', `${protocol}: every request needs a token`);
+  }
+  const bearer = config.extensions.get('bearertokenauth')!.config as BearerTokenAuthConfig;
+  assert.ok(config.service.extensions.includes('bearertokenauth'));
+  assert.equal(secretHolding(pod, container, bearer.filename!), 'otelytics-tokens', 'the token file from a Secret volume (no subPath, so updates reach it)');
+  const metrics = config.service.telemetry.metrics;
+  assert.equal(parseEndpoint(metrics.address)!.host, '0.0.0.0', 'Prometheus scrapes the pod IP');
+  assert.equal(secretHolding(pod, container, metrics.tls!.cert_file!), 'otelytics-tls');
+  assert.ok(metrics.auth?.bearer_token.startsWith('secret-from-otelytics-'), 'the metrics token from a Secret');
+  assert.equal(pod.spec.containers.length, 1);
+  assert.equal(find('gateway', 'Deployment')[0]!.spec.template.metadata.annotations['prometheus.io/scheme'], 'https');
+  const analytics = config.processors.get('analytics')!.config as { from_context: Record<string, string> };
+  assert.deepEqual(analytics.from_context, { tenant: 'auth.subject' });
+});
+
 test('sidecar: a native sidecar the app reaches on localhost, probes on the health_check extension', () => {
   const { pod, container, config } = otelyticsConfig('sidecar');
   assert.equal(container.restartPolicy, 'Always', 'an init container that keeps running: a native sidecar');
   const otlp = config.receivers.get('otlp')!.config as { protocols: { http: { endpoint: string } } };
   const ep = parseEndpoint(otlp.protocols.http.endpoint)!;
   assert.equal(ep.host, '127.0.0.1', 'only the pod itself can send');
+  const protocols = (config.receivers.get('otlp')!.config as OtlpReceiverConfig).protocols;
+  for (const p of [protocols.http, protocols.grpc]) {
+    if (!p) continue;
+    assert.equal(p.tls, undefined, 'the app reaches its sidecar over loopback, without TLS');
+    assert.equal(p.auth, undefined, 'and without a token');
+    assert.equal(parseEndpoint(p.endpoint)!.host, '127.0.0.1');
+  }
   const app = pod.spec.containers.find((c: any) => c.env?.some((e: any) => e.name === 'OTEL_EXPORTER_OTLP_ENDPOINT'));
   assert.equal(new URL(app.env.find((e: any) => e.name === 'OTEL_EXPORTER_OTLP_ENDPOINT').value).port, String(ep.port));
   checkProbes(container, config);

@@ -10,12 +10,13 @@
  * Routes and protection: ./server.ts. Options: ./config.ts and README.md.
  */
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { ExtensionFactory, Host } from '../../component.js';
 import { itemCount } from '../../component.js';
 import { parseEndpoint } from '../../config/schema.js';
 import { errorMessage, listenError } from '../../errors.js';
+import { ServerTlsSource } from '../../tls/server.js';
 import { statusSchema, type StatusConfig } from './config.js';
 import { buildGraph } from './graph.js';
 import { PlaygroundRunner } from './runner.js';
@@ -39,10 +40,6 @@ function packageVersion(): string {
   return 'unknown';
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || (net.isIP(host) === 4 && host.startsWith('127.')) || host === '::1';
-}
-
 export const statusFactory: ExtensionFactory<StatusConfig> = {
   kind: 'extension',
   type: 'status',
@@ -54,6 +51,7 @@ export const statusFactory: ExtensionFactory<StatusConfig> = {
     let tail: EventTail | undefined;
     let runner: PlaygroundRunner | undefined;
     let unobserve: (() => void) | undefined;
+    let tls: ServerTlsSource | undefined;
     return {
       async start(host: Host) {
         if (!host.config || !host.telemetry || !host.observe) throw new Error('the status extension needs the gateway host (config, telemetry and observe)');
@@ -76,20 +74,20 @@ export const statusFactory: ExtensionFactory<StatusConfig> = {
           showValuesWithoutPrivacy: cfg.tail.show_values_without_privacy,
           observe: (o) => host.observe!(o),
         });
+        // Reads and checks the certificate files: a SettingError names the option (`tls::cert_file`).
+        tls = cfg.tls ? new ServerTlsSource(cfg.tls, 'tls', settings.logger) : undefined;
         runner = cfg.playground.enabled ? new PlaygroundRunner(cfg.playground.timeout) : undefined;
-        server = buildStatusServer({ cfg, config, graph, stats, tail, runner, assetsDir: ASSETS_DIR, ready: () => ready, version: packageVersion() });
+        server = buildStatusServer({ cfg, config, graph, stats, tail, runner, assetsDir: ASSETS_DIR, ready: () => ready, version: packageVersion(), ...(tls ? { tls } : {}) });
         const ep = parseEndpoint(cfg.endpoint)!;
         try {
           await server.app.listen({ host: ep.host, port: ep.port });
         } catch (err) {
+          tls?.stop();
           throw listenError('endpoint', cfg.endpoint, err);
         }
         const address = server.app.server.address() as net.AddressInfo;
-        if (!isLoopback(ep.host) && cfg.auth.bearer_token === undefined) {
-          settings.logger.warn({ endpoint: cfg.endpoint }, 'status page bound beyond localhost without auth::bearer_token: anyone who can reach it sees event names and the pipeline graph');
-        }
         if (!fs.existsSync(ASSETS_DIR)) settings.logger.warn({ directory: ASSETS_DIR }, 'status page assets are missing (run npm run build); the API still works');
-        settings.logger.info({ url: `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/` }, 'status page listening');
+        settings.logger.info({ url: `${tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/` }, 'status page listening');
       },
       onReadyChange(r: boolean) {
         ready = r;
@@ -100,6 +98,7 @@ export const statusFactory: ExtensionFactory<StatusConfig> = {
         server?.closeStreams();
         await server?.app.close();
         await runner?.close();
+        tls?.stop();
       },
     };
   },

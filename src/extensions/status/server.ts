@@ -13,7 +13,8 @@
  * Protection: with `auth::bearer_token`, `/api/*` needs `Authorization: Bearer <token>` (401 with
  * `WWW-Authenticate: Bearer` otherwise); without it, requests must name a loopback host, an IP
  * address or the configured host in `Host` (so a web page cannot reach the API through DNS
- * rebinding). Every answer carries a strict Content-Security-Policy (no inline scripts, same origin).
+ * rebinding). With `tls` (a {@link ServerTlsSource}) the page is served over https. Every answer
+ * carries a strict Content-Security-Policy (no inline scripts, same origin).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -23,6 +24,7 @@ import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { errorMessage } from '../../errors.js';
 import { answerClientError } from '../../http_client_error.js';
+import { createHttpServer, type ServerTlsSource } from '../../tls/server.js';
 import type { PipelineGraph } from './graph.js';
 import { playgroundPipelines, type PlaygroundRequest } from './playground.js';
 import type { PlaygroundRunner } from './runner.js';
@@ -60,6 +62,8 @@ export interface StatusServerDeps {
   assetsDir: string;
   ready: () => boolean;
   version: string;
+  /** Serve https with this certificate. */
+  tls?: ServerTlsSource;
 }
 
 /** Static files of the page, read once. Empty when the page was not built. */
@@ -95,7 +99,13 @@ export function buildStatusServer(d: StatusServerDeps): { app: FastifyInstance; 
   const token = d.cfg.auth.bearer_token;
   const boundHost = d.cfg.endpoint.slice(0, d.cfg.endpoint.lastIndexOf(':')).replace(/^\[|\]$/g, '');
   const streams = new Set<ServerResponse>();
-  const app = Fastify({ logger: false, bodyLimit: d.cfg.playground.max_input_bytes, forceCloseConnections: true, clientErrorHandler: (err, socket) => answerClientError(err, socket) });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: d.cfg.playground.max_input_bytes,
+    forceCloseConnections: true,
+    clientErrorHandler: (err, socket) => answerClientError(err, socket),
+    serverFactory: (handler) => createHttpServer(d.tls, {}, handler),
+  });
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     reply.headers(SECURITY_HEADERS);
