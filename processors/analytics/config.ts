@@ -20,19 +20,38 @@ export const matchSchema = z.strictObject({
   attributes: z.record(z.string(), conditionSchema).default({}).describe('Conditions on attributes of the span or log record (then its resource).'),
 });
 
+const valueSourceShape = {
+  from: z.string().optional(),
+  value: z.unknown().optional(),
+  transform: z.enum(['lowercase', 'uppercase', 'number', 'string']).optional(),
+  default: z.unknown().optional(),
+};
+
 /**
- * Where a property's value comes from: `attributes.<key>`, `resource.<key>`, `capture.<group>`,
+ * Where one value comes from: `attributes.<key>`, `resource.<key>`, `capture.<group>`,
  * `query.<param>` (from `url.query`, `url.full` or `http.target`, form-decoded), `name`, `body`,
- * `status.message`, `duration_ms`; or an object with `from` (same forms), `value` (a constant),
- * `transform` (`lowercase`, `uppercase`, `number`, `string`) and `default`.
+ * `body.<key>` (a key of a map body), `status.message`, `duration_ms`, and in the fields of an
+ * items list with `each` also `item` / `item.<key>` (the list's element); or an object with
+ * `from` (same forms), `value` (a constant), `transform` (`lowercase`, `uppercase`, `number`,
+ * `string`) and `default`.
+ */
+export const valueSourceSchema = z.union([z.string(), z.strictObject(valueSourceShape)]);
+
+/**
+ * A property's source: a value source ({@link valueSourceSchema}), or an items list, the GA4
+ * ecommerce `items` array (https://developers.google.com/analytics/devguides/collection/ga4/reference/events):
+ * `fields` maps each item field (`item_id`, `item_name`, `price`, `quantity`, ...) to a value
+ * source; list values are zipped, item i taking element i of each (parallel array attributes such
+ * as `cart.items.sku: ["A", "B"]`). With `each` (a source of a list, e.g. an attribute or body
+ * key holding a list of maps) the list gives one item per element, the fields reading it with
+ * `item.<key>`; without `fields`, each map is copied as it is.
  */
 export const sourceSchema = z.union([
   z.string(),
   z.strictObject({
-    from: z.string().optional(),
-    value: z.unknown().optional(),
-    transform: z.enum(['lowercase', 'uppercase', 'number', 'string']).optional(),
-    default: z.unknown().optional(),
+    ...valueSourceShape,
+    each: z.string().min(1).optional(),
+    fields: z.record(z.string().min(1), valueSourceSchema).optional(),
   }),
 ]);
 
@@ -46,7 +65,7 @@ export const ruleSchema = z.strictObject({
     .record(z.string(), z.string())
     .default({})
     .describe('Attribute key → regular expression with named groups; every one must match, and each named group becomes a property.'),
-  properties: z.record(z.string(), sourceSchema).optional().describe('Property name → source. Log rules without it keep every attribute as a property.'),
+  properties: z.record(z.string(), sourceSchema).optional().describe('Property name → source, or an items list ({fields}, {each, fields}: GA4 items from list attributes or a list of maps). Log rules without it keep every attribute as a property.'),
   category: z.string().optional().describe('Governance category set on the event (for `filter` and routing).'),
   privacy_level: z.string().optional().describe('Governance privacy level set on the event.'),
 });
@@ -91,3 +110,4 @@ export type AnalyticsConfig = z.infer<typeof analyticsSchema>;
 export type RuleConfig = z.infer<typeof ruleSchema>;
 export type ConditionConfig = z.infer<typeof conditionSchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;
+export type ValueSourceConfig = z.infer<typeof valueSourceSchema>;

@@ -2,7 +2,8 @@
  * The `analytics` processor: spans and log records in, analytics events out.
  *
  * - Span rules match on kind, name, status and attributes, capture values with named groups and
- *   map attributes to properties; every matching span rule makes one event.
+ *   map attributes to properties, GA4 `items` lists included (zipped from list attributes, or one
+ *   item per map of a list; rules.ts); every matching span rule makes one event.
  * - A log record with an event name (`event_name`, else the `event.name` attribute) becomes an
  *   event unless a log rule matches it first: a log rule can rename it, map its properties or
  *   drop it. Log records without an event name make no event unless a log rule names one.

@@ -6,7 +6,7 @@ import type { KeyValue, LogsData, Span, TracesData } from '../../../src/pdata.js
 import { emptySpan, fromJsonValue } from '../../../src/pdata.js';
 import { analyticsProcessorFactory, EventMaker } from '../../../processors/analytics/index.js';
 import type { AnalyticsConfig } from '../../../processors/analytics/config.js';
-import { decodeLogsRequest, decodeTracesRequest, EncodedTraces, encodeTracesRequest, scanTracesRequest } from '../../../src/otlp/proto.js';
+import { decodeLogsRequest, decodeTracesRequest, EncodedTraces, encodeLogsRequest, encodeTracesRequest, scanTracesRequest } from '../../../src/otlp/proto.js';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { insertId } from '../../../processors/analytics/rules.js';
@@ -257,6 +257,180 @@ describe('analytics log records', () => {
 
   it('can switch log events off', () => {
     assert.equal(run(config({ logs: { events: false } }), { logs }).length, 0);
+  });
+});
+
+describe('GA4 items lists', () => {
+  const logRecord = (eventName: string, a: Record<string, unknown>, body: unknown = undefined) => ({
+    timeUnixNano: '1795601100014700000',
+    observedTimeUnixNano: '1795601100014700000',
+    severityNumber: 9,
+    severityText: 'INFO',
+    body: body === undefined ? {} : fromJsonValue(body),
+    attributes: attrs(a),
+    droppedAttributesCount: 0,
+    flags: 0,
+    traceId: '',
+    spanId: '',
+    eventName,
+  });
+  const logsOf = (...records: ReturnType<typeof logRecord>[]): LogsData => ({
+    resourceLogs: [{ resource: { attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', scopeLogs: [{ scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', logRecords: records }] }],
+  });
+  const cartRule = {
+    id: 'cart',
+    event: 'add_to_cart',
+    properties: {
+      currency: 'attributes.currency',
+      items: {
+        fields: {
+          item_id: { from: 'attributes.cart.items.sku', transform: 'lowercase' },
+          quantity: { from: 'attributes.cart.items.quantity', default: 1 },
+          price: 'attributes.cart.items.price',
+          item_list_name: { value: 'cart' },
+        },
+      },
+    },
+  };
+
+  it('zips parallel array attributes of a span into items, numbers as numbers, the same from projected protobuf', () => {
+    const s = span({ attributes: attrs({ 'cart.items.sku': ['TRQ22O064-Q11', 'LE222N0AB-K11'], 'cart.items.quantity': [1, 2], 'cart.items.price': [19.99, 59.9], currency: 'EUR' }) });
+    const [e] = run(config({ rules: [cartRule] }), { traces: traces([s]) });
+    assert.deepEqual(e!.properties, {
+      currency: 'EUR',
+      items: [
+        { item_id: 'trq22o064-q11', quantity: 1, price: 19.99, item_list_name: 'cart' },
+        { item_id: 'le222n0ab-k11', quantity: 2, price: 59.9, item_list_name: 'cart' },
+      ],
+    });
+  });
+
+  it('gives a shorter list\'s missing elements the default, one item when no value is a list, none for empty lists or no values', () => {
+    const cfg = config({ rules: [cartRule] });
+    const short = run(cfg, { traces: traces([span({ attributes: attrs({ 'cart.items.sku': ['A', 'B', 'C'], 'cart.items.quantity': [3], 'cart.items.price': [1.5, 2] }) })]) })[0]!;
+    assert.deepEqual(short.properties.items, [
+      { item_id: 'a', quantity: 3, price: 1.5, item_list_name: 'cart' },
+      { item_id: 'b', quantity: 1, price: 2, item_list_name: 'cart' },
+      { item_id: 'c', quantity: 1, item_list_name: 'cart' },
+    ]);
+    const one = run(cfg, { traces: traces([span({ attributes: attrs({ 'cart.items.sku': 'AD115O0K2-A11', 'cart.items.price': 89.95 }) })]) })[0]!;
+    assert.deepEqual(one.properties.items, [{ item_id: 'ad115o0k2-a11', quantity: 1, price: 89.95, item_list_name: 'cart' }]);
+    const onlyFromRecord = config({ rules: [{ id: 'v', event: 'view_item', properties: { items: { fields: { item_id: 'capture.item_id', quantity: { from: 'attributes.q', default: 1 } } } } }] });
+    assert.deepEqual(run(onlyFromRecord, { traces: traces([span({})]) })[0]!.properties, {}, 'no value read: no items');
+    const empty = run(cfg, { traces: traces([span({ attributes: attrs({ 'cart.items.sku': [], 'cart.items.price': [], currency: 'EUR' }) })]) })[0]!;
+    assert.deepEqual(empty.properties, { currency: 'EUR' }, 'empty lists: an empty cart, no items');
+  });
+
+  it('makes one item per map of a list attribute of a log record (each), reading the map with item.<key>', () => {
+    const cfg = config({
+      rules: [
+        {
+          id: 'checkout',
+          source: 'log',
+          event: 'begin_checkout',
+          match: { name: 'cart.checkout' },
+          properties: {
+            value: 'attributes.cart.value',
+            items: {
+              each: 'attributes.items',
+              fields: {
+                item_id: { from: 'item.sku', transform: 'lowercase' },
+                quantity: { from: 'item.qty', transform: 'number' },
+                price: 'item.price',
+                item_variant: 'item.variant.color',
+                currency: 'attributes.currency',
+              },
+            },
+          },
+        },
+        { id: 'as-is', source: 'log', event: 'view_cart', match: { name: 'cart.viewed' }, properties: { items: { each: 'attributes.items' } } },
+        { id: 'skus', source: 'log', event: 'purchase', match: { name: 'order.completed' }, properties: { items: { each: 'attributes.order.items', fields: { item_id: { from: 'item', transform: 'lowercase' } } } } },
+      ],
+    });
+    const items = [
+      { sku: 'TRQ22O064-Q11', qty: '1', price: 19.99, variant: { color: 'black' } },
+      { sku: 'LE222N0AB-K11', qty: 2, price: 59.9 },
+      'not a map',
+    ];
+    const events = run(cfg, {
+      logs: logsOf(
+        logRecord('cart.checkout', { items, 'cart.value': 139.79, currency: 'EUR' }),
+        logRecord('cart.viewed', { items }),
+        logRecord('order.completed', { 'order.items': ['AD115O0K2-A11', 'TRQ22O064-Q11'] }),
+      ),
+    });
+    assert.deepEqual(events.map((e) => [e.name, e.properties]), [
+      [
+        'begin_checkout',
+        {
+          value: 139.79,
+          items: [
+            { item_id: 'trq22o064-q11', quantity: 1, price: 19.99, item_variant: 'black', currency: 'EUR' },
+            { item_id: 'le222n0ab-k11', quantity: 2, price: 59.9, currency: 'EUR' },
+            { currency: 'EUR' },
+          ],
+        },
+      ],
+      ['view_cart', { items: items.slice(0, 2) }],
+      ['purchase', { items: [{ item_id: 'ad115o0k2-a11' }, { item_id: 'trq22o064-q11' }] }],
+    ]);
+  });
+
+  it('reads a list of maps from a map body (body.<key>) or a list body', () => {
+    const cfg = config({
+      rules: [
+        { id: 'refund', source: 'log', event: 'refund', match: { name: 'order.refunded' }, properties: { transaction_id: 'body.order.id', items: { each: 'body.items', fields: { item_id: 'item.sku', quantity: 'item.quantity' } } } },
+        { id: 'list', source: 'log', event: 'view_item_list', match: { name: 'list.shown' }, properties: { items: { each: 'body', fields: { item_id: 'item.sku', index: 'item.position' } } } },
+      ],
+    });
+    const events = run(cfg, {
+      logs: logsOf(
+        logRecord('order.refunded', {}, { order: { id: 'o-31337' }, items: [{ sku: 'AD115O0K2-A11', quantity: 1 }] }),
+        logRecord('list.shown', {}, [{ sku: 'A', position: 0 }, { sku: 'B', position: 1 }]),
+        logRecord('order.refunded', {}, 'a text body'),
+      ),
+    });
+    assert.deepEqual(events.map((e) => e.properties), [
+      { transaction_id: 'o-31337', items: [{ item_id: 'AD115O0K2-A11', quantity: 1 }] },
+      { items: [{ item_id: 'A', index: 0 }, { item_id: 'B', index: 1 }] },
+      {},
+    ]);
+  });
+
+  it('keeps a list of maps of a log event without a rule as an array of objects, and through the OTLP log record of the event', () => {
+    const items = [{ item_id: 'trq22o064-q11', price: 19.99, quantity: 1 }, { item_id: 'le222n0ab-k11', price: 49, quantity: 2 }];
+    const [e] = run(config({}), { logs: logsOf(logRecord('cart.checkout', { items, value: 117.99 })) });
+    assert.deepEqual(e!.properties, { items, value: 117.99 });
+    const back = fromLogRecord(decodeLogsRequest(encodeLogsRequest({ resourceLogs: [{ resource: { attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', scopeLogs: [{ scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', logRecords: [toLogRecord(e!)] }] }] })).resourceLogs[0]!.scopeLogs[0]!.logRecords[0]!)!;
+    assert.deepEqual(back.properties, e!.properties);
+    assert.equal(typeof (back.properties.items as { price: unknown }[])[1]!.price, 'number');
+  });
+
+  it('refuses items lists it cannot build, naming the path', () => {
+    const r = analyticsProcessorFactory.configSchema.safeParse({
+      rules: [
+        {
+          id: 'a',
+          event: 'x',
+          properties: {
+            items: { fields: { item_id: 'item.sku', price: { frm: 'attributes.p' } } },
+            both: { each: 'attributes.items', fields: { a: 'item.b' }, transform: 'lowercase' },
+            none: { fields: {} },
+            bad: { each: 'nowhere.x', fields: { a: 'item.zz', b: 'item' } },
+          },
+        },
+      ],
+    });
+    assert.ok(!r.success);
+    const got = r.error.issues.map((i) => `${i.path.join('::')}: ${i.message}`);
+    for (const want of [
+      /^rules::0::properties::items::fields::price: .*"frm"/,
+      /^rules::0::properties::items::fields::item_id: "item.sku" reads an element of an items list's `each`/,
+      /^rules::0::properties::both: an items list takes `each` and `fields`; transform goes in its fields$/,
+      /^rules::0::properties::none::fields: an items list needs at least one field/,
+      /^rules::0::properties::bad::each: unknown source "nowhere.x"/,
+    ]) assert.ok(got.some((g) => want.test(g)), `${want} in ${got.join('\n')}`);
+    assert.equal(got.filter((g) => g.startsWith('rules::0::properties::bad::fields')).length, 0, 'item and item.<key> are sources in the fields of each');
   });
 });
 

@@ -136,6 +136,109 @@ describe('enrich processor', () => {
     await assert.rejects(p.start({ getExporter: () => undefined }), /cannot read \/nonexistent\/products.csv: ENOENT/);
   });
 
+  describe('items (GA4 ecommerce items lists)', () => {
+    const ev = (name: string, properties: AnalyticsEvent['properties']): AnalyticsEvent => ({ name, time_unix_nano: '1795600800011796086', insert_id: name, properties, context: { source: 'span' } });
+    const byId = new Map(products.map((x) => [x.item_id, x]));
+
+    it('fills each item from the catalogue by item_id, numbers as numbers, and sets value and currency as GA4 defines them', async () => {
+      const { p, out, telemetry } = processor({
+        key: 'properties.item_id',
+        source: { file: { path: csvFile, number_fields: ['price'] } },
+        fields: ['item_name', 'price', 'currency'],
+        items: { fields: ['item_name', 'price', 'item_brand', 'item_category'], value: true },
+      });
+      await p.start({ getExporter: () => undefined });
+      const view = ev('view_item', { item_id: 'trq22o064-q11', items: [{ item_id: 'trq22o064-q11' }] });
+      const cart = ev('add_to_cart', {
+        items: [
+          { item_id: 'trq22o064-q11', quantity: 1 },
+          { item_id: 'le222n0ab-k11', quantity: 2, item_name: 'Jeans (shop name)' },
+          'not a map',
+          { quantity: 1 },
+          { item_id: 'zz999z999-z99', quantity: 1 },
+        ],
+      });
+      const purchase = ev('purchase', { value: 229.74, currency: 'EUR', items: [{ item_id: 'ad115o0k2-a11', quantity: 1, price: 89.95 }] });
+      await p.consume({ signal: 'events', data: [view, cart, purchase] });
+      await p.shutdown();
+      const [v, c, pu] = out.flat();
+      const t = byId.get('trq22o064-q11')!;
+      const j = byId.get('le222n0ab-k11')!;
+      // The talk's view_item: item_name and price at the top and in its item, and value.
+      assert.deepEqual(v!.properties, {
+        item_id: t.item_id,
+        item_name: t.item_name,
+        price: t.price,
+        currency: 'EUR',
+        items: [{ item_id: t.item_id, item_name: t.item_name, price: t.price, item_brand: t.item_brand, item_category: t.item_category }],
+        value: t.price,
+      });
+      assert.equal(typeof v!.properties.value, 'number');
+      const items = c!.properties.items as Record<string, unknown>[];
+      assert.deepEqual(items[0], { item_id: t.item_id, quantity: 1, item_name: t.item_name, price: t.price, item_brand: t.item_brand, item_category: t.item_category });
+      assert.deepEqual(items[1], { item_id: j.item_id, quantity: 2, item_name: 'Jeans (shop name)', price: j.price, item_brand: j.item_brand, item_category: j.item_category }, 'fields the item has are kept');
+      assert.deepEqual(items.slice(2), ['not a map', { quantity: 1 }, { item_id: 'zz999z999-z99', quantity: 1 }]);
+      assert.equal(c!.properties.value, undefined, 'no value while an item has no price');
+      assert.deepEqual(pu!.properties, { value: 229.74, currency: 'EUR', items: [{ item_id: 'ad115o0k2-a11', quantity: 1, price: 89.95, item_name: 'Sneaker Low weiß', item_brand: 'Stadtlauf', item_category: 'Schuhe/Sneaker' }] });
+      // One lookup for view_item's key, and one per item; events without the key count as no_key.
+      assert.deepEqual(await lookups(telemetry), { hit: 5, miss: 1, no_key: 3 });
+    });
+
+    it('sums price × quantity of several items, and takes the currency only when the rows share one', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'enrich-items-'));
+      try {
+        const file = path.join(dir, 'p.jsonl');
+        fs.writeFileSync(file, [{ item_id: 'a', price: 19.99, currency: 'EUR' }, { item_id: 'b', price: 59.9, currency: 'EUR' }, { item_id: 'c', price: 5, currency: 'CHF' }].map((r) => JSON.stringify(r)).join('\n'));
+        const { p, out } = processor({ source: { file: { path: file } }, fields: ['price'], items: { value: true } });
+        await p.start({ getExporter: () => undefined });
+        await p.consume({
+          signal: 'events',
+          data: [
+            ev('begin_checkout', { items: [{ item_id: 'a' }, { item_id: 'b', quantity: 2 }] }),
+            ev('view_cart', { items: [{ item_id: 'a' }, { item_id: 'c' }] }),
+            ev('view_item_list', { items: [{ item_id: 'a', quantity: 'two' }] }),
+            ev('add_to_cart', { items: [] }),
+          ],
+        });
+        await p.shutdown();
+        assert.deepEqual(out.flat().map((e) => [e.properties.value, e.properties.currency]), [
+          [139.79, 'EUR'],
+          [24.99, undefined],
+          [undefined, undefined],
+          [undefined, undefined],
+        ]);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('reads items of another property by another key, into other fields, and overwrites when told to', async () => {
+      const { p, out } = processor({
+        key: 'properties.item_id',
+        source: { file: { path: jsonlFile, key_field: 'item_id' } },
+        fields: ['item_name'],
+        items: { property: 'products', key: 'sku', fields: { name: 'item_name', unit_price: 'price' }, overwrite: true },
+      });
+      await p.start({ getExporter: () => undefined });
+      await p.consume({ signal: 'events', data: [ev('cart', { products: [{ sku: 'gu521a0c3-b12', name: 'old' }], items: [{ item_id: 'gu521a0c3-b12' }] })] });
+      await p.shutdown();
+      const g = byId.get('gu521a0c3-b12')!;
+      assert.deepEqual(out.flat()[0]!.properties, { products: [{ sku: g.item_id, name: g.item_name, unit_price: g.price }], items: [{ item_id: g.item_id }] });
+    });
+
+    it('needs key, items or both; items alone keys the table by the items\' key field', async () => {
+      const r = enrichProcessorFactory.configSchema.safeParse({ source: { file: { path: csvFile } }, fields: ['x'] });
+      assert.ok(!r.success);
+      assert.deepEqual(r.error.issues.map((i) => [i.path.join('::'), i.message]), [['key', 'give key (an event field), items (the items list\'s item_id), or both']]);
+      assert.equal(enrichProcessorFactory.configSchema.safeParse({ source: { file: { path: csvFile } }, fields: ['x'], items: { key: '' } }).success, false);
+      const { p, out } = processor({ source: { file: { path: csvFile, number_fields: ['price'] } }, fields: ['price'], items: {} });
+      await p.start({ getExporter: () => undefined });
+      await p.consume({ signal: 'events', data: [ev('view_item', { items: [{ item_id: 'ho311b0q7-c11' }] })] });
+      await p.shutdown();
+      assert.deepEqual(out.flat()[0]!.properties.items, [{ item_id: 'ho311b0q7-c11', price: 49 }]);
+    });
+  });
+
   describeUnless(noKafka, 'from a compacted Kafka topic', { timeout: 120_000 }, () => {
     let broker: Broker;
     before(async () => {
