@@ -222,7 +222,7 @@ func run(endpoint string) error {
 		http:   tp.Tracer("shop-search.http", trace.WithInstrumentationVersion("0.9.1")),
 		tracer: tp.Tracer("shop-search", trace.WithInstrumentationVersion("0.9.1")),
 		events: lp.Logger("shop-search", log.WithInstrumentationVersion("0.9.1")),
-		now:    time.Unix(0, 1_795_601_400_000_000_000), // 2026-11-26T08:50:00Z
+		now:    time.Unix(0, 1_795_601_400_000_000_000), // 2026-11-25T10:10:00Z
 	}
 	s.session()
 	if err := tp.ForceFlush(ctx); err != nil {

@@ -75,7 +75,7 @@ public final class Shop {
   private final Tracer tracer;
   private final Logger events;
   /** The session's clock, nanoseconds since the epoch: it moves only when the session says so. */
-  private long now = 1_795_601_100_000_000_000L; // 2026-11-26T08:45:00Z
+  private long now = 1_795_601_100_000_000_000L; // 2026-11-25T10:05:00Z
 
   private Shop(Tracer tracer, Logger events) {
     this.tracer = tracer;
