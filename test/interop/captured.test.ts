@@ -4,9 +4,10 @@
  * SDK's (examples/python-structlog), the Java and Go SDKs' (protobuf, plain and gzip), and an
  * OpenTelemetry Collector's otlp_http exporter re-encoding the others' protobuf bodies (Go pdata,
  * JSON and gzip). They differ in shape from each other (double and array attributes, events
- * without a body, log flags with the W3C "random" bit, span flags with the has-is-remote bit,
- * several scopes per resource, map values) and in their bytes from the project's encoder; the codec
- * reads them all the same.
+ * without a body, log records with only an ObservedTimestamp, log flags with the W3C "random" bit,
+ * span flags with the has-is-remote bit, several scopes per resource, map values) and in their bytes
+ * from the project's encoder; the codec reads them all the same (untimed.test.ts: what the untimed
+ * records become).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

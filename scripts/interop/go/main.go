@@ -1,10 +1,11 @@
 // The search service of the demo shop, instrumented with the OpenTelemetry Go SDK, driven through
 // a short fixed session for scripts/interop/capture.mjs: SERVER spans as an HTTP server
 // instrumentation records them, an INTERNAL span for the search, and analytics events as log
-// records with an event name inside the request's span. Every span and record goes through two
+// records with an event name inside the request's span, the last one (search.saved) with no
+// Timestamp, as an app that gives no time emits it. Every span and record goes through two
 // OTLP/HTTP protobuf exporters, one uncompressed and one gzip, and is exported in one forced
-// flush. Ids come from a seeded generator and every time is given explicitly, so each run sends
-// the same data.
+// flush. Ids come from a seeded generator and every time is given explicitly (the untimed
+// record's ObservedTimestamp too), so each run sends the same data.
 //
 //	go build -o shop . && ./shop http://127.0.0.1:4318
 package main
@@ -123,6 +124,21 @@ func (s *shop) event(ctx context.Context, name, body string, attrs ...attribute.
 	s.events.Emit(ctx, r)
 }
 
+// untimedEvent emits an event as an app does when it gives no time: no Timestamp on the record,
+// only the ObservedTimestamp. The SDK would fill that from its clock, which is what it does when
+// the caller sets nothing; it is set from the session's clock here so that each run sends the same
+// data.
+func (s *shop) untimedEvent(ctx context.Context, name, body string, attrs ...attribute.KeyValue) {
+	var r log.Record
+	r.SetEventName(name)
+	r.SetObservedTimestamp(s.advance(0.5))
+	r.SetSeverity(log.SeverityInfo)
+	r.SetSeverityText("INFO")
+	r.SetBody(attribute.StringValue(body))
+	r.AddAttributes(attrs...)
+	s.events.Emit(ctx, r)
+}
+
 func logAttributes(v visitor) []attribute.KeyValue {
 	a := []attribute.KeyValue{attribute.String("client.address", v.ip), attribute.String("session.id", v.session)}
 	if v.user != "" {
@@ -163,6 +179,10 @@ func (s *shop) session() {
 		trace.WithAttributes(attribute.String("http.request.method", "GET"), attribute.String("http.route", "/healthz"), attribute.String("url.path", "/healthz"), attribute.String("client.address", "10.42.0.1")))
 	probe.SetStatus(codes.Unset, "")
 	s.end(probe, 200, 0.3)
+
+	ctx, span = s.server(john, "POST", "/search/saved", "/search/saved")
+	s.untimedEvent(ctx, "search.saved", "search.saved", append(logAttributes(john), attribute.String("search.query", "t-shirt schwarz"), attribute.Bool("search.alerts", true))...)
+	s.end(span, 201, 1.4)
 }
 
 func run(endpoint string) error {
@@ -202,7 +222,7 @@ func run(endpoint string) error {
 		http:   tp.Tracer("shop-search.http", trace.WithInstrumentationVersion("0.9.1")),
 		tracer: tp.Tracer("shop-search", trace.WithInstrumentationVersion("0.9.1")),
 		events: lp.Logger("shop-search", log.WithInstrumentationVersion("0.9.1")),
-		now:    time.Unix(0, 1_795_601_400_000_000_000), // 2026-11-26T08:50:00Z
+		now:    time.Unix(0, 1_795_601_400_000_000_000), // 2026-11-25T10:10:00Z
 	}
 	s.session()
 	if err := tp.ForceFlush(ctx); err != nil {

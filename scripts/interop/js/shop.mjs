@@ -82,7 +82,7 @@ const events = loggerProvider.getLogger('shop-web', '1.4.2');
 // ------------------------------------------------------------------------------------------- clock
 
 /** The session's clock in nanoseconds since the epoch; it only moves when the session says so. */
-let now = 1_795_600_800_000_000_000n; // 2026-11-26T08:40:00Z
+let now = 1_795_600_800_000_000_000n; // 2026-11-25T10:00:00Z
 const hr = (ns) => [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
 const ms = (x) => BigInt(Math.round(x * 1_000_000));
 const advance = (msec) => (now += ms(msec));

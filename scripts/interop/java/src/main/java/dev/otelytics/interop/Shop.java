@@ -32,10 +32,11 @@ import java.util.concurrent.TimeUnit;
  * The checkout service of the demo shop, instrumented with the OpenTelemetry Java SDK, driven
  * through a short fixed session for scripts/interop/capture.mjs: SERVER spans as an HTTP server
  * instrumentation records them, an INTERNAL span for the payment, and analytics events as log
- * records with an event name inside the request's span. Every span and record goes through two
+ * records with an event name inside the request's span, the last one (wishlist.item_added) with no
+ * Timestamp, as an app that gives no time emits it. Every span and record goes through two
  * OTLP/HTTP protobuf exporters, one uncompressed and one gzip, and is exported in one forced flush.
- * Ids come from a seeded generator and every time is given explicitly, so each run sends the same
- * data.
+ * Ids come from a seeded generator and every time is given explicitly (the untimed record's
+ * ObservedTimestamp too), so each run sends the same data.
  *
  * <pre>java -cp 'classes:lib/*' dev.otelytics.interop.Shop http://127.0.0.1:4318</pre>
  */
@@ -74,7 +75,7 @@ public final class Shop {
   private final Tracer tracer;
   private final Logger events;
   /** The session's clock, nanoseconds since the epoch: it moves only when the session says so. */
-  private long now = 1_795_601_100_000_000_000L; // 2026-11-26T08:45:00Z
+  private long now = 1_795_601_100_000_000_000L; // 2026-11-25T10:05:00Z
 
   private Shop(Tracer tracer, Logger events) {
     this.tracer = tracer;
@@ -129,6 +130,23 @@ public final class Shop {
         .emit();
   }
 
+  /**
+   * An event as an app emits it when it gives no time: no Timestamp on the record, only the
+   * ObservedTimestamp. The SDK would fill that from its clock, which is what it does when the caller
+   * sets nothing; it is set from the session's clock here so that each run sends the same data.
+   */
+  private void untimedEvent(Span in, String name, Attributes attributes, String body) {
+    events.logRecordBuilder()
+        .setEventName(name)
+        .setObservedTimestamp(advance(0.5), TimeUnit.NANOSECONDS)
+        .setSeverity(Severity.INFO)
+        .setSeverityText("INFO")
+        .setBody(body)
+        .setAllAttributes(attributes)
+        .setContext(Context.root().with(in))
+        .emit();
+  }
+
   private void session() {
     Visitor anonymous = new Visitor("192.0.2.10", "s-0c7d3355", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0", null, null);
     Visitor jane = new Visitor("203.0.113.7", "s-9f2c1a7e", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", "u-1001", true);
@@ -162,6 +180,12 @@ public final class Shop {
     Span probe = tracer.spanBuilder("GET /healthz").setSpanKind(SpanKind.SERVER).setNoParent().setStartTimestamp(advance(3), TimeUnit.NANOSECONDS)
         .setAttribute("http.request.method", "GET").setAttribute("http.route", "/healthz").setAttribute("url.path", "/healthz").setAttribute("client.address", "10.42.0.1").startSpan();
     end(probe, 200, 0.4);
+
+    Span wishlist = server(jane, "POST", "/wishlist", "/wishlist", null);
+    wishlist.setAttribute("wishlist.sku", "TRQ22O064-Q11");
+    untimedEvent(wishlist, "wishlist.item_added", Attributes.builder().putAll(visitor(jane)).put("product.sku", "TRQ22O064-Q11").put("product.price", 19.99).put("currency", "EUR").build(),
+        "wishlist.item_added");
+    end(wishlist, 201, 2.2);
   }
 
   public static void main(String[] args) {
