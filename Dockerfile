@@ -3,10 +3,13 @@
 # runtime stage (distroless Node.js 20, no shell, runs as the non-root user 65532).
 #
 #   docker build -t otelytics:0.1.0 .
-#   docker run --rm -p 4317:4317 -p 4318:4318 -e OTELYTICS_PSEUDONYM_KEY="$(openssl rand -base64 32)" otelytics:0.1.0
+#   docker run --rm -p 4317:4317 -p 4318:4318 -e OTELYTICS_PSEUDONYM_KEY="$(openssl rand -base64 32)" \
+#     -v "$PWD/tls:/etc/otelytics/tls:ro" -v "$PWD/tokens:/etc/otelytics/tokens:ro" otelytics:0.1.0
 #
-# The image runs config.example.yaml with OTLP on 0.0.0.0; mount your own config over
-# /etc/otelytics/config.yaml (Kubernetes: deploy/kubernetes/, documented in deploy/README.md).
+# The image runs config.example.yaml with OTLP on 0.0.0.0, over TLS and with bearer tokens
+# (deploy/docker/secure.yaml laid over it: mount the certificate and the token file); mount your
+# own config over /etc/otelytics/config.yaml, or pass --config (Kubernetes: deploy/kubernetes/,
+# documented in deploy/README.md).
 
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs20-debian12:nonroot
@@ -16,6 +19,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json config.example.yaml ./
+COPY deploy/docker/secure.yaml ./deploy/docker/secure.yaml
 COPY src ./src
 COPY receivers ./receivers
 COPY processors ./processors
@@ -37,6 +41,7 @@ COPY --from=build /src/dist/processors ./dist/processors
 COPY --from=build /src/dist/exporters ./dist/exporters
 COPY --from=build /src/dist/connectors ./dist/connectors
 COPY --from=build /src/config.example.yaml /etc/otelytics/config.yaml
+COPY --from=build /src/deploy/docker/secure.yaml /etc/otelytics/secure.yaml
 ENV NODE_ENV=production \
     OTELYTICS_HTTP_ENDPOINT=0.0.0.0:4318 \
     OTELYTICS_GRPC_ENDPOINT=0.0.0.0:4317
@@ -48,4 +53,4 @@ EXPOSE 4317 4318 13133 8888
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["/nodejs/bin/node", "-e", "fetch('http://127.0.0.1:13133/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["/nodejs/bin/node", "/app/dist/src/cli.js"]
-CMD ["--config", "/etc/otelytics/config.yaml"]
+CMD ["--config", "/etc/otelytics/config.yaml", "--config", "/etc/otelytics/secure.yaml"]
