@@ -3,6 +3,7 @@ package dev.otelytics.interop;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
+import io.opentelemetry.api.logs.LogRecordBuilder;
 import io.opentelemetry.api.logs.Logger;
 import io.opentelemetry.api.logs.Severity;
 import io.opentelemetry.api.trace.Span;
@@ -117,17 +118,20 @@ public final class Shop {
     span.end(advance(tookMillis), TimeUnit.NANOSECONDS);
   }
 
-  private void event(Span in, String name, Attributes attributes, String body) {
-    events.logRecordBuilder()
+  /** An event's log record as the shop's handlers emit it, with no time set yet. */
+  private LogRecordBuilder eventRecord(Span in, String name, Attributes attributes, String body) {
+    return events.logRecordBuilder()
         .setEventName(name)
-        .setTimestamp(advance(0.5), TimeUnit.NANOSECONDS)
-        .setObservedTimestamp(now, TimeUnit.NANOSECONDS)
         .setSeverity(Severity.INFO)
         .setSeverityText("INFO")
         .setBody(body)
         .setAllAttributes(attributes)
-        .setContext(Context.root().with(in))
-        .emit();
+        .setContext(Context.root().with(in));
+  }
+
+  private void event(Span in, String name, Attributes attributes, String body) {
+    long at = advance(0.5);
+    eventRecord(in, name, attributes, body).setTimestamp(at, TimeUnit.NANOSECONDS).setObservedTimestamp(now, TimeUnit.NANOSECONDS).emit();
   }
 
   /**
@@ -136,15 +140,7 @@ public final class Shop {
    * sets nothing; it is set from the session's clock here so that each run sends the same data.
    */
   private void untimedEvent(Span in, String name, Attributes attributes, String body) {
-    events.logRecordBuilder()
-        .setEventName(name)
-        .setObservedTimestamp(advance(0.5), TimeUnit.NANOSECONDS)
-        .setSeverity(Severity.INFO)
-        .setSeverityText("INFO")
-        .setBody(body)
-        .setAllAttributes(attributes)
-        .setContext(Context.root().with(in))
-        .emit();
+    eventRecord(in, name, attributes, body).setObservedTimestamp(advance(0.5), TimeUnit.NANOSECONDS).emit();
   }
 
   private void session() {
