@@ -3,7 +3,7 @@
  * count, sources, services and properties with their types and how often each is present.
  *
  *   otelytics catalogue --from http://127.0.0.1:55679 [--token T]   a running gateway's status page (GET /api/catalogue)
- *   otelytics catalogue --file data/catalogue.json                 a catalogue's storage file
+ *   otelytics catalogue --file data/catalogue.json [--file ...]    storage files (several: merged, e.g. of several gateways)
  *   otelytics catalogue --config F [--set ...] --input FILE...     offline: OTLP bodies run through the config's
  *                                                                  analytics rules and privacy, as `rules test` does
  *   options: --json (the catalogue as JSON), --write-plan FILE (a starting tracking plan, YAML),
@@ -32,7 +32,7 @@ import { exitQuietlyOnClosedPipe } from './format.js';
 import { rulesUnderTest } from './rules_test.js';
 
 export const CATALOGUE_USAGE =
-  'otelytics catalogue (--from URL [--token T] [--processor ID] | --file FILE | --config FILE [--set ...] --input FILE... [--signal traces|logs] [--pipeline ID]) [--json] [--write-plan FILE]';
+  'otelytics catalogue (--from URL [--token T] [--processor ID] | --file FILE [--file ...] | --config FILE [--set ...] --input FILE... [--signal traces|logs] [--pipeline ID]) [--json] [--write-plan FILE]';
 
 /** What `GET /api/catalogue` answers. */
 export interface CatalogueApiAnswer {
@@ -159,7 +159,7 @@ export async function catalogueCommand(argv: string[]): Promise<number> {
         from: { type: 'string' },
         token: { type: 'string' },
         processor: { type: 'string' },
-        file: { type: 'string', short: 'f' },
+        file: { type: 'string', multiple: true, short: 'f' },
         config: { type: 'string', multiple: true, short: 'c' },
         set: { type: 'string', multiple: true },
         input: { type: 'string', multiple: true, short: 'i' },
@@ -197,11 +197,15 @@ export async function catalogueCommand(argv: string[]): Promise<number> {
       return fail(errorMessage(err));
     }
   } else if (values.file !== undefined) {
-    try {
-      catalogue = asSnapshot(JSON.parse(fs.readFileSync(values.file, 'utf8')));
-    } catch (err) {
-      return fail(`${values.file}: ${errorMessage(err)}`);
+    const read: CatalogueSnapshot[] = [];
+    for (const file of values.file) {
+      try {
+        read.push(asSnapshot(JSON.parse(fs.readFileSync(file, 'utf8'))));
+      } catch (err) {
+        return fail(`${file}: ${errorMessage(err)}`);
+      }
     }
+    catalogue = read.length === 1 ? read[0]! : mergeSnapshots(read);
   } else {
     let config: GatewayConfig;
     try {

@@ -90,7 +90,10 @@ describe('otelytics catalogue', () => {
     fs.writeFileSync(file, json.stdout);
     const r = await cli(['catalogue', '--file', file]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^view_item {2}\d+ events$/m);
+    const n = Number(/^view_item {2}(\d+) events$/m.exec(r.stdout)![1]);
+    const twice = await cli(['catalogue', '--file', file, '--file', file]);
+    assert.equal(twice.code, 0, twice.stderr);
+    assert.match(twice.stdout, new RegExp(`^view_item {2}${2 * n} events$`, 'm'), 'several files are merged');
     fs.writeFileSync(file, '{"events": 3}');
     const bad = await cli(['catalogue', '--file', file]);
     assert.equal(bad.code, 1);
