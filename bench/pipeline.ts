@@ -10,6 +10,9 @@
  * measured on the same path, with and without the routing connector after analytics, and for the
  * connector alone on events made beforehand.
  *
+ * The cost of the event catalogue (processors/catalogue, default limits) is measured the same way:
+ * with and without a `catalogue` processor after analytics, and the processor alone.
+ *
  * Run: `npm run build && node dist/bench/pipeline.js [seconds]`.
  */
 import path from 'node:path';
@@ -27,6 +30,7 @@ import { parseConfigText } from '../src/config/sources.js';
 import { Telemetry } from '../src/telemetry.js';
 import pino from 'pino';
 import { routingConnectorFactory, routingSchema } from '../connectors/routing/index.js';
+import { catalogueProcessorFactory } from '../processors/catalogue/index.js';
 
 const seconds = Number(process.argv[2] ?? 3);
 const config = resolveConfig(loadRawConfig([path.join(projectRoot, 'config.example.yaml')], [], {}), defaultRegistry());
@@ -95,6 +99,11 @@ async function measureAsync(name: string, fn: () => Promise<number>, spansPerCal
 }
 
 const routing = tenRoutes();
+const catalogue = catalogueProcessorFactory.create(
+  { id: 'catalogue', pipeline: 'events', logger: pino({ level: 'silent' }), telemetry: new Telemetry() },
+  catalogueProcessorFactory.configSchema.parse({}),
+  { consume: async () => undefined },
+);
 const made: AnalyticsEvent[] = [];
 maker.fromTraces(new EncodedTraces(body, scanTracesRequest(body).spans), made);
 
@@ -118,6 +127,21 @@ const results = [
   }),
   await measureAsync('routing alone (10 routes)', async () => {
     await routing.consume({ signal: 'events', data: made } as Payload);
+    return made.length;
+  }, 0),
+  await measureAsync('scan + analytics (async)', async () => {
+    const out: AnalyticsEvent[] = [];
+    maker.fromTraces(new EncodedTraces(body, scanTracesRequest(body).spans), out);
+    return out.length;
+  }),
+  await measureAsync('scan + analytics + catalogue', async () => {
+    const out: AnalyticsEvent[] = [];
+    maker.fromTraces(new EncodedTraces(body, scanTracesRequest(body).spans), out);
+    await catalogue.consume({ signal: 'events', data: out });
+    return out.length;
+  }),
+  await measureAsync('catalogue alone', async () => {
+    await catalogue.consume({ signal: 'events', data: made });
     return made.length;
   }, 0),
 ];

@@ -6,7 +6,8 @@
  * - a live tail of each events pipeline as its exporters get the events (after `privacy`),
  *   filterable by event name; also read by `otelytics tail`;
  * - a rule playground: an OTLP/JSON span or log record, an analytics rule and a privacy setting in
- *   YAML, and the events they make, with what privacy removed; nothing is applied to the gateway.
+ *   YAML, and the events they make, with what privacy removed; nothing is applied to the gateway;
+ * - the event catalogue of each `catalogue` processor (event names, sources, property types).
  * Routes and protection: ./server.ts. Options: ./config.ts and README.md.
  */
 import fs from 'node:fs';
@@ -23,6 +24,7 @@ import { PlaygroundRunner } from './runner.js';
 import { buildStatusServer } from './server.js';
 import { GraphStats } from './stats.js';
 import { EventTail } from './tail.js';
+import { cataloguesOf } from '../../../processors/catalogue/index.js';
 
 export { DEFAULT_STATUS_ENDPOINT, statusSchema, type StatusConfig } from './config.js';
 
@@ -77,7 +79,11 @@ export const statusFactory: ExtensionFactory<StatusConfig> = {
         // Reads and checks the certificate files: a SettingError names the option (`tls::cert_file`).
         tls = cfg.tls ? new ServerTlsSource(cfg.tls, 'tls', settings.logger) : undefined;
         runner = cfg.playground.enabled ? new PlaygroundRunner(cfg.playground.timeout) : undefined;
-        server = buildStatusServer({ cfg, config, graph, stats, tail, runner, assetsDir: ASSETS_DIR, ready: () => ready, version: packageVersion(), ...(tls ? { tls } : {}) });
+        const telemetry = host.telemetry;
+        const catalogues = () => ({
+          catalogues: [...cataloguesOf(telemetry).values()].map((c) => ({ id: c.id, pipelines: [...c.pipelines], catalogue: c.recorder.snapshot() })),
+        });
+        server = buildStatusServer({ cfg, config, graph, stats, tail, runner, catalogues, assetsDir: ASSETS_DIR, ready: () => ready, version: packageVersion(), ...(tls ? { tls } : {}) });
         const ep = parseEndpoint(cfg.endpoint)!;
         try {
           await server.app.listen({ host: ep.host, port: ep.port });

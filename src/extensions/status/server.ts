@@ -7,6 +7,7 @@
  * | `GET /api/graph` | `{ graph, pipelines, ready, playground, tail }`: the laid-out pipeline graph |
  * | `GET /api/stats` | {@link StatsSnapshot}: per node rates, totals, queue and last error |
  * | `GET /api/tail?pipeline=&name=` | Server-Sent Events: `data: {"items":[{seq,n,pipeline,event}]}`, `event: skipped` with `{"count"}` |
+ * | `GET /api/catalogue` | `{ catalogues: [{ id, pipelines, catalogue }] }`: each `catalogue` processor's event catalogue (processors/catalogue) |
  * | `GET /api/playground` | `{ samples, pipelines }`: sample input and the gateway's settings as YAML |
  * | `POST /api/playground` | {@link PlaygroundResponse} for `{ input, analytics, privacy }` (JSON only) |
  *
@@ -32,6 +33,7 @@ import { PLAYGROUND_SAMPLES } from './samples.js';
 import type { GraphStats } from './stats.js';
 import type { EventTail, TailMessage } from './tail.js';
 import type { GatewayConfig } from '../../config/resolve.js';
+import type { CatalogueApiAnswer } from '../../commands/catalogue.js';
 import type { StatusConfig } from './config.js';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -64,6 +66,8 @@ export interface StatusServerDeps {
   version: string;
   /** Serve https with this certificate. */
   tls?: ServerTlsSource;
+  /** The event catalogues of the gateway's `catalogue` processors; none when absent. */
+  catalogues?: () => CatalogueApiAnswer;
 }
 
 /** Static files of the page, read once. Empty when the page was not built. */
@@ -147,7 +151,10 @@ export function buildStatusServer(d: StatusServerDeps): { app: FastifyInstance; 
     graph: d.graph,
     tail: { pipelines: d.tail.pipelines, buffer_size: d.cfg.tail.buffer_size, max_events_per_second: d.cfg.tail.max_events_per_second },
     playground: d.runner !== undefined,
+    catalogue: (d.catalogues?.().catalogues.length ?? 0) > 0,
   }));
+
+  app.get('/api/catalogue', async () => d.catalogues?.() ?? { catalogues: [] });
 
   app.get('/api/stats', async () => d.stats.snapshot());
 

@@ -1,6 +1,7 @@
 // @ts-check
-/** The status page: three views behind hash links (#graph, #tail, #playground). */
+/** The status page: four views behind hash links (#graph, #tail, #playground, #catalogue). */
 import { getJson } from './api.js';
+import { loadCatalogue } from './catalogue.js';
 import { pollStats, renderGraph } from './graph.js';
 import { setupPlayground } from './playground.js';
 import { setupTail, watchTail } from './tail.js';
@@ -11,12 +12,13 @@ let info;
 
 function show() {
   const view = (location.hash || '#graph').slice(1);
-  for (const v of ['graph', 'tail', 'playground']) {
+  for (const v of ['graph', 'tail', 'playground', 'catalogue']) {
     /** @type {HTMLElement} */ (document.getElementById(`view-${v}`)).hidden = v !== view;
     document.querySelector(`nav a[data-view="${v}"]`)?.classList.toggle('active', v === view);
   }
   pollStats(view === 'graph');
   watchTail(view === 'tail');
+  if (view === 'catalogue') void loadCatalogue();
   if (view === 'playground' && !playgroundReady && info?.playground) {
     playgroundReady = true;
     void setupPlayground();
@@ -31,6 +33,7 @@ async function main() {
   renderGraph(info);
   setupTail(info.tail.pipelines);
   if (!info.playground) document.querySelector('nav a[data-view="playground"]')?.remove();
+  document.getElementById('catalogue-refresh')?.addEventListener('click', () => void loadCatalogue());
   window.addEventListener('hashchange', show);
   show();
 }
