@@ -12,6 +12,7 @@ import { filterProcessorFactory } from '../processors/filter/index.js';
 import { memoryLimiterProcessorFactory } from '../processors/memory_limiter/index.js';
 import { enrichProcessorFactory } from '../processors/enrich/index.js';
 import { privacyProcessorFactory } from '../processors/privacy/index.js';
+import { trackingPlanProcessorFactory } from '../processors/tracking_plan/index.js';
 import { debugExporterFactory } from '../exporters/debug/index.js';
 import { fileExporterFactory } from '../exporters/file/index.js';
 import { kafkaExporterFactory } from '../exporters/kafka/index.js';
@@ -32,6 +33,7 @@ export const builtinFactories: readonly Factory[] = [
   memoryLimiterProcessorFactory,
   enrichProcessorFactory,
   privacyProcessorFactory,
+  trackingPlanProcessorFactory,
   debugExporterFactory,
   fileExporterFactory,
   kafkaExporterFactory,
