@@ -1,9 +1,10 @@
 // @ts-check
-/** The status page: three views behind hash links (#graph, #tail, #playground). */
+/** The status page: views behind hash links (#graph, #tail, #violations, #playground). */
 import { getJson } from './api.js';
 import { pollStats, renderGraph } from './graph.js';
 import { setupPlayground } from './playground.js';
 import { setupTail, watchTail } from './tail.js';
+import { watchViolations } from './violations.js';
 
 let playgroundReady = false;
 /** @type {any} */
@@ -11,12 +12,13 @@ let info;
 
 function show() {
   const view = (location.hash || '#graph').slice(1);
-  for (const v of ['graph', 'tail', 'playground']) {
+  for (const v of ['graph', 'tail', 'violations', 'playground']) {
     /** @type {HTMLElement} */ (document.getElementById(`view-${v}`)).hidden = v !== view;
     document.querySelector(`nav a[data-view="${v}"]`)?.classList.toggle('active', v === view);
   }
   pollStats(view === 'graph');
   watchTail(view === 'tail');
+  watchViolations(view === 'violations' && info?.violations);
   if (view === 'playground' && !playgroundReady && info?.playground) {
     playgroundReady = true;
     void setupPlayground();
@@ -30,6 +32,7 @@ async function main() {
   state.classList.toggle('ok', info.ready);
   renderGraph(info);
   setupTail(info.tail.pipelines);
+  if (!info.violations) document.querySelector('nav a[data-view="violations"]')?.remove();
   if (!info.playground) document.querySelector('nav a[data-view="playground"]')?.remove();
   window.addEventListener('hashchange', show);
   show();
