@@ -13,6 +13,11 @@
  * The cost of the event catalogue (processors/catalogue, default limits) is measured the same way:
  * with and without a `catalogue` processor after analytics, and the processor alone.
  *
+ * The cost of a tracking plan of 20 events (processors/tracking_plan: the shop's plan,
+ * examples/tracking-plan/shop-plan.yaml, and 7 more GA4 events; every event made here is planned
+ * and follows it) is measured the same way: with and without the processor after analytics, and
+ * the processor alone.
+ *
  * Run: `npm run build && node dist/bench/pipeline.js [seconds]`.
  */
 import path from 'node:path';
@@ -31,6 +36,9 @@ import { Telemetry } from '../src/telemetry.js';
 import pino from 'pino';
 import { routingConnectorFactory, routingSchema } from '../connectors/routing/index.js';
 import { catalogueProcessorFactory } from '../processors/catalogue/index.js';
+import fs from 'node:fs';
+import YAML from 'yaml';
+import { trackingPlanProcessorFactory } from '../processors/tracking_plan/index.js';
 
 const seconds = Number(process.argv[2] ?? 3);
 const config = resolveConfig(loadRawConfig([path.join(projectRoot, 'config.example.yaml')], [], {}), defaultRegistry());
@@ -79,6 +87,18 @@ function tenRoutes(): Connector {
   return routingConnectorFactory.create({ id: 'routing', logger: pino({ level: 'silent' }), telemetry: new Telemetry(), inputs: ['events'] }, cfg, { pipelines: () => pipelines, consumer: () => discard });
 }
 
+/** The shop's plan and 7 more GA4 events: 20 planned events, each with a schema of its properties. */
+function twentyEventPlan() {
+  const shop = YAML.parse(fs.readFileSync(path.join(projectRoot, 'examples', 'tracking-plan', 'shop-plan.yaml'), 'utf8')) as { events: Record<string, unknown> };
+  const item = { type: 'object', required: ['item_id'], properties: { item_id: { type: 'string' }, quantity: { type: 'integer', minimum: 1 } }, additionalProperties: false };
+  const events: Record<string, unknown> = { ...shop.events };
+  for (const name of ['view_cart', 'remove_from_cart', 'add_payment_info', 'add_shipping_info', 'refund', 'login', 'share']) events[name] = { category: 'commerce', properties: item };
+  if (Object.keys(events).length !== 20) throw new Error(`the plan has ${Object.keys(events).length} events, not 20`);
+  const cfg = trackingPlanProcessorFactory.configSchema.parse({ plan: { events } });
+  const discard = { consume: async () => undefined };
+  return trackingPlanProcessorFactory.create({ id: 'tracking_plan', pipeline: 'events', logger: pino({ level: 'silent' }), telemetry: new Telemetry() }, cfg, discard);
+}
+
 /** Like {@link measure}, for work that ends in a promise (awaited each time); `spansPerCall` 0 when no span is read. */
 async function measureAsync(name: string, fn: () => Promise<number>, spansPerCall = spans): Promise<{ name: string; spans_per_s: number; events_per_s: number }> {
   const warm = performance.now() + 300;
@@ -104,6 +124,7 @@ const catalogue = catalogueProcessorFactory.create(
   catalogueProcessorFactory.configSchema.parse({}),
   { consume: async () => undefined },
 );
+const trackingPlan = twentyEventPlan();
 const made: AnalyticsEvent[] = [];
 maker.fromTraces(new EncodedTraces(body, scanTracesRequest(body).spans), made);
 
@@ -142,6 +163,16 @@ const results = [
   }),
   await measureAsync('catalogue alone', async () => {
     await catalogue.consume({ signal: 'events', data: made });
+    return made.length;
+  }, 0),
+  await measureAsync('scan + analytics + plan', async () => {
+    const out: AnalyticsEvent[] = [];
+    maker.fromTraces(new EncodedTraces(body, scanTracesRequest(body).spans), out);
+    await trackingPlan.consume({ signal: 'events', data: out } as Payload);
+    return out.length;
+  }),
+  await measureAsync('tracking plan alone (20)', async () => {
+    await trackingPlan.consume({ signal: 'events', data: made } as Payload);
     return made.length;
   }, 0),
 ];

@@ -5,7 +5,7 @@
  *   otelytics --config FILE [--config FILE2 ...] [--set path::to::key=value ...]   run the gateway
  *   otelytics validate --config FILE [...]                                       check, exit 0 or 1
  *   otelytics components                                                         list known types
- *   otelytics tail | rules test | catalogue | schema                              see src/commands/
+ *   otelytics tail | rules test | plan check | catalogue | schema                 see src/commands/
  *
  * Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT drain what was accepted first) or a valid
  * config; 1 for an invalid config, a failure at start-up, or a second SIGTERM/SIGINT more than 1 s
@@ -24,6 +24,7 @@ import { defaultRegistry } from './registry.js';
 import { startSelfTracing, stopSelfTracing } from './selftrace.js';
 import { CATALOGUE_USAGE, catalogueCommand } from './commands/catalogue.js';
 import { RULES_TEST_USAGE, rulesTestCommand } from './commands/rules_test.js';
+import { PLAN_CHECK_USAGE, planCheckCommand } from './commands/plan_check.js';
 import { SCHEMA_USAGE, schemaCommand } from './commands/schema.js';
 import { TAIL_USAGE, tailCommand } from './commands/tail.js';
 
@@ -34,6 +35,7 @@ const USAGE = `usage:
   ${TAIL_USAGE}
   ${RULES_TEST_USAGE}
   ${CATALOGUE_USAGE}
+  ${PLAN_CHECK_USAGE}
   ${SCHEMA_USAGE}
   otelytics --version
 
@@ -133,6 +135,7 @@ async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'schema') return void (process.exitCode = await schemaCommand(argv.slice(1), version()));
   if (argv[0] === 'catalogue') return void (process.exitCode = await catalogueCommand(argv.slice(1)));
   if (argv[0] === 'rules' && argv[1] === 'test') return void (process.exitCode = await rulesTestCommand(argv.slice(2)));
+  if (argv[0] === 'plan' && argv[1] === 'check') return void (process.exitCode = await planCheckCommand(argv.slice(2)));
   let parsed;
   try {
     parsed = parseArgs({

@@ -64,7 +64,7 @@ export interface Consumer {
 
 /** Services the running gateway offers to its components. */
 export interface Host {
-  /** The exporter with this id, for dead-letter routes; undefined when not configured. */
+  /** The exporter with this id, for dead-letter routes and processors' routes; undefined when not configured. */
   getExporter(id: string): Exporter | undefined;
   /**
    * The running extension with this id (listed in `service::extensions`), e.g. a receiver's
@@ -178,6 +178,13 @@ export interface ProcessorFactory<C = unknown> extends FactoryBase<C> {
    * memory). The processor itself then hands data on as it comes.
    */
   exporterBatching?(config: C): QueueBatchConfig;
+  /**
+   * The exporters its config names to hand data to besides its pipeline (`tracking_plan`'s
+   * `route_to`), each with its path below the processor's config. Each must be configured under
+   * `exporters` and take events; the gateway builds and starts it even when no pipeline lists it,
+   * as it does a `dead_letter` exporter, and the processor finds it with {@link Host.getExporter}.
+   */
+  exporterReferences?(config: C): { path: (string | number)[]; exporter: string }[];
   create(settings: CreateSettings & { pipeline: string }, config: C, next: Consumer): Processor;
 }
 

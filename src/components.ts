@@ -13,6 +13,7 @@ import { memoryLimiterProcessorFactory } from '../processors/memory_limiter/inde
 import { enrichProcessorFactory } from '../processors/enrich/index.js';
 import { privacyProcessorFactory } from '../processors/privacy/index.js';
 import { catalogueProcessorFactory } from '../processors/catalogue/index.js';
+import { trackingPlanProcessorFactory } from '../processors/tracking_plan/index.js';
 import { debugExporterFactory } from '../exporters/debug/index.js';
 import { fileExporterFactory } from '../exporters/file/index.js';
 import { kafkaExporterFactory } from '../exporters/kafka/index.js';
@@ -34,6 +35,7 @@ export const builtinFactories: readonly Factory[] = [
   enrichProcessorFactory,
   privacyProcessorFactory,
   catalogueProcessorFactory,
+  trackingPlanProcessorFactory,
   debugExporterFactory,
   fileExporterFactory,
   kafkaExporterFactory,

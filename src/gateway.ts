@@ -133,8 +133,8 @@ export class Gateway implements Host {
       const e = cfg.extensions.get(id)!;
       this.extensions.set(id, e.factory.create(this.settings(id), e.config));
     }
-    // Exporters in pipelines, and the dead-letter routes they name (targets first, so a route
-    // exists before anything is sent to it).
+    // Exporters in pipelines, the dead-letter routes they name (targets first, so a route exists
+    // before anything is sent to it) and the exporters processors route to.
     const used = new Set<string>();
     const visiting = new Set<string>(); // a cycle of routes is reported by the exporter helper at start-up
     const use = (id: string) => {
@@ -145,6 +145,13 @@ export class Gateway implements Host {
       used.add(id);
     };
     for (const p of cfg.pipelines) for (const id of p.exporters) if (cfg.exporters.has(id)) use(id);
+    // Exporters a processor of a pipeline hands data to besides its pipeline (tracking_plan's route_to).
+    for (const p of cfg.pipelines) {
+      for (const pid of p.processors) {
+        const pc = cfg.processors.get(pid)!;
+        for (const ref of pc.factory.exporterReferences?.(pc.config) ?? []) if (cfg.exporters.has(ref.exporter)) use(ref.exporter);
+      }
+    }
     for (const id of used) {
       const e = cfg.exporters.get(id)!;
       this.exporters.set(id, e.factory.create({ ...this.settings(id), batching: cfg.exporterBatching.get(id) }, e.config));

@@ -146,6 +146,15 @@ export function resolveConfig(raw: RawTree, registry: Registry): GatewayConfig {
     else if (!sections.exporter.has(dl) && !(isMap(raw.exporters) && dl in raw.exporters)) errors.push(new ConfigError(path, `references exporter "${dl}" which is not configured under exporters`));
   }
 
+  for (const [id, pc] of sections.processor as Map<string, ComponentConfig<ProcessorFactory>>) {
+    for (const ref of pc.factory.exporterReferences?.(pc.config) ?? []) {
+      const path = ['processors', id, ...ref.path.map(String)].join('::');
+      const target = sections.exporter.get(ref.exporter) as ComponentConfig<ExporterFactory> | undefined;
+      if (!target && !(isMap(raw.exporters) && ref.exporter in raw.exporters)) errors.push(new ConfigError(path, `references exporter "${ref.exporter}" which is not configured under exporters`));
+      else if (target && !target.factory.accepts.includes('events')) errors.push(new ConfigError(path, `exporter "${ref.exporter}" does not take events (it takes ${target.factory.accepts.join(', ')})`));
+    }
+  }
+
   for (const [id] of sections.connector) {
     for (const other of ['exporters', 'receivers'] as const) {
       const tree = raw[other];

@@ -5,6 +5,7 @@
  *   dropped, dead-lettered), exporters with their queue and last error;
  * - a live tail of each events pipeline as its exporters get the events (after `privacy`),
  *   filterable by event name; also read by `otelytics tail`;
+ * - the latest events that broke a tracking plan (`tracking_plan` processors), with their violations;
  * - a rule playground: an OTLP/JSON span or log record, an analytics rule and a privacy setting in
  *   YAML, and the events they make, with what privacy removed; nothing is applied to the gateway;
  * - the event catalogue of each `catalogue` processor (event names, sources, property types).
@@ -25,6 +26,7 @@ import { buildStatusServer } from './server.js';
 import { GraphStats } from './stats.js';
 import { EventTail } from './tail.js';
 import { cataloguesOf } from '../../../processors/catalogue/index.js';
+import { violationLog } from '../../../processors/tracking_plan/recent.js';
 
 export { DEFAULT_STATUS_ENDPOINT, statusSchema, type StatusConfig } from './config.js';
 
@@ -83,7 +85,9 @@ export const statusFactory: ExtensionFactory<StatusConfig> = {
         const catalogues = () => ({
           catalogues: [...cataloguesOf(telemetry).values()].map((c) => ({ id: c.id, pipelines: [...c.pipelines], catalogue: c.recorder.snapshot() })),
         });
-        server = buildStatusServer({ cfg, config, graph, stats, tail, runner, catalogues, assetsDir: ASSETS_DIR, ready: () => ready, version: packageVersion(), ...(tls ? { tls } : {}) });
+        const planned = config.pipelines.some((p) => p.processors.some((id) => config.processors.get(id)?.factory.type === 'tracking_plan'));
+        const violations = planned ? violationLog(telemetry) : undefined;
+        server = buildStatusServer({ cfg, config, graph, stats, tail, runner, catalogues, ...(violations ? { violations } : {}), assetsDir: ASSETS_DIR, ready: () => ready, version: packageVersion(), ...(tls ? { tls } : {}) });
         const ep = parseEndpoint(cfg.endpoint)!;
         try {
           await server.app.listen({ host: ep.host, port: ep.port });

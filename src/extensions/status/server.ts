@@ -8,6 +8,7 @@
  * | `GET /api/stats` | {@link StatsSnapshot}: per node rates, totals, queue and last error |
  * | `GET /api/tail?pipeline=&name=` | Server-Sent Events: `data: {"items":[{seq,n,pipeline,event}]}`, `event: skipped` with `{"count"}` |
  * | `GET /api/catalogue` | `{ catalogues: [{ id, pipelines, catalogue }] }`: each `catalogue` processor's event catalogue (processors/catalogue) |
+ * | `GET /api/violations?limit=` | `{ items, totals }`: the latest events that broke a tracking plan, newest first (at most 200; names, pointers and messages, no values), and the violations per kind since start |
  * | `GET /api/playground` | `{ samples, pipelines }`: sample input and the gateway's settings as YAML |
  * | `POST /api/playground` | {@link PlaygroundResponse} for `{ input, analytics, privacy }` (JSON only) |
  *
@@ -35,6 +36,7 @@ import type { EventTail, TailMessage } from './tail.js';
 import type { GatewayConfig } from '../../config/resolve.js';
 import type { CatalogueApiAnswer } from '../../commands/catalogue.js';
 import type { StatusConfig } from './config.js';
+import type { ViolationLog } from '../../../processors/tracking_plan/recent.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -61,6 +63,8 @@ export interface StatusServerDeps {
   stats: GraphStats;
   tail: EventTail;
   runner: PlaygroundRunner | undefined;
+  /** Recent violations of the tracking_plan processors; undefined when the config has none. */
+  violations?: ViolationLog;
   assetsDir: string;
   ready: () => boolean;
   version: string;
@@ -152,6 +156,7 @@ export function buildStatusServer(d: StatusServerDeps): { app: FastifyInstance; 
     tail: { pipelines: d.tail.pipelines, buffer_size: d.cfg.tail.buffer_size, max_events_per_second: d.cfg.tail.max_events_per_second },
     playground: d.runner !== undefined,
     catalogue: (d.catalogues?.().catalogues.length ?? 0) > 0,
+    violations: d.violations !== undefined,
   }));
 
   app.get('/api/catalogue', async () => d.catalogues?.() ?? { catalogues: [] });
@@ -180,6 +185,13 @@ export function buildStatusServer(d: StatusServerDeps): { app: FastifyInstance; 
       streams.delete(res);
       stop();
     });
+  });
+
+  app.get<{ Querystring: { limit?: string } }>('/api/violations', async (req, reply) => {
+    if (!d.violations) return reply.code(404).send({ error: 'no tracking_plan processor in the config' });
+    const limit = req.query.limit === undefined ? 50 : Number(req.query.limit);
+    if (!Number.isInteger(limit) || limit < 1) return reply.code(400).send({ error: 'limit must be a positive integer' });
+    return { items: d.violations.recent(limit), totals: d.violations.totals };
   });
 
   app.get('/api/playground', async (_req, reply) => {

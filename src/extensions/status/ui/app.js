@@ -1,10 +1,11 @@
 // @ts-check
-/** The status page: four views behind hash links (#graph, #tail, #playground, #catalogue). */
+/** The status page: views behind hash links (#graph, #tail, #violations, #playground, #catalogue). */
 import { getJson } from './api.js';
 import { loadCatalogue } from './catalogue.js';
 import { pollStats, renderGraph } from './graph.js';
 import { setupPlayground } from './playground.js';
 import { setupTail, watchTail } from './tail.js';
+import { watchViolations } from './violations.js';
 
 let playgroundReady = false;
 /** @type {any} */
@@ -12,13 +13,14 @@ let info;
 
 function show() {
   const view = (location.hash || '#graph').slice(1);
-  for (const v of ['graph', 'tail', 'playground', 'catalogue']) {
+  for (const v of ['graph', 'tail', 'violations', 'playground', 'catalogue']) {
     /** @type {HTMLElement} */ (document.getElementById(`view-${v}`)).hidden = v !== view;
     document.querySelector(`nav a[data-view="${v}"]`)?.classList.toggle('active', v === view);
   }
   pollStats(view === 'graph');
   watchTail(view === 'tail');
   if (view === 'catalogue') void loadCatalogue();
+  watchViolations(view === 'violations' && info?.violations);
   if (view === 'playground' && !playgroundReady && info?.playground) {
     playgroundReady = true;
     void setupPlayground();
@@ -32,6 +34,7 @@ async function main() {
   state.classList.toggle('ok', info.ready);
   renderGraph(info);
   setupTail(info.tail.pipelines);
+  if (!info.violations) document.querySelector('nav a[data-view="violations"]')?.remove();
   if (!info.playground) document.querySelector('nav a[data-view="playground"]')?.remove();
   document.getElementById('catalogue-refresh')?.addEventListener('click', () => void loadCatalogue());
   window.addEventListener('hashchange', show);
