@@ -17,6 +17,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
+import { watchContents } from '../../src/file_watch.js';
 import type { Consumer, Exporter, Host, Payload, ProcessorFactory } from '../../src/component.js';
 import { duration, nonEmptyString, z } from '../../src/config/schema.js';
 import { SettingError } from '../../src/errors.js';
@@ -144,25 +145,13 @@ export class TrackingPlanProcessor {
       throw new SettingError('plan::file', e.code ? `cannot read ${file}: ${e.code}` : e.message, { cause: err });
     }
     this.logger.info({ file, events: this.plan.events.size }, 'tracking plan loaded');
-    // Polled against the contents read at start (not against a watcher's own first look, which
-    // would miss a change made right after start), as enrich polls its table file.
-    let last = contents;
-    let unreadable = false;
-    const check = () => {
-      let now: Buffer;
-      try {
-        now = fs.readFileSync(file);
-      } catch (err) {
-        if (!unreadable) {
-          this.reloads.inc({ processor: this.id, result: 'failed' });
-          this.logger.warn({ file, err: (err as NodeJS.ErrnoException).code ?? (err as Error).message }, 'tracking plan cannot be read; keeping the plan read before');
-        }
-        unreadable = true;
+    // Compared with the contents read at start; a broken plan is reported once, not on every look.
+    this.unwatch = watchContents(file, contents, (now) => {
+      if (!Buffer.isBuffer(now)) {
+        this.reloads.inc({ processor: this.id, result: 'failed' });
+        this.logger.warn({ file, err: now.code ?? now.message }, 'tracking plan cannot be read; keeping the plan read before');
         return;
       }
-      unreadable = false;
-      if (now.equals(last)) return;
-      last = now; // a broken plan is reported once, not on every poll
       try {
         this.use(parsePlan(now.toString('utf8'), file));
       } catch (err) {
@@ -172,10 +161,7 @@ export class TrackingPlanProcessor {
       }
       this.reloads.inc({ processor: this.id, result: 'ok' });
       this.logger.info({ file, events: this.plan.events.size }, 'tracking plan read again');
-    };
-    const timer = setInterval(check, this.cfg.plan.poll_interval);
-    timer.unref();
-    this.unwatch = () => clearInterval(timer);
+    }, this.cfg.plan.poll_interval);
   }
 
   private use(plan: TrackingPlan): void {

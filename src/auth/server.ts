@@ -20,7 +20,6 @@
  * between, never with the credential.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { Extension } from '../component.js';
 import type { Telemetry } from '../telemetry.js';
@@ -141,32 +140,3 @@ export class AuthFailures {
 /** How often a credentials file (`bearertokenauth::filename`, `basicauth::htpasswd::file`) is checked for changes, milliseconds. */
 export const CREDENTIALS_CHECK_MILLIS = 1000;
 
-/**
- * Watches a credentials file: checks its status every `intervalMillis` (`fs.watchFile`, which
- * follows symbolic links, so a Kubernetes Secret volume's swap of its `..data` link is seen) and
- * calls `onChange` with the new contents when they differ from the last read, or with the read
- * error. Returns a function that stops watching.
- */
-export function watchContents(file: string, initial: Buffer, onChange: (contents: Buffer | NodeJS.ErrnoException) => void, intervalMillis = CREDENTIALS_CHECK_MILLIS): () => void {
-  let last = initial;
-  let failed = false;
-  const check = (): void => {
-    let now: Buffer;
-    try {
-      now = fs.readFileSync(file);
-    } catch (err) {
-      if (!failed) onChange(err as NodeJS.ErrnoException);
-      failed = true;
-      return;
-    }
-    failed = false;
-    if (now.equals(last)) return;
-    last = now;
-    onChange(now);
-  };
-  const watcher = fs.watchFile(file, { interval: intervalMillis, persistent: false }, check);
-  return () => {
-    watcher.removeAllListeners();
-    fs.unwatchFile(file, check);
-  };
-}

@@ -19,7 +19,8 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { ExtensionFactory } from '../component.js';
 import { z } from '../config/schema.js';
-import { secretDigest, watchContents, type AuthOutcome, type ServerAuthenticator } from '../auth/server.js';
+import { CREDENTIALS_CHECK_MILLIS, secretDigest, type AuthOutcome, type ServerAuthenticator } from '../auth/server.js';
+import { watchContents } from '../file_watch.js';
 import { SettingError } from '../errors.js';
 import { parseHtpasswd, type HtpasswdUser } from './htpasswd.js';
 
@@ -108,7 +109,7 @@ export class BasicAuthenticator implements ServerAuthenticator {
       this.passed.clear();
       this.logger.info({ file, users: this.users.size }, 'htpasswd file read again');
       this.describe();
-    });
+    }, CREDENTIALS_CHECK_MILLIS);
   }
 
   async shutdown(): Promise<void> {

@@ -16,7 +16,8 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { ExtensionFactory } from '../component.js';
 import { z } from '../config/schema.js';
-import { PASSED, sameDigest, secretDigest, watchContents, type AuthOutcome, type ServerAuthenticator } from '../auth/server.js';
+import { CREDENTIALS_CHECK_MILLIS, PASSED, sameDigest, secretDigest, type AuthOutcome, type ServerAuthenticator } from '../auth/server.js';
+import { watchContents } from '../file_watch.js';
 import { SettingError } from '../errors.js';
 
 /** Tokens shorter than this are accepted with a warning at start-up: they can be guessed. */
@@ -150,7 +151,7 @@ export class BearerTokenAuthenticator implements ServerAuthenticator {
       }
       this.logger.info({ filename: file, tokens: this.entries.length }, 'token file read again');
       this.warnShort();
-    });
+    }, CREDENTIALS_CHECK_MILLIS);
   }
 
   async shutdown(): Promise<void> {
