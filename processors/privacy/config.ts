@@ -50,6 +50,17 @@ export const DEFAULT_URL_KEYS: readonly string[] = Object.freeze([
   'page_path',
 ]);
 
+/**
+ * Keys whose values are versions (`service.version`, `os.version`, `app.build_version`,
+ * `app.build`): the ipv4 detector does not run on them, so `2.14.0.7` is not truncated to
+ * `2.14.0.0`. Keys that only contain "version" inside another word are excepted in the scrubber
+ * ({@link VERSION_KEY_EXCEPTIONS}).
+ */
+export const DEFAULT_VERSION_KEYS: readonly string[] = Object.freeze(['*version*', 'build', 'build.*', 'build_*', '*.build*', '*_build*']);
+
+/** Keys never taken for version keys although a version glob matches them: words that contain "version". */
+export const VERSION_KEY_EXCEPTIONS: readonly string[] = Object.freeze(['*conversion*', '*inversion*', '*diversion*', '*aversion*']);
+
 /** Keys whose string values are query strings (`a=b&c=d`). */
 export const DEFAULT_QUERY_KEYS: readonly string[] = Object.freeze(['url.query']);
 
@@ -69,6 +80,8 @@ const pattern = () => z.string().min(1, { message: 'must be a non-empty key patt
 const patterns = (def: readonly string[], what: string) => z.array(pattern()).default([...def]).describe(what);
 
 const textActions = ['mask', 'drop', 'pseudonymize'] as const;
+/** Secrets are never pseudonymised: a keyed hash of a secret is still derived from it. */
+const secretActions = ['mask', 'drop'] as const;
 const ipActions = ['truncate', 'mask', 'drop', 'pseudonymize'] as const;
 
 function detector(def: (typeof textActions)[number], what: string) {
@@ -76,6 +89,19 @@ function detector(def: (typeof textActions)[number], what: string) {
     .strictObject({
       enabled: z.boolean().default(true).describe('Whether the detector runs. Default true.'),
       action: z.enum(textActions).default(def).describe(`mask: replace the match by its mask; drop: remove the attribute or property (in a query string only the parameter); pseudonymize: replace it by the keyed pseudonym of its canonical form. Default ${def}.`),
+    })
+    .prefault({})
+    .describe(what);
+}
+
+function secretDetector(what: string) {
+  return z
+    .strictObject({
+      enabled: z.boolean().default(true).describe('Whether the detector runs. Default true.'),
+      action: z
+        .enum(secretActions)
+        .default('mask')
+        .describe('mask: replace the match by "[secret]" (URL userinfo is removed); drop: remove the attribute or property (in a query string only the parameter). Never pseudonymize: a keyed hash of a secret is still derived from the secret. Default mask.'),
     })
     .prefault({})
     .describe(what);
@@ -134,6 +160,10 @@ export const privacySchema = z
         action: z.enum(['drop', 'mask', 'pseudonymize']).default('drop').describe('What happens to a blocked key: drop it, mask its value ("[redacted]"), or pseudonymize its value. Default drop.'),
         url_keys: patterns(DEFAULT_URL_KEYS, 'Globs of keys whose values are URLs: scrubbed part by part, query parameter names through the key rules. Default url.full, url.original, url.path, http.url, http.target, referer, page_location, page_referrer, page_path.'),
         query_keys: patterns(DEFAULT_QUERY_KEYS, 'Globs of keys whose values are query strings. Default [url.query].'),
+        version_keys: patterns(
+          DEFAULT_VERSION_KEYS,
+          'Globs of keys whose values are versions: the ipv4 detector leaves them alone (2.14.0.7 is a version, not an address); every other detector still applies. Default *version* (not *conversion*, *inversion*, *diversion*, *aversion*), build, build.*, build_*, *.build*, *_build*.',
+        ),
       })
       .prefault({})
       .describe('PII detection by key. Allowed keys still get value detection.'),
@@ -147,6 +177,8 @@ export const privacySchema = z
         phone: detector('mask', 'Phone numbers in international format (mask "[phone]").'),
         bearer: detector('mask', 'Bearer and Basic credentials (mask "[token]").'),
         jwt: detector('mask', 'JSON Web Tokens (mask "[jwt]").'),
+        secret: secretDetector('API keys and tokens of Stripe, Slack, AWS, GitHub and Google by their published shapes (gitleaks rules), credentials in name=value pairs named like a password, token, secret or key, and URL userinfo (mask "[secret]").'),
+        birthdate: detector('mask', 'Dates right after a birth word (birth, born, dob, geboren, Geburtsdatum, ...) (mask "[birthdate]").'),
       })
       .prefault({})
       .describe('PII detection by value, in every string value, span name, log body, URL and query string. All on by default.'),

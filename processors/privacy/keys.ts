@@ -32,22 +32,75 @@ export const DEFAULT_KEY_CACHE_SIZE = 4096;
  * pseudonymised rather than removed, by the processor's identity configuration.
  */
 export const DEFAULT_BLOCKED_KEYS: readonly string[] = Object.freeze([
-  // Contact data.
-  '*mail*', //             e-mail addresses: user.email, email_address, e-mail, mailto, contact_mail
+  // Contact data. Not *mail*: mail.template, mail.provider, mailbox_count name no address (an
+  // address under them is still masked by the email detector).
+  '*email*', //            user.email, email_address, customer_email, emailAddress
+  '*e_mail*',
+  '*e-mail*',
+  'mail', //               the key alone, or a segment that is the address
+  '*.mail',
+  '*_mail', //             contact_mail
+  '*-mail',
+  'mail.address',
+  'mail_address',
+  '*mailaddress*',
+  '*.mail.address',
+  '*_mail_address',
+  '*mail.to', //           recipients and senders of a message
+  '*mail.from',
+  '*mail.cc',
+  '*mail.bcc',
+  '*mail*recipient*',
+  '*mail*sender*',
+  '*mailto*',
+  '*courriel*', //         French
+  '*correo*', //           Spanish
   '*phone*', //            phone numbers: user.phone, phone_number, telephone, mobile_phone
   '*mobile*number*', //    mobile_number, mobileNumber
   '*msisdn*', //           subscriber numbers (mobile networks)
+  '*telefon*', //          German, Danish, Swedish ...: telefon, telefonnummer, kunde.telefon
+  '*teléfono*', //         Spanish (telefono is in *telefon*)
+  '*handynummer*', //      German mobile number
+  '*mobilnummer*',
   // Postal address and precise location (GDPR Art. 4(1): location data identifies a person).
   '*address*', //          home/billing/shipping address; the IP-valued semconv keys are allowed below
   '*street*', //           street, street_address
   '*postal*code*', //      postal_code
   '*postcode*', //         postcode
   '*zip*code*', //         zip_code, zipcode
+  '*adres*', //            German/French Adresse, Dutch adres (English address is above)
+  '*anschrift*', //        German: postal address
+  '*strasse*', //          German: street (both spellings)
+  '*straße*',
+  '*hausnummer*', //       German: house number
+  '*wohnort*', //          German: place of residence
+  '*postleitzahl*', //     German: postal code
+  'plz', //                German postal code; not *plz* (the letters occur inside other words)
+  '*.plz',
+  '*_plz',
+  '*-plz',
+  'plz_*',
+  '*direccion*', //        Spanish dirección
+  '*dirección*',
+  '*indirizzo*', //        Italian
   '*latitude*', //         geo coordinates
   '*longitude*',
   // Names of people. Many non-personal keys contain "name" too (service.name, product.name);
   // they are in DEFAULT_ALLOWED_KEYS.
-  '*name*', //             user.name, username, first_name, last_name, full_name, customer_name, name
+  '*name*', //             user.name, username, first_name, last_name, full_name, customer_name, name,
+  //                       German vorname, nachname, familienname, geburtsname
+  '*voornaam*', //         Dutch first and last names
+  '*achternaam*',
+  '*prenom*', //           French prénom
+  '*prénom*',
+  '*apellido*', //         Spanish surname
+  '*cognome*', //          Italian surname
+  // Customer records named in German: kunde.email, kunde.geburtsdatum, kunde_name.
+  'kunde',
+  'kunde.*',
+  'kunde_*',
+  'kunden.*',
+  '*kundennummer*', //     customer number
   // Payment data (PCI DSS: PAN, CVV must not be stored).
   '*card*', //             card_number, payment.card.number, cardholder, credit_card
   '*cvv*', //              card verification value
@@ -56,9 +109,13 @@ export const DEFAULT_BLOCKED_KEYS: readonly string[] = Object.freeze([
   '*iban*', //             bank account numbers (ISO 13616)
   '*bank*account*', //     bank_account, bank_account_number
   '*account*number*', //   account_number
+  '*kontonummer*', //      German: account number
+  '*bankverbindung*', //   German: bank details
   // Credentials and secrets.
   '*password*', //         password, user.password
   '*passwd*',
+  '*passwort*', //         German
+  '*kennwort*', //         German
   '*passphrase*',
   '*pwd*',
   '*secret*', //           client_secret, secret_key
@@ -73,6 +130,11 @@ export const DEFAULT_BLOCKED_KEYS: readonly string[] = Object.freeze([
   '*xsrf*',
   // Official identifiers and sensitive dates.
   '*birth*', //            date_of_birth, birthdate, birthday
+  '*geburt*', //           German: geburtsdatum, geburtstag, geburtsort, geburtsname
+  '*geboorte*', //         Dutch: geboortedatum
+  '*naissance*', //        French: date_de_naissance
+  '*nacimiento*', //       Spanish: fecha_de_nacimiento
+  '*nascita*', //          Italian: data_di_nascita
   'dob',
   '*.dob',
   '*_dob',
@@ -81,6 +143,12 @@ export const DEFAULT_BLOCKED_KEYS: readonly string[] = Object.freeze([
   '*_ssn',
   '*social*security*',
   '*passport*',
+  '*reisepass*', //        German: passport
+  '*ausweis*', //          German: personalausweis, ausweisnummer (identity card)
+  '*steuer*id*', //        German: steuer_id, steueridentifikationsnummer
+  '*steuernummer*',
+  '*sozialversicherung*', // German: social insurance number
+  '*versichertennummer*', // German: health insurance member number
   '*national*id*',
   '*tax?id', //            tax_id, customer.tax-id (not *tax?id*: that would hit "syntax_identifier")
   '*taxid*',
@@ -158,6 +226,12 @@ export const DEFAULT_ALLOWED_KEYS: readonly string[] = Object.freeze([
   '*variant*name*',
   '*flag*name*',
   '*plan*name*',
+  // Keys about mail that name no address: templates, campaigns, counts, flags.
+  '*mail*template*',
+  '*mail*campaign*',
+  '*mail*type',
+  '*mail*verified',
+  '*mail*count',
   // Keys that only contain a blocked word by accident.
   '*cardinality*',
   '*discard*',

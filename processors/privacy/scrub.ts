@@ -12,7 +12,8 @@
  *    anonymised item never gets a pseudonym: pseudonymize becomes drop);
  * 4. otherwise value detection: URLs (`keys.url_keys`) and query strings (`keys.query_keys`)
  *    part by part, every other string as free text; integers of 13+ digits are checked as card
- *    numbers. A detector whose action is `drop` removes the value. On anonymised items a
+ *    numbers. Values under version keys (`keys.version_keys`) are scanned without the ipv4
+ *    detector. A detector whose action is `drop` removes the value. On anonymised items a
  *    detector's `pseudonymize` becomes `mask`.
  * Values are changed in place; a plain object that loses a member is replaced by a copy (see
  * {@link Scrubber.object}), OTLP attribute lists are compacted in place.
@@ -20,7 +21,7 @@
 import type { JsonValue, KeyValue, AnyValue } from '../../src/pdata.js';
 import { toJsonValue } from '../../src/pdata.js';
 import { ACT, SRC, type Accounting } from './accounting.js';
-import type { PrivacyConfig } from './config.js';
+import { VERSION_KEY_EXCEPTIONS, type PrivacyConfig } from './config.js';
 import { KEY_MASK, compileValueScanner, type DetectorName, type DetectorOptions, type ScanResult, type ValueScanner } from './detectors.js';
 import { DEFAULT_ALLOWED_KEYS, DEFAULT_BLOCKED_KEYS, compileKeyMatcher, type KeyMatcher } from './keys.js';
 
@@ -36,6 +37,9 @@ const KIND_MASK = 3;
 const F_IDENTITY = 4;
 const F_ANON_REMOVE = 8;
 const F_BLOCKED = 16;
+/** A version key: scanned without the ipv4 detector. Part of the kind handed to {@link Scrubber.scanString}. */
+export const F_VERSION = 32;
+const SCAN_KIND = KIND_MASK | F_VERSION;
 
 /** Bound of the key-class memo (distinct paths). */
 const CLASS_CACHE_SIZE = 8192;
@@ -56,6 +60,10 @@ export class Scrubber {
   readonly scanner: ValueScanner;
   /** Scanner for anonymised items: no pseudonyms (detectors mask, blocked query parameters are dropped). */
   readonly anonScanner: ValueScanner;
+  /** The two scanners without the ipv4 detector, for version keys (the same ones when ipv4 is off). */
+  private readonly versionScanner: ValueScanner;
+  private readonly anonVersionScanner: ValueScanner;
+  private readonly versionKeys: KeyMatcher | null;
   private readonly keyVerdict: KeyMatcher;
   private readonly identity: KeyMatcher | null;
   private readonly anonRemove: KeyMatcher | null;
@@ -80,6 +88,7 @@ export class Scrubber {
     this.anonRemove = globs(cfg.anonymize.remove);
     this.urlKeys = globs(k.url_keys);
     this.queryKeys = globs(k.query_keys);
+    this.versionKeys = k.version_keys.length === 0 ? null : compileKeyMatcher({ blocked: k.version_keys, allowed: VERSION_KEY_EXCEPTIONS, cacheSize: 0 });
     this.keyAction = ACT[k.action];
     this.identityAction = cfg.identity.action;
     this.allowListOnly = k.mode === 'allow_list_only';
@@ -106,6 +115,17 @@ export class Scrubber {
     this.anonScanner = anonNeeded
       ? compileValueScanner({ ...common, detectors: anonDetectors, queryKeys: { match: queryMatch, action: k.action === 'pseudonymize' ? 'drop' : k.action, onHit: onKeyHit } })
       : this.scanner;
+    if (detectors.ipv4 === undefined) {
+      this.versionScanner = this.scanner;
+      this.anonVersionScanner = this.anonScanner;
+    } else {
+      const { ipv4: _v, ...noV4 } = detectors;
+      const { ipv4: _a, ...anonNoV4 } = anonDetectors;
+      this.versionScanner = compileValueScanner({ ...common, detectors: noV4, queryKeys: { match: queryMatch, action: k.action, onHit: onKeyHit } });
+      this.anonVersionScanner = anonNeeded
+        ? compileValueScanner({ ...common, detectors: anonNoV4, queryKeys: { match: queryMatch, action: k.action === 'pseudonymize' ? 'drop' : k.action, onHit: onKeyHit } })
+        : this.versionScanner;
+    }
   }
 
   /** The class of a key path: string kind plus identity / anonymise-remove / blocked flags. */
@@ -118,15 +138,17 @@ export class Scrubber {
     if (this.keyVerdict(path) === 'blocked') c |= F_BLOCKED;
     if (this.urlKeys !== null && this.urlKeys(path) === 'allowed') c |= K_URL;
     else if (this.queryKeys !== null && this.queryKeys(path) === 'allowed') c |= K_QUERY;
+    if (this.versionKeys !== null && this.versionKeys(path) === 'blocked') c |= F_VERSION;
     if (this.classes.size >= CLASS_CACHE_SIZE) this.classes.clear();
     this.classes.set(path, c);
     return c;
   }
 
-  /** Scans a string of a kind; null when nothing was found. */
+  /** Scans a string of a kind (`K_TEXT`, `K_URL`, `K_QUERY`, with `F_VERSION`); null when nothing was found. */
   scanString(kind: number, s: string, anon: boolean): ScanResult | null {
-    const sc = anon ? this.anonScanner : this.scanner;
-    return kind === K_TEXT ? sc.scan(s) : kind === K_URL ? sc.scrubUrl(s) : sc.scrubQuery(s);
+    const sc = (kind & F_VERSION) !== 0 ? (anon ? this.anonVersionScanner : this.versionScanner) : anon ? this.anonScanner : this.scanner;
+    const k = kind & KIND_MASK;
+    return k === K_TEXT ? sc.scan(s) : k === K_URL ? sc.scrubUrl(s) : sc.scrubQuery(s);
   }
 
   /** Scans free text that cannot be removed (a name): the masked text, or the text itself. */
@@ -198,7 +220,7 @@ export class Scrubber {
     const c = this.classify(path);
     if (c > KIND_MASK) {
       if ((c & F_IDENTITY) !== 0) {
-        if (this.identityAction === 'keep' && !anon) return this.jsonValue(path, v, K_TEXT, false);
+        if (this.identityAction === 'keep' && !anon) return this.jsonValue(path, v, c & F_VERSION, false);
         if (anon || this.identityAction === 'drop') {
           this.acc.hit(SRC.identity, A_DROP);
           return DROP;
@@ -216,7 +238,7 @@ export class Scrubber {
         return a === A_DROP ? DROP : a === A_MASK ? KEY_MASK : this.pseudoJson(v);
       }
     }
-    return this.jsonValue(path, v, c & KIND_MASK, anon);
+    return this.jsonValue(path, v, c & SCAN_KIND, anon);
   }
 
   private jsonValue(path: string, v: JsonValue, kind: number, anon: boolean): JsonValue | Drop {
@@ -278,7 +300,7 @@ export class Scrubber {
     const c = this.classify(path);
     if (c > KIND_MASK) {
       if ((c & F_IDENTITY) !== 0) {
-        if (this.identityAction === 'keep' && !anon) return this.anyValue(path, v, K_TEXT, false);
+        if (this.identityAction === 'keep' && !anon) return this.anyValue(path, v, c & F_VERSION, false);
         if (anon || this.identityAction === 'drop') {
           this.acc.hit(SRC.identity, A_DROP);
           return DROP;
@@ -296,7 +318,7 @@ export class Scrubber {
         return a === A_DROP ? DROP : a === A_MASK ? { stringValue: KEY_MASK } : this.pseudoAny(v);
       }
     }
-    return this.anyValue(path, v, c & KIND_MASK, anon);
+    return this.anyValue(path, v, c & SCAN_KIND, anon);
   }
 
   /** Value detection on an AnyValue of a given string kind (a log body is `K_TEXT` at path ''). */

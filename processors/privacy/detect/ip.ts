@@ -47,8 +47,29 @@ export function matchIPv4(s: string, i: number, n: number): number {
     if (c === 46 && end + 1 < n && isDigitCode(s.charCodeAt(end + 1))) return -1; // 1.2.3.4.5
     if (isWordCode(c)) return -1;
   }
+  if (afterVersionWord(s, i)) return -1;
   M.start = i;
   return end;
+}
+
+/**
+ * Whether a word ending in `version` or `build` (or the word `ver`) comes right before `i`, with
+ * at most four of ` :="'` between: `version 2.14.0.7`, `app_version=2.14.0.7`,
+ * `"buildVersion":"2.14.0.7"`. A dotted quad there is a version number, not an address.
+ */
+function afterVersionWord(s: string, i: number): boolean {
+  let k = i;
+  const stop = i > 4 ? i - 4 : 0;
+  while (k > stop) {
+    const c = s.charCodeAt(k - 1);
+    if (c !== 32 && c !== 58 && c !== 61 && c !== 34 && c !== 39) break;
+    k--;
+  }
+  if (k === i && i > 0 && s.charCodeAt(i - 1) !== 95) return false;
+  if (k < 3) return false;
+  const tail = s.slice(k > 7 ? k - 7 : 0, k).toLowerCase();
+  if (tail.endsWith('version') || tail.endsWith('build')) return true;
+  return tail.endsWith('ver') && (k === 3 || !isWordCode(s.charCodeAt(k - 4)));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ import { matchEmail } from './email.js';
 import { matchIban } from './iban.js';
 import { V6, formatV6, matchIPv4, matchIPv6, maskV4, parseIPv4At, parseIPv6, truncateV6 } from './ip.js';
 import { matchPhone } from './phone.js';
+import { matchBirthDate } from './birthdate.js';
+import { matchSecretPair, matchSecretToken, matchUrlUserinfo, secretNameKind, secretValue } from './secret.js';
 import {
   DEFAULT_DETECTORS,
   DEFAULT_IPV4_PREFIX_BITS,
@@ -17,6 +19,7 @@ import {
   DETECTOR_NAMES,
   KEY_ACTIONS,
   MASKS,
+  NO_PSEUDONYM_DETECTORS,
   VALUE_ACTIONS,
   type DetectorName,
   type DetectorOptions,
@@ -36,11 +39,20 @@ const IBAN = 4;
 const PHONE = 5;
 const BEARER = 6;
 const JWT = 7;
+const SECRET = 8;
+const BIRTHDATE = 9;
+/** URL userinfo: counted as `secret`, replaced by nothing. */
+const USERINFO = 10;
 
 /** Strings longer than this are pre-checked with {@link PRECHECK_RE} before the character loop. */
 const PRECHECK_MIN_LENGTH = 24;
 const PRECHECK_RE = /[0-9@:%]|eyJ|[Bb](?:[Ee][Aa][Rr][Ee][Rr]|[Aa][Ss][Ii][Cc])[ \t]/;
 const PRECHECK_NO_BEARER_RE = /[0-9@:%]|eyJ/;
+/**
+ * Second pre-check, run only when the first fails and the `secret` detector is on: a token prefix
+ * (a token may have no digit) or an `=` after a letter a secret name ends with.
+ */
+const PRECHECK_SECRET_RE = /[sr]k_|gh[pousr]_|github_pat_|xox[abeoprs]-|A(?:KIA|SIA|BIA|CCA|3T|Iza)|[NnTtDdYy]["']? *=/;
 
 
 /**
@@ -87,6 +99,9 @@ export function compileValueScanner(opts: ValueScannerOptions = {}): ValueScanne
     if (!VALUE_ACTIONS.includes(action as ValueAction)) {
       throw new Error(`privacy: detectors::${name}::action: must be one of ${VALUE_ACTIONS.join(', ')}, got ${JSON.stringify(action)}`);
     }
+    if (action === 'pseudonymize' && (NO_PSEUDONYM_DETECTORS as readonly string[]).includes(name)) {
+      throw new Error(`privacy: detectors::${name}::action: a secret is masked or dropped, never pseudonymised`);
+    }
     if (action === 'truncate' && name !== 'ipv4' && name !== 'ipv6') {
       throw new Error(`privacy: detectors::${name}::action: truncate applies to ipv4 and ipv6 only`);
     }
@@ -127,14 +142,18 @@ export function compileValueScanner(opts: ValueScannerOptions = {}): ValueScanne
   const phoneOn = act[PHONE] !== null;
   const bearerOn = act[BEARER] !== null;
   const jwtOn = act[JWT] !== null;
-  const letterOn = ibanOn || bearerOn || jwtOn || ipv6On;
+  const secretOn = act[SECRET] !== null;
+  const birthOn = act[BIRTHDATE] !== null;
+  const letterOn = ibanOn || bearerOn || jwtOn || ipv6On || secretOn;
   const precheck = bearerOn ? PRECHECK_RE : PRECHECK_NO_BEARER_RE;
-  const digitOn = ipv4On || ipv6On || cardOn || phoneOn;
+  const digitOn = ipv4On || ipv6On || cardOn || phoneOn || birthOn;
 
   const replacement = (det: number, raw: string): string => {
+    if (det === USERINFO) det = SECRET;
     const action = act[det]!;
     const name = DETECTOR_NAMES[det]!;
     if (onHit !== null) onHit(name, action);
+    if (raw === '') return '';
     switch (action) {
       case 'pseudonymize':
         return pseudo(canonicalForm(name, raw));
@@ -156,7 +175,7 @@ export function compileValueScanner(opts: ValueScannerOptions = {}): ValueScanne
     if (n < 3) return null;
     // Cheap pre-check: every match needs a digit, "@", ":", "eyJ", or a Bearer/Basic scheme, and
     // percent-encoded text needs "%". Irregexp finds those faster than the character loop below.
-    if (n > PRECHECK_MIN_LENGTH && !precheck.test(s)) return null;
+    if (n > PRECHECK_MIN_LENGTH && !precheck.test(s) && !(secretOn && PRECHECK_SECRET_RE.test(s))) return null;
     let out = '';
     let copied = 0;
     let hits = 0;
@@ -185,6 +204,10 @@ export function compileValueScanner(opts: ValueScannerOptions = {}): ValueScanne
                 end = matchIPv6(s, i, n);
                 det = IPV6;
               }
+              if (end < 0 && birthOn && i + 7 < n) {
+                end = matchBirthDate(s, i, n);
+                det = BIRTHDATE;
+              }
               if (end < 0 && cardOn && i + 12 < n) {
                 end = matchCard(s, i, n);
                 det = CARD;
@@ -194,6 +217,10 @@ export function compileValueScanner(opts: ValueScannerOptions = {}): ValueScanne
             if (bearerOn && (c === 66 || c === 98)) {
               end = matchBearer(s, i, n);
               det = BEARER;
+            }
+            if (end < 0 && secretOn && (c === 115 || c === 114 || c === 65 || c === 103 || c === 120)) {
+              end = matchSecretToken(s, i, n);
+              det = SECRET;
             }
             if (end < 0 && jwtOn && c === 101) {
               end = matchJwt(s, i, n);
@@ -226,6 +253,18 @@ export function compileValueScanner(opts: ValueScannerOptions = {}): ValueScanne
           if (ipv6On && i + 1 < n && s.charCodeAt(i + 1) === 58) {
             end = matchIPv6(s, i, n);
             det = IPV6;
+          } else if (secretOn && i > copied) {
+            end = matchUrlUserinfo(s, i, n);
+            if (end >= 0) det = USERINFO;
+            else {
+              end = matchSecretPair(s, i, n);
+              det = SECRET;
+            }
+          }
+        } else if (c === 61) {
+          if (secretOn && i > copied) {
+            end = matchSecretPair(s, i, n);
+            det = SECRET;
           }
         } else if (c === 37) {
           if (pct && !sawPct && i + 2 < n && hexVal(s.charCodeAt(i + 1)) >= 0 && hexVal(s.charCodeAt(i + 2)) >= 0) sawPct = true;
@@ -236,8 +275,8 @@ export function compileValueScanner(opts: ValueScannerOptions = {}): ValueScanne
       }
       if (end >= 0) {
         const start = M.start;
-        out += s.slice(copied, start) + replacement(det, s.slice(start, end));
-        if (act[det] === 'drop') drop = true;
+        out += s.slice(copied, start) + replacement(det, det === USERINFO ? '' : s.slice(start, end));
+        if (act[det === USERINFO ? SECRET : det] === 'drop') drop = true;
         hits++;
         copied = end;
         // Keep the invariant should a match end inside a word.
@@ -261,6 +300,14 @@ export function compileValueScanner(opts: ValueScannerOptions = {}): ValueScanne
     pseudo,
     credential: bearerOn ? (v) => replacement(BEARER, v) : null,
     credentialDrops: act[BEARER] === 'drop',
+    userinfo: secretOn ? () => replacement(USERINFO, '') : null,
+    secretParam: secretOn
+      ? (name, value) => {
+          const kind = secretNameKind(name, name.length);
+          return kind !== 0 && secretValue(kind, value, 0, value.length) ? replacement(SECRET, value) : null;
+        }
+      : null,
+    secretDrops: act[SECRET] === 'drop',
   });
   const scanEncodedRuns = url.scanEncodedRuns;
 

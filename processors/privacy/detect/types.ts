@@ -5,7 +5,7 @@
 import type { KeyMatcher } from '../keys.js';
 
 /** Names of the value detectors. */
-export type DetectorName = 'email' | 'ipv4' | 'ipv6' | 'card' | 'iban' | 'phone' | 'bearer' | 'jwt';
+export type DetectorName = 'email' | 'ipv4' | 'ipv6' | 'card' | 'iban' | 'phone' | 'bearer' | 'jwt' | 'secret' | 'birthdate';
 
 /** All detector names. */
 export const DETECTOR_NAMES: readonly DetectorName[] = Object.freeze([
@@ -17,6 +17,8 @@ export const DETECTOR_NAMES: readonly DetectorName[] = Object.freeze([
   'phone',
   'bearer',
   'jwt',
+  'secret',
+  'birthdate',
 ] as const);
 
 /**
@@ -47,6 +49,8 @@ export const MASKS: Readonly<Record<DetectorName, string>> = Object.freeze({
   phone: '[phone]',
   bearer: '[token]',
   jwt: '[jwt]',
+  secret: '[secret]',
+  birthdate: '[birthdate]',
 });
 
 /** Replacement of a query parameter's value whose key is blocked and whose key action is `mask`. */
@@ -67,7 +71,16 @@ export const DEFAULT_DETECTORS: Readonly<Record<DetectorName, Readonly<DetectorO
   phone: Object.freeze({ action: 'mask' }),
   bearer: Object.freeze({ action: 'mask' }),
   jwt: Object.freeze({ action: 'mask' }),
+  secret: Object.freeze({ action: 'mask' }),
+  birthdate: Object.freeze({ action: 'mask' }),
 });
+
+/**
+ * Detectors that never pseudonymise: a keyed hash of a secret is still derived from the secret
+ * (whoever holds the pseudonymisation key can test guesses against it, and equal pseudonyms tell
+ * that a credential was reused), so a secret is only ever masked or removed.
+ */
+export const NO_PSEUDONYM_DETECTORS: readonly DetectorName[] = Object.freeze(['secret'] as const);
 
 export interface ValueScannerOptions {
   /** Enabled detectors and their actions; absent detectors are off. Default {@link DEFAULT_DETECTORS}. */

@@ -34,6 +34,19 @@ export interface UrlScrubberDeps {
   credential: ((decoded: string) => string) | null;
   /** Whether the bearer detector's action is `drop`. */
   credentialDrops: boolean;
+  /**
+   * Counts the removal of a URL's userinfo (`user:password@`) as a `secret` hit; null when the
+   * secret detector is off (then only a password is replaced, by `credential`).
+   */
+  userinfo: (() => string) | null;
+  /**
+   * The replacement of a query parameter's decoded value when its name says secret and the value
+   * is a credential (the secret detector's pair rule), counted; null when it is not one, or when
+   * the secret detector is off.
+   */
+  secretParam: ((name: string, value: string) => string | null) | null;
+  /** Whether the secret detector's action is `drop`. */
+  secretDrops: boolean;
 }
 
 export interface UrlScrubber {
@@ -44,7 +57,7 @@ export interface UrlScrubber {
 }
 
 export function createUrlScrubber(d: UrlScrubberDeps): UrlScrubber {
-  const { scanText, keyMatch, keyAction, onKeyHit, pseudo, credential, credentialDrops } = d;
+  const { scanText, keyMatch, keyAction, onKeyHit, pseudo, credential, credentialDrops, userinfo, secretParam, secretDrops } = d;
 
   /** Scans one decoded component; returns its new raw text, or null when unchanged. */
   const scrubPiece = (raw: string, onlyEncoded: boolean, plusIsSpace: boolean, encode: (v: string) => string, acc: Acc): string | null => {
@@ -70,7 +83,8 @@ export function createUrlScrubber(d: UrlScrubberDeps): UrlScrubber {
       const eq = pair.indexOf('=');
       const rk = eq < 0 ? pair : pair.slice(0, eq);
       const rv = eq < 0 ? '' : pair.slice(eq + 1);
-      if (keyRules && keyMatch !== null && keyMatch(percentDecode(rk, true)) === 'blocked') {
+      const name = percentDecode(rk, true);
+      if (keyRules && keyMatch !== null && keyMatch(name) === 'blocked') {
         acc.hits++;
         changed = true;
         if (onKeyHit !== null) onKeyHit(keyAction);
@@ -82,6 +96,15 @@ export function createUrlScrubber(d: UrlScrubberDeps): UrlScrubber {
         kept.push(pair);
         continue;
       }
+      if (secretParam !== null) {
+        const r = secretParam(name, percentDecode(rv, true));
+        if (r !== null) {
+          acc.hits++;
+          changed = true;
+          if (!secretDrops) kept.push(rk + '=' + r);
+          continue;
+        }
+      }
       const sub: Acc = { hits: 0, drop: false };
       const v = scrubPiece(rv, onlyEncoded, true, encodeQueryValue, sub);
       if (v === null) {
@@ -92,22 +115,37 @@ export function createUrlScrubber(d: UrlScrubberDeps): UrlScrubber {
       changed = true;
       if (!sub.drop) kept.push(rk + '=' + v);
     }
-    return changed ? kept.join('&') : q;
+    if (!changed) return q;
+    // Parameters removed from the end leave no dangling "&".
+    let out = kept.join('&');
+    let e = out.length;
+    while (e > 0 && out.charCodeAt(e - 1) === 38) e--;
+    if (e < out.length) out = out.slice(0, e);
+    return out;
   };
 
-  /** `userinfo@host:port`: a password is a credential (bearer detector); the host is scanned for IPs. */
+  /**
+   * `userinfo@host:port`: with the secret detector the userinfo is removed whole; without it a
+   * password is a credential (bearer detector). The host is scanned for IPs.
+   */
   const scrubAuthority = (auth: string, onlyEncoded: boolean, acc: Acc): string => {
     const at = auth.lastIndexOf('@');
     let out = '';
     let host = auth;
-    if (at >= 0) {
-      const userinfo = auth.slice(0, at);
+    if (at >= 0 && userinfo !== null) {
+      // The whole userinfo goes: the user name is personal, the password a credential.
       host = auth.slice(at + 1);
-      const colon = userinfo.indexOf(':');
-      const user = colon >= 0 ? userinfo.slice(0, colon) : userinfo;
+      userinfo();
+      acc.hits++;
+      if (secretDrops) acc.drop = true;
+    } else if (at >= 0) {
+      const info = auth.slice(0, at);
+      host = auth.slice(at + 1);
+      const colon = info.indexOf(':');
+      const user = colon >= 0 ? info.slice(0, colon) : info;
       out += user === '' ? '' : (scrubPiece(user, onlyEncoded, false, encodeSegment, acc) ?? user);
       if (colon >= 0) {
-        const pass = userinfo.slice(colon + 1);
+        const pass = info.slice(colon + 1);
         if (credential !== null && pass !== '') {
           acc.hits++;
           if (credentialDrops) acc.drop = true;
@@ -131,7 +169,8 @@ export function createUrlScrubber(d: UrlScrubberDeps): UrlScrubber {
     const n = u.length;
     if (forceQuery) {
       const lead = u.startsWith('?') ? 1 : 0;
-      return u.slice(0, lead) + scrubPairs(u.slice(lead), keyRules, onlyEncoded, acc);
+      const q = scrubPairs(u.slice(lead), keyRules, onlyEncoded, acc);
+      return q === '' ? '' : u.slice(0, lead) + q;
     }
     let hash = u.indexOf('#');
     if (hash < 0) hash = n;
@@ -163,10 +202,16 @@ export function createUrlScrubber(d: UrlScrubberDeps): UrlScrubber {
         out += seg === '' ? '' : (scrubPiece(seg, onlyEncoded, false, encodeSegment, acc) ?? seg);
       }
     }
-    if (q >= 0) out += '?' + scrubPairs(u.slice(q + 1, hash), keyRules, onlyEncoded, acc);
+    if (q >= 0) {
+      // A query left empty by the scrub loses its "?" (an empty one as sent keeps it).
+      const raw = u.slice(q + 1, hash);
+      const qs = scrubPairs(raw, keyRules, onlyEncoded, acc);
+      if (qs !== '' || raw === '') out += '?' + qs;
+    }
     if (hash < n) {
       const frag = u.slice(hash + 1);
-      out += '#' + (frag.includes('=') ? scrubPairs(frag, keyRules, onlyEncoded, acc) : (scrubPiece(frag, onlyEncoded, false, encodeSegment, acc) ?? frag));
+      const fs = frag.includes('=') ? scrubPairs(frag, keyRules, onlyEncoded, acc) : (scrubPiece(frag, onlyEncoded, false, encodeSegment, acc) ?? frag);
+      if (fs !== '' || frag === '') out += '#' + fs;
     }
     return out;
   };

@@ -302,3 +302,54 @@ describe('privacy on events: keys and accounting', () => {
     assert.equal(Object.keys(clean!.context).some((k) => k.startsWith('privacy.')), false);
   });
 });
+
+describe('privacy on events: versions, mail keys, secrets, dates of birth', () => {
+  it('does not truncate dotted quads under version keys; addresses elsewhere still are', async () => {
+    const [e] = await runEvents(makePrivacy(), [
+      ev({
+        ...granted,
+        properties: { 'app.build_version': '2.14.0.7', 'app.build': '10.0.19045.1', build_number: '1.2.3.4', 'os.version': '10.0.0.1', peer: '203.0.113.7', conversion_ip: '203.0.113.8' },
+        context: { source: 'span', 'service.version': '2.14.0.7', 'client.address': '203.0.113.9' },
+      }),
+    ]);
+    assert.deepEqual(e!.properties, { 'app.build_version': '2.14.0.7', 'app.build': '10.0.19045.1', build_number: '1.2.3.4', 'os.version': '10.0.0.1', peer: '203.0.113.0', conversion_ip: '203.0.113.0' });
+    assert.equal(e!.context['service.version'], '2.14.0.7');
+    assert.equal(e!.context['client.address'], '203.0.113.0');
+  });
+  it('version keys still get the other detectors, and keys::version_keys: [] turns the exception off', async () => {
+    const [e] = await runEvents(makePrivacy(), [ev({ ...granted, properties: { 'app.version': '2.14.0.7 by jane.doe@example.com' } })]);
+    assert.equal(e!.properties['app.version'], '2.14.0.7 by [email]');
+    const [f] = await runEvents(makePrivacy({ keys: { version_keys: [] } }), [ev({ ...granted, properties: { 'app.build_version': '2.14.0.7' } })]);
+    assert.equal(f!.properties['app.build_version'], '2.14.0.0');
+  });
+  it('keeps mail keys that name no address, removes those that do', async () => {
+    const [e] = await runEvents(makePrivacy(), [
+      ev({
+        ...granted,
+        properties: { 'mail.template': 'order_confirmation', 'mail.provider': 'ses', 'user.email': 'jane@example.com', customer_email: 'jane@example.com', mail: 'jane@example.com', 'mail.template_note': 'to jane.doe@example.com' },
+      }),
+    ]);
+    assert.deepEqual(e!.properties, { 'mail.template': 'order_confirmation', 'mail.provider': 'ses', 'mail.template_note': 'to [email]' });
+  });
+  it('removes German personal keys', async () => {
+    const [e] = await runEvents(makePrivacy(), [
+      ev({ ...granted, properties: { 'kunde.vorname': 'Jana', nachname: 'Schmidt', geburtsdatum: '12.03.1985', strasse: 'Hauptstr. 1', plz: '10115', ausweisnummer: 'L01X00T47', telefon: '030 1234567', bestellung: 'o-1' } }),
+    ]);
+    assert.deepEqual(e!.properties, { bestellung: 'o-1' });
+  });
+  it('masks secrets and dates of birth in free text, never with a pseudonym', async () => {
+    const h = makePrivacy({ keys: { action: 'pseudonymize' }, detectors: { email: { action: 'pseudonymize' } } });
+    const aws = 'AKIA' + 'IOSFODNN7ABCDEFG';
+    const [e] = await runEvents(h, [ev({ ...granted, properties: { note: `key ${aws} for jane@example.com`, log: 'Kunde geboren am 12.03.1985, bestellt am 02.01.2024', 'url.full': 'https://bob:pw@shop.example/cb?email=jane%40example.com' } })]);
+    assert.match(e!.properties.note as string, /^key \[secret\] for [0-9a-f]{8}:/);
+    assert.equal(e!.properties.log, 'Kunde geboren am [birthdate], bestellt am 02.01.2024');
+    assert.match(e!.properties['url.full'] as string, /^https:\/\/shop\.example\/cb\?email=[0-9a-f]{8}:/);
+    const text = await h.metrics();
+    assert.equal(metricValue(text, 'otelytics_privacy_hits', { detector: 'secret', action: 'mask' }), 2);
+    assert.equal(metricValue(text, 'otelytics_privacy_hits', { detector: 'birthdate', action: 'mask' }), 1);
+  });
+  it('a url.full whose every query parameter was removed has no "?" left', async () => {
+    const [e] = await runEvents(makePrivacy(), [ev({ ...granted, properties: { 'url.full': 'https://shop.example/checkout?email=jane%40example.com&phone=%2B4915123456789' } })]);
+    assert.equal(e!.properties['url.full'], 'https://shop.example/checkout');
+  });
+});

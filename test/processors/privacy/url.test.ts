@@ -77,8 +77,13 @@ describe('scrubUrl (url.full, http.target, url.path)', () => {
     // In a path "+" is a literal plus.
     assert.equal(sc.scrubUrl('/call/+4915123456789')?.value, '/call/[phone]');
   });
-  test('user-info password and host IPs', () => {
-    assert.equal(sc.scrubUrl('https://jane:s3cret@shop.example/')?.value, 'https://jane:[token]@shop.example/');
+  test('user-info is removed whole (user and password); host IPs are truncated', () => {
+    assert.equal(sc.scrubUrl('https://jane:s3cret@shop.example/')?.value, 'https://shop.example/');
+    assert.equal(sc.scrubUrl('https://bob:secret@host.example/orders?page=2')?.value, 'https://host.example/orders?page=2');
+    assert.equal(sc.scrubUrl('https://bob@host.example/')?.value, 'https://host.example/');
+    assert.equal(sc.scrubUrl('ftp://jane.doe%40example.com:pw@files.example/x')?.value, 'ftp://files.example/x');
+    assert.equal(sc.scrubUrl('https://user:pw@203.0.113.7:8443/')?.value, 'https://203.0.113.0:8443/');
+    assert.equal(sc.scrubUrl('https://host.example/a@b'), null, 'an @ in the path is no userinfo');
     assert.equal(sc.scrubUrl('http://[2001:db8:85a3::8a2e:370:7334]:8080/x')?.value, 'http://[2001:db8:85a3::]:8080/x');
     assert.equal(sc.scrubUrl('http://203.0.113.7/')?.value, 'http://203.0.113.0/');
   });
@@ -88,6 +93,18 @@ describe('scrubUrl (url.full, http.target, url.path)', () => {
       'https://shop.example/cb?state=xyz#expires_in=3600',
     );
     assert.equal(sc.scrubUrl('/p#mail:jane.doe@example.com')?.value, '/p#mail:[email]');
+  });
+  test('a query or fragment left empty loses its "?" / "#", and no "&" dangles', () => {
+    assert.equal(sc.scrubUrl('https://shop.example/cb?email=jane%40example.com')?.value, 'https://shop.example/cb');
+    assert.equal(sc.scrubUrl('https://shop.example/cb?email=jane%40example.com&access_token=x')?.value, 'https://shop.example/cb');
+    assert.equal(sc.scrubUrl('https://shop.example/cb?page=2&email=jane%40example.com')?.value, 'https://shop.example/cb?page=2');
+    assert.equal(sc.scrubUrl('https://shop.example/cb?page=2&email=jane%40example.com&')?.value, 'https://shop.example/cb?page=2');
+    assert.equal(sc.scrubUrl('/cb?email=a%40b.com#frag')?.value, '/cb#frag');
+    assert.equal(sc.scrubUrl('https://shop.example/cb#access_token=abc&expires_in=3600')?.value, 'https://shop.example/cb#expires_in=3600');
+    assert.equal(sc.scrubUrl('https://shop.example/cb#access_token=abc')?.value, 'https://shop.example/cb');
+    assert.equal(sc.scrubQuery('?email=jane%40example.com')?.value, '');
+    assert.equal(sc.scrubUrl('/users/jane.doe@example.com/?')?.value, '/users/[email]/?', 'a "?" as sent, with nothing removed from it, stays');
+    assert.equal(sc.scrubUrl('https://shop.example/cb?'), null);
   });
   test('a bare query string is recognised', () => {
     assert.equal(sc.scrubUrl('q=jane.doe%40example.com')?.value, 'q=[email]');
