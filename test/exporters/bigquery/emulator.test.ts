@@ -147,5 +147,14 @@ describe(`the bigquery exporter, read back with @google-cloud/bigquery (${target
     assert.deepEqual((byId.get('T-2')!.items as Record<string, unknown>[]).map(pick), [{ item_id: 'ad115o0k2-a11', price: 89.95, quantity: 1, coupon: null, item_list_index: null }]);
     assert.deepEqual(byId.get('T-3')!.items, []);
     assert.equal(byId.get('T-1')!.value, 166.99);
+    if (installed) {
+      // GoogleSQL over the array, as on GA4's export (the stand-in runs no queries).
+      const [sold] = await client.query({ query: 'SELECT i.item_id, i.price * i.quantity AS revenue FROM shop.purchases, UNNEST(items) AS i ORDER BY i.item_id' });
+      assert.deepEqual(sold, [
+        { item_id: 'ad115o0k2-a11', revenue: 89.95 },
+        { item_id: 'ho311b0q7-c11', revenue: 147 },
+        { item_id: 'trq22o064-q11', revenue: 19.99 },
+      ]);
+    }
   });
 });
