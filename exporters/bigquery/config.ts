@@ -2,7 +2,9 @@
  * Config of the `bigquery` exporter. Limits follow the BigQuery documentation:
  * - `tabledata.insertAll`, https://cloud.google.com/bigquery/docs/reference/rest/v2/tabledata/insertAll;
  * - streaming insert quotas, https://cloud.google.com/bigquery/quotas#streaming_inserts : at most
- *   10 MB per HTTP request and 50,000 rows per request, 500 rows recommended.
+ *   10 MB per HTTP request and 50,000 rows per request, 500 rows recommended;
+ * - nested and repeated columns, https://cloud.google.com/bigquery/docs/nested-repeated : a RECORD
+ *   (STRUCT) column has nested columns, at most 15 levels deep; any column may be REPEATED (an ARRAY).
  */
 import { nonEmptyString, z } from '../../src/config/schema.js';
 import { exporterHelperShape } from '../../src/exporterhelper.js';
@@ -14,23 +16,73 @@ export const MAX_REQUEST_BYTES = 10_000_000;
 export const MAX_ROWS_PER_REQUEST = 50_000;
 export const DEFAULT_ROWS_PER_REQUEST = 500;
 
-/** Column types the exporter converts values to (GoogleSQL names and their legacy aliases). */
-export const COLUMN_TYPES = ['STRING', 'INTEGER', 'INT64', 'FLOAT', 'FLOAT64', 'NUMERIC', 'BIGNUMERIC', 'BOOLEAN', 'BOOL', 'TIMESTAMP', 'DATE', 'DATETIME', 'JSON'] as const;
+/** Column types the exporter converts values to (GoogleSQL names and their legacy aliases; RECORD and STRUCT hold nested columns). */
+export const COLUMN_TYPES = ['STRING', 'INTEGER', 'INT64', 'FLOAT', 'FLOAT64', 'NUMERIC', 'BIGNUMERIC', 'BOOLEAN', 'BOOL', 'TIMESTAMP', 'DATE', 'DATETIME', 'JSON', 'RECORD', 'STRUCT'] as const;
 export type ColumnType = (typeof COLUMN_TYPES)[number];
+/** The types of a value that is not nested. */
+export type ScalarType = Exclude<ColumnType, 'RECORD' | 'STRUCT'>;
+export const COLUMN_MODES = ['NULLABLE', 'REQUIRED', 'REPEATED'] as const;
+export type ColumnMode = (typeof COLUMN_MODES)[number];
+
+/** Whether a column holds nested columns (`RECORD`, GoogleSQL's `STRUCT`). */
+export const isRecordType = (t: ColumnType): t is 'RECORD' | 'STRUCT' => t === 'RECORD' || t === 'STRUCT';
+
+/** Most levels of nested RECORD columns in a schema (https://cloud.google.com/bigquery/docs/nested-repeated#limitations). */
+export const MAX_RECORD_DEPTH = 15;
+
+/**
+ * Types a clustering column may have; it must also be a top-level column that is not REPEATED
+ * (https://cloud.google.com/bigquery/docs/clustered-tables#limitations).
+ */
+const CLUSTERING_TYPES = new Set<ColumnType>(['STRING', 'INTEGER', 'INT64', 'NUMERIC', 'BIGNUMERIC', 'BOOLEAN', 'BOOL', 'DATE', 'DATETIME', 'TIMESTAMP']);
 
 /** BigQuery's naming rules: dataset ids are letters, digits and underscores (≤ 1024); column names start with a letter or underscore (≤ 300). */
 const DATASET_RE = /^[A-Za-z0-9_]{1,1024}$/;
 const TABLE_RE = /^[\p{L}\p{M}\p{N}\p{Pc}\p{Pd}\p{Zs}]{1,1024}$/u;
 const COLUMN_RE = /^[A-Za-z_][A-Za-z0-9_]{0,299}$/;
+/** A nested column's source: a key of the element, or dot-separated keys into nested maps. */
+const ELEMENT_PATH_RE = /^[^.]+(\.[^.]+)*$/;
+
+const columnName = z.string().regex(COLUMN_RE, { message: 'must start with a letter or underscore and hold only letters, digits and underscores (≤ 300)' });
+const columnType = z
+  .string()
+  .transform((t) => t.toUpperCase())
+  .pipe(z.enum(COLUMN_TYPES))
+  .describe('BigQuery type: STRING, INTEGER/INT64, FLOAT/FLOAT64, NUMERIC, BIGNUMERIC, BOOLEAN/BOOL, TIMESTAMP, DATE, DATETIME, JSON, or RECORD/STRUCT (with fields). Required.');
+const columnMode = z
+  .enum(COLUMN_MODES)
+  .default('NULLABLE')
+  .describe('NULLABLE, REQUIRED or REPEATED (an array of the type: a list value gives one element per item, any other value one element). A row without a REQUIRED value is refused by BigQuery and dead-lettered. Default NULLABLE.');
+
+/** A nested column of a RECORD: its value is read from the record's element (a map) by `source`, default its name. */
+export interface NestedColumnConfig {
+  name: string;
+  type: ColumnType;
+  mode: ColumnMode;
+  source?: string;
+  description?: string;
+  fields?: NestedColumnConfig[];
+}
+
+export const nestedColumnSchema: z.ZodType<NestedColumnConfig, unknown> = z.strictObject({
+  name: columnName.describe('Nested column name, unique in its RECORD (case-insensitive). Required.'),
+  type: columnType,
+  mode: columnMode,
+  source: z
+    .string()
+    .regex(ELEMENT_PATH_RE, { message: 'must be a key of the element, or keys separated by dots (no empty key)' })
+    .optional()
+    .describe('Key of the element the value comes from (`sku`; `dimensions.size` reads key size of the map at dimensions, unless the element has a key "dimensions.size"). Default: the column name.'),
+  description: z.string().optional().describe('Column description set when the table is created.'),
+  get fields() {
+    return z.array(nestedColumnSchema).min(1).optional().describe('Nested columns of a RECORD (STRUCT) column; required for one, refused on any other type.');
+  },
+});
 
 export const columnSchema = z.strictObject({
-  name: z.string().regex(COLUMN_RE, { message: 'must start with a letter or underscore and hold only letters, digits and underscores (≤ 300)' }).describe('Column name. Required.'),
-  type: z
-    .string()
-    .transform((t) => t.toUpperCase())
-    .pipe(z.enum(COLUMN_TYPES))
-    .describe('BigQuery type: STRING, INTEGER/INT64, FLOAT/FLOAT64, NUMERIC, BIGNUMERIC, BOOLEAN/BOOL, TIMESTAMP, DATE, DATETIME, JSON. Required.'),
-  mode: z.enum(['NULLABLE', 'REQUIRED']).default('NULLABLE').describe('NULLABLE or REQUIRED; a row without a REQUIRED value is refused by BigQuery and dead-lettered. Default NULLABLE.'),
+  name: columnName.describe('Column name. Required.'),
+  type: columnType,
+  mode: columnMode,
   source: z
     .string()
     .min(1)
@@ -38,11 +90,38 @@ export const columnSchema = z.strictObject({
       const msg = invalidPaths([v]);
       if (msg) ctx.addIssue({ code: 'custom', message: msg });
     })
-    .describe('Event field the value comes from, e.g. name, time, user_id, properties.item_id, context.service.name, properties (the whole object). Required.'),
+    .describe('Event field the value comes from, e.g. name, time, user_id, properties.item_id, context.service.name, properties (the whole object), properties.items (a list, for a REPEATED column). Required.'),
   description: z.string().optional().describe('Column description set when the table is created.'),
+  fields: z.array(nestedColumnSchema).min(1).optional().describe('Nested columns of a RECORD (STRUCT) column, each read from the value (a map; with REPEATED, each element of the list): [{name, type, mode, source, description, fields}]. Required for a RECORD, refused on any other type.'),
 });
 
 export type ColumnConfig = z.infer<typeof columnSchema>;
+
+/** A column at any level, as the checks and the row compiler see it. */
+export type AnyColumn = ColumnConfig | NestedColumnConfig;
+
+/**
+ * The rules of nested and repeated columns (https://cloud.google.com/bigquery/docs/nested-repeated,
+ * https://cloud.google.com/bigquery/docs/schemas): a RECORD has fields and only a RECORD has them;
+ * at most 15 levels of RECORD; names unique within their RECORD, case-insensitively. Calls
+ * `issue(path, message)` for each break, `path` relative to `columns`.
+ */
+export function checkNestedColumns(columns: readonly AnyColumn[], issue: (path: (string | number)[], message: string) => void, at: (string | number)[] = [], depth = 0): void {
+  const names = new Set<string>();
+  columns.forEach((c, i) => {
+    const here = [...at, i];
+    const lower = c.name.toLowerCase();
+    if (depth > 0 && names.has(lower)) issue([...here, 'name'], `duplicate nested column "${c.name}" (names are case-insensitive)`);
+    names.add(lower);
+    if (isRecordType(c.type)) {
+      if (!c.fields) issue([...here, 'fields'], `required for a ${c.type} column: its nested columns`);
+      else if (depth + 1 > MAX_RECORD_DEPTH) issue([...here, 'fields'], `more than ${MAX_RECORD_DEPTH} levels of nested RECORD columns (BigQuery's limit)`);
+      else checkNestedColumns(c.fields, issue, [...here, 'fields'], depth + 1);
+    } else if (c.fields) {
+      issue([...here, 'fields'], `only a RECORD (STRUCT) column has fields; this one is ${c.type}`);
+    }
+  });
+}
 
 /**
  * The default table schema, derived from the event model. `event_time` is the partitioning column
@@ -89,7 +168,7 @@ export const bigquerySchema = z
       .array(columnSchema)
       .min(1)
       .optional()
-      .describe('Columns and the event field each takes. Omitted: the documented default schema (see README: event_name, event_time, insert_id, ids, properties as JSON, context columns).'),
+      .describe('Columns and the event field each takes; RECORD columns with nested fields, REPEATED columns from lists (e.g. GA4 items). Omitted: the documented default schema (see README: event_name, event_time, insert_id, ids, properties as JSON, context columns).'),
     time_partitioning: z
       .strictObject({
         field: z.string().regex(COLUMN_RE).describe('TIMESTAMP or DATE column to partition on.'),
@@ -130,14 +209,20 @@ export const bigquerySchema = z
       if (names.has(lower)) ctx.addIssue({ code: 'custom', path: ['schema', i, 'name'], message: `duplicate column "${c.name}" (names are case-insensitive)` });
       names.add(lower);
     });
+    if (cfg.schema) checkNestedColumns(cfg.schema, (path, message) => ctx.addIssue({ code: 'custom', path: ['schema', ...path], message }));
+    const column = (name: string) => columns.find((c) => c.name.toLowerCase() === name.toLowerCase());
     const tp = cfg.time_partitioning;
     if (tp) {
-      const col = columns.find((c) => c.name.toLowerCase() === tp.field.toLowerCase());
+      const col = column(tp.field);
       if (!col) ctx.addIssue({ code: 'custom', path: ['time_partitioning', 'field'], message: `no column "${tp.field}" in the table schema` });
       else if (!['TIMESTAMP', 'DATE', 'DATETIME'].includes(col.type)) ctx.addIssue({ code: 'custom', path: ['time_partitioning', 'field'], message: `column "${tp.field}" is ${col.type}; partitioning needs TIMESTAMP, DATE or DATETIME` });
+      else if (col.mode === 'REPEATED') ctx.addIssue({ code: 'custom', path: ['time_partitioning', 'field'], message: `column "${tp.field}" is REPEATED; partitioning needs a column that is not` });
     }
     for (const [i, f] of (cfg.clustering ?? []).entries()) {
-      if (!names.has(f.toLowerCase())) ctx.addIssue({ code: 'custom', path: ['clustering', i], message: `no column "${f}" in the table schema` });
+      const col = column(f);
+      if (!col) ctx.addIssue({ code: 'custom', path: ['clustering', i], message: `no column "${f}" in the table schema` });
+      else if (col.mode === 'REPEATED') ctx.addIssue({ code: 'custom', path: ['clustering', i], message: `column "${f}" is REPEATED; clustering needs a column that is not` });
+      else if (!CLUSTERING_TYPES.has(col.type)) ctx.addIssue({ code: 'custom', path: ['clustering', i], message: `column "${f}" is ${col.type}; clustering needs STRING, INTEGER, NUMERIC, BIGNUMERIC, BOOLEAN, DATE, DATETIME or TIMESTAMP` });
     }
   });
 

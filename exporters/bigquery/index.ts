@@ -5,8 +5,9 @@
  *
  * On start (and again before a send after a 404) it makes sure the dataset and the table exist,
  * creating them when `create_if_missing` with the configured or default schema (`config.ts`),
- * partitioned by day on `event_time` and clustered by `event_name`. An existing table is used as it
- * is; configured columns it lacks are reported once at start-up (their rows would be refused).
+ * partitioned by day on `event_time` and clustered by `event_name`; RECORD columns are created with
+ * their nested columns. An existing table is used as it is; configured columns it lacks, nested
+ * ones included, are reported once at start-up (their rows would be refused).
  * Rows: `rows.ts`; requests, per-row errors and their classification: `sender.ts`. The Storage
  * Write API (default stream) would fit behind the same `InsertContext.insert`.
  */
@@ -17,7 +18,7 @@ import { PermanentError } from '../../src/errors.js';
 import type { SendContext } from '../../src/delivery/sender.js';
 import { BaseExporter } from '../../src/exporterhelper.js';
 import { ClientTls, ClientTlsAgent, connectionErrorText, warnIfInsecureIgnored } from '../../src/tls/client.js';
-import { bigquerySchema, tableLayout, type BigQueryConfig } from './config.js';
+import { bigquerySchema, tableLayout, type AnyColumn, type BigQueryConfig } from './config.js';
 import { compileRows, schemaFields, type Row } from './rows.js';
 import { classifyInsertError, classifyInsertResponse, insertEvents, type InsertContext, type InsertResult } from './sender.js';
 import { sendThrough, type TransportAgents } from './transport.js';
@@ -136,8 +137,7 @@ export class BigQueryExporter extends BaseExporter {
       return;
     }
     const [meta] = await table.getMetadata();
-    const have = new Set(((meta as { schema?: { fields?: { name: string }[] } }).schema?.fields ?? []).map((f) => f.name.toLowerCase()));
-    const missing = this.layout.columns.filter((c) => !have.has(c.name.toLowerCase())).map((c) => c.name);
+    const missing = missingColumns(this.layout.columns, (meta as { schema?: { fields?: TableField[] } }).schema?.fields ?? []);
     if (missing.length > 0 && !this.cfg.ignore_unknown_values) {
       this.logger.error({ table: this.where, missing }, 'the existing table lacks configured columns; rows with values for them will be refused (add the columns, or set ignore_unknown_values)');
     }
@@ -173,6 +173,21 @@ export class BigQueryExporter extends BaseExporter {
     this.agents?.http.destroy();
     this.agents?.https.destroy();
   }
+}
+
+interface TableField {
+  name: string;
+  fields?: TableField[];
+}
+
+/** Configured columns the table lacks, nested ones as `record.field` (names compared case-insensitively). */
+export function missingColumns(columns: readonly AnyColumn[], have: readonly TableField[], prefix = ''): string[] {
+  const byName = new Map(have.map((f) => [f.name.toLowerCase(), f]));
+  return columns.flatMap((c) => {
+    const f = byName.get(c.name.toLowerCase());
+    if (!f) return [prefix + c.name];
+    return c.fields ? missingColumns(c.fields, f.fields ?? [], `${prefix}${c.name}.`) : [];
+  });
 }
 
 async function ignoreExisting<T>(p: Promise<T>): Promise<void> {

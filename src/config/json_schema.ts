@@ -74,12 +74,13 @@ const ENV_REF: JsonSchema = { $ref: '#/definitions/env_reference' };
 /** The whole config's schema. */
 export function configJsonSchema(registry: Registry, version?: string): JsonSchema {
   const properties: JsonSchema = {};
+  const definitions: JsonSchema = { env_reference: ENV_REFERENCE };
   for (const [section, kind, description] of SECTIONS) {
     const patternProperties: JsonSchema = {};
     for (const f of registry.all(kind)) {
       patternProperties[`^${escapeRegex(f.type)}${ID_NAME}`] = {
         description: f.description,
-        ...orNull(zodInputSchema(f.configSchema as z.ZodType, ENV_REF)),
+        ...orNull(hoistDefinitions(zodInputSchema(f.configSchema as z.ZodType, ENV_REF), `${section}.${f.type}.`, definitions)),
       };
     }
     properties[section] = { type: ['object', 'null'], description, patternProperties, additionalProperties: false };
@@ -98,8 +99,30 @@ export function configJsonSchema(registry: Registry, version?: string): JsonSche
     properties,
     required: ['service'],
     additionalProperties: false,
-    definitions: { env_reference: ENV_REFERENCE },
+    definitions,
   };
+}
+
+/**
+ * Moves a component schema's own `definitions` (zod writes a recursive schema, such as nested
+ * columns, as one) into the whole config's, named `prefix` + name, and points its `$ref`s there.
+ */
+function hoistDefinitions(s: JsonSchema, prefix: string, into: JsonSchema): JsonSchema {
+  const own = s.definitions as JsonSchema | undefined;
+  if (!own) return s;
+  const { definitions: _, ...rest } = s;
+  const rewrite = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(rewrite);
+    if (typeof node !== 'object' || node === null) return node;
+    const out: JsonSchema = {};
+    for (const [k, v] of Object.entries(node as JsonSchema)) {
+      const name = k === '$ref' && typeof v === 'string' && v.startsWith('#/definitions/') ? v.slice('#/definitions/'.length) : undefined;
+      out[k] = name !== undefined && name in own ? `#/definitions/${prefix}${name}` : k === 'default' || k === 'const' || k === 'enum' ? v : rewrite(v);
+    }
+    return out;
+  };
+  for (const [name, def] of Object.entries(own)) into[prefix + name] = rewrite(def);
+  return rewrite(rest) as JsonSchema;
 }
 
 /** An empty component entry (`debug:`) means "all defaults": YAML reads it as null. */

@@ -1,11 +1,14 @@
 /**
  * A local stand-in for the part of the BigQuery REST API v2 the `bigquery` exporter uses, following
  * the reference (https://cloud.google.com/bigquery/docs/reference/rest): `datasets.get/insert`,
- * `tables.get/insert`, `tabledata.insertAll`, `tabledata.list` (to read rows back), under
+ * `tables.get/insert`, `tabledata.insertAll`, `tabledata.list` (to read rows back; RECORD cells as
+ * `{f: [{v}, ...]}`, REPEATED cells as `[{v}, ...]`), under
  * `/bigquery/v2/projects/{project}/...`, errors as `{error: {code, message, errors: [{reason, message}]}}`.
  *
- * insertAll checks each row against the table schema (unknown field, missing REQUIRED value, a
- * value that does not fit its type) and answers as BigQuery does: with `skipInvalidRows: false` an
+ * insertAll checks each row against the table schema, nested and repeated columns included (unknown
+ * field, missing REQUIRED value, a value that does not fit its type, a RECORD that is not an object,
+ * an array for a column that is not REPEATED or a null element in one that is; the location of a
+ * nested column is dotted, `items.price`) and answers as BigQuery does: with `skipInvalidRows: false` an
  * invalid row makes the whole request fail, the invalid rows with reason `invalid` and every other
  * row with reason `stopped`; with `skipInvalidRows: true` the valid rows are inserted. Rows are
  * de-duplicated on `insertId`. A request over 10 MB gets 400 "Request payload size exceeds the
@@ -23,6 +26,8 @@ export interface Field {
   name: string;
   type: string;
   mode?: string;
+  /** Nested columns of a RECORD (STRUCT). */
+  fields?: Field[];
 }
 
 export interface StoredTable {
@@ -81,6 +86,75 @@ function typeProblem(type: string, v: unknown): string | undefined {
     default:
       return undefined;
   }
+}
+
+const isRecord = (f: Field) => ['RECORD', 'STRUCT'].includes(f.type.toUpperCase());
+
+/** A problem of a row's value, with the location BigQuery names (dotted for nested columns). */
+interface Problem {
+  location: string;
+  message: string;
+}
+
+/**
+ * Checks the values of a row or a record against its columns, as insertAll does for nested and
+ * repeated columns (https://cloud.google.com/bigquery/docs/nested-repeated): a REPEATED column takes
+ * an array without null elements, any other column no array; a RECORD takes an object whose keys
+ * are its nested columns; scalars by {@link typeProblem}; REQUIRED columns present.
+ */
+function rowProblem(columns: readonly Field[], json: Record<string, unknown>, ignoreUnknown: boolean, at = ''): Problem | undefined {
+  const byName = new Map(columns.map((f) => [f.name.toLowerCase(), f]));
+  for (const [k, v] of Object.entries(json)) {
+    const f = byName.get(k.toLowerCase());
+    const location = at + k;
+    if (!f) {
+      if (!ignoreUnknown) return { location, message: `no such field: ${location}.` };
+      continue;
+    }
+    if (v === null) continue;
+    if (f.mode?.toUpperCase() === 'REPEATED') {
+      if (!Array.isArray(v)) return { location, message: `Expected an array for repeated field: ${location}.` };
+      for (const x of v) {
+        if (x === null) return { location, message: `Array specified for field ${location} contains a null element.` };
+        const p = valueProblem(f, x, location, ignoreUnknown);
+        if (p) return p;
+      }
+      continue;
+    }
+    if (Array.isArray(v) && f.type.toUpperCase() !== 'JSON') return { location, message: `Array specified for non-repeated field: ${location}.` };
+    const p = valueProblem(f, v, location, ignoreUnknown);
+    if (p) return p;
+  }
+  for (const f of columns) {
+    if (f.mode === 'REQUIRED' && (json[f.name] === undefined || json[f.name] === null)) return { location: at + f.name, message: `Missing required field: ${at + f.name}.` };
+  }
+  return undefined;
+}
+
+/** A problem of one value (one element of a REPEATED column) of column `f`. */
+function valueProblem(f: Field, v: unknown, location: string, ignoreUnknown: boolean): Problem | undefined {
+  if (isRecord(f)) return isObject(v) ? rowProblem(f.fields ?? [], v, ignoreUnknown, `${location}.`) : { location, message: `This field: ${location} is not a record.` };
+  const message = typeProblem(f.type, v);
+  return message ? { location, message } : undefined;
+}
+
+/** A cell of tabledata.list (`{v}` values: text for scalars, `{f: [...]}` for a record, `[{v}, ...]` for a REPEATED column). */
+function listCell(f: Field, v: unknown, int64Timestamps: boolean): unknown {
+  if (f.mode?.toUpperCase() === 'REPEATED') return (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]).map((x) => ({ v: listValue(f, x, int64Timestamps) }));
+  return v === undefined || v === null ? null : listValue(f, v, int64Timestamps);
+}
+
+function listValue(f: Field, v: unknown, int64Timestamps: boolean): unknown {
+  if (isRecord(f)) {
+    const o = isObject(v) ? v : {};
+    return { f: (f.fields ?? []).map((sub) => ({ v: listCell(sub, o[sub.name], int64Timestamps) })) };
+  }
+  // TIMESTAMP cells: microseconds as int64 text with formatOptions.useInt64Timestamp, else seconds as a float.
+  if (f.type.toUpperCase() === 'TIMESTAMP') {
+    const micros = timestampMicros(v);
+    return int64Timestamps ? String(micros) : String(Number(micros) / 1e6);
+  }
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
 
 /** A TIMESTAMP value (RFC 3339 text with up to microseconds, or seconds since the epoch) as microseconds. */
@@ -193,17 +267,8 @@ export class FakeBigQuery {
     if (!table) return fail(404, 'notFound', `Not found: Table ${project}:${dataset}.${tableId}`);
     if (!op && method === 'GET') return send(200, this.tableResource(project!, dataset, tableId));
     if (op === 'data' && method === 'GET') {
-      // TIMESTAMP cells: microseconds as int64 text with formatOptions.useInt64Timestamp, else seconds as a float.
       const int64 = url.searchParams.get('formatOptions.useInt64Timestamp') === 'true';
-      const cell = (f: Field, v: unknown) => {
-        if (v === undefined || v === null) return null;
-        if (f.type.toUpperCase() === 'TIMESTAMP') {
-          const micros = timestampMicros(v);
-          return int64 ? String(micros) : String(Number(micros) / 1e6);
-        }
-        return typeof v === 'object' ? JSON.stringify(v) : String(v);
-      };
-      const rows = table.rows.map((r) => ({ f: table.schema.map((f) => ({ v: cell(f, r[f.name]) })) }));
+      const rows = table.rows.map((r) => ({ f: table.schema.map((f) => ({ v: listCell(f, r[f.name], int64) })) }));
       return send(200, { kind: 'bigquery#tableDataList', totalRows: String(rows.length), rows });
     }
     if (op === 'insertAll' && method === 'POST') return this.insertAll(key, table, body, raw.length, rowFault, send, fail);
@@ -247,24 +312,13 @@ export class FakeBigQuery {
     }
     const skipInvalid = body.skipInvalidRows === true;
     const ignoreUnknown = body.ignoreUnknownValues === true;
-    const columns = new Map(table.schema.map((f) => [f.name.toLowerCase(), f]));
     const errors = new Map<number, { reason: string; location: string; message: string }>();
     rows.forEach((r: unknown, i: number) => {
       const json = isObject(r) && isObject(r.json) ? r.json : undefined;
       if (!json) return void errors.set(i, { reason: 'invalid', location: '', message: 'Missing row json.' });
       if (rowFault?.[i]) return void errors.set(i, { reason: rowFault[i]!, location: '', message: `${rowFault[i]} (injected)` });
-      for (const [k, v] of Object.entries(json)) {
-        const f = columns.get(k.toLowerCase());
-        if (!f) {
-          if (!ignoreUnknown) return void errors.set(i, { reason: 'invalid', location: k, message: `no such field: ${k}.` });
-          continue;
-        }
-        const problem = v === null ? undefined : typeProblem(f.type, v);
-        if (problem) return void errors.set(i, { reason: 'invalid', location: k, message: problem });
-      }
-      for (const f of table.schema) {
-        if (f.mode === 'REQUIRED' && (json[f.name] === undefined || json[f.name] === null)) return void errors.set(i, { reason: 'invalid', location: f.name, message: `Missing required field: ${f.name}.` });
-      }
+      const problem = rowProblem(table.schema, json, ignoreUnknown);
+      if (problem) errors.set(i, { reason: 'invalid', ...problem });
     });
     const failsAll = errors.size > 0 && !skipInvalid;
     const insertErrors: unknown[] = [];
