@@ -137,14 +137,17 @@ async function waitReady(endpoint, project, child, timeoutMs) {
 }
 
 /**
- * Starts an emulator on free 127.0.0.1 ports, in memory (or `database`, a file), and resolves
- * once its REST API answers: `{ endpoint, port, grpcPort, pid, project, stop() }`. Unless
- * `detached`, it is killed when this process exits.
+ * Starts an emulator on 127.0.0.1 ports (`port` and `grpcPort`, or free ones), in memory (or
+ * `database`, a file), and resolves once its REST API answers: `{ endpoint, port, grpcPort, pid,
+ * project, stop() }`. Unless `detached`, it is killed when this process exits. A caller that picks
+ * ports for other servers too passes its own, so that no two of them are given one port (the
+ * emulator binds its gRPC port some time after its REST API answers).
  */
-export async function startBigQueryEmulator({ project = 'otelytics', dataset, port, database, log = noop, timeoutMs = 30_000, detached = false } = {}) {
+export async function startBigQueryEmulator({ project = 'otelytics', dataset, port, grpcPort: grpc, database, log = noop, timeoutMs = 30_000, detached = false } = {}) {
   if (!isInstalled()) throw new Error(`the BigQuery emulator is not installed: node scripts/bigquery-emulator/emulator.mjs install`);
   const httpPort = port ?? (await freePort());
-  const grpcPort = await freePort();
+  let grpcPort = grpc;
+  while (grpcPort === undefined || grpcPort === httpPort) grpcPort = await freePort();
   const args = [`--project=${project}`, `--host=${HOST}`, `--port=${httpPort}`, `--grpc-port=${grpcPort}`, '--log-level=error'];
   if (dataset) args.push(`--dataset=${dataset}`);
   if (database) args.push(`--database=${database}`);

@@ -39,7 +39,7 @@ import { startAmplitudeServer, type FakeAmplitude } from '../fakes/amplitude-ser
 import { startFakeBigQuery } from '../fakes/bigquery-server.js';
 import { GA4_ITEMS_COLUMN } from '../exporters/bigquery/ga4-items.js';
 import { createTopic, noKafka, readTopic, startBroker, type Broker } from '../exporters/kafka/kafka-helpers.js';
-import { projectRoot, readJsonLines, startGateway, type RunningGateway } from '../helpers.js';
+import { freePort, projectRoot, readJsonLines, startGateway, type RunningGateway } from '../helpers.js';
 import { describeUnless } from '../skip.js';
 
 const API_KEY = 'items-test-key';
@@ -49,7 +49,7 @@ const TOPIC_OTLP = 'otelytics_items_otlp';
 
 interface EmulatorScript {
   isInstalled(): boolean;
-  startBigQueryEmulator(o: { project: string }): Promise<{ endpoint: string; stop(): Promise<void> }>;
+  startBigQueryEmulator(o: { project: string; port: number; grpcPort: number }): Promise<{ endpoint: string; stop(): Promise<void> }>;
 }
 const emulator = (await import(pathToFileURL(path.join(projectRoot, 'scripts/bigquery-emulator/emulator.mjs')).href)) as EmulatorScript;
 const withEmulator = emulator.isInstalled();
@@ -229,7 +229,7 @@ describeUnless(noKafka, `GA4 items through every exporter (BigQuery: ${withEmula
       startBroker(),
       startAmplitudeServer({ apiKeys: [API_KEY] }),
       withEmulator
-        ? emulator.startBigQueryEmulator({ project: PROJECT })
+        ? emulator.startBigQueryEmulator({ project: PROJECT, port: await freePort(), grpcPort: await freePort() })
         : startFakeBigQuery().then((f) => ({ endpoint: f.endpoint, stop: () => f.close() })),
     ]);
     await createTopic(broker.brokers, TOPIC, 1);

@@ -24,7 +24,7 @@ import { BigQueryExporter, bigquerySchema } from '../../../exporters/bigquery/in
 import { sendContext } from '../../delivery/send-context.js';
 import { GA4_ITEMS_COLUMN } from './ga4-items.js';
 import { startFakeBigQuery } from '../../fakes/bigquery-server.js';
-import { projectRoot } from '../../helpers.js';
+import { freePort, projectRoot } from '../../helpers.js';
 import { runExample } from '../example-run.js';
 import { fixtureEvents } from '../amplitude/fixture-events.js';
 
@@ -34,7 +34,7 @@ interface Emulator {
 }
 interface EmulatorScript {
   isInstalled(): boolean;
-  startBigQueryEmulator(o: { project: string }): Promise<Emulator>;
+  startBigQueryEmulator(o: { project: string; port: number; grpcPort: number }): Promise<Emulator>;
 }
 
 const PROJECT = 'otelytics-emulator';
@@ -65,7 +65,7 @@ interface Target {
 }
 
 async function startTarget(): Promise<Target> {
-  if (installed) return script.startBigQueryEmulator({ project: PROJECT });
+  if (installed) return script.startBigQueryEmulator({ project: PROJECT, port: await freePort(), grpcPort: await freePort() });
   const fake = await startFakeBigQuery();
   return { endpoint: fake.endpoint, stop: () => fake.close() };
 }
