@@ -127,14 +127,14 @@ export interface UploadRequest {
 /** Most bytes of an answer read (answers are small; a larger one is cut). */
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
-interface Answer {
+export interface Answer {
   status: number;
   retryAfter: string | null;
   text: string;
 }
 
-/** POSTs `body` to `url` through the agents; rejects on a network or TLS failure, or with the signal's reason. */
-function post(req: UploadRequest, body: string | Buffer, headers: Record<string, string>): Promise<Answer> {
+/** POSTs `body` to `url` through the agents; rejects on a network or TLS failure, or with the signal's reason. Also used by the posthog exporter. */
+export function post(req: UploadRequest, body: string | Buffer, headers: Record<string, string>): Promise<Answer> {
   const target = new URL(req.url);
   const secure = target.protocol === 'https:';
   const send = secure ? https.request : http.request;
