@@ -20,7 +20,7 @@
 import crypto from 'node:crypto';
 import type { AnalyticsEvent } from '../../src/event.js';
 import type { JsonValue } from '../../src/pdata.js';
-import { compileFieldPath, firstOf, nanosToTimestamp, type FieldGetter } from '../amplitude/event_fields.js';
+import { compileFieldPath, firstOf, nanosToMillis, nanosToTimestamp, type FieldGetter } from '../amplitude/event_fields.js';
 import type { PosthogConfig } from './config.js';
 
 /** The subset of PostHog's event keys this exporter sends. */
@@ -98,7 +98,8 @@ export function compileMapping(cfg: Pick<PosthogConfig, 'distinct_id' | 'identif
       properties.$process_person_profile = false;
     }
     const out: PosthogEvent = { event: e.name, distinct_id: distinctId, properties, uuid: insertIdUuid(e.insert_id) };
-    const ts = nanosToTimestamp(e.time_unix_nano);
+    // No time (0 or absent): no timestamp, PostHog then uses the time it receives the event.
+    const ts = nanosToMillis(e.time_unix_nano) === undefined ? undefined : nanosToTimestamp(e.time_unix_nano);
     if (ts !== undefined) out.timestamp = ts;
     return { ok: true, event: out };
   };
