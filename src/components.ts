@@ -19,6 +19,7 @@ import { fileExporterFactory } from '../exporters/file/index.js';
 import { kafkaExporterFactory } from '../exporters/kafka/index.js';
 import { amplitudeExporterFactory } from '../exporters/amplitude/index.js';
 import { posthogExporterFactory } from '../exporters/posthog/index.js';
+import { mixpanelExporterFactory } from '../exporters/mixpanel/index.js';
 import { bigqueryExporterFactory } from '../exporters/bigquery/index.js';
 import { nopExporterFactory } from '../exporters/nop/index.js';
 import { otlpExporterFactories } from '../exporters/otlp/index.js';
@@ -42,6 +43,7 @@ export const builtinFactories: readonly Factory[] = [
   kafkaExporterFactory,
   amplitudeExporterFactory,
   posthogExporterFactory,
+  mixpanelExporterFactory,
   bigqueryExporterFactory,
   nopExporterFactory,
   ...otlpExporterFactories,

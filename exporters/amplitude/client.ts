@@ -46,7 +46,7 @@ const INDEX_MAPS = [
 ] as const;
 
 /** Keep error texts short in logs and reasons. */
-function clip(s: string, max = 300): string {
+export function clip(s: string, max = 300): string {
   return s.length > max ? s.slice(0, max - 1) + '…' : s;
 }
 
@@ -127,13 +127,18 @@ export interface UploadRequest {
 /** Most bytes of an answer read (answers are small; a larger one is cut). */
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
+/** An HTTP answer: status, `Retry-After`, the body as text (at most 1 MiB read). */
 export interface Answer {
   status: number;
   retryAfter: string | null;
   text: string;
 }
 
-/** POSTs `body` to `url` through the agents; rejects on a network or TLS failure, or with the signal's reason. Also used by the posthog exporter. */
+/**
+ * POSTs `body` to `req.url` through `req.agents` (kept-alive connections, the `tls` settings for
+ * https://) with `headers`; rejects on a network or TLS failure, or with the signal's reason. Also
+ * used by the mixpanel and posthog exporters.
+ */
 export function post(req: UploadRequest, body: string | Buffer, headers: Record<string, string>): Promise<Answer> {
   const target = new URL(req.url);
   const secure = target.protocol === 'https:';
