@@ -18,6 +18,7 @@ import { debugExporterFactory } from '../exporters/debug/index.js';
 import { fileExporterFactory } from '../exporters/file/index.js';
 import { kafkaExporterFactory } from '../exporters/kafka/index.js';
 import { amplitudeExporterFactory } from '../exporters/amplitude/index.js';
+import { segmentExporterFactory } from '../exporters/segment/index.js';
 import { bigqueryExporterFactory } from '../exporters/bigquery/index.js';
 import { nopExporterFactory } from '../exporters/nop/index.js';
 import { otlpExporterFactories } from '../exporters/otlp/index.js';
@@ -40,6 +41,7 @@ export const builtinFactories: readonly Factory[] = [
   fileExporterFactory,
   kafkaExporterFactory,
   amplitudeExporterFactory,
+  segmentExporterFactory,
   bigqueryExporterFactory,
   nopExporterFactory,
   ...otlpExporterFactories,
