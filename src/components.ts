@@ -20,6 +20,7 @@ import { kafkaExporterFactory } from '../exporters/kafka/index.js';
 import { amplitudeExporterFactory } from '../exporters/amplitude/index.js';
 import { posthogExporterFactory } from '../exporters/posthog/index.js';
 import { mixpanelExporterFactory } from '../exporters/mixpanel/index.js';
+import { segmentExporterFactory } from '../exporters/segment/index.js';
 import { bigqueryExporterFactory } from '../exporters/bigquery/index.js';
 import { nopExporterFactory } from '../exporters/nop/index.js';
 import { otlpExporterFactories } from '../exporters/otlp/index.js';
@@ -44,6 +45,7 @@ export const builtinFactories: readonly Factory[] = [
   amplitudeExporterFactory,
   posthogExporterFactory,
   mixpanelExporterFactory,
+  segmentExporterFactory,
   bigqueryExporterFactory,
   nopExporterFactory,
   ...otlpExporterFactories,

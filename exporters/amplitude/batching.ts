@@ -40,25 +40,4 @@ export function bodyBytes(envelopeBytes: number, items: readonly Item[]): number
  * Splits items into requests of at most `maxEvents` events and `maxBytes` bytes, keeping order.
  * Items that alone exceed `maxBytes` are returned in `oversized` (they can never be sent).
  */
-export function chunk(items: readonly Item[], maxEvents: number, maxBytes: number, envelopeBytes: number): { chunks: Item[][]; oversized: Item[] } {
-  const chunks: Item[][] = [];
-  const oversized: Item[] = [];
-  let current: Item[] = [];
-  let size = envelopeBytes;
-  for (const it of items) {
-    if (envelopeBytes + it.bytes > maxBytes) {
-      oversized.push(it);
-      continue;
-    }
-    const added = it.bytes + (current.length > 0 ? 1 : 0);
-    if (current.length >= maxEvents || size + added > maxBytes) {
-      chunks.push(current);
-      current = [];
-      size = envelopeBytes;
-    }
-    size += it.bytes + (current.length > 0 ? 1 : 0);
-    current.push(it);
-  }
-  if (current.length > 0) chunks.push(current);
-  return { chunks, oversized };
-}
+export { chunk } from '../../src/http_upload.js';

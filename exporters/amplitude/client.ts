@@ -13,11 +13,12 @@
  * | 408, 5xx (500, 502, 504: may or may not have been ingested; 503: not ingested), network error | retry with back-off; `Retry-After` honoured | `retryable` |
  * | other 4xx | the request can never succeed | `refused` |
  */
-import http from 'node:http';
-import https from 'node:https';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { clip, headerValue, postBody, retryAfterMillis, type Answer, type UploadAgents } from '../../src/http_upload.js';
 import { connectionErrorText } from '../../src/tls/client.js';
+
+export { retryAfterMillis, type UploadAgents } from '../../src/http_upload.js';
 
 const gzip = promisify(zlib.gzip);
 
@@ -45,11 +46,6 @@ const INDEX_MAPS = [
   ['events_with_invalid_id_lengths', 'id shorter than min_id_length:'],
 ] as const;
 
-/** Keep error texts short in logs and reasons. */
-export function clip(s: string, max = 300): string {
-  return s.length > max ? s.slice(0, max - 1) + '…' : s;
-}
-
 function indexes(v: unknown, n: number): number[] {
   if (!Array.isArray(v)) return [];
   return v.filter((i): i is number => Number.isInteger(i) && i >= 0 && i < n);
@@ -57,15 +53,6 @@ function indexes(v: unknown, n: number): number[] {
 
 function keys(v: unknown): Set<string> {
   return new Set(v && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v) : []);
-}
-
-/** `Retry-After` as milliseconds (delta-seconds or an HTTP date); undefined when absent or unreadable. */
-export function retryAfterMillis(header: string | null, now = Date.now()): number | undefined {
-  if (!header) return undefined;
-  const t = header.trim();
-  if (/^\d+$/.test(t)) return Number(t) * 1000;
-  const at = Date.parse(t);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** Reads an answer (status, JSON body) for a request of `n` events. */
@@ -106,12 +93,6 @@ export function classifyResponse(status: number, body: unknown, n: number, retry
   return { kind: 'refused', status, error: `amplitude ${status}${said || ' (request refused)'}` };
 }
 
-/** The connection pools of the upload requests: `https` carries the `tls` settings. */
-export interface UploadAgents {
-  http: http.Agent;
-  https: https.Agent;
-}
-
 export interface UploadRequest {
   url: string;
   /** The JSON body. */
@@ -122,44 +103,6 @@ export interface UploadRequest {
   events: number;
   /** Where the connections come from (kept alive, with the `tls` settings for https://). */
   agents: UploadAgents;
-}
-
-/** Most bytes of an answer read (answers are small; a larger one is cut). */
-const MAX_ANSWER_BYTES = 1024 * 1024;
-
-/** An HTTP answer: status, `Retry-After`, the body as text (at most 1 MiB read). */
-export interface Answer {
-  status: number;
-  retryAfter: string | null;
-  text: string;
-}
-
-/**
- * POSTs `body` to `req.url` through `req.agents` (kept-alive connections, the `tls` settings for
- * https://) with `headers`; rejects on a network or TLS failure, or with the signal's reason. Also
- * used by the mixpanel and posthog exporters.
- */
-export function post(req: UploadRequest, body: string | Buffer, headers: Record<string, string>): Promise<Answer> {
-  const target = new URL(req.url);
-  const secure = target.protocol === 'https:';
-  const send = secure ? https.request : http.request;
-  return new Promise<Answer>((resolve, reject) => {
-    const r = send(target, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent: secure ? req.agents.https : req.agents.http, signal: req.signal }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        if (size < MAX_ANSWER_BYTES) chunks.push(c);
-        size += c.length;
-      });
-      res.on('error', reject);
-      res.on('end', () => {
-        const retryAfter = res.headers['retry-after'];
-        resolve({ status: res.statusCode ?? 0, retryAfter: (Array.isArray(retryAfter) ? retryAfter[0] : retryAfter) ?? null, text: Buffer.concat(chunks).toString('utf8') });
-      });
-    });
-    r.on('error', reject);
-    r.end(body);
-  });
 }
 
 /**
@@ -176,7 +119,7 @@ export async function upload(req: UploadRequest): Promise<UploadResult> {
   }
   let answer: Answer;
   try {
-    answer = await post(req, payload, headers);
+    answer = await postBody(req, payload, headers);
   } catch (err) {
     if (req.signal.aborted) throw req.signal.reason;
     return { kind: 'retryable', error: `amplitude: request to ${new URL(req.url).host} failed: ${connectionErrorText(err)}` };
@@ -188,5 +131,5 @@ export async function upload(req: UploadRequest): Promise<UploadResult> {
   } catch {
     body = { error: clip(text.replace(/\s+/g, ' ').trim(), 200) };
   }
-  return classifyResponse(answer.status, body, req.events, retryAfterMillis(answer.retryAfter));
+  return classifyResponse(answer.status, body, req.events, retryAfterMillis(headerValue(answer.headers, 'retry-after')));
 }

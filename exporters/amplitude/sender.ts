@@ -28,10 +28,10 @@
  * again, after `retryAfterMillis`: the throttle back-off when events were held, else the server's
  * `Retry-After` or, when absent, the helper's back-off).
  */
-import type { Payload } from '../../src/component.js';
 import type { SendContext as DeliveryContext } from '../../src/delivery/sender.js';
 import type { AnalyticsEvent } from '../../src/event.js';
 import { errorMessage, PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
+import { groupByReason, type Refusal } from '../../src/http_upload.js';
 import { chunk, requestBody, type Item } from './batching.js';
 import { upload, type UploadAgents, type UploadResult } from './client.js';
 import type { MapResult } from './mapping.js';
@@ -49,22 +49,6 @@ export interface SendContext {
   map(e: AnalyticsEvent): MapResult;
   /** Sends one request; `upload` by default (tests may replace it). */
   post?: (body: string, events: number, signal: AbortSignal) => Promise<UploadResult>;
-}
-
-interface Refusal {
-  event: AnalyticsEvent;
-  reason: string;
-}
-
-/** Events grouped by reason, as `PartialFailure.rejected` carries them. */
-function groupByReason(refused: readonly Refusal[]): { payload: Payload; reason: string }[] {
-  const by = new Map<string, AnalyticsEvent[]>();
-  for (const r of refused) {
-    let list = by.get(r.reason);
-    if (!list) by.set(r.reason, (list = []));
-    list.push(r.event);
-  }
-  return [...by].map(([reason, data]) => ({ payload: { signal: 'events', data }, reason }));
 }
 
 /** Serialises mapped events; the ones that cannot be mapped are refused. */

@@ -18,7 +18,7 @@
  */
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { clip, post, retryAfterMillis, type Answer, type UploadAgents } from '../amplitude/client.js';
+import { clip, headerValue, postBody, retryAfterMillis, type Answer, type UploadAgents } from '../../src/http_upload.js';
 import { connectionErrorText } from '../../src/tls/client.js';
 
 const gzip = promisify(zlib.gzip);
@@ -98,7 +98,7 @@ export async function importEvents(req: ImportRequest): Promise<ImportResult> {
   }
   let answer: Answer;
   try {
-    answer = await post({ url: req.url, body: req.body, gzip: req.gzip, signal: req.signal, events: 0, agents: req.agents }, payload, headers);
+    answer = await postBody({ url: req.url, signal: req.signal, agents: req.agents }, payload, headers);
   } catch (err) {
     if (req.signal.aborted) throw req.signal.reason;
     return { kind: 'retryable', error: `mixpanel: request to ${new URL(req.url).host} failed: ${connectionErrorText(err)}` };
@@ -109,5 +109,5 @@ export async function importEvents(req: ImportRequest): Promise<ImportResult> {
   } catch {
     body = { error: clip(answer.text.replace(/\s+/g, ' ').trim(), 200) };
   }
-  return classifyResponse(answer.status, body, retryAfterMillis(answer.retryAfter));
+  return classifyResponse(answer.status, body, retryAfterMillis(headerValue(answer.headers, 'retry-after')));
 }

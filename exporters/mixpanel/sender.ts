@@ -29,8 +29,9 @@ import type { Payload } from '../../src/component.js';
 import type { SendContext as DeliveryContext } from '../../src/delivery/sender.js';
 import type { AnalyticsEvent } from '../../src/event.js';
 import { errorMessage, PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
-import { chunk, requestBody, type Item } from '../amplitude/batching.js';
-import type { UploadAgents } from '../amplitude/client.js';
+import { requestBody, type Item } from '../amplitude/batching.js';
+import { chunk } from '../../src/http_upload.js';
+import type { UploadAgents } from '../../src/http_upload.js';
 import { importEvents, type FailedRecord, type ImportResult } from './client.js';
 import type { MapResult } from './mapping.js';
 

@@ -17,7 +17,7 @@
  * exporter's.
  */
 import { connectionErrorText } from '../../src/tls/client.js';
-import { post, retryAfterMillis, type UploadAgents } from '../amplitude/client.js';
+import { headerValue, postBody, retryAfterMillis, type UploadAgents } from '../../src/http_upload.js';
 
 export type CaptureResult =
   | { kind: 'ok' }
@@ -58,10 +58,10 @@ export function classifyAnswer(status: number, text: string, retryAfter?: number
 }
 
 /** Sends one request. Never throws for an HTTP, network or TLS failure (`retryable`); rethrows the signal's reason when aborted. */
-export async function capture(url: string, body: string, events: number, agents: UploadAgents, signal: AbortSignal): Promise<CaptureResult> {
+export async function capture(url: string, body: string, agents: UploadAgents, signal: AbortSignal): Promise<CaptureResult> {
   try {
-    const a = await post({ url, body, gzip: false, signal, events, agents }, body, { 'content-type': 'application/json', accept: '*/*' });
-    return classifyAnswer(a.status, a.text, retryAfterMillis(a.retryAfter));
+    const a = await postBody({ url, signal, agents }, body, { 'content-type': 'application/json', accept: '*/*' });
+    return classifyAnswer(a.status, a.text, retryAfterMillis(headerValue(a.headers, 'retry-after')));
   } catch (err) {
     if (signal.aborted) throw signal.reason;
     return { kind: 'retryable', error: `posthog: request to ${new URL(url).host} failed: ${connectionErrorText(err)}` };

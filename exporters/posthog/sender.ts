@@ -27,8 +27,9 @@ import type { Payload } from '../../src/component.js';
 import type { SendContext as DeliveryContext } from '../../src/delivery/sender.js';
 import type { AnalyticsEvent } from '../../src/event.js';
 import { errorMessage, PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
-import { chunk, requestBody, type Item } from '../amplitude/batching.js';
-import type { UploadAgents } from '../amplitude/client.js';
+import { requestBody, type Item } from '../amplitude/batching.js';
+import { chunk } from '../../src/http_upload.js';
+import type { UploadAgents } from '../../src/http_upload.js';
 import { capture, type CaptureResult } from './client.js';
 import type { MapResult } from './mapping.js';
 
@@ -67,7 +68,7 @@ function groupByReason(refused: readonly Refusal[]): { payload: Payload; reason:
 
 /** Delivers `events`; see the module comment for the outcomes. */
 export async function sendEvents(events: readonly AnalyticsEvent[], ctx: SendContext, delivery: DeliveryContext): Promise<void> {
-  const upstream = ctx.post ?? ((body: string, n: number, s: AbortSignal) => capture(ctx.url, body, n, ctx.agents, s));
+  const upstream = ctx.post ?? ((body: string, _n: number, s: AbortSignal) => capture(ctx.url, body, ctx.agents, s));
   const post = async (body: string, n: number): Promise<CaptureResult> => {
     try {
       return await delivery.request((s) => upstream(body, n, s));

@@ -183,7 +183,7 @@ service:
   telemetry: { metric: {} }
 `);
     assert.deepEqual(errs.sort(), [
-      'exporters::fiel: unknown exporter type "fiel"; did you mean "file"? (known: amplitude, bigquery, debug, file, kafka, mixpanel, nop, otlp, otlp_grpc, otlp_http, otlphttp, posthog)',
+      'exporters::fiel: unknown exporter type "fiel"; did you mean "file"? (known: amplitude, bigquery, debug, file, kafka, mixpanel, nop, otlp, otlp_grpc, otlp_http, otlphttp, posthog, segment)',
       'exporters::file::compression: unknown key (known: consent, dead_letter, path, retry_on_failure, rotation, sending_queue, timeout)',
       'exporters::file::sending_queue::num_consumer: unknown key; did you mean "num_consumers"?',
       'extension: unknown section; did you mean "extensions"? (expected receivers, processors, exporters, connectors, extensions, service)',

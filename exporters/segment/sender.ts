@@ -1,0 +1,157 @@
+/**
+ * Delivers one batch of events to Segment's `POST /v1/batch` and classifies what happened,
+ * following the documented answers (https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/#errors):
+ *
+ * - the batch is cut into requests within the limits (2500 calls and `max_request_bytes`, 500 KB
+ *   by default); a call over 32 KB of JSON, or an event with neither userId nor anonymousId, is
+ *   refused without being sent;
+ * - 400 (a malformed batch; Segment's answer does not say which call): the request is split in
+ *   halves and each half sent, down to single calls; a call answered 400 alone is refused with
+ *   the answer's words. Segment ingests nothing of a 400 request, so the good calls of it are
+ *   delivered by the halves; a bad call costs about 2·log2(n) extra requests;
+ * - 400 naming the write key or the Authorization header, 401, 403 and other 4xx: the request can
+ *   never succeed; it and the requests not yet sent are refused;
+ * - 413: split in halves like a 400; a single call answered 413 is refused;
+ * - 429, 408, 5xx, network errors, a request over `timeout`: the request and the ones not yet sent
+ *   are to be retried, after `Retry-After` (or `X-RateLimit-Reset`) when given, else after the
+ *   helper's back-off.
+ *
+ * Each request runs under the exporter's per-request `timeout` (`SendContext.request`); after each
+ * request Segment accepted, what is left is recorded (`SendContext.progress`), so that a later
+ * failure, a timeout or a crash never sends the accepted calls again. A call sent again anyway
+ * (its request timed out after Segment took it) keeps its messageId, on which Segment
+ * de-duplicates.
+ *
+ * The outcome, as the exporter helper expects it: resolves when every event was delivered; else
+ * throws `PermanentError` (nothing delivered, every event refused for one reason),
+ * `RetryableError` (nothing delivered or refused) or `PartialFailure` (`rejected` by reason for
+ * the dead-letter route, `retry` the events to send again).
+ */
+import type { SendContext as DeliveryContext } from '../../src/delivery/sender.js';
+import type { AnalyticsEvent } from '../../src/event.js';
+import { errorMessage, PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
+import { chunk, groupByReason, type Refusal, type UploadAgents } from '../../src/http_upload.js';
+import { upload, type UploadResult } from './client.js';
+import { MAX_EVENT_BYTES } from './config.js';
+import type { MapResult } from './mapping.js';
+
+export interface SendContext {
+  url: string;
+  /** The connections' pools; the https one carries the `tls` settings. */
+  agents: UploadAgents;
+  authorization: string;
+  userAgent: string;
+  maxEvents: number;
+  maxBytes: number;
+  map(e: AnalyticsEvent): MapResult;
+  /** Sends one request; `upload` by default (tests may replace it). */
+  post?: (body: string, signal: AbortSignal) => Promise<UploadResult>;
+}
+
+/** A call ready to send: the source event and its JSON. */
+interface Item {
+  source: AnalyticsEvent;
+  json: string;
+  bytes: number;
+}
+
+const HEAD = '{"batch":[';
+const TAIL = ']}';
+const ENVELOPE_BYTES = HEAD.length + TAIL.length;
+
+/** The JSON body of a request carrying `items`. */
+export function requestBody(items: readonly { json: string }[]): string {
+  let s = HEAD;
+  for (let i = 0; i < items.length; i++) s += (i > 0 ? ',' : '') + items[i]!.json;
+  return s + TAIL;
+}
+
+/** The reason a call over the per-call limit is refused with. */
+export function oversizedReason(bytes: number): string {
+  return `the call alone (${bytes} bytes of JSON) exceeds Segment's per-call limit of 32 KB (${MAX_EVENT_BYTES} bytes)`;
+}
+
+/** Delivers `events`; see the module comment for the outcomes. */
+export async function sendEvents(events: readonly AnalyticsEvent[], ctx: SendContext, delivery: DeliveryContext): Promise<void> {
+  const upstream = ctx.post ?? ((body: string, s: AbortSignal) => upload({ url: ctx.url, body, authorization: ctx.authorization, userAgent: ctx.userAgent, signal: s, agents: ctx.agents }));
+  const post = async (body: string): Promise<UploadResult> => {
+    try {
+      return await delivery.request((s) => upstream(body, s));
+    } catch (err) {
+      if (delivery.stopped.aborted) throw err;
+      return { kind: 'retryable', error: `segment: ${errorMessage(err)}` };
+    }
+  };
+  const accepted = new Set<AnalyticsEvent>();
+  const refused: Refusal[] = [];
+  let delivered = 0;
+  let failure: { items: Item[]; error: string; retryAfterMillis?: number } | undefined;
+  let refusedRequest: string | undefined;
+
+  const items: Item[] = [];
+  for (const e of events) {
+    const m = ctx.map(e);
+    if (!m.ok) {
+      refused.push({ event: e, reason: m.reason });
+      continue;
+    }
+    const json = JSON.stringify(m.call);
+    const bytes = Buffer.byteLength(json);
+    if (bytes > MAX_EVENT_BYTES) refused.push({ event: e, reason: oversizedReason(bytes) });
+    else items.push({ source: e, json, bytes });
+  }
+  const { chunks, oversized } = chunk(items, ctx.maxEvents, ctx.maxBytes, ENVELOPE_BYTES);
+  for (const it of oversized) refused.push({ event: it.source, reason: `the call alone (${it.bytes} bytes of JSON) exceeds the request size limit of ${ctx.maxBytes} bytes` });
+
+  // A stack of requests still to send, the next one on top.
+  const work: Item[][] = chunks.reverse();
+  while (work.length > 0) {
+    const current = work.pop()!;
+    if (refusedRequest !== undefined) {
+      for (const it of current) refused.push({ event: it.source, reason: refusedRequest });
+      continue;
+    }
+    if (failure) {
+      failure.items.push(...current);
+      continue;
+    }
+    const res = await post(requestBody(current));
+    switch (res.kind) {
+      case 'ok':
+        delivered += current.length;
+        for (const it of current) accepted.add(it.source);
+        if (work.length > 0) await delivery.progress({ signal: 'events', data: events.filter((e) => !accepted.has(e)) });
+        break;
+      case 'bad_request':
+      case 'too_large':
+        if (current.length === 1) refused.push({ event: current[0]!.source, reason: `${res.error} (the call was sent alone)` });
+        else {
+          const mid = Math.ceil(current.length / 2);
+          work.push(current.slice(mid), current.slice(0, mid));
+        }
+        break;
+      case 'refused':
+        refusedRequest = res.error;
+        for (const it of current) refused.push({ event: it.source, reason: res.error });
+        break;
+      case 'retryable':
+        failure = { items: [...current], error: res.error, retryAfterMillis: res.retryAfterMillis };
+        break;
+    }
+  }
+
+  const retry = failure?.items ?? [];
+  if (refused.length === 0 && retry.length === 0) return;
+  if (delivered === 0 && retry.length === 0 && refused.every((r) => r.reason === refused[0]!.reason)) {
+    throw new PermanentError(`${refused[0]!.reason} (${refused.length} event${refused.length === 1 ? '' : 's'})`);
+  }
+  if (delivered === 0 && refused.length === 0) throw new RetryableError(failure!.error, failure!.retryAfterMillis);
+  const parts = [`${delivered} delivered`];
+  if (refused.length > 0) parts.push(`${refused.length} refused`);
+  if (failure) parts.push(`${retry.length} to retry after: ${failure.error}`);
+  throw new PartialFailure(`segment: ${parts.join(', ')}`, {
+    rejected: groupByReason(refused),
+    retry: retry.length > 0 ? { signal: 'events', data: retry.map((it) => it.source) } : undefined,
+    retryAfterMillis: failure?.retryAfterMillis,
+  });
+}
