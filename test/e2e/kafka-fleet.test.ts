@@ -288,6 +288,15 @@ describeUnless(noKafka, 'a fleet of extractor gateways on Kafka', { timeout: 150
       if (Date.now() > deadline) assert.fail(`committed ${JSON.stringify([...committed].map(String))} of ${JSON.stringify([...end].map(String))}; lag ${JSON.stringify(lags.map((l) => [...l]))}`);
       await sleep(500);
     }
+    // The status page's stats: the same lag, and the six partitions shared by the two members.
+    const kafkaLag = await Promise.all(
+      survivors.map(async (g) => {
+        const st = (await (await fetch(`http://127.0.0.1:${g.ports.status}/api/stats`)).json()) as { nodes: Record<string, { kafka_lag?: { topic: string; partition: number; lag: number; held: boolean }[] }> };
+        return Object.values(st.nodes).flatMap((n) => n.kafka_lag ?? []).filter((x) => x.topic === RAW);
+      }),
+    );
+    for (const rows of kafkaLag) assert.deepEqual(rows.map((r) => [r.partition, r.lag]), [0, 1, 2, 3, 4, 5].map((p) => [p, 0]));
+    assert.deepEqual(kafkaLag.flatMap((rows) => rows.filter((r) => r.held).map((r) => r.partition)).sort(), [0, 1, 2, 3, 4, 5], 'each partition held by one of the two');
     t.diagnostic(`${produced} raw records of ${USERS} users over ${PARTITIONS} partitions; ${records.length} event records, ${byId.size} distinct by insert_id, ${duplicates} copies on the wire (${replayRuns} replayed after the kill), the killed member had taken ${victimAccepted} records, ${samples.length} commit samples (${checked} records checked)`);
   });
 });
