@@ -27,6 +27,7 @@ const suites: [string, string[]][] = [
   ['gateway.js', args],
   ['auth.js', []],
   ['kafka.js', args],
+  ['fleet.js', []],
   ['overload.js', seconds ? ['--seconds', seconds] : []],
   ['collector.js', args],
 ];

@@ -197,6 +197,26 @@ export class Telemetry {
   }
 
   /**
+   * `otelytics_kafka_receiver_lag{receiver,group,topic,partition}`: records of a partition the
+   * consumer group has not committed yet (high watermark − committed offset), read from the brokers
+   * every `lag_interval`, for every partition of the topics, whichever member holds it.
+   */
+  kafkaReceiverLag(receiver: string, group: string, topic: string, partition: number, lag: number): void {
+    this.gauge('otelytics_kafka_receiver_lag', "Records of a partition the kafka receiver's consumer group has not committed yet: high watermark minus the group's committed offset, read every lag_interval.", ['receiver', 'group', 'topic', 'partition']).set(
+      { receiver, group, topic, partition: String(partition) },
+      lag,
+    );
+  }
+
+  /** `otelytics_kafka_receiver_partition_assigned{receiver,topic,partition}`: 1 while this member holds the partition, else 0. */
+  kafkaReceiverAssigned(receiver: string, topic: string, partition: number, held: boolean): void {
+    this.gauge('otelytics_kafka_receiver_partition_assigned', 'Whether this kafka receiver holds the partition in its consumer group (1) or another member does (0).', ['receiver', 'topic', 'partition']).set(
+      { receiver, topic, partition: String(partition) },
+      held ? 1 : 0,
+    );
+  }
+
+  /**
    * Serves `/metrics` on `host:port`, over https with `o.tls`, to scrapes with `Authorization:
    * Bearer <o.bearerToken>` only when it is given (401 with `WWW-Authenticate: Bearer` otherwise;
    * compared in constant time); resolves with the bound port.

@@ -47,6 +47,7 @@ export const kafkaReceiverSchema = z
     max_fetch_size: z.number().int().positive().default(10_485_760).describe('Largest fetch response, bytes. Default 10485760.'),
     max_partition_fetch_size: z.number().int().positive().default(1_048_576).describe('Largest part of a fetch from one partition, bytes (a larger single batch is still returned). Default 1048576.'),
     max_fetch_wait: duration('250ms').describe('Longest the broker holds a fetch waiting for min_fetch_size. Default 250ms.'),
+    lag_interval: duration('5s').describe("How often the group's lag per partition (high watermark minus committed offset) is read from the brokers for otelytics_kafka_receiver_lag and the status page. 0: never. Default 5s."),
   })
   .superRefine((cfg, ctx) => {
     checkConnection(cfg, zodReporter(ctx));

@@ -15,8 +15,14 @@
  * `otelytics_kafka_consumer_lag{receiver,topic,partition}` is set per batch to the partition's high
  * watermark minus the next offset to process (after the batch when the pipeline took it or refused
  * it for good, its first offset when it will be read again).
+ *
+ * `otelytics_kafka_receiver_lag{receiver,group,topic,partition}` is the group's view, off the hot
+ * path: every `lag_interval` an admin connection reads the group's committed offsets and the
+ * topics' high watermarks, for every partition whichever member holds it (a partition of a member
+ * that died shows its lag growing until the group gives it to another one);
+ * `otelytics_kafka_receiver_partition_assigned` tells which of them this member holds.
  */
-import type { Consumer as KafkaConsumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer as KafkaConsumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Consumer, Payload, ReceiverFactory, Signal } from '../../src/component.js';
 import { itemCount } from '../../src/component.js';
@@ -50,6 +56,11 @@ export class KafkaReceiver {
   private readonly attempts = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopping = false;
+  private admin: Admin | undefined;
+  private lagTimer: NodeJS.Timeout | undefined;
+  private lagRunning = false;
+  /** Partitions this member holds, by topic (from the last group join). */
+  private assigned = new Map<string, Set<number>>();
 
   constructor(
     private readonly id: string,
@@ -95,6 +106,51 @@ export class KafkaReceiver {
       }
     }
     this.logger.info({ brokers: this.cfg.brokers, group_id: this.cfg.group_id, topics: [...this.sections.keys()] }, 'Kafka receiver consuming');
+    if (this.cfg.lag_interval > 0) {
+      this.lagTimer = setInterval(() => void this.readLag(), this.cfg.lag_interval);
+      this.lagTimer.unref();
+    }
+  }
+
+  /**
+   * Reads the group's committed offsets and the high watermarks of its topics over an admin
+   * connection of its own and sets `otelytics_kafka_receiver_lag` per partition. A partition
+   * without a committed offset counts from the start of the topic with `initial_offset: earliest`
+   * (low watermark), else as caught up. One read at a time; failures are logged at debug level
+   * and the next interval tries again.
+   */
+  async readLag(): Promise<void> {
+    if (this.lagRunning || this.stopping) return;
+    this.lagRunning = true;
+    try {
+      if (!this.admin) {
+        const admin = createKafka(this.cfg, this.logger, CONSUMER_RETRY, `receivers::${this.id}`).admin({ retry: { retries: 2 } });
+        this.admin = admin;
+        await admin.connect().catch((err: unknown) => {
+          this.admin = undefined;
+          throw err;
+        });
+        if (this.stopping) return;
+      }
+      const topics = [...this.sections.keys()];
+      const committed = new Map<string, Map<number, bigint>>();
+      for (const t of await this.admin.fetchOffsets({ groupId: this.cfg.group_id, topics })) committed.set(t.topic, new Map(t.partitions.map((p) => [p.partition, BigInt(p.offset)])));
+      for (const topic of topics) {
+        const held = this.assigned.get(topic);
+        for (const p of await this.admin.fetchTopicOffsets(topic)) {
+          const high = BigInt(p.high);
+          const c = committed.get(topic)?.get(p.partition) ?? -1n;
+          const from = c >= 0n ? c : this.cfg.initial_offset === 'earliest' ? BigInt(p.low) : high;
+          const lag = Number(high > from ? high - from : 0n);
+          this.telemetry.kafkaReceiverLag(this.id, this.cfg.group_id, topic, p.partition, lag);
+          this.telemetry.kafkaReceiverAssigned(this.id, topic, p.partition, held?.has(p.partition) ?? false);
+        }
+      }
+    } catch (err) {
+      this.logger.debug({ err: kafkaErrorMessage(err) }, 'cannot read the consumer group lag yet');
+    } finally {
+      this.lagRunning = false;
+    }
   }
 
   private newConsumer(): KafkaConsumer {
@@ -109,6 +165,9 @@ export class KafkaReceiver {
       maxWaitTimeInMs: this.cfg.max_fetch_wait,
       allowAutoTopicCreation: true,
       retry: { ...CONSUMER_RETRY, restartOnFailure: async () => !this.stopping },
+    });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.assigned = new Map(Object.entries(e.payload.memberAssignment).map(([topic, partitions]) => [topic, new Set(partitions)]));
     });
     consumer.on(consumer.events.CRASH, (e) => {
       if (!this.stopping) this.logger.warn({ err: kafkaErrorMessage(e.payload.error), restart: e.payload.restart }, 'kafka consumer stopped on an error');
@@ -202,6 +261,8 @@ export class KafkaReceiver {
     this.stopping = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    clearInterval(this.lagTimer);
+    await this.admin?.disconnect().catch(() => undefined);
     await this.consumer?.disconnect().catch((err: unknown) => this.logger.warn({ err: kafkaErrorMessage(err) }, 'kafka consumer did not leave the group cleanly'));
   }
 }

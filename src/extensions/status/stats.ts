@@ -28,6 +28,19 @@ export interface NodeStats {
   last_error?: { time: string; pipeline: string; message: string };
   /** Connectors with routes: items per second and in total by route label (`0`, `1`, …, `default`, `none`). */
   routes?: Record<string, { rate: number | null; total: number }>;
+  /**
+   * `kafka` receivers: the consumer group's lag per partition of their topics, as last read
+   * (`otelytics_kafka_receiver_lag`, every `lag_interval`), and whether this member holds it.
+   */
+  kafka_lag?: KafkaLagRow[];
+}
+
+export interface KafkaLagRow {
+  group: string;
+  topic: string;
+  partition: number;
+  lag: number;
+  held: boolean;
 }
 
 export interface StatsSnapshot {
@@ -113,6 +126,20 @@ export function sumSelector(metrics: ReadonlyMap<string, MetricValue[]>, s: Sele
   return sum;
 }
 
+/** Rows of `otelytics_kafka_receiver_lag` by receiver id, sorted by topic and partition, with `otelytics_kafka_receiver_partition_assigned`. */
+export function kafkaLagByReceiver(metrics: ReadonlyMap<string, MetricValue[]>): Map<string, KafkaLagRow[]> {
+  const held = new Set((metrics.get('otelytics_kafka_receiver_partition_assigned') ?? []).filter((v) => v.value === 1).map((v) => `${v.labels.receiver}\0${v.labels.topic}\0${v.labels.partition}`));
+  const out = new Map<string, KafkaLagRow[]>();
+  for (const v of metrics.get('otelytics_kafka_receiver_lag') ?? []) {
+    const receiver = String(v.labels.receiver);
+    let rows = out.get(receiver);
+    if (!rows) out.set(receiver, (rows = []));
+    rows.push({ group: String(v.labels.group), topic: String(v.labels.topic), partition: Number(v.labels.partition), lag: v.value, held: held.has(`${receiver}\0${v.labels.topic}\0${v.labels.partition}`) });
+  }
+  for (const rows of out.values()) rows.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+  return out;
+}
+
 export const MIN_SAMPLE_MILLIS = 250;
 export const DEFAULT_WINDOW_MILLIS = 5_000;
 
@@ -172,6 +199,7 @@ export class GraphStats {
       gauges.set(n.id, g);
       if (n.routes) routes.set(n.id, r);
     }
+    const kafkaLag = kafkaLagByReceiver(metrics);
     const last = this.samples[this.samples.length - 1];
     if (!last || now - last.t >= MIN_SAMPLE_MILLIS) this.samples.push({ t: now, totals, routes });
     // Keep the newest sample that is at least a window old, as the base of the rates.
@@ -186,6 +214,8 @@ export class GraphStats {
       const s: NodeStats = { rates, totals: t, ...gauges.get(n.id) };
       const err = n.kind === 'exporter' || n.kind === 'connector' ? this.lastErrors.get(n.component) : undefined;
       if (err) s.last_error = err;
+      const lag = n.kind === 'receiver' ? kafkaLag.get(n.component) : undefined;
+      if (lag) s.kafka_lag = lag;
       const r = routes.get(n.id);
       if (r) {
         const rb = base.routes.get(n.id) ?? {};

@@ -17,6 +17,7 @@ import { defaultRegistry } from '../../../src/registry.js';
 import { Telemetry } from '../../../src/telemetry.js';
 import { EventMaker } from '../../../processors/analytics/index.js';
 import type { AnalyticsConfig } from '../../../processors/analytics/config.js';
+import { compileEventMatcher, type FilterConfig } from '../../../processors/filter/index.js';
 import { fixtureBodyPlain, fixtureManifest, projectRoot } from '../../helpers.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
@@ -208,6 +209,17 @@ export function fixtureData(): { traces: TracesData[]; logs: LogsData[] } {
 export function exampleAnalyticsConfig(): AnalyticsConfig {
   const cfg = resolveConfig(loadRawConfig([path.join(projectRoot, 'config.example.yaml')], [], {}), defaultRegistry());
   return cfg.processors.get('analytics')!.config as AnalyticsConfig;
+}
+
+/**
+ * The events gateway B of the two-stage example (config.example.yaml + examples/kafka-pipeline-events.yaml)
+ * makes of the shop captures (or of `data`): its analytics rules, then its filter.
+ */
+export function expectedShopEvents(data = fixtureData()): AnalyticsEvent[] {
+  const cfg = resolveConfig(loadRawConfig([path.join(projectRoot, 'config.example.yaml'), path.join(projectRoot, 'examples', 'kafka-pipeline-events.yaml')], [], {}), defaultRegistry());
+  const exclude = (cfg.processors.get('filter')!.config as FilterConfig).events.exclude;
+  const drop = exclude ? compileEventMatcher(exclude) : () => false;
+  return eventsOf(data).filter((e) => !drop(e));
 }
 
 /** Events the example rules make of the given data. */

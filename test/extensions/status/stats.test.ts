@@ -82,3 +82,27 @@ service:
   assert.deepEqual(s.routes, { '0': { total: 6, rate: 3 }, none: { total: 4, rate: 2 } });
   assert.equal(s.last_error?.message, 'exporter file: sending queue is full');
 });
+
+test("a kafka receiver: the group's lag per partition and which ones this member holds", async () => {
+  const g = buildGraph(
+    configFrom(`
+receivers: { kafka/raw: { logs: { topics: [otel.raw] } } }
+processors: { analytics: {} }
+exporters: { file: { path: /tmp/x.jsonl } }
+service: { pipelines: { events: { receivers: [kafka/raw], processors: [analytics], exporters: [file] } } }
+`),
+  );
+  const t = new Telemetry();
+  const stats = new GraphStats(t.registry, g.nodes);
+  const id = g.nodes.find((n) => n.kind === 'receiver')!.id;
+  assert.equal((await stats.snapshot()).nodes[id]!.kafka_lag, undefined, 'none before the first read');
+  t.kafkaReceiverLag('kafka/raw', 'otelytics-events', 'otel.raw', 1, 40);
+  t.kafkaReceiverLag('kafka/raw', 'otelytics-events', 'otel.raw', 0, 0);
+  t.kafkaReceiverAssigned('kafka/raw', 'otel.raw', 0, true);
+  t.kafkaReceiverAssigned('kafka/raw', 'otel.raw', 1, false);
+  t.kafkaReceiverLag('kafka/other', 'g', 'x', 0, 5);
+  assert.deepEqual((await stats.snapshot()).nodes[id]!.kafka_lag, [
+    { group: 'otelytics-events', topic: 'otel.raw', partition: 0, lag: 0, held: true },
+    { group: 'otelytics-events', topic: 'otel.raw', partition: 1, lag: 40, held: false },
+  ]);
+});

@@ -100,7 +100,8 @@ export function updateStats(stats) {
       }
     } else if (n.kind === 'receiver') {
       shape.line2.textContent = `in ${rate(r.in)}/s · out ${rate(r.out)}/s`;
-      shape.line3.textContent = `refused ${rate(r.refused)}/s`;
+      const lag = s.kafka_lag ? ` · lag ${s.kafka_lag.reduce((/** @type {number} */ sum, /** @type {{ lag: number }} */ x) => sum + x.lag, 0)}` : '';
+      shape.line3.textContent = `refused ${rate(r.refused)}/s${lag}`;
     } else {
       shape.line2.textContent = `in ${rate(r.in)}/s · out ${rate(r.out)}/s`;
       shape.line3.textContent = `refused ${rate(r.refused)} · dropped ${rate(r.dropped)}`;
@@ -124,6 +125,18 @@ export function updateStats(stats) {
         h('td', { class: 'error' }, s.last_error ? `${s.last_error.time.slice(11, 19)} ${s.last_error.message}` : ''),
       ),
     );
+    // A kafka receiver: the consumer group's lag per partition, and which ones this member holds.
+    for (const p of s.kafka_lag ?? []) {
+      rows.push(
+        h(
+          'tr',
+          { 'data-node': `${n.kind}:${n.component}`, 'data-partition': `${p.topic}/${p.partition}`, class: 'route' },
+          h('td', {}, `partition ${p.topic}/${p.partition}`),
+          h('td', {}, `group ${p.group}`),
+          h('td', { colspan: 8 }, `lag ${p.lag} · ${p.held ? 'held by this gateway' : 'held by another member'}`),
+        ),
+      );
+    }
     for (const route of n.routes ?? []) {
       const rs = s.routes?.[route.route];
       rows.push(
