@@ -338,7 +338,7 @@ export async function runSupervisor(config: GatewayConfig, count: number, logger
       process.exit(1);
     }
     firstSignalAt = Date.now();
-    logger.info({ signal, workers: count }, 'shutting down: no new data taken, draining what was accepted');
+    logger.info({ workers: count, signal }, 'shutting down: no new data taken, draining what was accepted');
     supervisor.shutdown().then(
       (clean) => {
         logger.info(clean ? 'stopped' : 'stopped; a worker did not drain cleanly');
