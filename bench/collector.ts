@@ -218,7 +218,7 @@ function printMultiCore(m: MultiCore, singleCore: { collector?: number; otelytic
   for (const [system, runs] of bySystem) {
     med[system] = median(runs.map((r) => r.spans_per_s));
     console.log(
-      `| ${system} | ${runs.map((r) => r.spans_per_s.toLocaleString('en-US')).join(', ')} | ${Math.round(med[system]!).toLocaleString('en-US')} | ${median(runs.map((r) => r.p99_ms))} | ${median(runs.map((r) => r.cpu_pct))} | ${median(runs.map((r) => r.peak_rss_mib))} |`,
+      `| ${system} | ${runs.map((r) => r.spans_per_s.toLocaleString('en-US')).join(', ')} | ${Math.round(med[system]!).toLocaleString('en-US')} | ${median(runs.map((r) => r.p99_ms)).toFixed(1)} | ${median(runs.map((r) => r.cpu_pct)).toFixed(1)} | ${Math.round(median(runs.map((r) => r.peak_rss_mib)))} |`,
     );
   }
   const nw = med[`otelytics workers: ${n}`]!;
