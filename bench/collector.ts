@@ -28,8 +28,14 @@
  * The collector is the one scripts/interop/tools.mjs builds (and caches) from
  * scripts/collector/builder-config.yaml; telemetrygen comes from there too.
  *
+ * With `--cpus N` (N > 1; `npm run bench` passes `--cpus 2`), case A is also run at full load with
+ * both systems on the same N cores (taskset -c 0,…,N−1), shared with this load generator: the
+ * collector with GOMAXPROCS=N, otelytics with `service::workers` 1 and N, in turn, `--cpus-rounds`
+ * times (default 2); the table compares N workers with one worker on the same cores, with the
+ * pinned single-core figure and with the collector.
+ *
  * Run: `npm run build && node dist/bench/collector.js [--seconds 10] [--concurrency 8] [--rate 10000]
- * [--cases A,B,C] [--sustain 60] [--sustain-cases A] [--sustain-concurrency 64]`.
+ * [--cases A,B,C] [--sustain 60] [--sustain-cases A] [--sustain-concurrency 64] [--cpus 2] [--cpus-rounds 2]`.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -57,6 +63,8 @@ const { values } = parseArgs({
     sustain: { type: 'string', default: '60' },
     'sustain-cases': { type: 'string', default: 'A' },
     'sustain-concurrency': { type: 'string', default: '64' },
+    cpus: { type: 'string', default: '1' },
+    'cpus-rounds': { type: 'string', default: '2' },
   },
   strict: false,
 });
@@ -66,6 +74,10 @@ const fixedSpansPerS = Number(values.rate);
 const sustainSeconds = Number(values.sustain);
 const sustainConcurrency = Number(values['sustain-concurrency']);
 const warmUpSeconds = 2;
+/** `--cpus N` (N > 1): case A also with both systems on CPUs 0 … N−1, shared with the load generator. */
+const multiCpus = Number(values.cpus);
+const multiRounds = Number(values['cpus-rounds']);
+if (!(Number.isInteger(multiCpus) && multiCpus >= 1)) throw new Error('--cpus takes a number of CPUs');
 /** telemetrygen's `--rate` is per worker, and one worker manages ~1,700 spans/s at most: 1,000 each. */
 const telemetrygenWorkers = Math.max(1, Math.ceil(fixedSpansPerS / 1000));
 /** The case ids `--<flag>` lists; `required`: at least one. */
@@ -160,6 +172,63 @@ async function runCase(id: string, open: OpenCase, bodies: readonly Body[], tool
   }
 }
 
+interface MultiCore {
+  cpus: string;
+  rounds: number;
+  /** Full-load runs, in the order taken (alternating systems each round). */
+  runs: { system: string; spans_per_s: number; p99_ms: number; cpu_pct: number; peak_rss_mib: number }[];
+}
+
+/**
+ * Case A at full load with every system on the same `n` cores, shared with the load generator:
+ * the collector (GOMAXPROCS=n), otelytics with 1 worker and with n workers, in turn, `rounds` times.
+ */
+async function runMultiCore(open: OpenCase, bodies: readonly Body[], n: number, rounds: number): Promise<MultiCore> {
+  const cpus = Array.from({ length: n }, (_, i) => i).join(',');
+  const on = open.onCores!;
+  const systems: [string, () => Promise<SystemUnderTest>][] = [
+    [`collector GOMAXPROCS=${n}`, () => on.collector(cpus)],
+    ['otelytics workers: 1', () => on.otelytics(cpus, 1)],
+    [`otelytics workers: ${n}`, () => on.otelytics(cpus, n)],
+  ];
+  const runs: MultiCore['runs'] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const [system, start] of systems) {
+      log(`case A on CPUs ${cpus}, round ${round + 1}: ${system} ...`);
+      const r = await measure(start, bodies, undefined, false);
+      runs.push({ system, spans_per_s: r.spans_per_s, p99_ms: r.p99_ms, cpu_pct: r.cpu_pct, peak_rss_mib: r.peak_rss_mib });
+    }
+  }
+  // Back to CPU 0 for whatever runs next.
+  if (hasTaskset) execFileSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdio: 'ignore' });
+  return { cpus, rounds, runs };
+}
+
+function printMultiCore(m: MultiCore, singleCore: { collector?: number; otelytics?: number }, n: number): void {
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const bySystem = new Map<string, MultiCore['runs']>();
+  for (const r of m.runs) bySystem.set(r.system, [...(bySystem.get(r.system) ?? []), r]);
+  console.log(`\nA on ${n} cores (CPUs ${m.cpus}, shared with the load generator), full load, ${concurrency} clients, ${m.rounds} rounds in turn`);
+  console.log('| system | spans/s (each round) | median spans/s | p99 ms (median) | CPU % (median) | peak RSS MiB (median) |');
+  console.log('|---|---|---|---|---|---|');
+  const med: Record<string, number> = {};
+  for (const [system, runs] of bySystem) {
+    med[system] = median(runs.map((r) => r.spans_per_s));
+    console.log(
+      `| ${system} | ${runs.map((r) => r.spans_per_s.toLocaleString('en-US')).join(', ')} | ${Math.round(med[system]!).toLocaleString('en-US')} | ${median(runs.map((r) => r.p99_ms)).toFixed(1)} | ${median(runs.map((r) => r.cpu_pct)).toFixed(1)} | ${Math.round(median(runs.map((r) => r.peak_rss_mib)))} |`,
+    );
+  }
+  const nw = med[`otelytics workers: ${n}`]!;
+  const ratio = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) : 'n/a');
+  console.log(`otelytics ${n} workers / 1 worker on the same cores: ${ratio(nw, med['otelytics workers: 1'])}`);
+  console.log(`otelytics ${n} workers / otelytics on one pinned core (case A above): ${ratio(nw, singleCore.otelytics)}`);
+  console.log(`otelytics ${n} workers / collector on the same cores: ${ratio(nw, med[`collector GOMAXPROCS=${n}`])}`);
+  console.log(`collector on ${n} cores / collector on one pinned core: ${ratio(med[`collector GOMAXPROCS=${n}`]!, singleCore.collector)}`);
+}
+
 async function main(): Promise<void> {
   // Everything started from here (broker, telemetrygen, sink) stays on CPU 0 with this process.
   if (hasTaskset) execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
@@ -176,6 +245,7 @@ async function main(): Promise<void> {
 
   const results: Result[] = [];
   const skipped = new Map<string, string>();
+  let multiCore: MultiCore | undefined;
   for (const c of cases) {
     const open = await c.open(bin);
     if (typeof open === 'string') {
@@ -185,6 +255,7 @@ async function main(): Promise<void> {
     }
     try {
       await runCase(c.id, open, bodies, tools, results);
+      if (multiCpus > 1 && open.onCores) multiCore = await runMultiCore(open, bodies, multiCpus, multiRounds);
     } finally {
       await open.close();
     }
@@ -197,6 +268,10 @@ async function main(): Promise<void> {
   );
   console.log(`versions: node ${versions.node}, otelytics ${versions.otelytics}, OpenTelemetry Collector ${versions.collector} (otelcol-otelytics build); machine: ${machine.cpu}, ${machine.cores} cores`);
   printTables(cases, results, skipped, { fixedSpansPerS, sustainSeconds });
+  if (multiCore) {
+    const a = results.find((r) => r.case === 'A' && r.mode === 'max');
+    printMultiCore(multiCore, { collector: Number(a?.collector.spans_per_s) || undefined, otelytics: Number(a?.otelytics.spans_per_s) || undefined }, multiCpus);
+  }
   console.log(
     'BENCH ' +
       JSON.stringify({
@@ -216,6 +291,7 @@ async function main(): Promise<void> {
         versions,
         machine,
         results,
+        ...(multiCore ? { multi_core: multiCore } : {}),
       }),
   );
 }

@@ -42,6 +42,8 @@ export async function startBenchGateway(sets: readonly string[]): Promise<BenchG
     `extensions::health_check::endpoint=127.0.0.1:${ports.health}`,
     `service::telemetry::metrics::address=127.0.0.1:${ports.metrics}`,
     `extensions::status::endpoint=127.0.0.1:${ports.status}`,
+    // One process on its one core, whatever the machine has.
+    'service::workers=1',
     ...sets,
   ];
   const args = [cliPath, '--config', path.join(projectRoot, 'config.example.yaml'), ...all.flatMap((s) => ['--set', s])];

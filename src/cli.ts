@@ -10,7 +10,11 @@
  * Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT drain what was accepted first) or a valid
  * config; 1 for an invalid config, a failure at start-up, or a second SIGTERM/SIGINT more than 1 s
  * after the first (exit without draining); 2 for a usage error.
+ *
+ * With `service::workers` > 1 the process is a supervisor of that many worker processes, each of
+ * which runs this file again as a whole gateway (src/supervisor.ts, src/workers.ts).
  */
+import cluster from 'node:cluster';
 import fs from 'node:fs';
 import { format, parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -20,6 +24,8 @@ import { resolveConfig, type GatewayConfig } from './config/resolve.js';
 import { loadRawConfig } from './config/sources.js';
 import { ConfigErrors, errorMessage } from './errors.js';
 import { Gateway } from './gateway.js';
+import { runSupervisor, type SupervisorMessage, type WorkerMessage } from './supervisor.js';
+import { defaultWorkers, workerIdentity } from './workers.js';
 import { defaultRegistry } from './registry.js';
 import { startSelfTracing, stopSelfTracing } from './selftrace.js';
 import { CATALOGUE_USAGE, catalogueCommand } from './commands/catalogue.js';
@@ -80,24 +86,45 @@ function components(): void {
 const REPEATED_SIGNAL_MS = 1000;
 
 async function run(config: GatewayConfig): Promise<void> {
-  const logger: Logger = pino({ level: config.service.telemetry.logs.level, base: { service: 'otelytics' } }, pino.destination({ fd: 2, sync: false }));
+  const worker = workerIdentity();
+  const workers = config.service.workers ?? defaultWorkers();
+  const base = worker ? { service: 'otelytics', worker: worker.index } : { service: 'otelytics' };
+  const logger: Logger = pino({ level: config.service.telemetry.logs.level, base }, pino.destination({ fd: 2, sync: false }));
+  if (!worker && workers > 1 && cluster.isPrimary) return runSupervisor(config, workers, logger);
   process.on('uncaughtException', (err) => logger.error({ err: err.message, stack: err.stack }, 'uncaught exception'));
   process.on('unhandledRejection', (err) => logger.error({ err: errorMessage(err) }, 'unhandled promise rejection'));
   // grpc-js writes its own lines to stderr (a failed bind, besides the error it returns): into the log, at debug.
   const grpcLog = (...args: unknown[]) => logger.debug({ component: 'grpc-js' }, format(...args));
   grpc.setLogger({ error: grpcLog, info: grpcLog, debug: grpcLog });
   await startSelfTracing(config.service.telemetry.traces, version());
-  const gateway = new Gateway(config, logger);
+  const gateway = new Gateway(config, logger, worker);
+  // A worker answers the supervisor's requests for its metrics (the supervisor serves them for all).
+  if (worker) {
+    process.on('message', (m: SupervisorMessage) => {
+      if (m?.otelytics !== 'metrics') return;
+      gateway.telemetry.registry.getMetricsAsJSON().then(
+        (metrics) => tell({ otelytics: 'metrics', id: m.id, metrics }),
+        () => tell({ otelytics: 'metrics', id: m.id, metrics: [] }),
+      );
+    });
+  }
   try {
     await gateway.start();
   } catch (err) {
     // One line, like a config error: a setting by its full key, or the component that failed.
     await stopSelfTracing().catch(() => undefined);
     logger.flush();
+    if (worker) {
+      // The supervisor reports it once for all workers.
+      process.exitCode = 1;
+      tell({ otelytics: 'failed', message: errorMessage(err) }, () => process.exit(1));
+      return;
+    }
     process.stderr.write(`otelytics: ${errorMessage(err)}\n`);
     process.exitCode = 1;
     return;
   }
+  if (worker) tell({ otelytics: 'state', state: 'ready' });
   let firstSignalAt = 0;
   const stop = (signal: string) => {
     if (firstSignalAt > 0) {
@@ -109,12 +136,15 @@ async function run(config: GatewayConfig): Promise<void> {
       process.exit(1);
     }
     firstSignalAt = Date.now();
-    logger.info({ signal }, 'shutting down: no new data taken, draining what was accepted');
+    if (worker) {
+      tell({ otelytics: 'state', state: 'draining' });
+      logger.info({ signal }, 'worker draining what was accepted');
+    } else logger.info({ signal }, 'shutting down: no new data taken, draining what was accepted');
     gateway.shutdown().then(
       async () => {
         // The gateway's own spans of the drain are flushed last.
         await stopSelfTracing().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'own traces not flushed'));
-        logger.info('stopped');
+        logger.info(worker ? 'worker stopped' : 'stopped');
         logger.flush();
         process.exit(0);
       },
@@ -126,7 +156,14 @@ async function run(config: GatewayConfig): Promise<void> {
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  // A worker is stopped by its supervisor (SIGTERM); Ctrl-C reaches the whole process group, workers too.
+  process.on('SIGINT', () => (worker ? undefined : stop('SIGINT')));
+}
+
+/** Sends a message to the supervisor (a worker's IPC channel), if it is still there. */
+function tell(m: WorkerMessage, then?: () => void): void {
+  if (process.connected && process.send) process.send(m, undefined, {}, () => then?.());
+  else then?.();
 }
 
 async function main(argv: string[]): Promise<void> {

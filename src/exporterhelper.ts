@@ -30,7 +30,8 @@ import { duration, z } from './config/schema.js';
 import { errorMessage, isPermanent, isRetryable, PartialFailure, PermanentError, RetryableError } from './errors.js';
 import { Backoff, sleep } from './delivery/backoff.js';
 import { deadLetterMark, markDeadLetter } from './delivery/dead_letter.js';
-import { PersistentQueue, queueDirectory } from './delivery/persistent_queue.js';
+import { leftQueueDirectories, PersistentQueue, queueDirectory } from './delivery/persistent_queue.js';
+import { workerIdentity } from './workers.js';
 import { MemoryQueue, type DeliveryQueue } from './delivery/queue.js';
 import { BatchSource, type QueueBatch, type QueueBatchConfig } from './delivery/batcher.js';
 import { mergePayloads, splitPayload } from './delivery/merge.js';
@@ -320,23 +321,35 @@ export abstract class BaseExporter implements Exporter {
     const q = this.#helper.sending_queue;
     if (!q.enabled) return;
     let queue: DeliveryQueue;
+    // Workers of one gateway (service::workers) share its queue budget; each has a queue of its own.
+    const worker = workerIdentity() ?? { index: 0, count: 1 };
+    const capacity = Math.max(1, Math.ceil(q.queue_size / worker.count));
     if (q.storage) {
-      const dir = queueDirectory(q.storage, this.id);
-      queue = new PersistentQueue(q.queue_size, q.sizer, `exporter ${this.id}`, dir, (key, reason) =>
-        this.logger.error({ key, reason, directory: dir }, 'damaged entry in the persistent queue; removed'),
+      const dir = queueDirectory(q.storage, this.id, worker.index);
+      const left = leftQueueDirectories(q.storage, this.id, worker.index, worker.count);
+      const persistent = new PersistentQueue(
+        capacity,
+        q.sizer,
+        `exporter ${this.id}`,
+        dir,
+        (key, reason) => this.logger.error({ key, reason, directory: dir }, 'damaged entry in the persistent queue; removed'),
+        undefined,
+        left,
       );
+      queue = persistent;
       let found: number;
       try {
         found = await queue.open();
       } catch (err) {
         throw new Error(`sending_queue::storage: cannot open the persistent queue in ${dir}: ${errorMessage(err)}`);
       }
+      if (persistent.adopted > 0) this.logger.info({ requests: persistent.adopted, directories: left, directory: dir }, 'took over the persistent queues left by workers of a previous run');
       if (found > 0) this.logger.info({ requests: found, size: queue.size, sizer: q.sizer, directory: dir }, 'resuming the persistent queue left by the previous run');
     } else {
-      queue = new MemoryQueue(q.queue_size, q.sizer, `exporter ${this.id}`);
+      queue = new MemoryQueue(capacity, q.sizer, `exporter ${this.id}`);
     }
     this.#queue = queue;
-    this.telemetry.exporterQueueCapacity(this.id, q.queue_size);
+    this.telemetry.exporterQueueCapacity(this.id, capacity);
     this.telemetry.exporterQueueSize(this.id, queue.size);
   }
 

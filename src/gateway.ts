@@ -27,6 +27,18 @@ import { ReceiptClock, Telemetry } from './telemetry.js';
 import { parseEndpoint } from './config/schema.js';
 import { ServerTlsSource } from './tls/server.js';
 import { inSpan, payloadLinks, selfTracingEnabled, SpanKind } from './selftrace.js';
+import { workerIdentity, type WorkerIdentity } from './workers.js';
+
+/**
+ * Extensions a worker of a multi-process gateway leaves to others (src/supervisor.ts): the
+ * supervisor answers health checks for all workers, and the status page is served by worker 0.
+ */
+function servedByWorker(type: string, worker: WorkerIdentity | undefined): boolean {
+  if (!worker) return true;
+  if (type === 'health_check') return false;
+  if (type === 'status') return worker.index === 0;
+  return true;
+}
 
 type Carrier = ReturnType<ReceiptClock['carrier']>;
 
@@ -100,6 +112,8 @@ export class Gateway implements Host {
   constructor(
     readonly config: GatewayConfig,
     private readonly logger: Logger,
+    /** This process's place among the gateway's workers (`service::workers` > 1); its metrics are then served by the supervisor. */
+    readonly worker: WorkerIdentity | undefined = workerIdentity(),
   ) {
     this.build();
   }
@@ -131,6 +145,7 @@ export class Gateway implements Host {
     const cfg = this.config;
     for (const id of cfg.service.extensions) {
       const e = cfg.extensions.get(id)!;
+      if (!servedByWorker(e.factory.type, this.worker)) continue;
       this.extensions.set(id, e.factory.create(this.settings(id), e.config));
     }
     // Exporters in pipelines, the dead-letter routes they name (targets first, so a route exists
@@ -377,7 +392,7 @@ export class Gateway implements Host {
    */
   async start(): Promise<void> {
     const metrics = this.config.service.telemetry.metrics;
-    if (metrics.level !== 'none') {
+    if (metrics.level !== 'none' && !this.worker) {
       const ep = parseEndpoint(metrics.address)!;
       let tls: ServerTlsSource | undefined;
       try {
@@ -413,7 +428,7 @@ export class Gateway implements Host {
     for (const e of this.extensions.values()) e.onReadyChange?.(true);
     this.logger.info(
       { pipelines: this.config.pipelines.map((p) => p.id), metrics: this.metricsServer ? `${parseEndpoint(metrics.address)!.host}:${this.metricsServer.port}` : 'off' },
-      'otelytics is ready',
+      this.worker ? 'worker ready' : 'otelytics is ready',
     );
   }
 

@@ -221,7 +221,8 @@ export class Telemetry {
    * Bearer <o.bearerToken>` only when it is given (401 with `WWW-Authenticate: Bearer` otherwise;
    * compared in constant time); resolves with the bound port.
    */
-  async serve(host: string, port: number, o: { tls?: ServerTlsSource; bearerToken?: string } = {}): Promise<{ port: number; close(): Promise<void> }> {
+  async serve(host: string, port: number, o: { tls?: ServerTlsSource; bearerToken?: string; exposition?: () => Promise<string> } = {}): Promise<{ port: number; close(): Promise<void> }> {
+    const exposition = o.exposition ?? (() => this.registry.metrics());
     const expected = o.bearerToken === undefined ? undefined : secretDigest(o.bearerToken);
     const server = createHttpServer(o.tls, {}, (req, res) => {
       if (expected !== undefined) {
@@ -233,7 +234,7 @@ export class Telemetry {
         }
       }
       if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
-        this.registry.metrics().then(
+        exposition().then(
           (text) => {
             res.writeHead(200, { 'content-type': this.registry.contentType });
             res.end(text);

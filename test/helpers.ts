@@ -93,6 +93,8 @@ export interface RunningGateway {
   output(): string;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** What the health check answered while the gateway was starting (0: nothing listening yet). */
+  healthWhileStarting: number[];
 }
 
 /** The compiled CLI beside the compiled tests. */
@@ -102,8 +104,9 @@ export const cliPath = path.join(compiledTestDir, '..', 'src', 'cli.js');
  * Starts the CLI on `configs` (default config.example.yaml) with free ports set for the `otlp`
  * receiver, `health_check`, the status page and the metrics endpoint, in `dir` (its working
  * directory; default a new temporary one), and waits until its health check answers 200.
+ * `workers` sets `service::workers`: 1 unless given (one process, whatever the machine's CPUs).
  */
-export async function startGateway(opts: { configs?: string[]; sets?: string[]; env?: NodeJS.ProcessEnv; filePath?: (dir: string) => string; dir?: string } = {}): Promise<RunningGateway> {
+export async function startGateway(opts: { configs?: string[]; sets?: string[]; env?: NodeJS.ProcessEnv; filePath?: (dir: string) => string; dir?: string; workers?: number } = {}): Promise<RunningGateway> {
   const ports = { http: await freePort(), grpc: await freePort(), health: await freePort(), metrics: await freePort(), status: await freePort() };
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'otelytics-test-'));
   const configs = opts.configs ?? [path.join(projectRoot, 'config.example.yaml')];
@@ -113,6 +116,7 @@ export async function startGateway(opts: { configs?: string[]; sets?: string[]; 
     `extensions::health_check::endpoint=127.0.0.1:${ports.health}`,
     `service::telemetry::metrics::address=127.0.0.1:${ports.metrics}`,
     `extensions::status::endpoint=127.0.0.1:${ports.status}`,
+    `service::workers=${opts.workers ?? 1}`,
     ...(opts.sets ?? [`exporters::file::path=${path.join(dir, 'events.jsonl')}`, 'exporters::debug::verbosity=basic']),
   ];
   const args = [cliPath, ...configs.flatMap((c) => ['--config', c]), ...sets.flatMap((s) => ['--set', s])];
@@ -129,13 +133,17 @@ export async function startGateway(opts: { configs?: string[]; sets?: string[]; 
   (child.stdout as unknown as { unref?: () => void }).unref?.();
   (child.stderr as unknown as { unref?: () => void }).unref?.();
   const deadline = Date.now() + 30_000;
+  const healthWhileStarting: number[] = [];
   for (;;) {
     if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${out}`);
     try {
       const r = await fetch(`http://127.0.0.1:${ports.health}/`);
+      await r.arrayBuffer();
+      healthWhileStarting.push(r.status);
       if (r.status === 200) break;
     } catch {
       /* not listening yet */
+      healthWhileStarting.push(0);
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -147,6 +155,7 @@ export async function startGateway(opts: { configs?: string[]; sets?: string[]; 
     child,
     ports,
     dir,
+    healthWhileStarting,
     output: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null) child.kill(signal);

@@ -10,12 +10,15 @@ import { Kafka, logLevel } from 'kafkajs';
 import { projectRoot } from '../../test/helpers.js';
 import { startSink, type Sink } from './load.js';
 import { startCollector, startCollectorWithMetrics, startOtelytics, type SystemUnderTest } from './systems.js';
+import { hasTaskset } from '../harness.js';
 
 /** A case made ready to run: start either system as often as needed, then close. */
 export interface OpenCase {
   /** `metrics`: with the collector's own metrics on (needed to count at the system). */
   collector(metrics: boolean): Promise<SystemUnderTest>;
   otelytics(): Promise<SystemUnderTest>;
+  /** Case A on several cores (`cpus`, e.g. `0,1`): the collector with GOMAXPROCS = their number, otelytics with `workers` workers. */
+  onCores?: { collector(cpus: string): Promise<SystemUnderTest>; otelytics(cpus: string, workers: number): Promise<SystemUnderTest> };
   /** Bytes the sink has received so far (case C), else undefined. */
   sinkBytes(): number | undefined;
   close(): Promise<void>;
@@ -42,6 +45,10 @@ const caseA: Case = {
   open: async (bin) => ({
     collector: (metrics) => (metrics ? startCollectorWithMetrics(bin, 'case-a.yaml') : startCollector(bin, 'case-a.yaml')),
     otelytics: () => startOtelytics(exampleConfig, examplePipeline('nop', '{}'), true, pseudonymKey()),
+    onCores: {
+      collector: (cpus) => startCollector(bin, 'case-a.yaml', {}, cpus),
+      otelytics: (cpus, workers) => startOtelytics(exampleConfig, examplePipeline('nop', '{}'), true, pseudonymKey(), hasTaskset, cpus, workers),
+    },
     sinkBytes: () => undefined,
     close: async () => {},
   }),

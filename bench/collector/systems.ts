@@ -1,7 +1,9 @@
 /**
  * The two systems under test of the side-by-side benchmark, started the same way: pinned to CPU 1
  * with taskset (this load generator to CPU 0), ready once an empty OTLP/HTTP export answers 200,
- * and stopped with SIGTERM (SIGKILL after 5 s). Process figures come from /proc: CPU time
+ * and stopped with SIGTERM (SIGKILL after 5 s); with `cpus` `0,1` pinned to both cores, shared with the
+ * load generator (the collector with GOMAXPROCS=2, otelytics with `workers`). Process figures come
+ * from /proc, summed over the process and its children (a gateway's workers): CPU time
  * (utime + stime of all threads, /proc/<pid>/stat fields 14 and 15, in clock ticks) and peak
  * resident set size (VmHWM in /proc/<pid>/status).
  */
@@ -33,19 +35,56 @@ export const clockTicks = (() => {
   }
 })();
 
-/** CPU seconds (user + system, all threads) the process has used so far. */
-export function cpuSeconds(pid: number): number {
+/** Fields of /proc/<pid>/stat after the command name (which may hold spaces); [1] is the parent pid. */
+function statFields(pid: number): string[] {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
-/** Peak resident set size (VmHWM) in MiB. */
-export function peakRssMiB(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+/** Pids of the processes whose parent is `pid` (the workers of a gateway of several). */
+export function childPids(pid: number): number[] {
+  const found: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (Number(statFields(Number(name))[1]) === pid) found.push(Number(name));
+    } catch {
+      /* gone */
+    }
+  }
+  return found;
 }
+
+/** CPU seconds (user + system, all threads) the process and its child processes (workers) have used so far. */
+export function cpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const p of [pid, ...childPids(pid)]) {
+    try {
+      const fields = statFields(p);
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      /* gone */
+    }
+  }
+  return ticks / clockTicks;
+}
+
+/** Peak resident set size (VmHWM) in MiB, summed over the process and its child processes (workers). */
+export function peakRssMiB(pid: number): number {
+  let kib = 0;
+  for (const p of [pid, ...childPids(pid)]) {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) kib += Number(m[1]);
+    } catch {
+      /* gone */
+    }
+  }
+  return kib > 0 ? kib / 1024 : NaN;
+}
+
+/** The CPUs the system under test is pinned to: `1` (one core, the load generator on CPU 0), or `0,1` (two cores, shared with it). */
+export type Cpus = '1' | string;
 
 /** The collector binary's version, from `--version` (e.g. `0.155.0`). */
 export function collectorVersion(bin: string): string {
@@ -65,10 +104,11 @@ function postEmpty(port: number): Promise<number> {
   });
 }
 
-async function launch(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, port: number, pin = hasTaskset): Promise<SystemUnderTest> {
-  if (pin) execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
+async function launch(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, port: number, pin = hasTaskset, cpus: Cpus = '1'): Promise<SystemUnderTest> {
+  // On one core, the load generator keeps to CPU 0; on several, it shares them with the system.
+  if (pin) execFileSync('taskset', ['-a', '-cp', cpus === '1' ? '0' : cpus, String(process.pid)], { stdio: 'ignore' });
   // taskset execs the command, so the child's pid is the system's own pid.
-  const child: ChildProcess = pin ? spawn('taskset', ['-c', '1', cmd, ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] }) : spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child: ChildProcess = pin ? spawn('taskset', ['-c', cpus, cmd, ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] }) : spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -89,9 +129,10 @@ async function launch(name: string, cmd: string, args: string[], env: NodeJS.Pro
 }
 
 /** The collector on `bench/collector/<config>`; `env` fills its `${env:...}` references. */
-export async function startCollector(bin: string, config: string, env: Record<string, string> = {}): Promise<SystemUnderTest> {
+export async function startCollector(bin: string, config: string, env: Record<string, string> = {}, cpus: Cpus = '1'): Promise<SystemUnderTest> {
   const port = await freePort();
-  return launch('collector', bin, ['--config', path.join(projectRoot, 'bench', 'collector', config)], { ...process.env, ...env, BENCH_OTLP_HTTP: `127.0.0.1:${port}` }, port);
+  const gomaxprocs = String(cpus.split(',').length);
+  return launch('collector', bin, ['--config', path.join(projectRoot, 'bench', 'collector', config)], { ...process.env, GOMAXPROCS: gomaxprocs, ...env, BENCH_OTLP_HTTP: `127.0.0.1:${port}` }, port, hasTaskset, cpus);
 }
 
 /**
@@ -101,7 +142,7 @@ export async function startCollector(bin: string, config: string, env: Record<st
  * BENCH_METRICS; `env` fills other `${env:...}` references. `pin`: pin it to CPU 1 and this process
  * to CPU 0 (default: when taskset exists).
  */
-export async function startOtelytics(config: string, sets: readonly string[], example: boolean, env: Record<string, string> = {}, pin = hasTaskset): Promise<SystemUnderTest> {
+export async function startOtelytics(config: string, sets: readonly string[], example: boolean, env: Record<string, string> = {}, pin = hasTaskset, cpus: Cpus = '1', workers = 1): Promise<SystemUnderTest> {
   const port = await freePort();
   const health = `127.0.0.1:${await freePort()}`;
   const metrics = `127.0.0.1:${await freePort()}`;
@@ -114,8 +155,8 @@ export async function startOtelytics(config: string, sets: readonly string[], ex
         `extensions::status::endpoint=127.0.0.1:${await freePort()}`,
       ]
     : [];
-  const args = [cliPath, '--config', config, ...[...portSets, ...sets].flatMap((s) => ['--set', s])];
-  const sut = await launch('otelytics', process.execPath, args, { ...process.env, ...env, BENCH_OTLP_HTTP: `127.0.0.1:${port}`, BENCH_HEALTH: health, BENCH_METRICS: metrics }, port, pin);
+  const args = [cliPath, '--config', config, ...[...portSets, `service::workers=${workers}`, ...sets].flatMap((s) => ['--set', s])];
+  const sut = await launch('otelytics', process.execPath, args, { ...process.env, ...env, BENCH_OTLP_HTTP: `127.0.0.1:${port}`, BENCH_HEALTH: health, BENCH_METRICS: metrics }, port, pin, cpus);
   return { ...sut, metricsPort: Number(metrics.split(':')[1]) };
 }
 

@@ -8,6 +8,11 @@
  * `dead_letter`), with the sending queue off by default: a local write is fast, so a request is
  * acknowledged only once it is in the file. A failed write (disk full, file gone) is retryable; the
  * file is opened again before the next attempt.
+ *
+ * With `service::workers` > 1 every worker appends to the same file; a write is one append of
+ * whole lines, which the kernel does not interleave with another process's on a local file system.
+ * With `rotation`, a worker rotates when the file (written by all) reaches the size, and the
+ * others follow to the new file before their next write.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,6 +21,7 @@ import { nonEmptyString, z } from '../../src/config/schema.js';
 import { PermanentError, RetryableError } from '../../src/errors.js';
 import { BaseExporter, exporterHelperShape, sendingQueueSchema } from '../../src/exporterhelper.js';
 import { encodeLogsJson, encodeTracesJson } from '../../src/otlp/json.js';
+import { workerShare } from '../../src/workers.js';
 
 export const fileSchema = z.strictObject({
   path: nonEmptyString().describe('File to append to; its directory is created if missing. Required.'),
@@ -52,6 +58,8 @@ export function toJsonLines(p: Payload): string {
 class FileExporter extends BaseExporter {
   private stream: fs.WriteStream | undefined;
   private size = 0;
+  /** Several worker processes write the file (service::workers > 1). */
+  private readonly shared = workerShare() > 1;
   private chain: Promise<void> = Promise.resolve();
 
   constructor(
@@ -96,17 +104,42 @@ class FileExporter extends BaseExporter {
         throw new RetryableError(`cannot open ${this.cfg.path}: ${(err as Error).message}`);
       }
     }
+    const rot = this.cfg.rotation;
+    // Workers of one gateway append to the same file (each write is one append); with rotation, one
+    // of them may have moved it aside: follow it to the new file, and rotate by the file's own size.
+    const shared = rot !== undefined && this.shared;
+    if (shared && this.stream && !this.sameFile(this.stream)) {
+      await this.close();
+      try {
+        await this.open();
+      } catch (err) {
+        throw new RetryableError(`cannot open ${this.cfg.path}: ${(err as Error).message}`);
+      }
+    }
     const stream = this.stream;
     if (!stream) throw new RetryableError('file exporter is not open');
     const bytes = Buffer.byteLength(text);
     await new Promise<void>((resolve, reject) => stream.write(text, (err) => (err ? reject(new RetryableError(`cannot write ${this.cfg.path}: ${err.message}`)) : resolve())));
     this.size += bytes;
-    const rot = this.cfg.rotation;
+    if (shared) this.size = fs.fstatSync((stream as unknown as { fd: number }).fd).size;
     if (rot && this.size >= rot.max_megabytes * 1024 * 1024) await this.rotate(rot.max_backups);
+  }
+
+  /** Whether `stream` still writes to the file at the configured path (not to one moved aside). */
+  private sameFile(stream: fs.WriteStream): boolean {
+    try {
+      const fd = (stream as unknown as { fd: number | null }).fd;
+      if (typeof fd !== 'number') return true;
+      return fs.fstatSync(fd).ino === fs.statSync(this.cfg.path).ino;
+    } catch {
+      return false;
+    }
   }
 
   private async rotate(maxBackups: number): Promise<void> {
     await this.close();
+    // Another worker may have rotated it a moment ago.
+    if (this.shared && !fs.existsSync(this.cfg.path)) return this.open();
     const { dir, name, ext } = path.parse(path.resolve(this.cfg.path));
     const stamp = new Date().toISOString().replace(/:/g, '-');
     fs.renameSync(this.cfg.path, path.join(dir, `${name}-${stamp}${ext}`));

@@ -17,7 +17,19 @@ import type { Consumer, Payload, ProcessorFactory } from '../../src/component.js
 import { duration, z } from '../../src/config/schema.js';
 import { SettingError, errorMessage } from '../../src/errors.js';
 import type { Telemetry } from '../../src/telemetry.js';
+import { workerIdentity } from '../../src/workers.js';
 import { planSampleProperties } from './plan.js';
+
+/**
+ * The file a process keeps the catalogue in: `storage` itself, or for worker i > 0 of a gateway of
+ * several (`service::workers`) `<name>-worker-<i><ext>` beside it (each worker sees its own share
+ * of the events; `otelytics catalogue --file a --file b` merges them).
+ */
+export function storageFileOf(storage: string, worker = workerIdentity()?.index ?? 0): string {
+  if (worker === 0) return storage;
+  const { dir, name, ext } = path.parse(storage);
+  return path.join(dir, `${name}-worker-${worker}${ext}`);
+}
 import { CatalogueRecorder, DEFAULT_LIMITS, asSnapshot, type CatalogueSnapshot, type SampleSelector } from './recorder.js';
 
 export { CatalogueRecorder, mergeSnapshots, asSnapshot, type CatalogueSnapshot, type EventSnapshot } from './recorder.js';
@@ -132,7 +144,7 @@ class CatalogueProcessor {
       }
     }
     if (this.cfg.storage === undefined) return;
-    const file = this.cfg.storage;
+    const file = storageFileOf(this.cfg.storage);
     try {
       const saved = readSnapshot(file);
       if (saved) {
@@ -156,7 +168,7 @@ class CatalogueProcessor {
   /** Writes the catalogue to storage (one write at a time; a failure is logged and retried at the next interval). */
   private persist(): Promise<void> {
     const s = this.shared;
-    const file = this.cfg.storage!;
+    const file = storageFileOf(this.cfg.storage!);
     const prev = s.writing ?? Promise.resolve();
     const next = prev.then(() =>
       writeSnapshot(file, s.recorder.snapshot()).catch((err: unknown) => {

@@ -17,6 +17,7 @@
  * container's memory limit does, and leaves out the pages of the node binary and of a memory-mapped
  * persistent queue, which the kernel can drop. Percent limits are of the container's memory limit
  * (cgroup, via `process.constrainedMemory()`) when there is one, else of the machine's memory.
+ * With `service::workers` N > 1, each worker process refuses above 1/N of the limits (src/workers.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,6 +30,7 @@ import { duration, z } from '../../src/config/schema.js';
 import { registerAdmissionGate, type Refusal } from '../../src/delivery/admission.js';
 import { RetryableError } from '../../src/errors.js';
 import type { Telemetry } from '../../src/telemetry.js';
+import { workerShare } from '../../src/workers.js';
 
 const MIB = 1024 * 1024;
 const mib = (bytes: number) => Math.round(bytes / MIB);
@@ -124,6 +126,8 @@ export interface MemoryLimiterDeps {
   now?: () => number;
   /** Memory available, bytes, for percentage limits. Default {@link availableMemory}. */
   available?: number;
+  /** Processes sharing the limits (`service::workers`). Default: this gateway's workers, 1 in a single process. */
+  workers?: number;
 }
 
 export class MemoryLimiter {
@@ -148,7 +152,10 @@ export class MemoryLimiter {
     this.readMemory = deps.readMemory ?? measureMemory;
     this.collectGarbage = deps.collectGarbage ?? fullGc();
     this.now = deps.now ?? Date.now;
-    this.limits = limitsOf(cfg, deps.available);
+    // Each of N workers keeps to 1/N of the limits, so that together they keep to the whole.
+    const share = deps.workers ?? workerShare();
+    const limits = limitsOf(cfg, deps.available);
+    this.limits = share > 1 ? { hard: limits.hard / share, soft: limits.soft / share } : limits;
   }
 
   /** Whether data is refused now. */

@@ -14,6 +14,15 @@ export const pipelineSchema = z.strictObject({
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 export const serviceSchema = z.strictObject({
+  workers: z
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .optional()
+    .describe(
+      'Processes serving the gateway, each a whole pipeline sharing the OTLP ports. 1: one process, no supervisor. Default: the CPUs the process may use (CPU affinity, capped by the cgroup v2 CPU quota, rounded up).',
+    ),
   extensions: z.array(z.string().min(1)).default([]).describe('Extension ids to run, e.g. [health_check].'),
   pipelines: z.record(z.string(), pipelineSchema).describe('Pipelines by id `signal[/name]`, signal one of traces, logs, metrics, events.'),
   telemetry: z

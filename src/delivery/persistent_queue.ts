@@ -22,9 +22,37 @@ import { errorMessage, RetryableError } from '../errors.js';
 import { decodePayload, encodePayload } from './codec.js';
 import { QueueBase, sizeOf, type QueueEntry, type Sizer } from './queue.js';
 
-/** Directory of an exporter's queue under the `storage` directory. */
-export function queueDirectory(storage: string, exporterId: string): string {
-  return path.join(path.resolve(storage), exporterId.replace(/[^A-Za-z0-9._-]/g, '_'));
+/**
+ * Directory of an exporter's queue under the `storage` directory: `<storage>/<exporter>` for a
+ * single-process gateway and for worker 0 of several, `<storage>/worker-<i>/<exporter>` for worker i.
+ */
+export function queueDirectory(storage: string, exporterId: string, worker = 0): string {
+  const name = exporterId.replace(/[^A-Za-z0-9._-]/g, '_');
+  return worker === 0 ? path.join(path.resolve(storage), name) : path.join(path.resolve(storage), `worker-${worker}`, name);
+}
+
+/**
+ * Queue directories of an exporter that worker `worker` of `workers` takes over: those of workers
+ * `worker + workers`, `worker + 2 × workers`, … that a previous run with more workers left under
+ * `storage`, so that a gateway restarted with fewer workers still delivers what the others held.
+ */
+export function leftQueueDirectories(storage: string, exporterId: string, worker: number, workers: number): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(path.resolve(storage));
+  } catch {
+    return [];
+  }
+  const found: { index: number; dir: string }[] = [];
+  for (const n of names) {
+    const m = /^worker-(\d+)$/.exec(n);
+    if (!m) continue;
+    const index = Number(m[1]);
+    if (index < workers || index % workers !== worker) continue;
+    const dir = queueDirectory(storage, exporterId, index);
+    if (fs.existsSync(path.join(dir, 'data.mdb'))) found.push({ index, dir });
+  }
+  return found.sort((a, b) => a.index - b.index).map((f) => f.dir);
 }
 
 function record(p: Payload): { value: Buffer; items: number } {
@@ -53,6 +81,8 @@ export class PersistentQueue extends QueueBase {
   damaged = 0;
   /** Stored bytes of the waiting entries whose payloads are in memory. */
   private windowBytes = 0;
+  /** Entries moved into this queue from the directories taken over, on open. */
+  adopted = 0;
 
   constructor(
     capacity: number,
@@ -62,6 +92,8 @@ export class PersistentQueue extends QueueBase {
     private readonly onDamaged: (key: number, reason: string) => void = () => {},
     /** Stored bytes of waiting entries whose payloads stay in memory too. */
     private readonly memoryWindow = MEMORY_WINDOW_BYTES,
+    /** Queue directories left by workers of a previous run (see {@link leftQueueDirectories}): their entries are moved into this queue on open. */
+    private readonly takeOver: readonly string[] = [],
   ) {
     super(capacity, sizer, name);
   }
@@ -72,6 +104,7 @@ export class PersistentQueue extends QueueBase {
     const { open } = await import('lmdb');
     const db = open<Buffer, number>({ path: this.directory, encoding: 'binary', keyEncoding: 'ordered-binary', compression: false });
     this.db = db;
+    for (const dir of this.takeOver) this.adopted += await this.adopt(db, dir, open);
     let found = 0;
     for (const { key, value } of db.getRange({})) {
       if (typeof key !== 'number' || value.byteLength < 5) {
@@ -88,6 +121,25 @@ export class PersistentQueue extends QueueBase {
       found++;
     }
     return found;
+  }
+
+  /**
+   * Moves the entries of the queue in `dir` (left by a worker of a previous run) to the end of this
+   * one, in their order, in one transaction, then removes `dir`. A crash before the removal leaves
+   * them in both: sent twice, never lost.
+   */
+  private async adopt(db: RootDatabase<Buffer, number>, dir: string, open: typeof import('lmdb').open): Promise<number> {
+    const other = open<Buffer, number>({ path: dir, encoding: 'binary', keyEncoding: 'ordered-binary', compression: false });
+    let last = -1;
+    for (const key of db.getKeys({ reverse: true, limit: 1 })) last = typeof key === 'number' ? key : last;
+    let next = last + 1;
+    const moved: Buffer[] = [];
+    for (const { value } of other.getRange({})) moved.push(Buffer.from(value));
+    if (moved.length > 0) await db.transaction(() => moved.forEach((v) => void db.put(next++, v)));
+    await db.flushed;
+    await other.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    return moved.length;
   }
 
   async offer(p: Payload): Promise<void> {

@@ -14,7 +14,7 @@
  */
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ExtensionFactory } from '../component.js';
+import type { Extension, ExtensionFactory } from '../component.js';
 import { endpoint, parseEndpoint, z } from '../config/schema.js';
 import { listenError } from '../errors.js';
 import { answerClientErrors } from '../http_client_error.js';
@@ -37,7 +37,18 @@ export const healthCheckFactory: ExtensionFactory<HealthCheckConfig> = {
   type: 'health_check',
   description: 'HTTP health check: readiness (200 when ready, 503 while starting or draining) and liveness',
   configSchema: healthCheckSchema,
-  create(settings, config) {
+  create: (settings, config) => createHealthCheck(settings, config),
+};
+
+/** Readiness states of the health check. */
+export type HealthState = 'starting' | 'ready' | 'draining';
+
+/**
+ * The health check itself; besides the extension's `onReadyChange`, `setState` sets the state
+ * directly (the supervisor of several workers: `starting` again while a worker restarts).
+ */
+export function createHealthCheck(settings: Parameters<ExtensionFactory<HealthCheckConfig>['create']>[0], config: HealthCheckConfig): Extension & { setState(s: HealthState): void } {
+  {
     let state: 'starting' | 'ready' | 'draining' = 'starting';
     let since: Date | undefined;
     let tls: ServerTlsSource | undefined;
@@ -79,6 +90,10 @@ export const healthCheckFactory: ExtensionFactory<HealthCheckConfig> = {
         if (r) since = new Date();
         state = r ? 'ready' : since ? 'draining' : 'starting';
       },
+      setState(s: HealthState) {
+        if (s === 'ready' && state !== 'ready') since = new Date();
+        state = s;
+      },
       async shutdown() {
         tls?.stop();
         const s = server;
@@ -87,5 +102,5 @@ export const healthCheckFactory: ExtensionFactory<HealthCheckConfig> = {
         await new Promise<void>((resolve) => s.close(() => resolve()));
       },
     };
-  },
-};
+  }
+}

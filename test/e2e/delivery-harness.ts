@@ -22,8 +22,8 @@ export interface DeliverySetup {
   /** The `--set` overrides of config.example.yaml. */
   sets: string[];
   env: NodeJS.ProcessEnv;
-  /** Starts a gateway on the set-up (files and queues are kept across starts). */
-  start(): Promise<RunningGateway>;
+  /** Starts a gateway on the set-up (files and queues are kept across starts), of `workers` processes (default 1). */
+  start(workers?: number): Promise<RunningGateway>;
   /** Kills what is still running, stops the stand-in, removes the directory. */
   close(): Promise<void>;
 }
@@ -64,8 +64,8 @@ export async function deliverySetup(opts: { amplitude?: Record<string, unknown>;
     file,
     sets,
     env,
-    async start() {
-      const g = await startGateway({ sets, env });
+    async start(workers?: number) {
+      const g = await startGateway({ sets, env, ...(workers !== undefined ? { workers } : {}) });
       running.push(g);
       return g;
     },

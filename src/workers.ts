@@ -1,0 +1,83 @@
+/**
+ * `service::workers`: how many processes serve one gateway, and which one this process is.
+ *
+ * With one worker the gateway is a single process, as it always was. With N > 1 the process that
+ * was started is a supervisor (src/supervisor.ts) that forks N workers with node:cluster; each
+ * worker is a whole gateway (receivers, processors, exporters, sending queues, connections) and
+ * the OTLP ports are shared between them by the cluster module. A worker learns its index and the
+ * number of workers from its environment (set by the supervisor when it forks it).
+ *
+ * Default: the CPUs this process may use, `os.availableParallelism()` (the CPU affinity mask),
+ * capped by the cgroup v2 CPU quota (`/sys/fs/cgroup/cpu.max`: `<quota> <period>`, or `max`)
+ * rounded up, so in a Kubernetes pod the workers follow `resources.limits.cpu`.
+ */
+import cluster from 'node:cluster';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Environment variables the supervisor sets for each worker. */
+export const WORKER_INDEX_ENV = 'OTELYTICS_WORKER_INDEX';
+export const WORKER_COUNT_ENV = 'OTELYTICS_WORKER_COUNT';
+
+export interface WorkerIdentity {
+  /** 0 … count − 1. */
+  index: number;
+  /** How many workers the gateway runs (`service::workers`). */
+  count: number;
+}
+
+/** This process's place among the gateway's workers; undefined in a single-process gateway (and in the supervisor). */
+export function workerIdentity(): WorkerIdentity | undefined {
+  if (!cluster.isWorker) return undefined;
+  const index = Number(process.env[WORKER_INDEX_ENV]);
+  const count = Number(process.env[WORKER_COUNT_ENV]);
+  if (!Number.isInteger(index) || !Number.isInteger(count) || count < 1 || index < 0 || index >= count) return undefined;
+  return { index, count };
+}
+
+/** How many workers share what is configured for the whole gateway (memory, queue budgets): 1 outside a worker. */
+export function workerShare(): number {
+  return workerIdentity()?.count ?? 1;
+}
+
+/**
+ * CPUs a cgroup v2 `cpu.max` text allows, rounded up (`150000 100000` → 2); undefined for `max`
+ * (no quota) or text that is not a quota.
+ */
+export function cpusOfQuota(cpuMax: string): number | undefined {
+  const m = /^\s*(\d+)\s+(\d+)\s*$/.exec(cpuMax);
+  if (!m) return undefined;
+  const quota = Number(m[1]);
+  const period = Number(m[2]);
+  if (!(quota > 0) || !(period > 0)) return undefined;
+  return Math.max(1, Math.ceil(quota / period));
+}
+
+/** The cgroup v2 CPU quota of this process, in CPUs rounded up; undefined when there is none. */
+export function cgroupCpuLimit(root = '/sys/fs/cgroup'): number | undefined {
+  // The process's own cgroup (`0::/path` in /proc/self/cgroup); in a container that is usually the root.
+  const candidates: string[] = [];
+  try {
+    const line = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
+    if (line) candidates.push(path.join(root, line.slice(3).trim(), 'cpu.max'));
+  } catch {
+    /* not Linux, or no cgroup v2 */
+  }
+  candidates.push(path.join(root, 'cpu.max'));
+  let limit: number | undefined;
+  for (const file of candidates) {
+    try {
+      const cpus = cpusOfQuota(fs.readFileSync(file, 'utf8'));
+      if (cpus !== undefined) limit = limit === undefined ? cpus : Math.min(limit, cpus);
+    } catch {
+      /* not there */
+    }
+  }
+  return limit;
+}
+
+/** The default of `service::workers`: the CPUs this process may use, capped by its cgroup CPU quota. */
+export function defaultWorkers(available = os.availableParallelism(), quota = cgroupCpuLimit()): number {
+  return Math.max(1, quota === undefined ? available : Math.min(available, quota));
+}
