@@ -17,6 +17,7 @@ import type { LogsData, MetricsData, TracesData } from './pdata.js';
 import { logRecordCount, spanCount } from './pdata.js';
 import { EncodedTraces } from './otlp/encoded.js';
 import type { Telemetry } from './telemetry.js';
+import type { WorkerIdentity } from './workers.js';
 
 /** A pipeline's signal. `events` pipelines take spans and log records in and carry analytics events. */
 export type Signal = 'traces' | 'logs' | 'metrics' | 'events';
@@ -80,6 +81,8 @@ export interface Host {
    * called. Set by the gateway; hosts made in tests may omit it.
    */
   observe?(observer: PipelineObserver): () => void;
+  /** This process's place among the gateway's workers (`service::workers` > 1); undefined in a single-process gateway. */
+  readonly worker?: WorkerIdentity | undefined;
 }
 
 /**

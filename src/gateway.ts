@@ -31,12 +31,12 @@ import { workerIdentity, type WorkerIdentity } from './workers.js';
 
 /**
  * Extensions a worker of a multi-process gateway leaves to others (src/supervisor.ts): the
- * supervisor answers health checks for all workers, and the status page is served by worker 0.
+ * supervisor answers health checks for all workers. (The status extension runs in every worker
+ * without a server of its own: the supervisor serves the page and asks each worker.)
  */
 function servedByWorker(type: string, worker: WorkerIdentity | undefined): boolean {
   if (!worker) return true;
   if (type === 'health_check') return false;
-  if (type === 'status') return worker.index === 0;
   return true;
 }
 

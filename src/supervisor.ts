@@ -9,7 +9,12 @@
  *   worker in turn (round-robin, Node's default on Linux). A connection stays with the worker that
  *   got it: HTTP keep-alive connections and gRPC's HTTP/2 connections carry all their requests to
  *   one worker, so a few clients spread over the workers only as their connections do.
- * - The status page is served by worker 0 (its own pipelines' rates, tail and catalogue).
+ * - The status page (when the `status` extension is in `service::extensions`) is served by the
+ *   supervisor on the configured endpoint, tls and auth; workers bind no status port. Each API
+ *   asks every worker over IPC and merges the answers: rates, totals and queues summed per node,
+ *   the tail of every worker as one stream (each item tagged with its `worker`, capped by
+ *   `tail::max_events_per_second`), catalogues and violations merged; the playground runs in the
+ *   supervisor. See src/extensions/status/workers.ts.
  * - The supervisor serves the health check (ready only when every worker is; 503 `starting` while
  *   any worker starts or restarts, `draining` from SIGTERM on) and the metrics endpoint, which asks
  *   each worker for its metrics over the cluster's IPC channel at every scrape and sums them; the
@@ -31,6 +36,8 @@ import type { GatewayConfig } from './config/resolve.js';
 import { parseEndpoint } from './config/schema.js';
 import { errorMessage, listenError, SettingError } from './errors.js';
 import { createHealthCheck, type HealthCheckConfig, type HealthState } from './extensions/health_check.js';
+import { serveMergedStatus, type StatusConfig } from './extensions/status/index.js';
+import { ASK_TIMEOUT_MILLIS, type StatusFromWorker, type StatusRequest, type StatusToWorker } from './extensions/status/workers.js';
 import { Telemetry } from './telemetry.js';
 import { ServerTlsSource } from './tls/server.js';
 import { WORKER_COUNT_ENV, WORKER_INDEX_ENV } from './workers.js';
@@ -41,9 +48,10 @@ export const MESSAGE_KEY = 'otelytics';
 export type WorkerMessage =
   | { otelytics: 'state'; state: 'ready' | 'draining' }
   | { otelytics: 'failed'; message: string }
-  | { otelytics: 'metrics'; id: number; metrics: client.MetricObjectWithValues<client.MetricValue<string>>[] };
+  | { otelytics: 'metrics'; id: number; metrics: client.MetricObjectWithValues<client.MetricValue<string>>[] }
+  | StatusFromWorker;
 
-export type SupervisorMessage = { otelytics: 'metrics'; id: number };
+export type SupervisorMessage = { otelytics: 'metrics'; id: number } | StatusToWorker;
 
 /**
  * Metrics whose series keep a `worker` label in the supervisor's endpoint instead of being summed:
@@ -58,8 +66,6 @@ export function restartDelayMillis(failuresInARow: number): number {
 
 /** A worker that stayed ready this long has its failure count reset. */
 const STABLE_MILLIS = 30_000;
-/** How long a scrape waits for a worker's metrics. */
-const METRICS_TIMEOUT_MILLIS = 2000;
 /** A second signal within this many ms of the first is the same stop request. */
 const REPEATED_SIGNAL_MS = 1000;
 
@@ -86,10 +92,11 @@ export class Supervisor {
   private readonly restarts: client.Counter<'worker'>;
   private health: ReturnType<typeof createHealthCheck> | undefined;
   private metricsServer: { port: number; close(): Promise<void> } | undefined;
+  private status: Awaited<ReturnType<typeof serveMergedStatus>> | undefined;
   private stopping = false;
   private everReady = false;
   private nextRequest = 1;
-  private readonly pending = new Map<number, { index: number; resolve: (m: client.MetricObjectWithValues<client.MetricValue<string>>[] | undefined) => void }>();
+  private readonly pending = new Map<number, { index: number; resolve: (answer: unknown) => void }>();
   private onAllExited: (() => void) | undefined;
   private failure: ((message: string) => void) | undefined;
   private exitCodes: (number | null)[] = [];
@@ -149,6 +156,22 @@ export class Supervisor {
         throw new Error(listenError('service::telemetry::metrics::address', metrics.address, err).message);
       }
     }
+    const statusId = cfg.service.extensions.find((id) => cfg.extensions.get(id)?.factory.type === 'status');
+    if (statusId) {
+      const link = {
+        answering: () => this.slots.filter((s) => s.state === 'ready' || s.state === 'draining').map((s) => s.index),
+        ask: (index: number, request: StatusRequest) => this.request(this.slots[index]!, (id) => ({ otelytics: 'status', id, request })),
+        send: (index: number, m: StatusToWorker) => this.send(this.slots[index]!, m),
+      };
+      const ready = () => !this.stopping && this.slots.every((s) => s.state === 'ready');
+      try {
+        this.status = await serveMergedStatus(this.logger.child({ component: statusId }), cfg, cfg.extensions.get(statusId)!.config as StatusConfig, link, ready);
+      } catch (err) {
+        await this.closeServers();
+        if (err instanceof SettingError) throw new Error(`extensions::${statusId}::${err.key}: ${err.detail}`, { cause: err });
+        throw new Error(`failed to start extension "${statusId}": ${errorMessage(err)}`, { cause: err });
+      }
+    }
     cluster.on('message', (worker, m: WorkerMessage) => this.message(worker, m));
     cluster.on('exit', (worker, code, signal) => this.exited(worker, code, signal));
     const ready = new Promise<void>((resolve, reject) => {
@@ -192,6 +215,7 @@ export class Supervisor {
         if (m.state === 'ready') {
           slot.readySince = Date.now();
           if (this.everReady) this.logger.info({ worker: slot.index, pid: worker.process.pid }, 'worker ready again');
+          this.status?.workerReady(slot.index);
         }
         this.updateHealth();
         break;
@@ -200,14 +224,18 @@ export class Supervisor {
         if (!this.everReady && this.failure) this.failure(m.message);
         else this.logger.error({ worker: slot.index, err: m.message }, 'worker failed to start');
         break;
-      case 'metrics': {
+      case 'metrics':
+      case 'status': {
         const p = this.pending.get(m.id);
         if (p) {
           this.pending.delete(m.id);
-          p.resolve(m.metrics);
+          p.resolve(m.otelytics === 'metrics' ? m.metrics : m.answer);
         }
         break;
       }
+      case 'tail':
+        this.status?.fromWorker(slot.index, m);
+        break;
     }
   }
 
@@ -247,8 +275,20 @@ export class Supervisor {
     this.health?.setState(state);
   }
 
-  /** One worker's metrics, or undefined when it does not answer in time. */
-  private ask(slot: Slot): Promise<client.MetricObjectWithValues<client.MetricValue<string>>[] | undefined> {
+  /** Sends `m` to a worker if it is there. */
+  private send(slot: Slot, m: SupervisorMessage): boolean {
+    const worker = slot.worker;
+    if (!worker || !worker.isConnected()) return false;
+    try {
+      worker.send(m);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A worker's answer to the request `message(id)`, or undefined when it does not answer in time. */
+  private request(slot: Slot, message: (id: number) => SupervisorMessage): Promise<unknown> {
     const worker = slot.worker;
     if (!worker || !worker.isConnected()) return Promise.resolve(undefined);
     const id = this.nextRequest++;
@@ -256,7 +296,7 @@ export class Supervisor {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         resolve(undefined);
-      }, METRICS_TIMEOUT_MILLIS);
+      }, ASK_TIMEOUT_MILLIS);
       this.pending.set(id, {
         index: slot.index,
         resolve: (m) => {
@@ -264,14 +304,16 @@ export class Supervisor {
           resolve(m);
         },
       });
-      const msg: SupervisorMessage = { otelytics: 'metrics', id };
-      try {
-        worker.send(msg);
-      } catch {
+      if (!this.send(slot, message(id))) {
         this.pending.get(id)?.resolve(undefined);
         this.pending.delete(id);
       }
     });
+  }
+
+  /** One worker's metrics, or undefined when it does not answer in time. */
+  private ask(slot: Slot): Promise<client.MetricObjectWithValues<client.MetricValue<string>>[] | undefined> {
+    return this.request(slot, (id) => ({ otelytics: 'metrics', id })) as Promise<client.MetricObjectWithValues<client.MetricValue<string>>[] | undefined>;
   }
 
   /** The Prometheus text of all workers' metrics plus the supervisor's own. */
@@ -310,6 +352,8 @@ export class Supervisor {
   }
 
   private async closeServers(): Promise<void> {
+    await this.status?.close().catch(() => undefined);
+    this.status = undefined;
     await this.health?.shutdown().catch(() => undefined);
     this.health = undefined;
     await this.metricsServer?.close();

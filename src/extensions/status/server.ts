@@ -6,7 +6,7 @@
  * | `GET /` , `GET /assets/<file>` | the page (built at package time, see scripts/build-status-ui.mjs) |
  * | `GET /api/graph` | `{ graph, pipelines, ready, playground, tail }`: the laid-out pipeline graph |
  * | `GET /api/stats` | {@link StatsSnapshot}: per node rates, totals, queue and last error |
- * | `GET /api/tail?pipeline=&name=` | Server-Sent Events: `data: {"items":[{seq,n,pipeline,event}]}`, `event: skipped` with `{"count"}` |
+ * | `GET /api/tail?pipeline=&name=` | Server-Sent Events: `data: {"items":[{seq,n,pipeline,event}]}` (and `worker` with several workers), `event: skipped` with `{"count"}` |
  * | `GET /api/catalogue` | `{ catalogues: [{ id, pipelines, catalogue }] }`: each `catalogue` processor's event catalogue (processors/catalogue) |
  * | `GET /api/violations?limit=` | `{ items, totals }`: the latest events that broke a tracking plan, newest first (at most 200; names, pointers and messages, no values), and the violations per kind since start |
  * | `GET /api/playground` | `{ samples, pipelines }`: sample input and the gateway's settings as YAML |
@@ -31,12 +31,13 @@ import type { PipelineGraph } from './graph.js';
 import { playgroundPipelines, type PlaygroundRequest } from './playground.js';
 import type { PlaygroundRunner } from './runner.js';
 import { PLAYGROUND_SAMPLES } from './samples.js';
-import type { GraphStats } from './stats.js';
-import type { EventTail, TailMessage } from './tail.js';
+import type { StatsSnapshot } from './stats.js';
+import type { TailMessage, TailSource } from './tail.js';
 import type { GatewayConfig } from '../../config/resolve.js';
 import type { CatalogueApiAnswer } from '../../commands/catalogue.js';
 import type { StatusConfig } from './config.js';
-import type { ViolationLog } from '../../../processors/tracking_plan/recent.js';
+import type { RecentViolation } from '../../../processors/tracking_plan/recent.js';
+import type { ViolationKind } from '../../../processors/tracking_plan/plan.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -56,22 +57,29 @@ const SECURITY_HEADERS = {
 /** SSE keep-alive comment interval. */
 const KEEPALIVE_MILLIS = 15_000;
 
+/** What `GET /api/violations` answers. */
+export interface ViolationsAnswer {
+  items: RecentViolation[];
+  totals: Record<ViolationKind, number>;
+}
+
 export interface StatusServerDeps {
   cfg: StatusConfig;
   config: GatewayConfig;
   graph: PipelineGraph;
-  stats: GraphStats;
-  tail: EventTail;
+  /** The numbers of the graph's nodes (the `GraphStats` of this process, or those of every worker merged). */
+  stats: { snapshot(): Promise<StatsSnapshot> };
+  tail: TailSource;
   runner: PlaygroundRunner | undefined;
-  /** Recent violations of the tracking_plan processors; undefined when the config has none. */
-  violations?: ViolationLog;
+  /** The `limit` most recent violations of the tracking_plan processors, and their totals; undefined when the config has none. */
+  violations?: (limit: number) => ViolationsAnswer | Promise<ViolationsAnswer>;
   assetsDir: string;
   ready: () => boolean;
   version: string;
   /** Serve https with this certificate. */
   tls?: ServerTlsSource;
   /** The event catalogues of the gateway's `catalogue` processors; none when absent. */
-  catalogues?: () => CatalogueApiAnswer;
+  catalogues?: () => CatalogueApiAnswer | Promise<CatalogueApiAnswer>;
 }
 
 /** Static files of the page, read once. Empty when the page was not built. */
@@ -155,7 +163,7 @@ export function buildStatusServer(d: StatusServerDeps): { app: FastifyInstance; 
     graph: d.graph,
     tail: { pipelines: d.tail.pipelines, buffer_size: d.cfg.tail.buffer_size, max_events_per_second: d.cfg.tail.max_events_per_second },
     playground: d.runner !== undefined,
-    catalogue: (d.catalogues?.().catalogues.length ?? 0) > 0,
+    catalogue: ((await d.catalogues?.())?.catalogues.length ?? 0) > 0,
     violations: d.violations !== undefined,
   }));
 
@@ -191,7 +199,7 @@ export function buildStatusServer(d: StatusServerDeps): { app: FastifyInstance; 
     if (!d.violations) return reply.code(404).send({ error: 'no tracking_plan processor in the config' });
     const limit = req.query.limit === undefined ? 50 : Number(req.query.limit);
     if (!Number.isInteger(limit) || limit < 1) return reply.code(400).send({ error: 'limit must be a positive integer' });
-    return { items: d.violations.recent(limit), totals: d.violations.totals };
+    return d.violations(limit);
   });
 
   app.get('/api/playground', async (_req, reply) => {

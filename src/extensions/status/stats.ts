@@ -24,6 +24,8 @@ export interface NodeStats {
   /** Exporters: `otelcol_exporter_queue_size` / `_capacity`, in the queue's sizer unit (absent: no queue). */
   queue_size?: number;
   queue_capacity?: number;
+  /** With several workers (`service::workers` > 1): each worker's queue size, by worker index (`queue_size` is their sum). */
+  queue_sizes?: Record<string, number>;
   /** Exporters and connectors: the last error they gave a pipeline (what the pipeline's caller saw). */
   last_error?: { time: string; pipeline: string; message: string };
   /** Connectors with routes: items per second and in total by route label (`0`, `1`, …, `default`, `none`). */

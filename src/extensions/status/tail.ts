@@ -25,6 +25,8 @@ export interface TailItem {
   n: number;
   pipeline: string;
   event: AnalyticsEvent;
+  /** With several workers (`service::workers` > 1): the worker whose pipeline the event passed. */
+  worker?: number;
 }
 
 export interface TailFilter {
@@ -36,6 +38,14 @@ export interface TailFilter {
 
 /** What a watcher is sent: new events, or how many it missed. */
 export type TailMessage = { type: 'events'; items: TailItem[] } | { type: 'skipped'; count: number };
+
+/** What the status page's `/api/tail` reads: an {@link EventTail}, or the tails of every worker merged. */
+export interface TailSource {
+  /** Events pipelines that can be watched. */
+  readonly pipelines: string[];
+  /** Sends what matches `f` to `send` (the buffered events first) until the returned function is called. */
+  watch(f: TailFilter, send: (m: TailMessage) => void): () => void;
+}
 
 /** Compiles a glob (`*`, `?`) to an anchored RegExp. */
 export function globRegExp(glob: string): RegExp {
@@ -95,7 +105,7 @@ interface Ring {
   seen: number;
 }
 
-export class EventTail {
+export class EventTail implements TailSource {
   private readonly rings = new Map<string, Ring>();
   private seq = 0;
   private readonly watchers = new Set<Watcher>();

@@ -30,6 +30,8 @@ function line(item) {
     { 'data-name': e.name, 'data-pipeline': item.pipeline },
     h('span', { class: 'time' }, clock(e.time_unix_nano)),
     h('span', { class: 'pipeline' }, item.pipeline),
+    // With several workers, the worker whose pipeline the event passed.
+    item.worker === undefined ? null : h('span', { class: 'worker', title: `worker ${item.worker}` }, `w${item.worker}`),
     h('span', { class: 'name' }, e.name),
     h('span', { class: who ? 'user' : 'user anon' }, who ? short(who) : 'anonymous'),
     ...props,
