@@ -1,0 +1,38 @@
+/**
+ * Long synchronous work cut into slices that give the event loop a turn in between, so that
+ * requests arriving while a batch is handed to Kafka are answered without waiting for all of it.
+ *
+ * A {@link LoopShare} is asked every few items whether its slice is used up ({@link LoopShare.due},
+ * a clock read); when it is, the work awaits {@link LoopShare.turn} (a `setImmediate`: I/O callbacks
+ * and timers that became due run first), then goes on with a fresh slice. The output does not
+ * depend on where the slices end.
+ */
+
+/** Synchronous time a slice may take before the loop gets a turn, ms. */
+export const SLICE_MILLIS = 1;
+
+/** How many items a loop does between two looks at the clock (a power of two, minus one: a mask). */
+export const CHECK_EVERY_MASK = 15;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class LoopShare {
+  #since = performance.now();
+
+  /** `sliceMillis`: time a slice may take; 0 yields at every look at the clock (tests). */
+  constructor(private readonly sliceMillis: number = SLICE_MILLIS) {}
+
+  /** Whether this slice's time is used up (the caller then awaits {@link turn}). */
+  due(): boolean {
+    return performance.now() - this.#since >= this.sliceMillis;
+  }
+
+  /** Lets the event loop run what is waiting, then starts a new slice. */
+  async turn(): Promise<void> {
+    await nextTurn();
+    this.#since = performance.now();
+  }
+}
+
+/** The options of the kafka exporter's sliced encoding (tests make slices small to cut everywhere). */
+export const slicing = { sliceMillis: SLICE_MILLIS };
