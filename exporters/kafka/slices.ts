@@ -6,6 +6,12 @@
  * a clock read); when it is, the work awaits {@link LoopShare.turn} (a `setImmediate`: I/O callbacks
  * and timers that became due run first), then goes on with a fresh slice. The output does not
  * depend on where the slices end.
+ *
+ * A slice lasts {@link SLICE_MILLIS}, or as long as the turn before it took when that was longer:
+ * the work gets at least half of the thread while it runs. Under full load a turn runs every
+ * request that is waiting (a few ms each), and with slices of 1 ms a hand-off then took tens of
+ * times its own CPU time, the exporter fell behind and the sending queue refused data; at low load
+ * turns are short and so are the slices.
  */
 
 /** Synchronous time a slice may take before the loop gets a turn, ms. */
@@ -23,6 +29,8 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  * look finds the slice used up and gives one turn more than needed, which costs next to nothing.
  */
 let sliceStart = performance.now();
+/** How long the last turn took, ms: the least length of the next slice. */
+let lastTurn = 0;
 
 export class LoopShare {
   /** `sliceMillis`: time a slice may take; 0 yields at every look at the clock (tests). */
@@ -30,13 +38,16 @@ export class LoopShare {
 
   /** Whether this slice's time is used up (the caller then awaits {@link turn}). */
   due(): boolean {
-    return performance.now() - sliceStart >= this.sliceMillis;
+    const elapsed = performance.now() - sliceStart;
+    return this.sliceMillis <= 0 || elapsed >= Math.max(this.sliceMillis, lastTurn);
   }
 
   /** Lets the event loop run what is waiting, then starts a new slice. */
   async turn(): Promise<void> {
+    const before = performance.now();
     await nextTurn();
     sliceStart = performance.now();
+    lastTurn = sliceStart - before;
   }
 }
 
