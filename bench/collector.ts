@@ -29,7 +29,7 @@
  * scripts/collector/builder-config.yaml; telemetrygen comes from there too.
  *
  * Run: `npm run build && node dist/bench/collector.js [--seconds 10] [--concurrency 8] [--rate 10000]
- * [--cases A,B,C] [--sustain 60] [--sustain-cases A] [--sustain-concurrency 64]`.
+ * [--cases A,B,C] [--modes max,fixed,telemetrygen] [--sustain 60] [--sustain-cases A] [--sustain-concurrency 64]`.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -57,6 +57,7 @@ const { values } = parseArgs({
     sustain: { type: 'string', default: '60' },
     'sustain-cases': { type: 'string', default: 'A' },
     'sustain-concurrency': { type: 'string', default: '64' },
+    modes: { type: 'string', default: 'max,fixed,telemetrygen' },
   },
   strict: false,
 });
@@ -77,6 +78,9 @@ const caseIds = (flag: string, required: boolean): Set<string> => {
 const wanted = caseIds('cases', true);
 const cases = allCases.filter((c) => wanted.has(c.id));
 const sustainCases = caseIds('sustain-cases', false);
+/** The runs of each case besides the sustained search: `max`, `fixed` (at `--rate`), `telemetrygen` (case A). */
+const modes = new Set(String(values.modes).split(',').map((s) => s.trim()).filter(Boolean));
+if (modes.size === 0 || [...modes].some((m) => !['max', 'fixed', 'telemetrygen'].includes(m))) throw new Error('--modes takes a comma-separated list of max, fixed, telemetrygen');
 if (!(sustainSeconds >= 0)) throw new Error('--sustain takes a number of seconds (0: off)');
 if (!(sustainConcurrency >= 1)) throw new Error('--sustain-concurrency takes a number of clients');
 
@@ -120,6 +124,7 @@ async function runCase(id: string, open: OpenCase, bodies: readonly Body[], tool
     ['max', undefined],
     ['fixed', fixedSpansPerS / spansPerRequest],
   ] as const) {
+    if (!modes.has(mode)) continue;
     log(`case ${id}, ${mode}: collector, otelytics ...`);
     const collector = await measured(systems.collector, rate);
     const otelytics = await measured(systems.otelytics, rate);
@@ -128,7 +133,7 @@ async function runCase(id: string, open: OpenCase, bodies: readonly Body[], tool
 
   // Counted at the system: the collector runs with its own metrics on.
   const metered = { collector: () => open.collector(true), otelytics: () => open.otelytics() };
-  if (id === 'A') {
+  if (id === 'A' && modes.has('telemetrygen')) {
     const tgen = await tools.ensureTelemetrygen().catch((err: unknown) => {
       log(`telemetrygen skipped: ${err instanceof Error ? err.message : String(err)}`);
       return undefined;
@@ -149,7 +154,7 @@ async function runCase(id: string, open: OpenCase, bodies: readonly Body[], tool
   }
 
   if (sustainSeconds > 0 && sustainCases.has(id)) {
-    const max = results.find((x) => x.case === id && x.mode === 'max')!;
+    const max: Pick<Result, 'collector' | 'otelytics'> = results.find((x) => x.case === id && x.mode === 'max') ?? { collector: {}, otelytics: {} };
     const r: Partial<Record<'collector' | 'otelytics', Record<string, unknown>>> = {};
     for (const name of ['collector', 'otelytics'] as const) {
       const from = Number(max[name].spans_per_s) || fixedSpansPerS;
@@ -208,6 +213,7 @@ async function main(): Promise<void> {
         sustain_seconds: sustainSeconds,
         sustain_cases: [...sustainCases],
         sustain_concurrency: sustainConcurrency,
+        modes: [...modes],
         telemetrygen_workers: telemetrygenWorkers,
         kafka_compression: KAFKA_COMPRESSION,
         cases: cases.map((c) => c.id),
