@@ -35,7 +35,7 @@
  * pinned single-core figure and with the collector.
  *
  * Run: `npm run build && node dist/bench/collector.js [--seconds 10] [--concurrency 8] [--rate 10000]
- * [--cases A,B,C] [--sustain 60] [--sustain-cases A] [--sustain-concurrency 64] [--cpus 2] [--cpus-rounds 2]`.
+ * [--cases A,B,C] [--modes max,fixed,telemetrygen] [--sustain 60] [--sustain-cases A] [--sustain-concurrency 64] [--cpus 2] [--cpus-rounds 2]`.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -65,6 +65,7 @@ const { values } = parseArgs({
     'sustain-concurrency': { type: 'string', default: '64' },
     cpus: { type: 'string', default: '1' },
     'cpus-rounds': { type: 'string', default: '2' },
+    modes: { type: 'string', default: 'max,fixed,telemetrygen' },
   },
   strict: false,
 });
@@ -89,6 +90,9 @@ const caseIds = (flag: string, required: boolean): Set<string> => {
 const wanted = caseIds('cases', true);
 const cases = allCases.filter((c) => wanted.has(c.id));
 const sustainCases = caseIds('sustain-cases', false);
+/** The runs of each case besides the sustained search: `max`, `fixed` (at `--rate`), `telemetrygen` (case A). */
+const modes = new Set(String(values.modes).split(',').map((s) => s.trim()).filter(Boolean));
+if (modes.size === 0 || [...modes].some((m) => !['max', 'fixed', 'telemetrygen'].includes(m))) throw new Error('--modes takes a comma-separated list of max, fixed, telemetrygen');
 if (!(sustainSeconds >= 0)) throw new Error('--sustain takes a number of seconds (0: off)');
 if (!(sustainConcurrency >= 1)) throw new Error('--sustain-concurrency takes a number of clients');
 
@@ -132,6 +136,7 @@ async function runCase(id: string, open: OpenCase, bodies: readonly Body[], tool
     ['max', undefined],
     ['fixed', fixedSpansPerS / spansPerRequest],
   ] as const) {
+    if (!modes.has(mode)) continue;
     log(`case ${id}, ${mode}: collector, otelytics ...`);
     const collector = await measured(systems.collector, rate);
     const otelytics = await measured(systems.otelytics, rate);
@@ -140,7 +145,7 @@ async function runCase(id: string, open: OpenCase, bodies: readonly Body[], tool
 
   // Counted at the system: the collector runs with its own metrics on.
   const metered = { collector: () => open.collector(true), otelytics: () => open.otelytics() };
-  if (id === 'A') {
+  if (id === 'A' && modes.has('telemetrygen')) {
     const tgen = await tools.ensureTelemetrygen().catch((err: unknown) => {
       log(`telemetrygen skipped: ${err instanceof Error ? err.message : String(err)}`);
       return undefined;
@@ -161,7 +166,7 @@ async function runCase(id: string, open: OpenCase, bodies: readonly Body[], tool
   }
 
   if (sustainSeconds > 0 && sustainCases.has(id)) {
-    const max = results.find((x) => x.case === id && x.mode === 'max')!;
+    const max: Pick<Result, 'collector' | 'otelytics'> = results.find((x) => x.case === id && x.mode === 'max') ?? { collector: {}, otelytics: {} };
     const r: Partial<Record<'collector' | 'otelytics', Record<string, unknown>>> = {};
     for (const name of ['collector', 'otelytics'] as const) {
       const from = Number(max[name].spans_per_s) || fixedSpansPerS;
@@ -283,6 +288,7 @@ async function main(): Promise<void> {
         sustain_seconds: sustainSeconds,
         sustain_cases: [...sustainCases],
         sustain_concurrency: sustainConcurrency,
+        modes: [...modes],
         telemetrygen_workers: telemetrygenWorkers,
         kafka_compression: KAFKA_COMPRESSION,
         cases: cases.map((c) => c.id),

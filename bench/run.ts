@@ -24,6 +24,7 @@ const suites: [string, string[]][] = [
   ['privacy.js', args],
   ['workers.js', seconds ? ['--seconds', seconds] : []],
   ['heap.js', []],
+  ['handoff.js', []],
   ['gateway.js', args],
   ['auth.js', []],
   ['kafka.js', args],

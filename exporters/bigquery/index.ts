@@ -72,9 +72,10 @@ export class BigQueryExporter extends BaseExporter {
   }
 
   private bigquery(): Promise<{ dataset: Dataset; table: Table }> {
-    this.handles ??= import('@google-cloud/bigquery').then(({ BigQuery }) => {
+    // Loaded on first use: the client's packages are large, and most gateways have no bigquery exporter.
+    this.handles ??= Promise.all([import('@google-cloud/bigquery'), import('@google-cloud/common')]).then(([{ BigQuery }, { util }]) => {
       const client = new BigQuery(clientOptions(this.cfg));
-      if (this.agents) sendThrough(client, this.agents);
+      if (this.agents) sendThrough(client, this.agents, util);
       const dataset = client.dataset(this.cfg.dataset, this.cfg.location ? { location: this.cfg.location } : {});
       return { dataset, table: dataset.table(this.cfg.table) };
     });

@@ -10,7 +10,9 @@
  * yet, a batch is one `sendBatch` that kafkajs partitions itself. Batches are sent one at a time,
  * so records of one key keep their order (a key has one partition, hence one leader). kafkajs
  * writes the Produce requests with ./produce.ts's encoder (the same bytes, a fraction of the CPU;
- * installed by ./kafkajs-setup.ts). The producer waits for all in-sync replicas (`acks=-1`) and
+ * installed by ./kafkajs-setup.ts). Records and Produce requests are written in slices of about a
+ * millisecond with a turn of the event loop between them (./slices.ts), so handing a batch to
+ * Kafka never holds up requests for the whole of it. The producer waits for all in-sync replicas (`acks=-1`) and
  * is idempotent, so its own retries add no duplicates.
  *
  * Failures: a record larger than `producer::max_message_bytes`, or refused by the broker for good
@@ -167,7 +169,8 @@ export class KafkaExporter extends BaseExporter {
   private async sendNow(p: Payload, ctx: SendContext): Promise<void> {
     if (p.signal === 'metrics') throw new PermanentError('the kafka exporter does not take metrics');
     if (this.stopped || !this.producer) throw new RetryableError('kafka exporter is not running');
-    const { records, rejected } = this.encoder.encode(p);
+    // In slices: the event loop answers requests between them (./slices.ts).
+    const { records, rejected } = await this.encoder.encodeSliced(p);
     let outcomes: GroupOutcome[] = [];
     let progressError: unknown;
     if (records.length > 0) {

@@ -1,16 +1,17 @@
 /**
  * kafkajs' producer internals that ran per record, replaced: the Produce request body (versions 3
  * to 7) built with one exactly-sized buffer per partition instead of kafkajs' per-record encoders,
- * and the grouping of a batch by partition without copying.
+ * the grouping of a batch by partition without copying, and the default partitioner's murmur2 hash
+ * in 32-bit arithmetic.
  *
  * kafkajs 2.2.4 encodes each record with a fresh 512-byte `Encoder` per record and per header, and
  * each varint through a `Buffer.from` of a byte array; with three headers a record that came to
  * about 12 µs on this project's benchmark machine, a third of the gateway's CPU when ending in
  * Kafka. {@link produceRequestV3} writes the same bytes (the equivalence is tested against kafkajs'
  * own module), as does {@link groupMessagesPerPartition} for kafkajs' grouping of a batch by
- * partition, which copied each partition's array once per message. {@link installProducerInternals}
- * puts both where kafkajs looks them up. Fetching, idempotence, the partitioner, retries and
- * everything else stay kafkajs' own.
+ * partition, which copied each partition's array once per message, and {@link murmur2} for the hash
+ * of a key. {@link installProducerInternals} puts them where kafkajs looks them up. Fetching,
+ * idempotence, the partitioner's choice, retries and everything else stay kafkajs' own.
  *
  * Layout (Kafka protocol guide, "Produce API" and "Record Batch"; record format v2, KIP-98):
  *
@@ -28,6 +29,7 @@
  * Varints are zigzag-encoded base-128 (protobuf's `sint32`/`sint64`).
  */
 import { createRequire, Module } from 'node:module';
+import { CHECK_EVERY_MASK, LoopShare, slicing } from './slices.js';
 
 const require = createRequire(import.meta.url);
 
@@ -52,7 +54,6 @@ const Long = require('kafkajs/src/utils/long') as LongClass;
 const Encoder = require('kafkajs/src/protocol/encoder') as new (initialSize?: number) => KafkaEncoder;
 const { Produce: PRODUCE_API_KEY } = require('kafkajs/src/protocol/requests/apiKeys') as { Produce: number };
 const { lookupCodec, COMPRESSION_CODEC_MASK } = require('kafkajs/src/protocol/message/compression') as { lookupCodec(type: number): Codec | null; COMPRESSION_CODEC_MASK: number };
-const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C') as (b: Buffer) => number;
 
 type Bytes = Buffer | string | null | undefined;
 
@@ -158,8 +159,11 @@ function writeField(buf: Buffer, o: number, b: Bytes, len: number): number {
   return Buffer.isBuffer(b) ? o + b.copy(buf, o) : o + buf.write(String(b), o, len);
 }
 
-/** The records of one partition in one buffer: sizes first, so it is allocated once. */
-function encodeRecords(messages: readonly ProduceMessage[], base: unknown, now: number): Buffer {
+/**
+ * The records of one partition in one buffer: sizes first, so it is allocated once. Both passes
+ * give the event loop a turn whenever `share`'s slice is used up (./slices.ts).
+ */
+async function encodeRecords(messages: readonly ProduceMessage[], base: unknown, now: number, share: LoopShare): Promise<Buffer> {
   const n = messages.length;
   const deltas: (number | bigint)[] = new Array(n);
   const bodies = new Array<number>(n);
@@ -170,6 +174,7 @@ function encodeRecords(messages: readonly ProduceMessage[], base: unknown, now: 
   const baseTime = Number(base);
   let total = 0;
   for (let i = 0; i < n; i++) {
+    if ((i & CHECK_EVERY_MASK) === CHECK_EVERY_MASK && share.due()) await share.turn();
     const m = messages[i]!;
     const delta = zigzag64(Number(m.timestamp || now) - baseTime);
     const keyLen = bytesLength(m.key);
@@ -205,6 +210,7 @@ function encodeRecords(messages: readonly ProduceMessage[], base: unknown, now: 
   let o = 0;
   let f = 0;
   for (let i = 0; i < n; i++) {
+    if ((i & CHECK_EVERY_MASK) === CHECK_EVERY_MASK && share.due()) await share.turn();
     o = writeUvarint(buf, o, zigzag32(bodies[i]!));
     buf[o++] = 0; // attributes
     o = writeUvarlong(buf, o, deltas[i]!);
@@ -217,17 +223,47 @@ function encodeRecords(messages: readonly ProduceMessage[], base: unknown, now: 
   return buf;
 }
 
+/** CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) table, as kafkajs' `crc32C`. */
+const CRC32C_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    t[i] = c;
+  }
+  return t;
+})();
+
+/** Bytes of a CRC computed between two looks at the clock. */
+const CRC_CHUNK = 64 * 1024;
+
+/** CRC-32C of `b` (kafkajs' `crc32C`), in chunks that give the event loop a turn when `share`'s slice is used up. */
+export async function crc32cSliced(b: Uint8Array, share: LoopShare): Promise<number> {
+  let crc = -1;
+  for (let at = 0; at < b.length; at += CRC_CHUNK) {
+    if (at > 0 && share.due()) await share.turn();
+    for (let i = at, end = Math.min(b.length, at + CRC_CHUNK); i < end; i++) crc = CRC32C_TABLE[(crc ^ b[i]!) & 0xff]! ^ (crc >>> 8);
+  }
+  return (crc ^ -1) >>> 0;
+}
+
 const RECORD_BATCH_HEADER = 8 + 4 + 4 + 1 + 4; // base offset, length, leader epoch, magic, crc
 const BATCH_BODY_HEADER = 2 + 4 + 8 + 8 + 8 + 2 + 4 + 4; // attributes .. records count
 
-/** One partition's `record_set`, compressed as the request says. */
-async function recordSet(p: ProducePartition, compression: number, transactional: boolean, producerId: unknown, producerEpoch: number): Promise<Buffer> {
+/** One partition's records, uncompressed, with the base and max timestamps of its batch. */
+async function partitionRecords(p: ProducePartition, share: LoopShare): Promise<{ records: Buffer; first: unknown; max: unknown }> {
   const now = Date.now();
   // kafkajs' choice of base and max timestamp: the sorted timestamps given, else now.
   const stamps = p.messages.map((m) => m.timestamp).filter((t) => t != null).sort();
   const first = stamps.length === 0 ? now : stamps[0];
   const max = stamps.length === 0 ? now : stamps[stamps.length - 1];
-  let records = encodeRecords(p.messages, first, now);
+  return { records: await encodeRecords(p.messages, first, now, share), first, max };
+}
+
+/** One partition's `record_set` around its records, compressed as the request says. */
+async function recordSet(p: ProducePartition, encoded: { records: Buffer; first: unknown; max: unknown }, compression: number, transactional: boolean, producerId: unknown, producerEpoch: number, share: LoopShare): Promise<Buffer> {
+  const { first, max } = encoded;
+  let records = encoded.records;
   const codec = compression & COMPRESSION_CODEC_MASK;
   if (codec !== 0) {
     const c = lookupCodec(compression);
@@ -252,7 +288,7 @@ async function recordSet(p: ProducePartition, compression: number, transactional
   o = out.writeInt32BE(p.firstSequence ?? 0, o);
   o = out.writeInt32BE(p.messages.length, o);
   records.copy(out, o);
-  out.writeUInt32BE(crc32C(out.subarray(bodyAt)), crcAt);
+  out.writeUInt32BE(await crc32cSliced(out.subarray(bodyAt), share), crcAt);
   return out;
 }
 
@@ -268,7 +304,8 @@ function writeString16(buf: Buffer, o: number, s: string | null): number {
 /**
  * A Produce request of version 3 with the same arguments, defaults and bytes as kafkajs 2.2.4's
  * `protocol/requests/produce/v3/request.js` (versions 4 to 7 reuse it with their own number).
- * Partitions are compressed concurrently. Throws (rejects `encode`) when the compression type has
+ * Written in slices that give the event loop a turn (./slices.ts); partitions are compressed
+ * concurrently. Throws (rejects `encode`) when the compression type has
  * no registered codec.
  */
 export function produceRequestV3({ acks, timeout, transactionalId = null, producerId = Long.fromValue(-1), producerEpoch = 0, compression = 0, topicData }: ProduceRequestArgs): ProduceRequest {
@@ -279,7 +316,20 @@ export function produceRequestV3({ acks, timeout, transactionalId = null, produc
     expectResponse: () => acks !== 0,
     encode: async () => {
       const transactional = !!transactionalId;
-      const sets = await Promise.all(topicData.map((t) => Promise.all(t.partitions.map((p) => recordSet(p, compression, transactional, producerId, producerEpoch)))));
+      const share = new LoopShare(slicing.sliceMillis);
+      // Partitions' records are written one partition after the other (each in slices), and
+      // compressed while the next one is written.
+      const pending: Promise<Buffer>[][] = [];
+      for (const t of topicData) {
+        const row: Promise<Buffer>[] = [];
+        pending.push(row);
+        for (const p of t.partitions) {
+          const set = recordSet(p, await partitionRecords(p, share), compression, transactional, producerId, producerEpoch, share);
+          set.catch(() => undefined); // awaited below; not left unhandled while later partitions are written
+          row.push(set);
+        }
+      }
+      const sets = await Promise.all(pending.map((row) => Promise.all(row)));
       let size = string16Size(transactionalId) + 2 + 4 + 4;
       topicData.forEach((t, i) => {
         size += string16Size(t.topic) + 4;
@@ -323,6 +373,43 @@ export function groupMessagesPerPartition({ topic, partitionMetadata, messages, 
   return out;
 }
 
+const MURMUR2_M = 0x5bd1e995;
+
+/**
+ * kafkajs' `producer/partitioners/default/murmur2.js` (the Java client's murmur2 of a key, the
+ * default partitioner's hash) in 32-bit integer arithmetic. kafkajs computes it with its BigInt
+ * `Long`, a few objects per four bytes of key: ending in Kafka, that was a fifth of what the
+ * gateway allocated. Only the low 32 bits of kafkajs' products and xors reach the result, so the
+ * hash is the same (tested against kafkajs' own).
+ */
+export function murmur2(key: Buffer | string | null | undefined): number {
+  const data = Buffer.isBuffer(key) ? key : Buffer.from(String(key));
+  const length = data.length;
+  let h = 0x9747b28c ^ length;
+  const length4 = Math.floor(length / 4);
+  for (let i = 0; i < length4; i++) {
+    const i4 = i * 4;
+    let k = (data[i4]! & 0xff) + ((data[i4 + 1]! & 0xff) << 8) + ((data[i4 + 2]! & 0xff) << 16) + ((data[i4 + 3]! & 0xff) << 24);
+    k = Math.imul(k, MURMUR2_M);
+    k ^= k >>> 24;
+    k = Math.imul(k, MURMUR2_M);
+    h = Math.imul(h, MURMUR2_M);
+    h ^= k;
+  }
+  const tail = length & ~3;
+  const rest = length % 4;
+  if (rest > 0) {
+    if (rest === 3) h ^= (data[tail + 2]! & 0xff) << 16;
+    if (rest >= 2) h ^= (data[tail + 1]! & 0xff) << 8;
+    h ^= data[tail]! & 0xff;
+    h = Math.imul(h, MURMUR2_M);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, MURMUR2_M);
+  h ^= h >>> 15;
+  return h | 0;
+}
+
 /** Produce request versions whose body is version 3's (4: KIP-112 errors, 5: log start offset, 6: throttling, 7: zstd). */
 export const PRODUCE_BODY_V3_VERSIONS = [3, 4, 5, 6, 7] as const;
 
@@ -344,11 +431,12 @@ export function groupingInstalled(): boolean {
 }
 
 /**
- * Puts {@link produceRequestV3} and {@link groupMessagesPerPartition} where kafkajs looks them up,
+ * Puts {@link produceRequestV3}, {@link groupMessagesPerPartition} and {@link murmur2} where kafkajs looks them up,
  * for every kafkajs producer in this process, by module-cache entries under kafkajs' own paths.
  * kafkajs requires the Produce request modules (versions 3 to 7) each time it builds a request, so
- * those hold whenever this runs; it binds `groupMessagesPerPartition` when it is first loaded, so
- * that one holds only when this runs before (./kafkajs-setup.ts, imported ahead of kafkajs).
+ * those hold whenever this runs; it binds `groupMessagesPerPartition` and the default
+ * partitioner's `murmur2` when it is first loaded, so those hold only when this runs before
+ * (./kafkajs-setup.ts, imported ahead of kafkajs).
  * Idempotent.
  */
 export function installProducerInternals(): void {
@@ -358,5 +446,6 @@ export function installProducerInternals(): void {
     replaceModule(`kafkajs/src/protocol/requests/produce/v${version}/request`, version === 3 ? produceRequestV3 : (a: ProduceRequestArgs): ProduceRequest => Object.assign(produceRequestV3(a), { apiVersion: version }));
   }
   replaceModule('kafkajs/src/producer/groupMessagesPerPartition', groupMessagesPerPartition);
+  replaceModule('kafkajs/src/producer/partitioners/default/murmur2', murmur2);
   installed = true;
 }

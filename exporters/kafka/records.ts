@@ -19,6 +19,7 @@ import { bufferOf } from '../../src/otlp/wire.js';
 import type { JsonValue, LogRecord, LogsData, ResourceLogs, ResourceSpans, Span, TracesData } from '../../src/pdata.js';
 import { findAttribute, scalarString } from '../../src/pdata.js';
 import { signalSettings, type KafkaExporterConfig } from './config.js';
+import { CHECK_EVERY_MASK, LoopShare, slicing } from './slices.js';
 import { formatTraceparent, w3cFlags } from './traceparent.js';
 
 export const CONTENT_TYPE = { otlp_proto: 'application/x-protobuf', otlp_json: 'application/json', json: 'application/json' } as const;
@@ -115,36 +116,55 @@ export class RecordEncoder {
     return `record of ${size} bytes exceeds producer::max_message_bytes of ${this.max} bytes`;
   }
 
+  /**
+   * {@link encode} in slices: a batch of events is encoded a few events at a time, the event loop
+   * getting a turn whenever `share`'s slice is used up (./slices.ts). The same records as
+   * {@link encode}. Traces and logs are encoded in one go (a record per request or trace).
+   */
+  async encodeSliced(p: Payload, share: LoopShare = new LoopShare(slicing.sliceMillis)): Promise<Encoded> {
+    if (p.signal !== 'events') return this.encode(p);
+    const out: Encoded = { records: [], rejected: [] };
+    const { topic, encoding } = signalSettings(this.cfg, 'events');
+    const events = p.data;
+    for (let i = 0; i < events.length; i++) {
+      if ((i & CHECK_EVERY_MASK) === CHECK_EVERY_MASK && share.due()) await share.turn();
+      this.pushEvent(events[i]!, topic, encoding, out);
+    }
+    return out;
+  }
+
   private encodeEvents(events: readonly AnalyticsEvent[], out: Encoded): void {
     const { topic, encoding } = signalSettings(this.cfg, 'events');
+    for (const e of events) this.pushEvent(e, topic, encoding, out);
+  }
+
+  private pushEvent(e: AnalyticsEvent, topic: string, encoding: 'otlp_proto' | 'otlp_json' | 'json', out: Encoded): void {
     const attr = this.cfg.topic_from_attribute;
-    for (const e of events) {
-      let value: Buffer | string;
-      if (encoding === 'json') value = JSON.stringify(e);
-      else if (encoding === 'otlp_proto') value = buf(encodeLogsRequest(eventsToLogsData([e])));
-      else value = encodeLogsJson(eventsToLogsData([e]));
-      let key: string | null = null;
-      for (const get of this.eventKey) {
-        const k = get(e);
-        if (k !== undefined) {
-          key = k;
-          break;
-        }
+    let value: Buffer | string;
+    if (encoding === 'json') value = JSON.stringify(e);
+    else if (encoding === 'otlp_proto') value = buf(encodeLogsRequest(eventsToLogsData([e])));
+    else value = encodeLogsJson(eventsToLogsData([e]));
+    let key: string | null = null;
+    for (const get of this.eventKey) {
+      const k = get(e);
+      if (k !== undefined) {
+        key = k;
+        break;
       }
-      const headers: Record<string, string> = { 'content-type': CONTENT_TYPE[encoding], 'event.name': e.name };
-      const tp = e.context.trace_id && e.context.span_id ? formatTraceparent(e.context.trace_id, e.context.span_id, typeof e.context.trace_flags === 'number' ? e.context.trace_flags : 1) : undefined;
-      if (tp) headers.traceparent = tp;
-      if (tp && typeof e.context.trace_state === 'string' && e.context.trace_state) headers.tracestate = e.context.trace_state;
-      let recordTopic = topic;
-      if (attr) {
-        const t = e.context[attr] ?? e.properties[attr];
-        if (typeof t === 'string' && t) recordTopic = t;
-      }
-      const r = new EventRecord(recordTopic, key, value, headers, e);
-      const size = recordSize(r);
-      if (size > this.max) out.rejected.push({ payload: r.payload, reason: `event ${e.insert_id || e.name}: ${this.tooLarge(size)}` });
-      else out.records.push(r);
     }
+    const headers: Record<string, string> = { 'content-type': CONTENT_TYPE[encoding], 'event.name': e.name };
+    const tp = e.context.trace_id && e.context.span_id ? formatTraceparent(e.context.trace_id, e.context.span_id, typeof e.context.trace_flags === 'number' ? e.context.trace_flags : 1) : undefined;
+    if (tp) headers.traceparent = tp;
+    if (tp && typeof e.context.trace_state === 'string' && e.context.trace_state) headers.tracestate = e.context.trace_state;
+    let recordTopic = topic;
+    if (attr) {
+      const t = e.context[attr] ?? e.properties[attr];
+      if (typeof t === 'string' && t) recordTopic = t;
+    }
+    const r = new EventRecord(recordTopic, key, value, headers, e);
+    const size = recordSize(r);
+    if (size > this.max) out.rejected.push({ payload: r.payload, reason: `event ${e.insert_id || e.name}: ${this.tooLarge(size)}` });
+    else out.records.push(r);
   }
 
   private encodeTraces(data: TracesData, out: Encoded): void {

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { useCompression } from '../../../exporters/kafka/client.js';
-import { groupingInstalled, groupMessagesPerPartition, installProducerInternals, PRODUCE_BODY_V3_VERSIONS, produceRequestV3, type ProduceMessage, type ProduceRequestArgs } from '../../../exporters/kafka/produce.js';
+import { groupingInstalled, groupMessagesPerPartition, installProducerInternals, murmur2, PRODUCE_BODY_V3_VERSIONS, produceRequestV3, type ProduceMessage, type ProduceRequestArgs } from '../../../exporters/kafka/produce.js';
 
 const require = createRequire(import.meta.url);
 const modulePath = require.resolve('kafkajs/src/protocol/requests/produce/v3/request');
@@ -100,10 +100,30 @@ describe('kafka Produce request encoder', () => {
     );
   });
 
+  it("hashes keys as kafkajs' murmur2 does, and kafkajs' default partitioner picks the same partitions with it", () => {
+    const kafkajsMurmur2 = kafkajsModule(require.resolve('kafkajs/src/producer/partitioners/default/murmur2')) as typeof murmur2;
+    const key = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.uint8Array({ maxLength: 64 }).map((u) => Buffer.from(u)), fc.constantFrom('', 'user-1', '7f3a9c1e-2b4d-4e8f-9a6b-1c2d3e4f5a6b'));
+    fc.assert(
+      fc.property(key, (k) => assert.equal(murmur2(k), kafkajsMurmur2(k))),
+      { numRuns: 2000 },
+    );
+    for (const k of [null, undefined, 12345]) assert.equal(murmur2(k as never), kafkajsMurmur2(k as never));
+    // Fixed figures, so a change to both would show.
+    assert.equal(murmur2('21'), -973932308);
+    assert.equal(murmur2('foobar'), -790332482);
+    const { Partitioners } = require('kafkajs') as { Partitioners: { DefaultPartitioner: () => (a: { topic: string; partitionMetadata: { partitionId: number; leader: number }[]; message: ProduceMessage }) => number } };
+    const partitionMetadata = Array.from({ length: 6 }, (_, i) => ({ partitionId: i, leader: 1 }));
+    const partition = Partitioners.DefaultPartitioner();
+    for (const k of ['21', 'foobar', 'user-1', 'a-much-longer-key-of-some-user']) {
+      assert.equal(partition({ topic: 't', partitionMetadata, message: { key: k, value: 'v' } }), (murmur2(k) & 0x7fffffff) % 6);
+    }
+  });
+
   it('is what kafkajs uses, installed by the first import of the kafka client module before kafkajs loads', () => {
     assert.ok(groupingInstalled(), 'installed before kafkajs bound its producer modules');
     installProducerInternals();
     assert.equal(require(require.resolve('kafkajs/src/producer/groupMessagesPerPartition')), groupMessagesPerPartition);
+    assert.equal(require(require.resolve('kafkajs/src/producer/partitioners/default/murmur2')), murmur2);
     const produce = require('kafkajs/src/protocol/requests/produce') as { protocol(v: { version: number }): (a: ProduceRequestArgs) => { request: { apiVersion: number; encode(): Promise<{ buf: Buffer }> } } };
     for (const version of PRODUCE_BODY_V3_VERSIONS) {
       const path = require.resolve(`kafkajs/src/protocol/requests/produce/v${version}/request`);
