@@ -20,11 +20,11 @@ import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { AnalyticsEvent } from '../src/event.js';
-import { useCompression } from '../exporters/kafka/client.js';
+import { useCompression } from '../src/kafka/client.js';
 import { kafkaExporterSchema } from '../exporters/kafka/config.js';
-import { produceRequestV3, type ProducePartition, type ProduceRequestArgs } from '../exporters/kafka/produce.js';
+import { produceRequestV3, type ProducePartition, type ProduceRequestArgs } from '../src/kafka/produce.js';
 import { RecordEncoder, type OutRecord } from '../exporters/kafka/records.js';
-import { slicing, SLICE_MILLIS } from '../exporters/kafka/slices.js';
+import { slicing, SLICE_MILLIS } from '../src/kafka/slices.js';
 import { exampleHotPath } from './hot_path.js';
 import { scaledTracesBody } from './scaled.js';
 

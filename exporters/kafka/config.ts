@@ -7,7 +7,7 @@
  */
 import { nonEmptyString, z } from '../../src/config/schema.js';
 import { exporterHelperShape } from '../../src/exporterhelper.js';
-import { checkConnection, COMPRESSIONS, connectionShape, zodReporter } from './client.js';
+import { checkConnection, COMPRESSIONS, connectionShape, zodReporter } from '../../src/kafka/client.js';
 
 /** Collector defaults: otlp_spans / otlp_logs; events get their own topic. */
 export const DEFAULT_TOPICS = { traces: 'otlp_spans', logs: 'otlp_logs', events: 'otelytics_events' } as const;

@@ -9,9 +9,9 @@
  * that share again, never the records other brokers acknowledged. With one broker, or no metadata
  * yet, a batch is one `sendBatch` that kafkajs partitions itself. Batches are sent one at a time,
  * so records of one key keep their order (a key has one partition, hence one leader). kafkajs
- * writes the Produce requests with ./produce.ts's encoder (the same bytes, a fraction of the CPU;
- * installed by ./kafkajs-setup.ts). Records and Produce requests are written in slices of about a
- * millisecond with a turn of the event loop between them (./slices.ts), so handing a batch to
+ * writes the Produce requests with src/kafka/produce.ts's encoder (the same bytes, a fraction of the CPU;
+ * installed by src/kafka/kafkajs-setup.ts). Records and Produce requests are written in slices of about a
+ * millisecond with a turn of the event loop between them (src/kafka/slices.ts), so handing a batch to
  * Kafka never holds up requests for the whole of it. The producer waits for all in-sync replicas (`acks=-1`) and
  * is idempotent, so its own retries add no duplicates.
  *
@@ -27,7 +27,7 @@ import type { CreateSettings, ExporterFactory, Host, Payload } from '../../src/c
 import { PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
 import type { SendContext } from '../../src/delivery/sender.js';
 import { BaseExporter } from '../../src/exporterhelper.js';
-import { classifyKafkaError, connectionProblem, connectionSetupFailure, createKafka, kafkaErrorMessage, Partitioners, useCompression } from './client.js';
+import { classifyKafkaError, connectionProblem, connectionSetupFailure, createKafka, kafkaErrorMessage, Partitioners, useCompression } from '../../src/kafka/client.js';
 import { kafkaExporterSchema, type KafkaExporterConfig } from './config.js';
 import { TopicLeaders, type LeaderGroup } from './leaders.js';
 import { mergePayloads, RecordEncoder, type OutRecord } from './records.js';
@@ -169,7 +169,7 @@ export class KafkaExporter extends BaseExporter {
   private async sendNow(p: Payload, ctx: SendContext): Promise<void> {
     if (p.signal === 'metrics') throw new PermanentError('the kafka exporter does not take metrics');
     if (this.stopped || !this.producer) throw new RetryableError('kafka exporter is not running');
-    // In slices: the event loop answers requests between them (./slices.ts).
+    // In slices: the event loop answers requests between them (src/kafka/slices.ts).
     const { records, rejected } = await this.encoder.encodeSliced(p);
     let outcomes: GroupOutcome[] = [];
     let progressError: unknown;

@@ -19,8 +19,8 @@ import { bufferOf } from '../../src/otlp/wire.js';
 import type { JsonValue, LogRecord, LogsData, ResourceLogs, ResourceSpans, Span, TracesData } from '../../src/pdata.js';
 import { findAttribute, scalarString } from '../../src/pdata.js';
 import { signalSettings, type KafkaExporterConfig } from './config.js';
-import { CHECK_EVERY_MASK, LoopShare, slicing } from './slices.js';
-import { formatTraceparent, w3cFlags } from './traceparent.js';
+import { CHECK_EVERY_MASK, LoopShare, slicing } from '../../src/kafka/slices.js';
+import { formatTraceparent, w3cFlags } from '../../src/kafka/traceparent.js';
 
 export const CONTENT_TYPE = { otlp_proto: 'application/x-protobuf', otlp_json: 'application/json', json: 'application/json' } as const;
 
@@ -118,7 +118,7 @@ export class RecordEncoder {
 
   /**
    * {@link encode} in slices: a batch of events is encoded a few events at a time, the event loop
-   * getting a turn whenever `share`'s slice is used up (./slices.ts). The same records as
+   * getting a turn whenever `share`'s slice is used up (src/kafka/slices.ts). The same records as
    * {@link encode}. Traces and logs are encoded in one go (a record per request or trace).
    */
   async encodeSliced(p: Payload, share: LoopShare = new LoopShare(slicing.sliceMillis)): Promise<Encoded> {

@@ -7,7 +7,7 @@
 import type { Attributes, Link } from '@opentelemetry/api';
 import { LinkSet } from '../../src/selftrace.js';
 import type { OutRecord } from './records.js';
-import { parseTraceparent } from './traceparent.js';
+import { parseTraceparent } from '../../src/kafka/traceparent.js';
 
 /**
  * `messaging.system: kafka`, `messaging.operation.type: send`, `messaging.operation.name: send`,

@@ -15,7 +15,7 @@ import { duration, nonEmptyString, z } from '../../src/config/schema.js';
 import type { AnalyticsEvent } from '../../src/event.js';
 import type { JsonValue } from '../../src/pdata.js';
 import type { Telemetry } from '../../src/telemetry.js';
-import { checkConnection, connectionShape, zodReporter } from '../../exporters/kafka/client.js';
+import { checkConnection, connectionShape, zodReporter } from '../../src/kafka/client.js';
 import { eventPath } from '../../exporters/kafka/config.js';
 import { eventGetter } from '../../exporters/kafka/records.js';
 import { FileSource, KafkaTopicSource, type TableSource } from './sources.js';

@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Consumer as KafkaConsumer } from 'kafkajs';
 import type { Logger } from 'pino';
-import { createKafka, kafkaErrorMessage, useAllCodecs, type ConnectionConfig } from '../../exporters/kafka/client.js';
+import { createKafka, kafkaErrorMessage, useAllCodecs, type ConnectionConfig } from '../../src/kafka/client.js';
 import { formatOf, loadTableFile, type FileFormat, type Row, type Table } from './table.js';
 
 export interface TableSource {

@@ -6,7 +6,7 @@
  * for topics of analytics events.
  */
 import { duration, nonEmptyString, z } from '../../src/config/schema.js';
-import { checkConnection, connectionShape, zodReporter } from '../../exporters/kafka/client.js';
+import { checkConnection, connectionShape, zodReporter } from '../../src/kafka/client.js';
 import { DEFAULT_TOPICS } from '../../exporters/kafka/config.js';
 
 const topics = (def: string) =>

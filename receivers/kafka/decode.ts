@@ -13,7 +13,7 @@ import { OtlpDecodeError } from '../../src/errors.js';
 import { decodeLogsJson, decodeTracesJson } from '../../src/otlp/json.js';
 import { decodeLogsRequest, decodeTracesRequest } from '../../src/otlp/proto.js';
 import type { JsonValue, LogsData, TracesData } from '../../src/pdata.js';
-import { parseTraceparent } from '../../exporters/kafka/traceparent.js';
+import { parseTraceparent } from '../../src/kafka/traceparent.js';
 
 export type SectionSignal = 'traces' | 'logs' | 'events';
 export type Encoding = 'otlp_proto' | 'otlp_json' | 'json';

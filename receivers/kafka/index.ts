@@ -30,7 +30,7 @@ import { errorMessage, isPermanent, isRetryable } from '../../src/errors.js';
 import type { AnalyticsEvent } from '../../src/event.js';
 import type { ResourceLogs, ResourceSpans } from '../../src/pdata.js';
 import type { Telemetry } from '../../src/telemetry.js';
-import { connectionSetupFailure, createKafka, kafkaErrorMessage, kafkaErrorType, useAllCodecs } from '../../exporters/kafka/client.js';
+import { connectionSetupFailure, createKafka, kafkaErrorMessage, kafkaErrorType, useAllCodecs } from '../../src/kafka/client.js';
 import { kafkaReceiverSchema, type KafkaReceiverConfig } from './config.js';
 import { decodeEvents, decodeLogs, decodeTraces, headerString, type Encoding, type SectionSignal } from './decode.js';
 import { consumeSpanContext } from './selftrace.js';

@@ -10,7 +10,7 @@
 import type { Attributes, Context, Link } from '@opentelemetry/api';
 import type { KafkaMessage } from 'kafkajs';
 import { LinkSet, remoteParent } from '../../src/selftrace.js';
-import { parseTraceparent } from '../../exporters/kafka/traceparent.js';
+import { parseTraceparent } from '../../src/kafka/traceparent.js';
 import { headerString } from './decode.js';
 
 export interface ConsumeSpanContext {

@@ -16,7 +16,7 @@ import { loadRawConfig } from '../../src/config/sources.js';
 import type { LogsData, TracesData } from '../../src/pdata.js';
 import { defaultRegistry } from '../../src/registry.js';
 import { compileEventMatcher, type FilterConfig } from '../../processors/filter/index.js';
-import { parseTraceparent } from '../../exporters/kafka/traceparent.js';
+import { parseTraceparent } from '../../src/kafka/traceparent.js';
 import { fixtureManifest, postFixture, projectRoot, readJsonLines, startGateway, type RunningGateway } from '../helpers.js';
 import { eventsOf, fixtureData, noKafka, readTopic, startBroker, type Broker, type ReadRecord } from '../exporters/kafka/kafka-helpers.js';
 import { describeUnless } from '../skip.js';

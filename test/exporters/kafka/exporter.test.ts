@@ -14,7 +14,7 @@ import { decodeLogsJson } from '../../../src/otlp/json.js';
 import { decodeLogsRequest, decodeTracesRequest } from '../../../src/otlp/proto.js';
 import { spanCount, logRecordCount, type Span } from '../../../src/pdata.js';
 import { kafkaExporterFactory, KafkaExporter } from '../../../exporters/kafka/index.js';
-import { parseTraceparent } from '../../../exporters/kafka/traceparent.js';
+import { parseTraceparent } from '../../../src/kafka/traceparent.js';
 import { freePort } from '../../helpers.js';
 import { captureHost, eventsOf, fixtureData, noKafka, readTopic, settings, startBroker, type Broker } from './kafka-helpers.js';
 import { describeUnless } from '../../skip.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { ITopicMetadata, PartitionMetadata } from 'kafkajs';
-import { Partitioners } from '../../../exporters/kafka/client.js';
+import { Partitioners } from '../../../src/kafka/client.js';
 import { METADATA_MAX_AGE_MILLIS, MIN_REFRESH_MILLIS, TopicLeaders } from '../../../exporters/kafka/leaders.js';
 
 interface Rec {

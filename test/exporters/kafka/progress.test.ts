@@ -12,7 +12,7 @@ import type { Payload } from '../../../src/component.js';
 import { PartialFailure } from '../../../src/errors.js';
 import type { AnalyticsEvent } from '../../../src/event.js';
 import type { SendContext } from '../../../src/delivery/sender.js';
-import { Partitioners } from '../../../exporters/kafka/client.js';
+import { Partitioners } from '../../../src/kafka/client.js';
 import { kafkaExporterFactory } from '../../../exporters/kafka/index.js';
 import { sendContext } from '../../delivery/send-context.js';
 import { eventsOf, fixtureData, settings } from './kafka-helpers.js';

@@ -8,11 +8,11 @@ import { createRequire } from 'node:module';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { AnalyticsEvent } from '../../../src/event.js';
-import { useCompression } from '../../../exporters/kafka/client.js';
+import { useCompression } from '../../../src/kafka/client.js';
 import { kafkaExporterFactory } from '../../../exporters/kafka/index.js';
-import { crc32cSliced, produceRequestV3, type ProduceMessage, type ProduceRequestArgs } from '../../../exporters/kafka/produce.js';
+import { crc32cSliced, produceRequestV3, type ProduceMessage, type ProduceRequestArgs } from '../../../src/kafka/produce.js';
 import { RecordEncoder } from '../../../exporters/kafka/records.js';
-import { LoopShare, slicing, SLICE_MILLIS } from '../../../exporters/kafka/slices.js';
+import { LoopShare, slicing, SLICE_MILLIS } from '../../../src/kafka/slices.js';
 import { eventsOf, fixtureData } from './kafka-helpers.js';
 
 const require = createRequire(import.meta.url);

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { useCompression } from '../../../exporters/kafka/client.js';
-import { groupingInstalled, groupMessagesPerPartition, installProducerInternals, murmur2, PRODUCE_BODY_V3_VERSIONS, produceRequestV3, type ProduceMessage, type ProduceRequestArgs } from '../../../exporters/kafka/produce.js';
+import { useCompression } from '../../src/kafka/client.js';
+import { groupingInstalled, groupMessagesPerPartition, installProducerInternals, murmur2, PRODUCE_BODY_V3_VERSIONS, produceRequestV3, type ProduceMessage, type ProduceRequestArgs } from '../../src/kafka/produce.js';
 
 const require = createRequire(import.meta.url);
 const modulePath = require.resolve('kafkajs/src/protocol/requests/produce/v3/request');

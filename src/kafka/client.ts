@@ -12,8 +12,8 @@ import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'node:tls';
 import kafkajs, { type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
-import { duration, nonEmptyString, z } from '../../src/config/schema.js';
-import { checkClientTls, clientTlsOptions, clientTlsShape, tlsProblemOf, wantsPlaintext, warnIfSkipVerify } from '../../src/tls/client.js';
+import { duration, nonEmptyString, z } from '../config/schema.js';
+import { checkClientTls, clientTlsOptions, clientTlsShape, tlsProblemOf, wantsPlaintext, warnIfSkipVerify } from '../tls/client.js';
 
 // kafkajs is CommonJS; not every export is visible to ESM named imports.
 const { CompressionCodecs, CompressionTypes, Kafka, logLevel } = kafkajs;
