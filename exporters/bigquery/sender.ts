@@ -25,10 +25,9 @@
  * `PermanentError` (nothing inserted, every event refused for one reason), `RetryableError`
  * (nothing inserted or refused) or `PartialFailure` (refused rows grouped by reason, the rest to retry).
  */
-import type { Payload } from '../../src/component.js';
 import type { SendContext } from '../../src/delivery/sender.js';
 import type { AnalyticsEvent } from '../../src/event.js';
-import { errorMessage, PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
+import { sendInRequests, settleUpload, type Refusal, type RequestAnswer } from '../../src/http_upload.js';
 import { connectionErrorText } from '../../src/tls/client.js';
 import type { Row } from './rows.js';
 
@@ -100,7 +99,7 @@ export interface InsertContext {
 }
 
 interface Pending {
-  event: AnalyticsEvent;
+  source: AnalyticsEvent;
   row: Row;
   bytes: number;
 }
@@ -116,25 +115,7 @@ const ENVELOPE_BYTES = 100;
 
 /** Delivers `events`; see the module comment for the outcomes. */
 export async function insertEvents(events: readonly AnalyticsEvent[], ctx: InsertContext, delivery: SendContext): Promise<void> {
-  const insert = async (rows: Row[]): Promise<InsertResult> => {
-    try {
-      return await delivery.request((signal) => ctx.insert(rows, signal));
-    } catch (err) {
-      if (delivery.stopped.aborted) throw err;
-      return { kind: 'retryable', error: `bigquery insertAll: ${errorMessage(err)}` };
-    }
-  };
-  /** Rows BigQuery took; what is left is recorded after each request that inserted any. */
-  const accepted = new Set<AnalyticsEvent>();
-  const progress = async (taken: readonly Pending[]) => {
-    for (const p of taken) accepted.add(p.event);
-    if (taken.length > 0 && work.length > 0) await delivery.progress({ signal: 'events', data: events.filter((e) => !accepted.has(e)) });
-  };
-  const refused: { event: AnalyticsEvent; reason: string }[] = [];
-  let inserted = 0;
-  let failure: { items: Pending[]; error: string; retryAfterMillis?: number } | undefined;
-  let refusedRequest: string | undefined;
-
+  const refused: Refusal[] = [];
   const chunks: Pending[][] = [];
   let current: Pending[] = [];
   let size = ENVELOPE_BYTES;
@@ -150,99 +131,56 @@ export async function insertEvents(events: readonly AnalyticsEvent[], ctx: Inser
       current = [];
       size = ENVELOPE_BYTES;
     }
-    current.push({ event, row, bytes });
+    current.push({ source: event, row, bytes });
     size += bytes;
   }
   if (current.length > 0) chunks.push(current);
 
-  const work = chunks.reverse();
-  while (work.length > 0) {
-    const batch = work.pop()!;
-    if (refusedRequest !== undefined) {
-      for (const p of batch) refused.push({ event: p.event, reason: refusedRequest });
-      continue;
-    }
-    if (failure) {
-      failure.items.push(...batch);
-      continue;
-    }
-    const res = await insert(batch.map((p) => p.row));
-    switch (res.kind) {
-      case 'ok':
-        inserted += batch.length;
-        await progress(batch);
-        break;
-      case 'row_errors': {
-        const again: Pending[] = [];
-        const later: Pending[] = [];
-        const taken: Pending[] = [];
-        let invalid = 0;
-        batch.forEach((p, i) => {
-          const errs = res.errors.get(i);
-          if (!errs || errs.length === 0) {
-            // Not listed: inserted, unless BigQuery refused the whole request for an invalid row.
-            if (ctx.skipInvalidRows) taken.push(p);
-            else again.push(p);
-            return;
+  const { delivered, failure } = await sendInRequests({
+    name: 'bigquery insertAll',
+    events,
+    chunks,
+    refused,
+    delivery,
+    post: (batch: Pending[], signal) => ctx.insert(batch.map((p) => p.row), signal),
+    answer: (res: InsertResult, batch): RequestAnswer<Pending> => {
+      switch (res.kind) {
+        case 'row_errors': {
+          const bad: Refusal[] = [];
+          const again: Pending[] = [];
+          const later: Pending[] = [];
+          const taken: Pending[] = [];
+          batch.forEach((p, i) => {
+            const errs = res.errors.get(i);
+            if (!errs || errs.length === 0) {
+              // Not listed: inserted, unless BigQuery refused the whole request for an invalid row.
+              if (ctx.skipInvalidRows) taken.push(p);
+              else again.push(p);
+              return;
+            }
+            const reasons = errs.map((x) => x.reason ?? '');
+            if (reasons.every((r) => r === 'stopped')) again.push(p);
+            else if (reasons.every((r) => r === 'stopped' || TRANSIENT_REASONS.has(r))) later.push(p);
+            else bad.push({ event: p.source, reason: rowReason(errs) });
+          });
+          // Rows stopped without any row refused would loop: retry them with back-off instead.
+          if (bad.length === 0 && later.length === 0) later.push(...again.splice(0));
+          const accepted = taken.length > 0 ? taken : undefined;
+          if (later.length > 0) {
+            const failure = { items: [...later, ...again], error: `bigquery insertAll: ${later.length} rows not inserted (${rowReason(res.errors.get(batch.indexOf(later[0]!)) ?? [])})` };
+            return { kind: 'sorted', refused: bad, failure, accepted };
           }
-          const reasons = errs.map((x) => x.reason ?? '');
-          if (reasons.every((r) => r === 'stopped')) again.push(p);
-          else if (reasons.every((r) => r === 'stopped' || TRANSIENT_REASONS.has(r))) later.push(p);
-          else {
-            invalid++;
-            refused.push({ event: p.event, reason: rowReason(errs) });
-          }
-        });
-        inserted += taken.length;
-        // Rows stopped without any row refused would loop: retry them with back-off instead.
-        if (invalid === 0 && later.length === 0) later.push(...again.splice(0));
-        if (later.length > 0) failure = { items: [...later, ...again], error: `bigquery insertAll: ${later.length} rows not inserted (${rowReason(res.errors.get(batch.indexOf(later[0]!)) ?? [])})` };
-        else if (again.length > 0) work.push(again);
-        await progress(taken);
-        break;
+          return { kind: 'sorted', refused: bad, again, accepted };
+        }
+        case 'too_large':
+          return { kind: 'split', alone: `${res.error}: the row alone is larger than the API accepts` };
+        case 'not_found':
+          if (ctx.recreates) return { kind: 'retryable', error: `${res.error} (the dataset or table is created again before the next attempt)` };
+          return { kind: 'refused', error: `${res.error} (create_if_missing is false)` };
+        default:
+          return res;
       }
-      case 'too_large':
-        if (batch.length === 1) refused.push({ event: batch[0]!.event, reason: `${res.error}: the row alone is larger than the API accepts` });
-        else {
-          const mid = Math.ceil(batch.length / 2);
-          work.push(batch.slice(mid), batch.slice(0, mid));
-        }
-        break;
-      case 'not_found':
-        if (ctx.recreates) failure = { items: [...batch], error: `${res.error} (the dataset or table is created again before the next attempt)` };
-        else {
-          refusedRequest = `${res.error} (create_if_missing is false)`;
-          for (const p of batch) refused.push({ event: p.event, reason: refusedRequest });
-        }
-        break;
-      case 'retryable':
-        failure = { items: [...batch], error: res.error, retryAfterMillis: res.retryAfterMillis };
-        break;
-      case 'refused':
-        refusedRequest = res.error;
-        for (const p of batch) refused.push({ event: p.event, reason: res.error });
-        break;
-    }
-  }
-
-  const retry = failure?.items ?? [];
-  if (refused.length === 0 && retry.length === 0) return;
-  if (inserted === 0 && retry.length === 0 && refused.every((r) => r.reason === refused[0]!.reason)) {
-    throw new PermanentError(`${refused[0]!.reason} (${refused.length} event${refused.length === 1 ? '' : 's'})`);
-  }
-  if (inserted === 0 && refused.length === 0) throw new RetryableError(failure!.error, failure!.retryAfterMillis);
-  const by = new Map<string, AnalyticsEvent[]>();
-  for (const r of refused) {
-    let list = by.get(r.reason);
-    if (!list) by.set(r.reason, (list = []));
-    list.push(r.event);
-  }
-  const parts = [`${inserted} inserted`];
-  if (refused.length > 0) parts.push(`${refused.length} refused`);
-  if (failure) parts.push(`${retry.length} to retry after: ${failure.error}`);
-  throw new PartialFailure(`bigquery: ${parts.join(', ')}`, {
-    rejected: [...by].map(([reason, data]) => ({ payload: { signal: 'events', data } satisfies Payload, reason })),
-    retry: retry.length > 0 ? { signal: 'events', data: retry.map((p) => p.event) } : undefined,
-    retryAfterMillis: failure?.retryAfterMillis,
+    },
   });
+  settleUpload('bigquery', { delivered, refused, failure }, 'inserted');
 }

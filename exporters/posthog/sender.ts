@@ -23,13 +23,10 @@
  * `PermanentError` (nothing delivered, every event refused for one reason), `RetryableError`
  * (nothing delivered or refused) or `PartialFailure` (`rejected` by reason, `retry`).
  */
-import type { Payload } from '../../src/component.js';
 import type { SendContext as DeliveryContext } from '../../src/delivery/sender.js';
 import type { AnalyticsEvent } from '../../src/event.js';
-import { errorMessage, PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
 import { requestBody, type Item } from '../amplitude/batching.js';
-import { chunk } from '../../src/http_upload.js';
-import type { UploadAgents } from '../../src/http_upload.js';
+import { chunk, sendInRequests, settleUpload, type Refusal, type RequestAnswer, type UploadAgents } from '../../src/http_upload.js';
 import { capture, type CaptureResult } from './client.js';
 import type { MapResult } from './mapping.js';
 
@@ -51,38 +48,10 @@ export function bodyEnvelope(apiKey: string, historicalMigration: boolean): { he
   return { head: `{"api_key":${JSON.stringify(apiKey)},"historical_migration":${historicalMigration},"batch":[`, tail: ']}' };
 }
 
-interface Refusal {
-  event: AnalyticsEvent;
-  reason: string;
-}
-
-function groupByReason(refused: readonly Refusal[]): { payload: Payload; reason: string }[] {
-  const by = new Map<string, AnalyticsEvent[]>();
-  for (const r of refused) {
-    let list = by.get(r.reason);
-    if (!list) by.set(r.reason, (list = []));
-    list.push(r.event);
-  }
-  return [...by].map(([reason, data]) => ({ payload: { signal: 'events', data }, reason }));
-}
-
 /** Delivers `events`; see the module comment for the outcomes. */
 export async function sendEvents(events: readonly AnalyticsEvent[], ctx: SendContext, delivery: DeliveryContext): Promise<void> {
   const upstream = ctx.post ?? ((body: string, _n: number, s: AbortSignal) => capture(ctx.url, body, ctx.agents, s));
-  const post = async (body: string, n: number): Promise<CaptureResult> => {
-    try {
-      return await delivery.request((s) => upstream(body, n, s));
-    } catch (err) {
-      if (delivery.stopped.aborted) throw err;
-      return { kind: 'retryable', error: `posthog: ${errorMessage(err)}` };
-    }
-  };
-  const accepted = new Set<AnalyticsEvent>();
   const refused: Refusal[] = [];
-  let delivered = 0;
-  let failure: { items: Item[]; error: string; retryAfterMillis?: number } | undefined;
-  let refusedRequest: string | undefined;
-
   const items: Item[] = [];
   for (const e of events) {
     const m = ctx.map(e);
@@ -98,59 +67,23 @@ export async function sendEvents(events: readonly AnalyticsEvent[], ctx: SendCon
   const { chunks, oversized } = chunk(items, ctx.maxEvents, ctx.maxRequestBytes, ctx.envelopeBytes);
   for (const it of oversized) refused.push({ event: it.source, reason: `the event alone (${it.bytes} bytes of JSON) exceeds the request size limit of ${ctx.maxRequestBytes} bytes` });
 
-  const split = (current: Item[], work: Item[][]) => {
-    const mid = Math.ceil(current.length / 2);
-    work.push(current.slice(mid), current.slice(0, mid));
-  };
-  // A stack of requests still to send, the next one on top.
-  const work: Item[][] = chunks.reverse();
-  while (work.length > 0) {
-    const current = work.pop()!;
-    if (refusedRequest !== undefined) {
-      for (const it of current) refused.push({ event: it.source, reason: refusedRequest });
-      continue;
-    }
-    if (failure) {
-      failure.items.push(...current);
-      continue;
-    }
-    const res = await post(requestBody(ctx.envelope, current), current.length);
-    switch (res.kind) {
-      case 'ok':
-        delivered += current.length;
-        for (const it of current) accepted.add(it.source);
-        if (work.length > 0) await delivery.progress({ signal: 'events', data: events.filter((e) => !accepted.has(e)) });
-        break;
-      case 'invalid':
-        if (current.length === 1) refused.push({ event: current[0]!.source, reason: `${res.error} (this event, found by splitting the request)` });
-        else split(current, work);
-        break;
-      case 'too_large':
-        if (current.length === 1) refused.push({ event: current[0]!.source, reason: `${res.error}: the event alone is larger than PostHog accepts` });
-        else split(current, work);
-        break;
-      case 'refused':
-        refusedRequest = res.error;
-        for (const it of current) refused.push({ event: it.source, reason: res.error });
-        break;
-      case 'retryable':
-        failure = { items: [...current], error: res.error, retryAfterMillis: res.retryAfterMillis };
-        break;
-    }
-  }
-
-  const retry = failure?.items ?? [];
-  if (refused.length === 0 && retry.length === 0) return;
-  if (delivered === 0 && retry.length === 0 && refused.every((r) => r.reason === refused[0]!.reason)) {
-    throw new PermanentError(`${refused[0]!.reason} (${refused.length} event${refused.length === 1 ? '' : 's'})`);
-  }
-  if (delivered === 0 && refused.length === 0) throw new RetryableError(failure!.error, failure!.retryAfterMillis);
-  const parts = [`${delivered} delivered`];
-  if (refused.length > 0) parts.push(`${refused.length} refused`);
-  if (failure) parts.push(`${failure.items.length} to retry after: ${failure.error}`);
-  throw new PartialFailure(`posthog: ${parts.join(', ')}`, {
-    rejected: groupByReason(refused),
-    retry: retry.length > 0 ? { signal: 'events', data: retry.map((it) => it.source) } : undefined,
-    retryAfterMillis: failure?.retryAfterMillis,
+  const { delivered, failure } = await sendInRequests({
+    name: 'posthog',
+    events,
+    chunks,
+    refused,
+    delivery,
+    post: (current: Item[], s) => upstream(requestBody(ctx.envelope, current), current.length, s),
+    answer: (res: CaptureResult): RequestAnswer<Item> => {
+      switch (res.kind) {
+        case 'invalid':
+          return { kind: 'split', alone: `${res.error} (this event, found by splitting the request)` };
+        case 'too_large':
+          return { kind: 'split', alone: `${res.error}: the event alone is larger than PostHog accepts` };
+        default:
+          return res;
+      }
+    },
   });
+  settleUpload('posthog', { delivered, refused, failure });
 }

@@ -29,8 +29,7 @@
  */
 import type { SendContext as DeliveryContext } from '../../src/delivery/sender.js';
 import type { AnalyticsEvent } from '../../src/event.js';
-import { errorMessage, PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
-import { chunk, groupByReason, type Refusal, type UploadAgents } from '../../src/http_upload.js';
+import { chunk, sendInRequests, settleUpload, type Refusal, type RequestAnswer, type UploadAgents } from '../../src/http_upload.js';
 import { upload, type UploadResult } from './client.js';
 import { MAX_EVENT_BYTES } from './config.js';
 import type { MapResult } from './mapping.js';
@@ -74,20 +73,7 @@ export function oversizedReason(bytes: number): string {
 /** Delivers `events`; see the module comment for the outcomes. */
 export async function sendEvents(events: readonly AnalyticsEvent[], ctx: SendContext, delivery: DeliveryContext): Promise<void> {
   const upstream = ctx.post ?? ((body: string, s: AbortSignal) => upload({ url: ctx.url, body, authorization: ctx.authorization, userAgent: ctx.userAgent, signal: s, agents: ctx.agents }));
-  const post = async (body: string): Promise<UploadResult> => {
-    try {
-      return await delivery.request((s) => upstream(body, s));
-    } catch (err) {
-      if (delivery.stopped.aborted) throw err;
-      return { kind: 'retryable', error: `segment: ${errorMessage(err)}` };
-    }
-  };
-  const accepted = new Set<AnalyticsEvent>();
   const refused: Refusal[] = [];
-  let delivered = 0;
-  let failure: { items: Item[]; error: string; retryAfterMillis?: number } | undefined;
-  let refusedRequest: string | undefined;
-
   const items: Item[] = [];
   for (const e of events) {
     const m = ctx.map(e);
@@ -103,55 +89,22 @@ export async function sendEvents(events: readonly AnalyticsEvent[], ctx: SendCon
   const { chunks, oversized } = chunk(items, ctx.maxEvents, ctx.maxBytes, ENVELOPE_BYTES);
   for (const it of oversized) refused.push({ event: it.source, reason: `the call alone (${it.bytes} bytes of JSON) exceeds the request size limit of ${ctx.maxBytes} bytes` });
 
-  // A stack of requests still to send, the next one on top.
-  const work: Item[][] = chunks.reverse();
-  while (work.length > 0) {
-    const current = work.pop()!;
-    if (refusedRequest !== undefined) {
-      for (const it of current) refused.push({ event: it.source, reason: refusedRequest });
-      continue;
-    }
-    if (failure) {
-      failure.items.push(...current);
-      continue;
-    }
-    const res = await post(requestBody(current));
-    switch (res.kind) {
-      case 'ok':
-        delivered += current.length;
-        for (const it of current) accepted.add(it.source);
-        if (work.length > 0) await delivery.progress({ signal: 'events', data: events.filter((e) => !accepted.has(e)) });
-        break;
-      case 'bad_request':
-      case 'too_large':
-        if (current.length === 1) refused.push({ event: current[0]!.source, reason: `${res.error} (the call was sent alone)` });
-        else {
-          const mid = Math.ceil(current.length / 2);
-          work.push(current.slice(mid), current.slice(0, mid));
-        }
-        break;
-      case 'refused':
-        refusedRequest = res.error;
-        for (const it of current) refused.push({ event: it.source, reason: res.error });
-        break;
-      case 'retryable':
-        failure = { items: [...current], error: res.error, retryAfterMillis: res.retryAfterMillis };
-        break;
-    }
-  }
-
-  const retry = failure?.items ?? [];
-  if (refused.length === 0 && retry.length === 0) return;
-  if (delivered === 0 && retry.length === 0 && refused.every((r) => r.reason === refused[0]!.reason)) {
-    throw new PermanentError(`${refused[0]!.reason} (${refused.length} event${refused.length === 1 ? '' : 's'})`);
-  }
-  if (delivered === 0 && refused.length === 0) throw new RetryableError(failure!.error, failure!.retryAfterMillis);
-  const parts = [`${delivered} delivered`];
-  if (refused.length > 0) parts.push(`${refused.length} refused`);
-  if (failure) parts.push(`${retry.length} to retry after: ${failure.error}`);
-  throw new PartialFailure(`segment: ${parts.join(', ')}`, {
-    rejected: groupByReason(refused),
-    retry: retry.length > 0 ? { signal: 'events', data: retry.map((it) => it.source) } : undefined,
-    retryAfterMillis: failure?.retryAfterMillis,
+  const { delivered, failure } = await sendInRequests({
+    name: 'segment',
+    events,
+    chunks,
+    refused,
+    delivery,
+    post: (current: Item[], s) => upstream(requestBody(current), s),
+    answer: (res: UploadResult): RequestAnswer<Item> => {
+      switch (res.kind) {
+        case 'bad_request':
+        case 'too_large':
+          return { kind: 'split', alone: `${res.error} (the call was sent alone)` };
+        default:
+          return res;
+      }
+    },
   });
+  settleUpload('segment', { delivered, refused, failure });
 }
