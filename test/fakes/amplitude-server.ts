@@ -26,11 +26,9 @@
  * (`{"status":503,"times":2}`, `{"reset":true}`, `{"delayMillis":500}`).
  */
 import http from 'node:http';
-import type https from 'node:https';
-import { listenLocal, type Listening } from './listen.js';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
+import { pathOf, retryAfterHeaders, runAlone, StandIn, type Fault as AnyFault, type StandInOptions } from './stand-in.js';
 
 export interface ApiLimits {
   maxEvents: number;
@@ -39,8 +37,7 @@ export interface ApiLimits {
   epsThreshold: number;
 }
 
-export interface AmplitudeServerOptions {
-  port?: number;
+export interface AmplitudeServerOptions extends StandInOptions {
   /** Keys accepted; undefined accepts any non-empty key. */
   apiKeys?: string[];
   http_v2?: Partial<ApiLimits>;
@@ -50,17 +47,9 @@ export interface AmplitudeServerOptions {
   dailyQuota?: number;
   silencedDevices?: string[];
   acceptGzip?: boolean;
-  /**
-   * A slow destination: every request is handled (its events ingested) at once, and answered this
-   * many milliseconds later. A client that gives up meanwhile does not learn that its events were
-   * ingested. Default 0. May be changed while the server runs.
-   */
-  answerDelayMillis?: number;
-  /** Serve HTTPS with this certificate and key (and, for mutual TLS, `requestCert` and `ca`). Omitted: HTTP. */
-  tls?: https.ServerOptions;
 }
 
-export type Fault = { status: number; body?: unknown; retryAfter?: string } | { reset: true } | { delayMillis: number };
+export type Fault = AnyFault;
 
 export interface RequestRecord {
   path: string;
@@ -118,25 +107,18 @@ class Window {
   }
 }
 
-export class FakeAmplitude {
+export class FakeAmplitude extends StandIn<AmplitudeServerOptions, RequestRecord> {
   readonly ingested = new Map<string, IngestedEvent>();
   /** Events stored without an insert_id (never de-duplicated). */
   readonly withoutInsertId: IngestedEvent[] = [];
-  readonly requests: RequestRecord[] = [];
   duplicates = 0;
-  private readonly faults: Fault[] = [];
   private readonly seen = new Map<string, number>();
   private readonly rate: Window;
   private readonly daily = new Window(DAY_MILLIS);
-  private listening: Listening | undefined;
-  port = 0;
 
-  constructor(readonly options: AmplitudeServerOptions = {}) {
+  constructor(options: AmplitudeServerOptions = {}) {
+    super(options);
     this.rate = new Window(options.rateWindowMillis ?? 30_000);
-  }
-
-  get url(): string {
-    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   limits(api: 'http_v2' | 'batch'): ApiLimits {
@@ -149,38 +131,19 @@ export class FakeAmplitude {
   }
 
   /** Forgets everything ingested and seen (de-duplication, rates, quotas) and every pending fault. */
-  reset(): void {
+  override reset(): void {
+    super.reset();
     this.ingested.clear();
     this.withoutInsertId.length = 0;
-    this.requests.length = 0;
     this.duplicates = 0;
-    this.faults.length = 0;
     this.seen.clear();
     this.rate.clear();
     this.daily.clear();
   }
 
-  /** Makes the next `times` requests fail with `fault`. */
-  inject(fault: Fault, times = 1): void {
-    for (let i = 0; i < times; i++) this.faults.push(fault);
-  }
-
-  async start(): Promise<this> {
-    this.listening = await listenLocal((req, res) => void this.handle(req, res), this.options.port ?? 0, this.options.tls);
-    this.port = this.listening.port;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    await this.listening?.close();
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0]!;
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    let raw = Buffer.concat(chunks);
-    if (path.startsWith('/_fake/')) return this.control(req.method ?? 'GET', path, raw, res);
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse, received: Buffer): Promise<void> {
+    const path = pathOf(req);
+    let raw = received;
 
     const gzip = /gzip/i.test(String(req.headers['content-encoding'] ?? ''));
     const record: RequestRecord = { path, status: 0, events: 0, bytes: raw.length, gzip };
@@ -192,21 +155,7 @@ export class FakeAmplitude {
       res.end(JSON.stringify(body));
     };
 
-    const fault = this.faults.shift();
-    if (fault && 'reset' in fault) {
-      record.status = -1;
-      req.socket.destroy();
-      return;
-    }
-    if (fault && 'delayMillis' in fault) {
-      await new Promise((r) => setTimeout(r, fault.delayMillis));
-      // The client gave up meanwhile: like a server that notices the closed connection, ingest nothing.
-      if (req.socket.destroyed) {
-        record.status = -2;
-        return;
-      }
-    }
-    if (fault && 'status' in fault) return reply(fault.status, fault.body ?? { code: fault.status, error: http.STATUS_CODES[fault.status] ?? 'error' }, fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
+    if (await this.faulted(req, record, (f) => reply(f.status, f.body ?? { code: f.status, error: http.STATUS_CODES[f.status] ?? 'error' }, retryAfterHeaders(f)))) return;
 
     const api = path === '/2/httpapi' ? 'http_v2' : path === '/batch' ? 'batch' : undefined;
     if (!api) return reply(400, { code: 400, error: 'Invalid request path' });
@@ -263,8 +212,7 @@ export class FakeAmplitude {
       this.seen.set(insertId, now);
       this.ingested.set(insertId, { path, event: e });
     }
-    const delay = this.options.answerDelayMillis ?? 0;
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    await this.answerLater();
     reply(200, { code: 200, events_ingested: events.length, payload_size_bytes: raw.length, server_upload_time: now });
   }
 
@@ -360,23 +308,11 @@ export class FakeAmplitude {
     };
   }
 
-  private control(method: string, path: string, raw: Buffer, res: http.ServerResponse): void {
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
+  protected views() {
+    return {
+      events: () => [...this.ingested.values()].map((x) => x.event),
+      requests: () => this.requests,
     };
-    if (method === 'GET' && path === '/_fake/events') return send(200, [...this.ingested.values()].map((x) => x.event));
-    if (method === 'GET' && path === '/_fake/requests') return send(200, this.requests);
-    if (method === 'POST' && path === '/_fake/faults') {
-      try {
-        const f = JSON.parse(raw.toString('utf8')) as Fault & { times?: number };
-        this.inject(f, f.times ?? 1);
-        return send(200, { queued: this.faults.length });
-      } catch {
-        return send(400, { error: 'body must be a fault as JSON' });
-      }
-    }
-    send(404, { error: 'unknown control path' });
   }
 }
 
@@ -385,11 +321,7 @@ export function startAmplitudeServer(options: AmplitudeServerOptions = {}): Prom
   return new FakeAmplitude(options).start();
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+await runAlone(import.meta.url, 'AMPLITUDE_ENDPOINT', () => {
   const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, 'api-key': { type: 'string', multiple: true }, gzip: { type: 'boolean', default: false } } });
-  const fake = await startAmplitudeServer({ port: Number(values.port), apiKeys: values['api-key'], acceptGzip: values.gzip });
-  process.stdout.write(`AMPLITUDE_ENDPOINT=${fake.url}\n`);
-  const stop = () => void fake.close().then(() => process.exit(0));
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-}
+  return startAmplitudeServer({ port: Number(values.port), apiKeys: values['api-key'], acceptGzip: values.gzip });
+});

@@ -33,14 +33,11 @@
  * `{"delayMillis":500}`).
  */
 import http from 'node:http';
-import type https from 'node:https';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
-import { listenLocal, type Listening } from './listen.js';
+import { retryAfterHeaders, runAlone, StandIn, type Fault as AnyFault, type StandInOptions } from './stand-in.js';
 
-export interface MixpanelServerOptions {
-  port?: number;
+export interface MixpanelServerOptions extends StandInOptions {
   /** Project tokens accepted; undefined accepts any non-empty token. */
   tokens?: string[];
   /** Service accounts accepted (`username` → `secret`), each for the project ids listed (none: any). */
@@ -49,12 +46,9 @@ export interface MixpanelServerOptions {
   maxBytes?: number;
   /** Each event's JSON must be smaller than this (1 MB). */
   maxEventBytes?: number;
-  /** Every request is handled at once and answered this many milliseconds later. May be changed while running. */
-  answerDelayMillis?: number;
-  tls?: https.ServerOptions;
 }
 
-export type Fault = { status: number; body?: unknown; retryAfter?: string } | { reset: true } | { delayMillis: number };
+export type Fault = AnyFault;
 
 export interface RequestRecord {
   status: number;
@@ -101,43 +95,21 @@ function tooWide(v: unknown, path: string): string | undefined {
   return undefined;
 }
 
-export class FakeMixpanel {
+export class FakeMixpanel extends StandIn<MixpanelServerOptions, RequestRecord> {
   readonly ingested = new Map<string, IngestedEvent>();
   /** Accepted deliveries per $insert_id (1 = once; more = duplicates de-duplicated). */
   readonly deliveries = new Map<string, number>();
-  readonly requests: RequestRecord[] = [];
   duplicates = 0;
-  private readonly faults: Fault[] = [];
-  private listening: Listening | undefined;
-  port = 0;
 
-  constructor(readonly options: MixpanelServerOptions = {}) {}
-
-  get url(): string {
-    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+  constructor(options: MixpanelServerOptions = {}) {
+    super(options);
   }
 
-  reset(): void {
+  override reset(): void {
+    super.reset();
     this.ingested.clear();
     this.deliveries.clear();
-    this.requests.length = 0;
     this.duplicates = 0;
-    this.faults.length = 0;
-  }
-
-  /** Makes the next `times` requests fail with `fault`. */
-  inject(fault: Fault, times = 1): void {
-    for (let i = 0; i < times; i++) this.faults.push(fault);
-  }
-
-  async start(): Promise<this> {
-    this.listening = await listenLocal((req, res) => void this.handle(req, res), this.options.port ?? 0, this.options.tls);
-    this.port = this.listening.port;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    await this.listening?.close();
   }
 
   /** Undefined when the request is authenticated, else why not. */
@@ -159,12 +131,9 @@ export class FakeMixpanel {
     return undefined;
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse, received: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    let raw = Buffer.concat(chunks);
-    if (url.pathname.startsWith('/_fake/')) return this.control(req.method ?? 'GET', url.pathname, raw, res);
+    let raw = received;
 
     const gzip = /gzip/i.test(String(req.headers['content-encoding'] ?? ''));
     const contentType = String(req.headers['content-type'] ?? '');
@@ -179,22 +148,9 @@ export class FakeMixpanel {
     };
     const error = (status: number, message: string) => reply(status, { code: status, error: message, status: http.STATUS_CODES[status] ?? 'error' });
 
-    const fault = this.faults.shift();
-    if (fault && 'reset' in fault) {
-      record.status = -1;
-      req.socket.destroy();
-      return;
-    }
-    if (fault && 'delayMillis' in fault) {
-      await new Promise((r) => setTimeout(r, fault.delayMillis));
-      if (req.socket.destroyed) {
-        record.status = -2;
-        return;
-      }
-    }
-    if (fault && 'status' in fault) {
-      return reply(fault.status, fault.body ?? { code: fault.status, error: fault.status === 429 ? 'Project exceeded rate limits. Please retry the request with exponential backoff.' : (http.STATUS_CODES[fault.status] ?? 'error'), status: http.STATUS_CODES[fault.status] ?? 'error' }, fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
-    }
+    const answer = (f: Extract<Fault, { status: number }>) =>
+      reply(f.status, f.body ?? { code: f.status, error: f.status === 429 ? 'Project exceeded rate limits. Please retry the request with exponential backoff.' : (http.STATUS_CODES[f.status] ?? 'error'), status: http.STATUS_CODES[f.status] ?? 'error' }, retryAfterHeaders(f));
+    if (await this.faulted(req, record, answer)) return;
 
     if (url.pathname !== '/import') return error(404, 'Not Found');
     if (req.method !== 'POST') return error(405, 'Method Not Allowed');
@@ -243,8 +199,7 @@ export class FakeMixpanel {
       if (this.ingested.has(insertId)) this.duplicates++;
       else this.ingested.set(insertId, { event: ev.event, properties: ev.properties });
     });
-    const delay = this.options.answerDelayMillis ?? 0;
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    await this.answerLater();
     if (failed.length > 0 && strict) return reply(400, { code: 400, error: 'some data points in the request failed validation', status: 'Bad Request', num_records_imported: imported, failed_records: failed });
     reply(200, { code: 200, num_records_imported: imported, status: 'OK' });
   }
@@ -272,24 +227,12 @@ export class FakeMixpanel {
     return undefined;
   }
 
-  private control(method: string, path: string, raw: Buffer, res: http.ServerResponse): void {
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
+  protected views() {
+    return {
+      events: () => [...this.ingested.values()],
+      requests: () => this.requests,
+      stats: () => ({ unique: this.ingested.size, duplicates: this.duplicates, requests: this.requests.length }),
     };
-    if (method === 'GET' && path === '/_fake/events') return send(200, [...this.ingested.values()]);
-    if (method === 'GET' && path === '/_fake/requests') return send(200, this.requests);
-    if (method === 'GET' && path === '/_fake/stats') return send(200, { unique: this.ingested.size, duplicates: this.duplicates, requests: this.requests.length });
-    if (method === 'POST' && path === '/_fake/faults') {
-      try {
-        const f = JSON.parse(raw.toString('utf8')) as Fault & { times?: number };
-        this.inject(f, f.times ?? 1);
-        return send(200, { queued: this.faults.length });
-      } catch {
-        return send(400, { error: 'body must be a fault as JSON' });
-      }
-    }
-    send(404, { error: 'unknown control path' });
   }
 }
 
@@ -298,7 +241,7 @@ export function startMixpanelServer(options: MixpanelServerOptions = {}): Promis
   return new FakeMixpanel(options).start();
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+await runAlone(import.meta.url, 'MIXPANEL_ENDPOINT', () => {
   const { values } = parseArgs({
     options: { port: { type: 'string', default: '0' }, token: { type: 'string', multiple: true }, 'service-account': { type: 'string', multiple: true }, 'project-id': { type: 'string', multiple: true } },
   });
@@ -306,9 +249,5 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     const i = s.indexOf(':');
     return { username: s.slice(0, i), secret: s.slice(i + 1), projectIds: values['project-id'] };
   });
-  const fake = await startMixpanelServer({ port: Number(values.port), tokens: values.token, serviceAccounts });
-  process.stdout.write(`MIXPANEL_ENDPOINT=${fake.url}\n`);
-  const stop = () => void fake.close().then(() => process.exit(0));
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-}
+  return startMixpanelServer({ port: Number(values.port), tokens: values.token, serviceAccounts });
+});

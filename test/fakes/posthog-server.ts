@@ -25,25 +25,19 @@
  * `{"delayMillis":500}`).
  */
 import http from 'node:http';
-import type https from 'node:https';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { listenLocal, type Listening } from './listen.js';
+import { pathOf, retryAfterHeaders, runAlone, StandIn, type Fault as AnyFault, type StandInOptions } from './stand-in.js';
 
-export interface PosthogServerOptions {
-  port?: number;
+export interface PosthogServerOptions extends StandInOptions {
   /** Project API keys accepted; undefined accepts any non-empty key. */
   apiKeys?: string[];
   /** Request body limit, bytes (default 20,000,000 − 1). */
   maxBytes?: number;
   /** Event limit, bytes of its JSON (default 1,000,000). */
   maxEventBytes?: number;
-  /** Every request is handled at once and answered this many milliseconds later. May be changed while running. */
-  answerDelayMillis?: number;
-  tls?: https.ServerOptions;
 }
 
-export type Fault = { status: number; body?: string; retryAfter?: string } | { reset: true } | { delayMillis: number };
+export type Fault = AnyFault<string>;
 
 export interface RequestRecord {
   path: string;
@@ -64,57 +58,31 @@ function distinctIdOf(e: Record<string, unknown>): string | undefined {
   return typeof d === 'string' && d.trim() !== '' ? d : undefined;
 }
 
-export class FakePosthog {
+export class FakePosthog extends StandIn<PosthogServerOptions, RequestRecord, string> {
   /** uuid → the event stored. */
   readonly ingested = new Map<string, Record<string, unknown>>();
   readonly withoutUuid: Record<string, unknown>[] = [];
-  readonly requests: RequestRecord[] = [];
   /** Events resent with a de-duplication key already stored. */
   duplicates = 0;
   /** Events resent with a stored uuid but another event, distinct_id or day: PostHog would keep both. */
   conflicts = 0;
   private readonly keys = new Set<string>();
-  private readonly faults: Fault[] = [];
-  private listening: Listening | undefined;
-  port = 0;
 
-  constructor(readonly options: PosthogServerOptions = {}) {}
-
-  get url(): string {
-    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+  constructor(options: PosthogServerOptions = {}) {
+    super(options);
   }
 
-  reset(): void {
+  override reset(): void {
+    super.reset();
     this.ingested.clear();
     this.withoutUuid.length = 0;
-    this.requests.length = 0;
     this.duplicates = 0;
     this.conflicts = 0;
     this.keys.clear();
-    this.faults.length = 0;
   }
 
-  inject(fault: Fault, times = 1): void {
-    for (let i = 0; i < times; i++) this.faults.push(fault);
-  }
-
-  async start(): Promise<this> {
-    this.listening = await listenLocal((req, res) => void this.handle(req, res), this.options.port ?? 0, this.options.tls);
-    this.port = this.listening.port;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    await this.listening?.close();
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0]!;
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks);
-    if (path.startsWith('/_fake/')) return this.control(req.method ?? 'GET', path, raw, res);
-
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer): Promise<void> {
+    const path = pathOf(req);
     const record: RequestRecord = { path, status: 0, events: 0, bytes: raw.length };
     this.requests.push(record);
     // PostHog's capture service answers errors as text.
@@ -125,20 +93,7 @@ export class FakePosthog {
       res.end(body);
     };
 
-    const fault = this.faults.shift();
-    if (fault && 'reset' in fault) {
-      record.status = -1;
-      req.socket.destroy();
-      return;
-    }
-    if (fault && 'delayMillis' in fault) {
-      await new Promise((r) => setTimeout(r, fault.delayMillis));
-      if (req.socket.destroyed) {
-        record.status = -2;
-        return;
-      }
-    }
-    if (fault && 'status' in fault) return reply(fault.status, fault.body ?? (http.STATUS_CODES[fault.status] ?? 'error').toLowerCase(), fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
+    if (await this.faulted(req, record, (f) => reply(f.status, f.body ?? (http.STATUS_CODES[f.status] ?? 'error').toLowerCase(), retryAfterHeaders(f)))) return;
 
     if (path !== '/batch/' && path !== '/batch') return reply(404, 'not found');
     if (req.method !== 'POST') return reply(405, 'method not allowed');
@@ -182,29 +137,16 @@ export class FakePosthog {
         this.ingested.set(uuid, e);
       }
     }
-    const delay = this.options.answerDelayMillis ?? 0;
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    await this.answerLater();
     reply(200, JSON.stringify({ status: 1 }));
   }
 
-  private control(method: string, path: string, raw: Buffer, res: http.ServerResponse): void {
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
+  protected views() {
+    return {
+      events: () => [...this.ingested.values()],
+      requests: () => this.requests,
+      stats: () => ({ unique: this.ingested.size, duplicates: this.duplicates, conflicts: this.conflicts, without_uuid: this.withoutUuid.length }),
     };
-    if (method === 'GET' && path === '/_fake/events') return send(200, [...this.ingested.values()]);
-    if (method === 'GET' && path === '/_fake/requests') return send(200, this.requests);
-    if (method === 'GET' && path === '/_fake/stats') return send(200, { unique: this.ingested.size, duplicates: this.duplicates, conflicts: this.conflicts, without_uuid: this.withoutUuid.length });
-    if (method === 'POST' && path === '/_fake/faults') {
-      try {
-        const f = JSON.parse(raw.toString('utf8')) as Fault & { times?: number };
-        this.inject(f, f.times ?? 1);
-        return send(200, { queued: this.faults.length });
-      } catch {
-        return send(400, { error: 'body must be a fault as JSON' });
-      }
-    }
-    send(404, { error: 'unknown control path' });
   }
 }
 
@@ -213,11 +155,7 @@ export function startPosthogServer(options: PosthogServerOptions = {}): Promise<
   return new FakePosthog(options).start();
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+await runAlone(import.meta.url, 'POSTHOG_ENDPOINT', () => {
   const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, 'api-key': { type: 'string', multiple: true } } });
-  const fake = await startPosthogServer({ port: Number(values.port), apiKeys: values['api-key'] });
-  process.stdout.write(`POSTHOG_ENDPOINT=${fake.url}\n`);
-  const stop = () => void fake.close().then(() => process.exit(0));
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-}
+  return startPosthogServer({ port: Number(values.port), apiKeys: values['api-key'] });
+});

@@ -29,13 +29,10 @@
  * (`{"status":503,"times":2}`, `{"reset":true}`, `{"delayMillis":500}`).
  */
 import http from 'node:http';
-import type https from 'node:https';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { listenLocal, type Listening } from './listen.js';
+import { pathOf, retryAfterHeaders, runAlone, StandIn, type Fault as AnyFault, type StandInOptions } from './stand-in.js';
 
-export interface SegmentServerOptions {
-  port?: number;
+export interface SegmentServerOptions extends StandInOptions {
   /** Write keys accepted; undefined accepts any non-empty key. */
   writeKeys?: string[];
   /** Bytes of a request body; default 500 000. */
@@ -46,17 +43,9 @@ export interface SegmentServerOptions {
   maxEvents?: number;
   /** At most `requests` batch requests per `windowMillis`; more are answered 429. */
   rateLimit?: { requests: number; windowMillis: number };
-  /**
-   * A slow destination: every request is handled (its calls ingested) at once, and answered this
-   * many milliseconds later. A client that gives up meanwhile does not learn that its calls were
-   * ingested. Default 0. May be changed while the server runs.
-   */
-  answerDelayMillis?: number;
-  /** Serve HTTPS with this certificate and key (and, for mutual TLS, `requestCert` and `ca`). Omitted: HTTP. */
-  tls?: https.ServerOptions;
 }
 
-export type Fault = { status: number; body?: unknown; retryAfter?: string } | { reset: true } | { delayMillis: number };
+export type Fault = AnyFault;
 
 export interface RequestRecord {
   status: number;
@@ -72,50 +61,28 @@ const METHODS = new Set(['identify', 'track', 'page', 'screen', 'group', 'alias'
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-export class FakeSegment {
+export class FakeSegment extends StandIn<SegmentServerOptions, RequestRecord> {
   /** messageId → the call, each once. */
   readonly ingested = new Map<string, Record<string, unknown>>();
   /** Calls taken without a messageId (never de-duplicated). */
   readonly withoutMessageId: Record<string, unknown>[] = [];
   /** Calls past `maxEvents` in a batch, dropped with a 200. */
   readonly dropped: Record<string, unknown>[] = [];
-  readonly requests: RequestRecord[] = [];
   duplicates = 0;
-  private readonly faults: Fault[] = [];
   private readonly recent: number[] = [];
-  private listening: Listening | undefined;
-  port = 0;
 
-  constructor(readonly options: SegmentServerOptions = {}) {}
-
-  get url(): string {
-    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+  constructor(options: SegmentServerOptions = {}) {
+    super(options);
   }
 
   /** Forgets everything ingested and seen, and every pending fault. */
-  reset(): void {
+  override reset(): void {
+    super.reset();
     this.ingested.clear();
     this.withoutMessageId.length = 0;
     this.dropped.length = 0;
-    this.requests.length = 0;
     this.duplicates = 0;
-    this.faults.length = 0;
     this.recent.length = 0;
-  }
-
-  /** Makes the next `times` requests fail with `fault`. */
-  inject(fault: Fault, times = 1): void {
-    for (let i = 0; i < times; i++) this.faults.push(fault);
-  }
-
-  async start(): Promise<this> {
-    this.listening = await listenLocal((req, res) => void this.handle(req, res), this.options.port ?? 0, this.options.tls);
-    this.port = this.listening.port;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    await this.listening?.close();
   }
 
   /** The write key of a basic `Authorization` header (the user; the password must be empty), or undefined. */
@@ -128,13 +95,8 @@ export class FakeSegment {
     return decoded.slice(0, colon);
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0]!;
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks);
-    if (path.startsWith('/_fake/')) return this.control(req.method ?? 'GET', path, raw, res);
-
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer): Promise<void> {
+    const path = pathOf(req);
     const record: RequestRecord = { status: 0, events: 0, bytes: raw.length, authorization: req.headers.authorization };
     this.requests.push(record);
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -145,21 +107,7 @@ export class FakeSegment {
     };
     const bad = (message: string, code = 'invalid_request') => reply(400, { success: false, code, message });
 
-    const fault = this.faults.shift();
-    if (fault && 'reset' in fault) {
-      record.status = -1;
-      req.socket.destroy();
-      return;
-    }
-    if (fault && 'delayMillis' in fault) {
-      await new Promise((r) => setTimeout(r, fault.delayMillis));
-      // The client gave up meanwhile: like a server that notices the closed connection, ingest nothing.
-      if (req.socket.destroyed) {
-        record.status = -2;
-        return;
-      }
-    }
-    if (fault && 'status' in fault) return reply(fault.status, fault.body ?? { success: false, message: http.STATUS_CODES[fault.status] ?? 'error' }, fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
+    if (await this.faulted(req, record, (f) => reply(f.status, f.body ?? { success: false, message: http.STATUS_CODES[f.status] ?? 'error' }, retryAfterHeaders(f)))) return;
 
     if (path !== '/v1/batch') return reply(404, { success: false, message: 'Not Found' });
     if (req.method !== 'POST') return reply(405, { success: false, message: 'Method Not Allowed' });
@@ -207,8 +155,7 @@ export class FakeSegment {
       }
       this.ingested.set(id, c);
     }
-    const delay = this.options.answerDelayMillis ?? 0;
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    await this.answerLater();
     reply(200, { success: true });
   }
 
@@ -229,24 +176,12 @@ export class FakeSegment {
     return undefined;
   }
 
-  private control(method: string, path: string, raw: Buffer, res: http.ServerResponse): void {
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
+  protected views() {
+    return {
+      events: () => [...this.ingested.values()],
+      requests: () => this.requests.map(({ authorization: _, ...r }) => r),
+      stats: () => ({ unique: this.ingested.size, duplicates: this.duplicates, dropped: this.dropped.length, requests: this.requests.length }),
     };
-    if (method === 'GET' && path === '/_fake/events') return send(200, [...this.ingested.values()]);
-    if (method === 'GET' && path === '/_fake/requests') return send(200, this.requests.map(({ authorization: _, ...r }) => r));
-    if (method === 'GET' && path === '/_fake/stats') return send(200, { unique: this.ingested.size, duplicates: this.duplicates, dropped: this.dropped.length, requests: this.requests.length });
-    if (method === 'POST' && path === '/_fake/faults') {
-      try {
-        const f = JSON.parse(raw.toString('utf8')) as Fault & { times?: number };
-        this.inject(f, f.times ?? 1);
-        return send(200, { queued: this.faults.length });
-      } catch {
-        return send(400, { error: 'body must be a fault as JSON' });
-      }
-    }
-    send(404, { error: 'unknown control path' });
   }
 }
 
@@ -255,11 +190,7 @@ export function startSegmentServer(options: SegmentServerOptions = {}): Promise<
   return new FakeSegment(options).start();
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+await runAlone(import.meta.url, 'SEGMENT_ENDPOINT', () => {
   const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, 'write-key': { type: 'string', multiple: true } } });
-  const fake = await startSegmentServer({ port: Number(values.port), writeKeys: values['write-key'] });
-  process.stdout.write(`SEGMENT_ENDPOINT=${fake.url}\n`);
-  const stop = () => void fake.close().then(() => process.exit(0));
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-}
+  return startSegmentServer({ port: Number(values.port), writeKeys: values['write-key'] });
+});
