@@ -8,13 +8,9 @@
  * again, throttled ones after `throttle_backoff`): `client.ts`, `sender.ts`. Queueing, retries with
  * back-off and the dead-letter route itself are the exporter helper's (`src/exporterhelper.ts`).
  */
-import http from 'node:http';
 import type { Logger } from 'pino';
-import type { ExporterFactory, Host, Payload } from '../../src/component.js';
-import type { SendContext as DeliveryContext } from '../../src/delivery/sender.js';
-import { PermanentError } from '../../src/errors.js';
-import { BaseExporter } from '../../src/exporterhelper.js';
-import { ClientTls, ClientTlsAgent, warnIfInsecureIgnored } from '../../src/tls/client.js';
+import type { ExporterFactory } from '../../src/component.js';
+import { uploadAgents, uploadExporterFactory } from '../../src/upload_exporter.js';
 import { bodyEnvelope } from './batching.js';
 import { amplitudeSchema, MAX_REQUEST_BYTES, uploadUrl, type AmplitudeConfig } from './config.js';
 import { compileMapping } from './mapping.js';
@@ -33,11 +29,10 @@ export { amplitudeSchema, type AmplitudeConfig } from './config.js';
 export function amplitudeSendContext(cfg: AmplitudeConfig, at = 'exporters::amplitude', logger?: Logger): SendContext {
   const envelope = bodyEnvelope(cfg.api_key, cfg.min_id_length);
   const url = uploadUrl(cfg);
-  const tls = ClientTls.load(cfg.tls, at, url.startsWith('https:') ? logger : undefined);
-  if (logger) warnIfInsecureIgnored(cfg.tls, at, url, logger);
+  const agents = uploadAgents(cfg.tls, at, url, logger);
   return {
     url,
-    agents: { http: new http.Agent({ keepAlive: true }), https: new ClientTlsAgent(tls) },
+    agents,
     gzip: cfg.compression === 'gzip',
     envelope,
     envelopeBytes: Buffer.byteLength(envelope.head) + Buffer.byteLength(envelope.tail),
@@ -48,40 +43,11 @@ export function amplitudeSendContext(cfg: AmplitudeConfig, at = 'exporters::ampl
   };
 }
 
-class AmplitudeExporter extends BaseExporter {
-  /** Made at start, when the `tls` files are read. */
-  private ctx: SendContext | undefined;
-
-  constructor(
-    settings: ConstructorParameters<typeof BaseExporter>[0],
-    private readonly cfg: AmplitudeConfig,
-  ) {
-    super(settings, cfg);
-  }
-
-  override async start(_host: Host): Promise<void> {
-    this.ctx = amplitudeSendContext(this.cfg, `exporters::${this.id}`, this.logger);
-    this.logger.info({ url: this.ctx.url }, 'sending events to Amplitude');
-  }
-
-  protected async send(p: Payload, delivery: DeliveryContext): Promise<void> {
-    if (p.signal !== 'events') throw new PermanentError(`the amplitude exporter takes events, not ${p.signal}`);
-    if (!this.ctx) throw new Error(`exporter ${this.id} is not started`);
-    await sendEvents(p.data, this.ctx, delivery);
-  }
-
-  override async shutdown(): Promise<void> {
-    this.ctx?.agents.http.destroy();
-    this.ctx?.agents.https.destroy();
-  }
-}
-
-export const amplitudeExporterFactory: ExporterFactory<AmplitudeConfig> = {
-  kind: 'exporter',
+export const amplitudeExporterFactory: ExporterFactory<AmplitudeConfig> = uploadExporterFactory({
   type: 'amplitude',
+  name: 'Amplitude',
   description: 'Sends events to Amplitude (HTTP V2 or Batch Event Upload API), dead-lettering what Amplitude refuses',
   configSchema: amplitudeSchema,
-  accepts: ['events'],
-  mutatesData: false,
-  create: (settings, config) => new AmplitudeExporter(settings, config),
-};
+  sendContext: amplitudeSendContext,
+  sendEvents,
+});

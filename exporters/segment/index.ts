@@ -8,13 +8,9 @@
  * the dead-letter route, or sent again): `client.ts`, `sender.ts`. Queueing, retries with back-off
  * and the dead-letter route itself are the exporter helper's (`src/exporterhelper.ts`).
  */
-import http from 'node:http';
 import type { Logger } from 'pino';
-import type { ExporterFactory, Host, Payload } from '../../src/component.js';
-import type { SendContext as DeliveryContext } from '../../src/delivery/sender.js';
-import { PermanentError } from '../../src/errors.js';
-import { BaseExporter } from '../../src/exporterhelper.js';
-import { ClientTls, ClientTlsAgent, warnIfInsecureIgnored } from '../../src/tls/client.js';
+import type { ExporterFactory } from '../../src/component.js';
+import { uploadAgents, uploadExporterFactory } from '../../src/upload_exporter.js';
 import { basicAuthorization } from './client.js';
 import { batchUrl, segmentSchema, type SegmentConfig } from './config.js';
 import { compileMapping, LIBRARY } from './mapping.js';
@@ -32,11 +28,10 @@ export { segmentSchema, type SegmentConfig } from './config.js';
  */
 export function segmentSendContext(cfg: SegmentConfig, at = 'exporters::segment', logger?: Logger): SendContext {
   const url = batchUrl(cfg);
-  const tls = ClientTls.load(cfg.tls, at, url.startsWith('https:') ? logger : undefined);
-  if (logger) warnIfInsecureIgnored(cfg.tls, at, url, logger);
+  const agents = uploadAgents(cfg.tls, at, url, logger);
   return {
     url,
-    agents: { http: new http.Agent({ keepAlive: true }), https: new ClientTlsAgent(tls) },
+    agents,
     authorization: basicAuthorization(cfg.write_key),
     userAgent: `${LIBRARY.name}/${LIBRARY.version}`,
     maxEvents: cfg.max_events_per_request,
@@ -45,40 +40,11 @@ export function segmentSendContext(cfg: SegmentConfig, at = 'exporters::segment'
   };
 }
 
-class SegmentExporter extends BaseExporter {
-  /** Made at start, when the `tls` files are read. */
-  private ctx: SendContext | undefined;
-
-  constructor(
-    settings: ConstructorParameters<typeof BaseExporter>[0],
-    private readonly cfg: SegmentConfig,
-  ) {
-    super(settings, cfg);
-  }
-
-  override async start(_host: Host): Promise<void> {
-    this.ctx = segmentSendContext(this.cfg, `exporters::${this.id}`, this.logger);
-    this.logger.info({ url: this.ctx.url }, 'sending events to Segment');
-  }
-
-  protected async send(p: Payload, delivery: DeliveryContext): Promise<void> {
-    if (p.signal !== 'events') throw new PermanentError(`the segment exporter takes events, not ${p.signal}`);
-    if (!this.ctx) throw new Error(`exporter ${this.id} is not started`);
-    await sendEvents(p.data, this.ctx, delivery);
-  }
-
-  override async shutdown(): Promise<void> {
-    this.ctx?.agents.http.destroy();
-    this.ctx?.agents.https.destroy();
-  }
-}
-
-export const segmentExporterFactory: ExporterFactory<SegmentConfig> = {
-  kind: 'exporter',
+export const segmentExporterFactory: ExporterFactory<SegmentConfig> = uploadExporterFactory({
   type: 'segment',
+  name: 'Segment',
   description: 'Sends events as track calls to Segment\'s HTTP Tracking API (/v1/batch) or a Segment-compatible data plane, de-duplicated by messageId',
   configSchema: segmentSchema,
-  accepts: ['events'],
-  mutatesData: false,
-  create: (settings, config) => new SegmentExporter(settings, config),
-};
+  sendContext: segmentSendContext,
+  sendEvents,
+});
