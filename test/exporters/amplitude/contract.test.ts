@@ -4,9 +4,10 @@
  * PartialFailure with rejected parts and their reasons, and the part to send again).
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { PartialFailure, PermanentError, RetryableError } from '../../../src/errors.js';
 import { failure, rejectedIds, retriedIds } from '../partial.js';
+import { standIns } from '../upload-scenarios.js';
 import type { AnalyticsEvent } from '../../../src/event.js';
 import { amplitudeSchema, amplitudeSendContext } from '../../../exporters/amplitude/index.js';
 import { sendEvents } from '../../../exporters/amplitude/sender.js';
@@ -37,20 +38,7 @@ function ev(i: number, over: Partial<AnalyticsEvent> = {}): AnalyticsEvent {
 
 describe('amplitude exporter against the local Amplitude server', () => {
   let fake: FakeAmplitude;
-  const servers: FakeAmplitude[] = [];
-  const server = async (o: AmplitudeServerOptions) => {
-    const s = await startAmplitudeServer({ apiKeys: [KEY], ...o });
-    servers.push(s);
-    return s;
-  };
-
-  before(async () => {
-    fake = await server({});
-  });
-  beforeEach(() => fake.reset());
-  after(async () => {
-    for (const s of servers) await s.close();
-  });
+  const server = standIns((o: AmplitudeServerOptions) => startAmplitudeServer({ apiKeys: [KEY], ...o }), (f) => (fake = f));
 
   it('delivers every fixture event once, and a resend is de-duplicated on insert_id', async () => {
     const events = fixtureEvents();

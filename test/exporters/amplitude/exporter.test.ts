@@ -4,54 +4,26 @@
  * into a file exporter.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
-import type { Exporter, Host } from '../../../src/component.js';
+import { describe, it } from 'node:test';
 import type { AnalyticsEvent } from '../../../src/event.js';
-import { Telemetry } from '../../../src/telemetry.js';
 import { amplitudeExporterFactory } from '../../../exporters/amplitude/index.js';
-import { fileExporterFactory } from '../../../exporters/file/index.js';
 import { startAmplitudeServer, type FakeAmplitude } from '../../fakes/amplitude-server.js';
 import { readJsonLines } from '../../helpers.js';
 import { fixtureEvents } from './fixture-events.js';
+import { standInWithDir, withDeadLetter } from '../upload-scenarios.js';
 
-const logger = pino({ level: 'silent' });
 const fast = { initial_interval: '10ms', max_interval: '50ms', max_elapsed_time: '10s' };
 
 describe('amplitude exporter with the exporter helper', () => {
   let fake: FakeAmplitude;
   let dir: string;
-  before(async () => {
-    fake = await startAmplitudeServer({ apiKeys: ['k-123'] });
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otelytics-amplitude-'));
-  });
-  after(async () => {
-    await fake.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+  standInWithDir(() => startAmplitudeServer({ apiKeys: ['k-123'] }), 'otelytics-amplitude-', (f, d) => {
+    fake = f;
+    dir = d;
   });
 
-  async function running(cfg: Record<string, unknown>, deadFile: string) {
-    const telemetry = new Telemetry();
-    const dead = fileExporterFactory.create({ id: 'file/dead', logger, telemetry }, fileExporterFactory.configSchema.parse({ path: deadFile }));
-    const amp = amplitudeExporterFactory.create(
-      { id: 'amplitude', logger, telemetry },
-      amplitudeExporterFactory.configSchema.parse({ api_key: 'k-123', endpoint: fake.url, dead_letter: 'file/dead', retry_on_failure: fast, ...cfg }),
-    );
-    const host: Host = { getExporter: (id: string): Exporter | undefined => (id === 'file/dead' ? dead : id === 'amplitude' ? amp : undefined) };
-    await dead.start(host);
-    await amp.start(host);
-    return {
-      amp,
-      telemetry,
-      async stop() {
-        await amp.shutdown();
-        await dead.shutdown();
-      },
-    };
-  }
+  const running = (cfg: Record<string, unknown>, deadFile: string) => withDeadLetter(amplitudeExporterFactory, { api_key: 'k-123', endpoint: fake.url, retry_on_failure: fast, ...cfg }, deadFile);
 
   it('retries 5xx and resets, holds throttled events back, and dead-letters refused events with the reason', async () => {
     fake.reset();
@@ -66,7 +38,7 @@ describe('amplitude exporter with the exporter helper', () => {
     fake.inject({ reset: true });
     fake.inject({ delayMillis: 0 });
     fake.inject({ status: 429, body: { code: 429, error: 'Too many requests for some devices and users', eps_threshold: 30, throttled_events: [0, 1], throttled_users: {}, throttled_devices: {} } });
-    await x.amp.consume({ signal: 'events', data: events });
+    await x.exporter.consume({ signal: 'events', data: events });
     await x.stop();
     const dead = readJsonLines<AnalyticsEvent>(deadFile);
     assert.deepEqual(new Set(dead.map((e) => e.insert_id)), refused);
@@ -87,7 +59,7 @@ describe('amplitude exporter with the exporter helper', () => {
     const deadFile = path.join(dir, 'dead-2.jsonl');
     const x = await running({ api_key: 'wrong-key', device_id: ['device_id', 'session_id', 'insert_id'] }, deadFile);
     const events = fixtureEvents().slice(0, 5);
-    await x.amp.consume({ signal: 'events', data: events });
+    await x.exporter.consume({ signal: 'events', data: events });
     await x.stop();
     const dead = readJsonLines<AnalyticsEvent>(deadFile);
     assert.deepEqual(dead.map((e) => e.insert_id), events.map((e) => e.insert_id));

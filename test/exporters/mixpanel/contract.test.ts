@@ -4,7 +4,7 @@
  * PartialFailure with rejected parts and their reasons, and the part to send again).
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Payload } from '../../../src/component.js';
 import { PartialFailure, PermanentError, RetryableError } from '../../../src/errors.js';
 import type { AnalyticsEvent } from '../../../src/event.js';
@@ -15,6 +15,7 @@ import { FakeMixpanel, startMixpanelServer, type MixpanelServerOptions } from '.
 import { fixtureEvents } from '../amplitude/fixture-events.js';
 import { sendContext } from '../../delivery/send-context.js';
 import { failure, rejectedIds, retriedIds } from '../partial.js';
+import { standIns } from '../upload-scenarios.js';
 
 const TOKEN = 'test-project-token';
 const never = sendContext();
@@ -37,20 +38,7 @@ function ev(i: number, over: Partial<AnalyticsEvent> = {}): AnalyticsEvent {
 
 describe('mixpanel exporter against the local Mixpanel server', () => {
   let fake: FakeMixpanel;
-  const servers: FakeMixpanel[] = [];
-  const server = async (o: MixpanelServerOptions) => {
-    const s = await startMixpanelServer({ tokens: [TOKEN], ...o });
-    servers.push(s);
-    return s;
-  };
-
-  before(async () => {
-    fake = await server({});
-  });
-  beforeEach(() => fake.reset());
-  after(async () => {
-    for (const s of servers) await s.close();
-  });
+  const server = standIns((o: MixpanelServerOptions) => startMixpanelServer({ tokens: [TOKEN], ...o }), (f) => (fake = f));
 
   it('delivers every fixture event once, gzip\'d, strict, and a resend is de-duplicated on $insert_id', async () => {
     const events = fixtureEvents();

@@ -6,55 +6,27 @@
  * accepted twice, and the events Mixpanel refuses are in the dead-letter file with the reason.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
-import type { Exporter, Host } from '../../../src/component.js';
+import { describe, it } from 'node:test';
 import type { AnalyticsEvent } from '../../../src/event.js';
-import { Telemetry } from '../../../src/telemetry.js';
 import { mixpanelExporterFactory } from '../../../exporters/mixpanel/index.js';
-import { fileExporterFactory } from '../../../exporters/file/index.js';
 import { startMixpanelServer, type FakeMixpanel } from '../../fakes/mixpanel-server.js';
 import { readJsonLines } from '../../helpers.js';
 import { fixtureEvents } from '../amplitude/fixture-events.js';
+import { standInWithDir, withDeadLetter } from '../upload-scenarios.js';
 
-const logger = pino({ level: 'silent' });
 const TOKEN = 'e2e-token-5c1d';
 const fast = { initial_interval: '10ms', max_interval: '50ms', max_elapsed_time: '30s' };
 
 describe('mixpanel exporter under faults, with the exporter helper', () => {
   let fake: FakeMixpanel;
   let dir: string;
-  before(async () => {
-    fake = await startMixpanelServer({ tokens: [TOKEN] });
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otelytics-mixpanel-'));
-  });
-  after(async () => {
-    await fake.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+  standInWithDir(() => startMixpanelServer({ tokens: [TOKEN] }), 'otelytics-mixpanel-', (f, d) => {
+    fake = f;
+    dir = d;
   });
 
-  async function running(cfg: Record<string, unknown>, deadFile: string) {
-    const telemetry = new Telemetry();
-    const dead = fileExporterFactory.create({ id: 'file/dead', logger, telemetry }, fileExporterFactory.configSchema.parse({ path: deadFile }));
-    const mp = mixpanelExporterFactory.create(
-      { id: 'mixpanel', logger, telemetry },
-      mixpanelExporterFactory.configSchema.parse({ project_token: TOKEN, endpoint: fake.url, dead_letter: 'file/dead', retry_on_failure: fast, ...cfg }),
-    );
-    const host: Host = { getExporter: (id: string): Exporter | undefined => (id === 'file/dead' ? dead : id === 'mixpanel' ? mp : undefined) };
-    await dead.start(host);
-    await mp.start(host);
-    return {
-      mp,
-      telemetry,
-      async stop() {
-        await mp.shutdown();
-        await dead.shutdown();
-      },
-    };
-  }
+  const running = (cfg: Record<string, unknown>, deadFile: string) => withDeadLetter(mixpanelExporterFactory, { project_token: TOKEN, endpoint: fake.url, retry_on_failure: fast, ...cfg }, deadFile);
 
   /** The fixture events, two of them made invalid for Mixpanel (a placeholder distinct_id, a time two hours ahead). */
   function eventsWithInvalid() {
@@ -93,7 +65,7 @@ describe('mixpanel exporter under faults, with the exporter helper', () => {
     fake.inject({ status: 429 }, 2);
     fake.inject({ status: 502 });
     fake.inject({ reset: true });
-    await x.mp.consume({ signal: 'events', data: events });
+    await x.exporter.consume({ signal: 'events', data: events });
     await x.stop();
     assertOutcome(events, invalid, deadFile, true);
     const statuses = fake.requests.map((r) => r.status);
@@ -111,8 +83,8 @@ describe('mixpanel exporter under faults, with the exporter helper', () => {
     const { events, invalid } = eventsWithInvalid();
     // Mixpanel is slow for a while (the events of those requests are ingested, the answers come too late), then recovers.
     const recover = setTimeout(() => (fake.options.answerDelayMillis = 0), 600);
-    await x.mp.consume({ signal: 'events', data: events.slice(0, 20) });
-    await x.mp.consume({ signal: 'events', data: events.slice(20) });
+    await x.exporter.consume({ signal: 'events', data: events.slice(0, 20) });
+    await x.exporter.consume({ signal: 'events', data: events.slice(20) });
     await new Promise((r) => setTimeout(r, 700));
     await x.stop();
     clearTimeout(recover);
@@ -126,7 +98,7 @@ describe('mixpanel exporter under faults, with the exporter helper', () => {
     const deadFile = path.join(dir, 'dead-auth.jsonl');
     const x = await running({ project_token: 'wrong-token' }, deadFile);
     const events = fixtureEvents().slice(0, 5);
-    await x.mp.consume({ signal: 'events', data: events });
+    await x.exporter.consume({ signal: 'events', data: events });
     await x.stop();
     const dead = readJsonLines<AnalyticsEvent>(deadFile);
     assert.deepEqual(dead.map((e) => e.insert_id), events.map((e) => e.insert_id));

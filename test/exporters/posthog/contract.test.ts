@@ -3,7 +3,7 @@
  * what is delivered, de-duplication by uuid, and how each documented answer is classified.
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { PartialFailure, PermanentError, RetryableError } from '../../../src/errors.js';
 import type { AnalyticsEvent } from '../../../src/event.js';
 import { posthogSchema, posthogSendContext } from '../../../exporters/posthog/index.js';
@@ -12,6 +12,7 @@ import { sendEvents } from '../../../exporters/posthog/sender.js';
 import { startPosthogServer, type FakePosthog, type PosthogServerOptions } from '../../fakes/posthog-server.js';
 import { sendContext } from '../../delivery/send-context.js';
 import { failure, rejectedIds, retriedIds } from '../partial.js';
+import { standIns } from '../upload-scenarios.js';
 import { fixtureEvents } from '../amplitude/fixture-events.js';
 
 const KEY = 'phc_test_key';
@@ -37,19 +38,7 @@ const uuidOf = (id: string) => insertIdUuid(id);
 
 describe('posthog exporter against the local PostHog server', () => {
   let fake: FakePosthog;
-  const servers: FakePosthog[] = [];
-  const server = async (o: PosthogServerOptions) => {
-    const s = await startPosthogServer({ apiKeys: [KEY], ...o });
-    servers.push(s);
-    return s;
-  };
-  before(async () => {
-    fake = await server({});
-  });
-  beforeEach(() => fake.reset());
-  after(async () => {
-    for (const s of servers) await s.close();
-  });
+  const server = standIns((o: PosthogServerOptions) => startPosthogServer({ apiKeys: [KEY], ...o }), (f) => (fake = f));
 
   it('delivers every fixture event once, typed, and a resend is a duplicate by uuid', async () => {
     const events = fixtureEvents();

@@ -6,57 +6,29 @@
  * invalid ones in the dead-letter file with their reason. Also config errors with their path.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
-import type { Exporter, Host } from '../../../src/component.js';
+import { describe, it } from 'node:test';
 import type { AnalyticsEvent } from '../../../src/event.js';
-import { Telemetry } from '../../../src/telemetry.js';
-import { fileExporterFactory } from '../../../exporters/file/index.js';
 import { posthogExporterFactory } from '../../../exporters/posthog/index.js';
 import { insertIdUuid } from '../../../exporters/posthog/mapping.js';
 import { startPosthogServer, type FakePosthog } from '../../fakes/posthog-server.js';
 import { readJsonLines } from '../../helpers.js';
 import { errorsOf } from '../../config/errors.js';
 import { fixtureEvents } from '../amplitude/fixture-events.js';
+import { standInWithDir, withDeadLetter } from '../upload-scenarios.js';
 
-const logger = pino({ level: 'silent' });
 const KEY = 'phc_fault_key';
 const fast = { initial_interval: '10ms', max_interval: '50ms', max_elapsed_time: '20s' };
 
 describe('posthog exporter with the exporter helper, under faults', () => {
   let fake: FakePosthog;
   let dir: string;
-  before(async () => {
-    fake = await startPosthogServer({ apiKeys: [KEY] });
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otelytics-posthog-'));
-  });
-  after(async () => {
-    await fake.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+  standInWithDir(() => startPosthogServer({ apiKeys: [KEY] }), 'otelytics-posthog-', (f, d) => {
+    fake = f;
+    dir = d;
   });
 
-  async function running(cfg: Record<string, unknown>, deadFile: string) {
-    const telemetry = new Telemetry();
-    const dead = fileExporterFactory.create({ id: 'file/dead', logger, telemetry }, fileExporterFactory.configSchema.parse({ path: deadFile }));
-    const ph = posthogExporterFactory.create(
-      { id: 'posthog', logger, telemetry },
-      posthogExporterFactory.configSchema.parse({ api_key: KEY, endpoint: fake.url, dead_letter: 'file/dead', retry_on_failure: fast, distinct_id: ['user_id', 'device_id', 'session_id', 'insert_id'], ...cfg }),
-    );
-    const host: Host = { getExporter: (id: string): Exporter | undefined => (id === 'file/dead' ? dead : id === 'posthog' ? ph : undefined) };
-    await dead.start(host);
-    await ph.start(host);
-    return {
-      ph,
-      telemetry,
-      async stop() {
-        await ph.shutdown();
-        await dead.shutdown();
-      },
-    };
-  }
+  const running = (cfg: Record<string, unknown>, deadFile: string) => withDeadLetter(posthogExporterFactory, { api_key: KEY, endpoint: fake.url, retry_on_failure: fast, distinct_id: ['user_id', 'device_id', 'session_id', 'insert_id'], ...cfg }, deadFile);
 
   /** The fixture events, several copies under new insert_ids, two of them invalid for PostHog. */
   function workload(copies: number): { events: AnalyticsEvent[]; invalid: Set<string> } {
@@ -94,7 +66,7 @@ describe('posthog exporter with the exporter helper, under faults', () => {
       fake.inject({ reset: true });
       fake.inject({ status: 500 });
     }
-    for (let i = 0; i < events.length; i += 40) await x.ph.consume({ signal: 'events', data: events.slice(i, i + 40) });
+    for (let i = 0; i < events.length; i += 40) await x.exporter.consume({ signal: 'events', data: events.slice(i, i + 40) });
     await x.stop();
     check(events, invalid, deadFile);
     const statuses = new Set(fake.requests.map((r) => r.status));
@@ -112,7 +84,7 @@ describe('posthog exporter with the exporter helper, under faults', () => {
     fake.options.answerDelayMillis = 250;
     const slowFor = setTimeout(() => (fake.options.answerDelayMillis = 0), 700);
     try {
-      await x.ph.consume({ signal: 'events', data: events });
+      await x.exporter.consume({ signal: 'events', data: events });
     } finally {
       clearTimeout(slowFor);
       fake.options.answerDelayMillis = 0;

@@ -5,7 +5,7 @@
  * the part to send again).
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { PartialFailure, PermanentError, RetryableError } from '../../../src/errors.js';
 import type { AnalyticsEvent } from '../../../src/event.js';
 import { segmentSchema, segmentSendContext } from '../../../exporters/segment/index.js';
@@ -13,6 +13,7 @@ import { sendEvents } from '../../../exporters/segment/sender.js';
 import { NO_IDENTITY_REASON } from '../../../exporters/segment/mapping.js';
 import { FakeSegment, startSegmentServer, type SegmentServerOptions } from '../../fakes/segment-server.js';
 import { failure, rejectedIds, retriedIds } from '../partial.js';
+import { standIns } from '../upload-scenarios.js';
 import { fixtureEvents } from '../amplitude/fixture-events.js';
 import { sendContext } from '../../delivery/send-context.js';
 
@@ -37,20 +38,7 @@ function ev(i: number, over: Partial<AnalyticsEvent> = {}): AnalyticsEvent {
 
 describe('segment exporter against the local Segment server', () => {
   let fake: FakeSegment;
-  const servers: FakeSegment[] = [];
-  const server = async (o: SegmentServerOptions) => {
-    const s = await startSegmentServer({ writeKeys: [KEY], ...o });
-    servers.push(s);
-    return s;
-  };
-
-  before(async () => {
-    fake = await server({});
-  });
-  beforeEach(() => fake.reset());
-  after(async () => {
-    for (const s of servers) await s.close();
-  });
+  const server = standIns((o: SegmentServerOptions) => startSegmentServer({ writeKeys: [KEY], ...o }), (f) => (fake = f));
 
   it('delivers every fixture event once with basic auth; a resend is de-duplicated on messageId', async () => {
     const events = fixtureEvents();

@@ -8,55 +8,27 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
-import type { Exporter, Host } from '../../../src/component.js';
+import { describe, it } from 'node:test';
 import type { AnalyticsEvent } from '../../../src/event.js';
-import { Telemetry } from '../../../src/telemetry.js';
 import { segmentExporterFactory } from '../../../exporters/segment/index.js';
-import { fileExporterFactory } from '../../../exporters/file/index.js';
 import { startSegmentServer, type FakeSegment } from '../../fakes/segment-server.js';
 import { projectRoot, readJsonLines } from '../../helpers.js';
 import { fixtureEvents } from '../amplitude/fixture-events.js';
+import { standInWithDir, withDeadLetter } from '../upload-scenarios.js';
 
-const logger = pino({ level: 'silent' });
 const KEY = 'k-seg-123';
 const fast = { initial_interval: '10ms', max_interval: '50ms', max_elapsed_time: '20s' };
 
 describe('segment exporter with the exporter helper, under faults', () => {
   let fake: FakeSegment;
   let dir: string;
-  before(async () => {
-    fake = await startSegmentServer({ writeKeys: [KEY], maxEventBytes: 4000 });
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otelytics-segment-'));
-  });
-  after(async () => {
-    await fake.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+  standInWithDir(() => startSegmentServer({ writeKeys: [KEY], maxEventBytes: 4000 }), 'otelytics-segment-', (f, d) => {
+    fake = f;
+    dir = d;
   });
 
-  async function running(cfg: Record<string, unknown>, deadFile: string) {
-    const telemetry = new Telemetry();
-    const dead = fileExporterFactory.create({ id: 'file/dead', logger, telemetry }, fileExporterFactory.configSchema.parse({ path: deadFile }));
-    const seg = segmentExporterFactory.create(
-      { id: 'segment', logger, telemetry },
-      segmentExporterFactory.configSchema.parse({ write_key: KEY, endpoint: fake.url, dead_letter: 'file/dead', retry_on_failure: fast, anonymous_id: ['device_id', 'session_id', 'insert_id'], ...cfg }),
-    );
-    const host: Host = { getExporter: (id: string): Exporter | undefined => (id === 'file/dead' ? dead : id === 'segment' ? seg : undefined) };
-    await dead.start(host);
-    await seg.start(host);
-    return {
-      seg,
-      telemetry,
-      async stop() {
-        await seg.shutdown();
-        await dead.shutdown();
-      },
-    };
-  }
+  const running = (cfg: Record<string, unknown>, deadFile: string) => withDeadLetter(segmentExporterFactory, { write_key: KEY, endpoint: fake.url, retry_on_failure: fast, anonymous_id: ['device_id', 'session_id', 'insert_id'], ...cfg }, deadFile);
 
   /** The fixture events, three times over with distinct insert_ids, and two the server refuses. */
   function workload() {
@@ -92,8 +64,8 @@ describe('segment exporter with the exporter helper, under faults', () => {
       fake.inject({ delayMillis: 0 });
     }
     const { events, invalid } = workload();
-    await x.seg.consume({ signal: 'events', data: events.slice(0, 40) });
-    await x.seg.consume({ signal: 'events', data: events.slice(40) });
+    await x.exporter.consume({ signal: 'events', data: events.slice(0, 40) });
+    await x.exporter.consume({ signal: 'events', data: events.slice(40) });
     await x.stop();
     check(events, invalid, readJsonLines<AnalyticsEvent>(deadFile));
     assert.equal(fake.duplicates, 0, 'a 429/5xx request ingested nothing, and accepted requests are never sent again');
@@ -113,7 +85,7 @@ describe('segment exporter with the exporter helper, under faults', () => {
     const { events, invalid } = workload();
     // The first requests time out after Segment took them; then the answers come in time again.
     setTimeout(() => (fake.options.answerDelayMillis = 0), 700);
-    await x.seg.consume({ signal: 'events', data: events });
+    await x.exporter.consume({ signal: 'events', data: events });
     await x.stop();
     fake.options.answerDelayMillis = 0;
     check(events, invalid, readJsonLines<AnalyticsEvent>(deadFile));
