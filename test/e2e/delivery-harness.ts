@@ -108,7 +108,7 @@ export interface Sequence {
  * `clients` clients posting `perRequest` events a request until `stop` resolves, the gateway exits,
  * or `total` events were numbered; resolves with the acknowledged seqs (answered 200).
  */
-export async function load(g: RunningGateway, next: Sequence, opts: { clients: number; perRequest: number; stop?: Promise<unknown>; total?: number }): Promise<number[]> {
+export async function load(g: RunningGateway, next: Sequence, opts: { clients: number; perRequest: number; stop?: Promise<unknown>; total?: number; failures?: number[] }): Promise<number[]> {
   const acknowledged: number[] = [];
   let done = false;
   void opts.stop?.then(() => (done = true));
@@ -120,8 +120,9 @@ export async function load(g: RunningGateway, next: Sequence, opts: { clients: n
         next.sent += opts.perRequest;
         const status = await post(g, seqs);
         if (status === 200) acknowledged.push(...seqs);
-        else if (status === 0 && g.child.exitCode !== null) return;
-        else await sleep(50);
+        else opts.failures?.push(status);
+        if (status === 0 && g.child.exitCode !== null) return;
+        if (status !== 200) await sleep(50);
       }
     }),
   );

@@ -117,7 +117,8 @@ describe('service::workers: 2', { timeout: 120_000 }, () => {
     const next = { seq: 0, sent: 0 };
     const stopLoad = sleep(6000);
     const clients = 4;
-    const loading = load(g, next, { clients, perRequest: 100, stop: stopLoad });
+    const failures: number[] = [];
+    const loading = load(g, next, { clients, perRequest: 100, stop: stopLoad, failures });
     await sleep(1500);
     process.kill(victim, 'SIGKILL');
     // The health check is 503 while the worker restarts, then 200 again.
@@ -138,9 +139,12 @@ describe('service::workers: 2', { timeout: 120_000 }, () => {
     const pids = childPids(g.child.pid!);
     assert.equal(pids.length, 2, 'two workers again');
     assert.ok(!pids.includes(victim));
-    // What was in flight on the killed worker, at most one request per client (and one more per
-    // client whose idle connection to it was reset as it sent).
-    assert.ok(failed <= 2 * clients * 100, `${failed / 100} requests failed`);
+    // Lost connections: what was in flight on the killed worker, at most one request per client
+    // (and one more per client whose idle connection to it was reset as it sent). The other worker,
+    // taking all the load meanwhile, may answer 503 (admission; SDKs retry those).
+    const resets = failures.filter((status) => status === 0).length;
+    assert.ok(resets <= 2 * clients, `${resets} requests lost their connection`);
+    assert.deepEqual(failures.filter((status) => status !== 0 && status !== 503), [], 'no other failure');
     assert.ok(acknowledged.length >= 1000, `${acknowledged.length} acknowledged`);
     await until(
       () => missing(fileArrivals(s.file), acknowledged).length === 0 && missing(amplitudeArrivals(s.amplitude), acknowledged).length === 0,
