@@ -6,10 +6,10 @@
  *   `POST /batch`, the same body, at most 20 MB per request;
  * - hosts `api2.amplitude.com` (default data residency) and `api.eu.amplitude.com` (EU).
  */
-import { duration, nonEmptyString, z } from '../../src/config/schema.js';
+import { duration, nonEmptyString, optionalHttpUrl, z } from '../../src/config/schema.js';
 import { exporterHelperShape } from '../../src/exporterhelper.js';
 import { clientTlsSchema } from '../../src/tls/client.js';
-import { invalidPaths } from './event_fields.js';
+import { fieldPathsOption as paths, invalidPaths } from './event_fields.js';
 
 export const AMPLITUDE_HOSTS = { us: 'https://api2.amplitude.com', eu: 'https://api.eu.amplitude.com' } as const;
 export const AMPLITUDE_PATHS = { http_v2: '/2/httpapi', batch: '/batch' } as const;
@@ -21,15 +21,6 @@ export const MAX_REQUEST_BYTES = { http_v2: 1_000_000 - 1, batch: 20_000_000 } a
 /** How long events of throttled users and devices are held back after a 429; the documentation says to pause for 30 s. */
 export const DEFAULT_THROTTLE_BACKOFF = '30s';
 
-const paths = (def: readonly string[], what: string) =>
-  z
-    .array(z.string().min(1))
-    .default([...def])
-    .superRefine((v, ctx) => {
-      const msg = invalidPaths(v);
-      if (msg) ctx.addIssue({ code: 'custom', message: msg });
-    })
-    .describe(what);
 
 const path = (def: string | undefined, what: string) => {
   const s = z.string().min(1).superRefine((v, ctx) => {
@@ -44,8 +35,7 @@ export const amplitudeSchema = z
     api_key: nonEmptyString().describe('Amplitude project API key. Required; set it from the environment: `${env:AMPLITUDE_API_KEY}`.'),
     api: z.enum(['http_v2', 'batch']).default('http_v2').describe('http_v2: /2/httpapi (real time, ≤ 2000 events and < 1 MB per request, 30 events/s per user or device); batch: /batch (≤ 20 MB per request, 1000 events/s per user or device). Default http_v2.'),
     region: z.enum(['us', 'eu']).default('us').describe('Data residency: us (api2.amplitude.com) or eu (api.eu.amplitude.com). Ignored when endpoint is set. Default us.'),
-    endpoint: z
-      .preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional())
+    endpoint: optionalHttpUrl()
       .describe('Explicit upload URL (a proxy, a test server). A URL without a path gets the API\'s path (/2/httpapi or /batch). Omitted or "": from region and api.'),
     min_id_length: z.number().int().positive().optional().describe('Sent as options.min_id_length: the shortest user_id/device_id Amplitude accepts. Omitted: Amplitude\'s default, 5 characters.'),
     user_id: paths(['user_id'], 'Event fields read for Amplitude\'s user_id, first present wins. Default [user_id].'),

@@ -12,6 +12,7 @@
  * Keys are looked up as written; `properties.a.b` reads the property named `a.b` when there is one,
  * else the nested value `b` of property `a`.
  */
+import { z } from '../../src/config/schema.js';
 import type { AnalyticsEvent } from '../../src/event.js';
 import type { JsonValue } from '../../src/pdata.js';
 
@@ -91,6 +92,18 @@ export function firstOf(paths: readonly string[]): FieldGetter {
 export function invalidPaths(paths: readonly string[]): string | undefined {
   const bad = paths.filter((p) => !isFieldPath(p));
   return bad.length === 0 ? undefined : `unknown field path${bad.length > 1 ? 's' : ''} ${bad.map((b) => JSON.stringify(b)).join(', ')}; use ${FIELD_PATH_HELP}`;
+}
+
+/** A config option listing event field paths (first present wins), `def` by default; unknown paths are refused with the ones known. */
+export function fieldPathsOption(def: readonly string[], what: string) {
+  return z
+    .array(z.string().min(1))
+    .default([...def])
+    .superRefine((v, ctx) => {
+      const msg = invalidPaths(v);
+      if (msg) ctx.addIssue({ code: 'custom', message: msg });
+    })
+    .describe(what);
 }
 
 /** `time_unix_nano` (decimal string) as integer milliseconds since the epoch; undefined when absent, zero or not a number. */

@@ -6,7 +6,7 @@
  * - nested and repeated columns, https://cloud.google.com/bigquery/docs/nested-repeated : a RECORD
  *   (STRUCT) column has nested columns, at most 15 levels deep; any column may be REPEATED (an ARRAY).
  */
-import { nonEmptyString, z } from '../../src/config/schema.js';
+import { nonEmptyString, optionalHttpUrl, z } from '../../src/config/schema.js';
 import { exporterHelperShape } from '../../src/exporterhelper.js';
 import { clientTlsSchema } from '../../src/tls/client.js';
 import { invalidPaths } from '../amplitude/event_fields.js';
@@ -156,8 +156,7 @@ export const bigquerySchema = z
     table: z.string().regex(TABLE_RE, { message: 'must be 1-1024 letters, marks, digits, connectors, dashes or spaces' }).describe('Table id. Required.'),
     location: z.string().min(1).optional().describe('Location of a dataset the exporter creates (e.g. EU, US, europe-west3). Omitted: BigQuery\'s default (US).'),
     key_file: z.preprocess((v) => (v === '' ? undefined : v), nonEmptyString().optional()).describe('Service-account JSON key file. Omitted: application default credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud, metadata server).'),
-    api_endpoint: z
-      .preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional())
+    api_endpoint: optionalHttpUrl()
       .describe('BigQuery API root, e.g. http://127.0.0.1:9050 for an emulator. Omitted or "": https://bigquery.googleapis.com.'),
     tls: clientTlsSchema('No effect: the scheme of api_endpoint decides (https:// is TLS, an emulator\'s http:// is plaintext). Default false.')
       .optional()

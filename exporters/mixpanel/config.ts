@@ -8,10 +8,10 @@
  * - hosts `api.mixpanel.com`, `api-eu.mixpanel.com` (EU residency), `api-in.mixpanel.com` (India
  *   residency), https://docs.mixpanel.com/reference/overview .
  */
-import { nonEmptyString, z } from '../../src/config/schema.js';
+import { nonEmptyString, optionalHttpUrl, z } from '../../src/config/schema.js';
 import { exporterHelperShape } from '../../src/exporterhelper.js';
 import { clientTlsSchema } from '../../src/tls/client.js';
-import { invalidPaths } from '../amplitude/event_fields.js';
+import { fieldPathsOption as paths } from '../amplitude/event_fields.js';
 
 export const MIXPANEL_HOSTS = { us: 'https://api.mixpanel.com', eu: 'https://api-eu.mixpanel.com', in: 'https://api-in.mixpanel.com' } as const;
 export const MIXPANEL_IMPORT_PATH = '/import';
@@ -23,15 +23,6 @@ export const MAX_REQUEST_BYTES = 10_000_000;
 /** An event must be smaller than 1 MB of uncompressed JSON (decimal, the stricter reading). */
 export const MAX_EVENT_BYTES = 1_000_000 - 1;
 
-const paths = (def: readonly string[], what: string) =>
-  z
-    .array(z.string().min(1))
-    .default([...def])
-    .superRefine((v, ctx) => {
-      const msg = invalidPaths(v);
-      if (msg) ctx.addIssue({ code: 'custom', message: msg });
-    })
-    .describe(what);
 
 const noWhitespace = (v: string | undefined, path: (string | number)[], ctx: z.RefinementCtx) => {
   if (v !== undefined && /\s/.test(v)) ctx.addIssue({ code: 'custom', path, message: 'must not contain whitespace (check the environment variable)' });
@@ -55,8 +46,7 @@ export const mixpanelSchema = z
       .optional()
       .describe('Numeric project id, sent as the project_id query parameter; required with service_account, not used with project_token.'),
     region: z.enum(['us', 'eu', 'in']).default('us').describe('Data residency of the project: us (api.mixpanel.com), eu (api-eu.mixpanel.com) or in (api-in.mixpanel.com). Ignored when endpoint is set. Default us.'),
-    endpoint: z
-      .preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional())
+    endpoint: optionalHttpUrl()
       .describe('Explicit base URL (a proxy, a test server); a URL without a path gets /import. Omitted or "": from region.'),
     user_id: paths(['user_id'], 'Event fields read for $user_id (and distinct_id), first present wins. Default [user_id].'),
     device_id: paths(['device_id', 'session_id'], 'Event fields read for $device_id (distinct_id when there is no user id), first present wins. Default [device_id, session_id].'),

@@ -9,10 +9,10 @@
  * - an event over 1 MB is discarded by PostHog ("Discarded event exceeding 1MB limit",
  *   https://posthog.com/docs/data/ingestion-warnings).
  */
-import { nonEmptyString, z } from '../../src/config/schema.js';
+import { nonEmptyString, optionalHttpUrl, z } from '../../src/config/schema.js';
 import { exporterHelperShape } from '../../src/exporterhelper.js';
 import { clientTlsSchema } from '../../src/tls/client.js';
-import { invalidPaths } from '../amplitude/event_fields.js';
+import { fieldPathsOption as paths } from '../amplitude/event_fields.js';
 
 export const POSTHOG_HOSTS = { us: 'https://us.i.posthog.com', eu: 'https://eu.i.posthog.com' } as const;
 export const BATCH_PATH = '/batch/';
@@ -25,22 +25,12 @@ export const MAX_EVENT_BYTES = 1_000_000;
 export const DEFAULT_MAX_EVENTS_PER_REQUEST = 1000;
 export const MAX_EVENTS_PER_REQUEST = 10_000;
 
-const paths = (def: readonly string[], what: string) =>
-  z
-    .array(z.string().min(1))
-    .default([...def])
-    .superRefine((v, ctx) => {
-      const msg = invalidPaths(v);
-      if (msg) ctx.addIssue({ code: 'custom', message: msg });
-    })
-    .describe(what);
 
 export const posthogSchema = z
   .strictObject({
     api_key: nonEmptyString().describe('PostHog project API key (phc_...), sent as api_key in each request body. Required; set it from the environment: `${env:POSTHOG_API_KEY}`.'),
     region: z.enum(['us', 'eu']).default('us').describe('PostHog Cloud region: us (us.i.posthog.com) or eu (eu.i.posthog.com). Ignored when endpoint is set. Default us.'),
-    endpoint: z
-      .preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional())
+    endpoint: optionalHttpUrl()
       .describe('A self-hosted PostHog, a proxy or a test server. A URL without a path gets /batch/. Omitted or "": from region.'),
     distinct_id: paths(['user_id', 'device_id', 'session_id'], 'Event fields read for distinct_id, first present wins. Default [user_id, device_id, session_id].'),
     identified: paths(['user_id'], 'Fields whose value, when it gave the distinct_id, makes the event identified (a person profile is processed); other events get $process_person_profile: false. Default [user_id].'),

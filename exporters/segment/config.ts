@@ -11,10 +11,10 @@
  * (https://www.rudderstack.com/docs/api/http-api/: `<DATA_PLANE_URL>/v1/batch`, the same basic
  * authentication, 4 MB per batch and 32 KB per call) or Jitsu's ingest.
  */
-import { nonEmptyString, z } from '../../src/config/schema.js';
+import { nonEmptyString, optionalHttpUrl, z } from '../../src/config/schema.js';
 import { exporterHelperShape } from '../../src/exporterhelper.js';
 import { clientTlsSchema } from '../../src/tls/client.js';
-import { invalidPaths } from '../amplitude/event_fields.js';
+import { fieldPathsOption as paths } from '../amplitude/event_fields.js';
 
 export const SEGMENT_HOSTS = { us: 'https://api.segment.io', eu: 'https://events.eu1.segmentapis.com' } as const;
 export const SEGMENT_BATCH_PATH = '/v1/batch';
@@ -30,15 +30,6 @@ export const MAX_EVENT_BYTES = 32_000;
 /** "ensure all events have unique messageId values with fewer than 100 characters". */
 export const MAX_MESSAGE_ID_LENGTH = 99;
 
-const paths = (def: readonly string[], what: string) =>
-  z
-    .array(z.string().min(1))
-    .default([...def])
-    .superRefine((v, ctx) => {
-      const msg = invalidPaths(v);
-      if (msg) ctx.addIssue({ code: 'custom', message: msg });
-    })
-    .describe(what);
 
 const integrationValue = z.union([z.boolean(), z.record(z.string(), z.unknown())]);
 
@@ -46,8 +37,7 @@ export const segmentSchema = z
   .strictObject({
     write_key: nonEmptyString().describe('Write key of the Segment source (an HTTP API source), sent as the basic-auth user with an empty password. Required; set it from the environment: `${env:SEGMENT_WRITE_KEY}`.'),
     region: z.enum(['us', 'eu']).default('us').describe('Workspace region: us (api.segment.io) or eu (events.eu1.segmentapis.com). Ignored when endpoint is set. Default us.'),
-    endpoint: z
-      .preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional())
+    endpoint: optionalHttpUrl()
       .describe('Explicit URL of the batch endpoint: a proxy, a test server, or a Segment-compatible data plane (RudderStack, Jitsu). A URL without a path gets /v1/batch. Omitted or "": from region.'),
     user_id: paths(['user_id'], 'Event fields read for userId, first present wins. Default [user_id].'),
     anonymous_id: paths(['device_id', 'session_id'], 'Event fields read for anonymousId, first present wins; add insert_id to give events without any identity (e.g. anonymised by privacy) an anonymousId of their own. Default [device_id, session_id].'),

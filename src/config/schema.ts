@@ -63,6 +63,9 @@ export function parseEndpoint(v: string): { host: string; port: number } | undef
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
+/** An optional http:// or https:// URL option; `""` counts as unset (an empty `${env:...}`). */
+export const optionalHttpUrl = () => z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional());
+
 export const nonEmptyString = () => z.string().min(1, { message: 'must be a non-empty string' });
 
 export const positiveInt = () => z.number().int().positive();
