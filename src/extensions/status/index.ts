@@ -28,7 +28,7 @@ import { PlaygroundRunner } from './runner.js';
 import { buildStatusServer, type StatusServerDeps } from './server.js';
 import { GraphStats } from './stats.js';
 import { EventTail } from './tail.js';
-import { answerSupervisor, hasTrackingPlan, MergedStatus, type StatusFromWorker, type WorkerLink } from './workers.js';
+import { answerSupervisor, MergedStatus, runsProcessor, type StatusFromWorker, type WorkerLink } from './workers.js';
 import { cataloguesOf } from '../../../processors/catalogue/index.js';
 import { violationLog } from '../../../processors/tracking_plan/recent.js';
 
@@ -97,7 +97,6 @@ export async function serveMergedStatus(
   const graph = buildGraph(config);
   const merged = new MergedStatus(graph, cfg, link);
   const runner = cfg.playground.enabled ? new PlaygroundRunner(cfg.playground.timeout) : undefined;
-  const catalogued = config.pipelines.some((p) => p.processors.some((id) => config.processors.get(id)?.factory.type === 'catalogue'));
   let served: ServedStatus;
   try {
     served = await serveStatus(logger, cfg, {
@@ -106,8 +105,8 @@ export async function serveMergedStatus(
       stats: { snapshot: () => merged.stats() },
       tail: merged.tail,
       runner,
-      ...(catalogued ? { catalogues: () => merged.catalogues() } : {}),
-      ...(hasTrackingPlan(config) ? { violations: (limit: number) => merged.violations(limit) } : {}),
+      ...(runsProcessor(config, 'catalogue') ? { catalogues: () => merged.catalogues() } : {}),
+      ...(runsProcessor(config, 'tracking_plan') ? { violations: (limit: number) => merged.violations(limit) } : {}),
       ready,
     });
   } catch (err) {
@@ -167,7 +166,7 @@ export const statusFactory: ExtensionFactory<StatusConfig> = {
         const catalogues = () => ({
           catalogues: [...cataloguesOf(telemetry).values()].map((c) => ({ id: c.id, pipelines: [...c.pipelines], catalogue: c.recorder.snapshot() })),
         });
-        const log = hasTrackingPlan(config) ? violationLog(telemetry) : undefined;
+        const log = runsProcessor(config, 'tracking_plan') ? violationLog(telemetry) : undefined;
         const violations = log ? (limit: number) => ({ items: log.recent(limit), totals: log.totals }) : undefined;
         if (host.worker) {
           // One of several workers: the supervisor serves the page and asks each worker for its part.
@@ -175,7 +174,7 @@ export const statusFactory: ExtensionFactory<StatusConfig> = {
           return;
         }
         runner = cfg.playground.enabled ? new PlaygroundRunner(cfg.playground.timeout) : undefined;
-        served = await serveStatus(settings.logger, cfg, { config, graph, stats, tail, runner, catalogues, ...(violations ? { violations } : {}), ready: () => ready });
+        served = await serveStatus(settings.logger, cfg, { config, graph, stats, tail, runner, ...(runsProcessor(config, 'catalogue') ? { catalogues } : {}), ...(violations ? { violations } : {}), ready: () => ready });
       },
       onReadyChange(r: boolean) {
         ready = r;

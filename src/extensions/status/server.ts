@@ -78,7 +78,7 @@ export interface StatusServerDeps {
   version: string;
   /** Serve https with this certificate. */
   tls?: ServerTlsSource;
-  /** The event catalogues of the gateway's `catalogue` processors; none when absent. */
+  /** The event catalogues of the gateway's `catalogue` processors; given only when one runs. */
   catalogues?: () => CatalogueApiAnswer | Promise<CatalogueApiAnswer>;
 }
 
@@ -163,7 +163,7 @@ export function buildStatusServer(d: StatusServerDeps): { app: FastifyInstance; 
     graph: d.graph,
     tail: { pipelines: d.tail.pipelines, buffer_size: d.cfg.tail.buffer_size, max_events_per_second: d.cfg.tail.max_events_per_second },
     playground: d.runner !== undefined,
-    catalogue: ((await d.catalogues?.())?.catalogues.length ?? 0) > 0,
+    catalogue: d.catalogues !== undefined,
     violations: d.violations !== undefined,
   }));
 

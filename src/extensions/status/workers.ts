@@ -298,7 +298,7 @@ export class MergedStatus {
   }
 }
 
-/** Whether `config` runs a `tracking_plan` processor in a pipeline (the violations API exists). */
-export function hasTrackingPlan(config: GatewayConfig): boolean {
-  return config.pipelines.some((p) => p.processors.some((id) => config.processors.get(id)?.factory.type === 'tracking_plan'));
+/** Whether a pipeline of `config` runs a processor of `type` (`catalogue`, `tracking_plan`): what the status page offers. */
+export function runsProcessor(config: GatewayConfig, type: string): boolean {
+  return config.pipelines.some((p) => p.processors.some((id) => config.processors.get(id)?.factory.type === type));
 }
