@@ -10,7 +10,7 @@
  * yet, a batch is one `sendBatch` that kafkajs partitions itself. Batches are sent one at a time,
  * so records of one key keep their order (a key has one partition, hence one leader). kafkajs
  * writes the Produce requests with src/kafka/produce.ts's encoder (the same bytes, a fraction of the CPU;
- * installed by src/kafka/kafkajs-setup.ts). Records and Produce requests are written in slices of about a
+ * installed by src/kafka/client.ts before kafkajs loads). Records and Produce requests are written in slices of about a
  * millisecond with a turn of the event loop between them (src/kafka/slices.ts), so handing a batch to
  * Kafka never holds up requests for the whole of it. The producer waits for all in-sync replicas (`acks=-1`) and
  * is idempotent, so its own retries add no duplicates.
@@ -27,7 +27,7 @@ import type { CreateSettings, ExporterFactory, Host, Payload } from '../../src/c
 import { PartialFailure, PermanentError, RetryableError } from '../../src/errors.js';
 import type { SendContext } from '../../src/delivery/sender.js';
 import { BaseExporter } from '../../src/exporterhelper.js';
-import { classifyKafkaError, connectionProblem, connectionSetupFailure, createKafka, kafkaErrorMessage, Partitioners, useCompression } from '../../src/kafka/client.js';
+import { classifyKafkaError, connectionProblem, connectionSetupFailure, createKafka, kafkaErrorMessage, kafkajs, useCompression } from '../../src/kafka/client.js';
 import { kafkaExporterSchema, type KafkaExporterConfig } from './config.js';
 import { TopicLeaders, type LeaderGroup } from './leaders.js';
 import { mergePayloads, RecordEncoder, type OutRecord } from './records.js';
@@ -80,7 +80,7 @@ export class KafkaExporter extends BaseExporter {
     this.compression = useCompression(cfg.producer.compression);
     this.leaders = new TopicLeaders(
       (topic) => this.fetchTopicMetadata(topic),
-      Partitioners.DefaultPartitioner,
+      kafkajs().Partitioners.DefaultPartitioner,
       (topic, err) => this.logger.debug({ topic, err: kafkaErrorMessage(err) }, 'kafka: topic metadata not fetched; the leaders known before stay'),
     );
   }
@@ -99,7 +99,7 @@ export class KafkaExporter extends BaseExporter {
     const kafka = createKafka(this.cfg, this.logger, PRODUCER_RETRY, this.configPath);
     const idempotent = this.cfg.producer.required_acks === -1;
     // The Java client's partitioner (murmur2 of the key), so keys land where Java producers put them.
-    return kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent, maxInFlightRequests: idempotent ? 1 : undefined, allowAutoTopicCreation: true, retry: PRODUCER_RETRY });
+    return kafka.producer({ createPartitioner: kafkajs().Partitioners.DefaultPartitioner, idempotent, maxInFlightRequests: idempotent ? 1 : undefined, allowAutoTopicCreation: true, retry: PRODUCER_RETRY });
   }
 
   /**

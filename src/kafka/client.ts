@@ -6,20 +6,33 @@
  *
  * kafkajs: https://kafka.js.org/docs/configuration (client), /docs/producing (compression codecs).
  */
-// First: kafkajs must load with ./produce.ts's producer internals in place.
-import './kafkajs-setup.js';
 import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'node:tls';
-import kafkajs, { type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import type kafkajsModule from 'kafkajs';
+import type { KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import { duration, nonEmptyString, z } from '../config/schema.js';
+import { installProducerInternals } from './produce.js';
 import { checkClientTls, clientTlsOptions, clientTlsShape, tlsProblemOf, wantsPlaintext, warnIfSkipVerify } from '../tls/client.js';
 
-// kafkajs is CommonJS; not every export is visible to ESM named imports.
-const { CompressionCodecs, CompressionTypes, Kafka, logLevel } = kafkajs;
-export const { Partitioners } = kafkajs;
-type CompressionTypes = kafkajs.CompressionTypes;
-type Kafka = kafkajs.Kafka;
+type CompressionTypes = kafkajsModule.CompressionTypes;
+type Kafka = kafkajsModule.Kafka;
+
+const require = createRequire(import.meta.url);
+let loaded: typeof kafkajsModule | undefined;
+
+/**
+ * kafkajs, loaded on first use (a gateway without Kafka components never loads it), after
+ * ./produce.ts's producer internals are in kafkajs' module cache (they must be there before
+ * kafkajs binds them).
+ */
+export function kafkajs(): typeof kafkajsModule {
+  if (!loaded) {
+    installProducerInternals();
+    loaded = require('kafkajs') as typeof kafkajsModule;
+  }
+  return loaded;
+}
 
 /** `brokers`: a list of `host:port`, or one string with comma-separated addresses (handy with `${env:KAFKA_BROKERS}`). */
 export const brokersOption = () =>
@@ -107,6 +120,7 @@ function saslOptions(sasl: z.infer<typeof saslSchema> | undefined): SASLOptions 
  * warnings, the rest at trace level.
  */
 function logCreator(logger: Logger): KafkaConfig['logCreator'] {
+  const { logLevel } = kafkajs();
   return () => (entry: LogEntry) => {
     const { message, timestamp: _t, logger: _l, ...extra } = entry.log;
     const fields = { kafka: entry.namespace, ...extra };
@@ -132,6 +146,7 @@ export function createKafka(cfg: ConnectionConfig, logger: Logger, retry: { retr
     skipVerifyWarned.add(cfg.tls);
     warnIfSkipVerify(cfg.tls, at, logger);
   }
+  const { Kafka, logLevel } = kafkajs();
   return new Kafka({
     clientId: cfg.client_id,
     brokers: cfg.brokers,
@@ -153,8 +168,6 @@ interface Codec {
   decompress(buffer: Buffer): Promise<Buffer>;
 }
 
-const require = createRequire(import.meta.url);
-
 /**
  * Registers the codec for `compression` with kafkajs (gzip is built in) and returns kafkajs'
  * compression type. snappy: `kafkajs-snappy` (snappyjs, pure JS); lz4: the LZ4 frame format of
@@ -162,6 +175,7 @@ const require = createRequire(import.meta.url);
  * Registration is process-wide and also lets consumers read records compressed that way.
  */
 export function useCompression(compression: Compression): CompressionTypes {
+  const { CompressionTypes } = kafkajs();
   switch (compression) {
     case 'none':
       return CompressionTypes.None;
@@ -205,7 +219,7 @@ function registerCodec(type: CompressionTypes, pkg: string, make: () => Codec): 
   } catch (err) {
     throw new Error(`compression needs the npm package ${pkg}, which cannot be loaded: ${(err as Error).message.split('\n')[0]}`);
   }
-  (CompressionCodecs as Record<number, () => Codec>)[type] = () => codec;
+  (kafkajs().CompressionCodecs as Record<number, () => Codec>)[type] = () => codec;
   registered.add(type);
 }
 

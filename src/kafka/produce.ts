@@ -436,7 +436,7 @@ export function groupingInstalled(): boolean {
  * kafkajs requires the Produce request modules (versions 3 to 7) each time it builds a request, so
  * those hold whenever this runs; it binds `groupMessagesPerPartition` and the default
  * partitioner's `murmur2` when it is first loaded, so those hold only when this runs before
- * (./kafkajs-setup.ts, imported ahead of kafkajs).
+ * (`kafkajs()` of ./client.ts, which loads kafkajs on first use).
  * Idempotent.
  */
 export function installProducerInternals(): void {

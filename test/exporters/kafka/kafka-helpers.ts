@@ -5,7 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import type { IHeaders, Kafka as KafkaClient } from 'kafkajs';
+import { kafkajs } from '../../../src/kafka/client.js';
 import pino from 'pino';
 import type { CreateSettings, Exporter, Host, Payload } from '../../../src/component.js';
 import { resolveConfig } from '../../../src/config/resolve.js';
@@ -19,6 +20,9 @@ import { EventMaker } from '../../../processors/analytics/index.js';
 import type { AnalyticsConfig } from '../../../processors/analytics/config.js';
 import { compileEventMatcher, type FilterConfig } from '../../../processors/filter/index.js';
 import { fixtureBodyPlain, fixtureManifest, projectRoot } from '../../helpers.js';
+
+// Through the client module, so that kafkajs loads with the gateway's producer internals in place.
+const { Kafka, logLevel } = kafkajs();
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
@@ -100,7 +104,7 @@ export async function startSecureBroker(): Promise<SecureBroker> {
   return (await startKafka())({ secure: true }) as Promise<SecureBroker>;
 }
 
-export function kafkaClient(brokers: string[]): Kafka {
+export function kafkaClient(brokers: string[]): KafkaClient {
   return new Kafka({ clientId: 'otelytics-test', brokers, logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 1000 } });
 }
 
@@ -138,7 +142,7 @@ export async function readTopic(brokers: string[], topic: string, until: (record
   let done!: () => void;
   const reached = new Promise<void>((resolve) => (done = resolve));
   // The topic may not exist yet (auto-created by the first producer): retry for a while.
-  let consumer: ReturnType<Kafka['consumer']>;
+  let consumer: ReturnType<KafkaClient['consumer']>;
   for (let attempt = 0; ; attempt++) {
     consumer = kafkaClient(brokers).consumer({ groupId: `reader-${topic}-${Math.random().toString(36).slice(2)}`, maxWaitTimeInMs: 100 });
     try {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { ITopicMetadata, PartitionMetadata } from 'kafkajs';
-import { Partitioners } from '../../../src/kafka/client.js';
+import { kafkajs } from '../../../src/kafka/client.js';
 import { METADATA_MAX_AGE_MILLIS, MIN_REFRESH_MILLIS, TopicLeaders } from '../../../exporters/kafka/leaders.js';
 
 interface Rec {
@@ -30,7 +30,7 @@ function brokers(topics: Record<string, number[]>) {
     if (!leaders) throw new Error('LEADER_NOT_AVAILABLE');
     return { name: topic, partitions: partitions(leaders) };
   };
-  const leaders = new TopicLeaders(fetch, Partitioners.DefaultPartitioner, () => undefined, () => state.clock);
+  const leaders = new TopicLeaders(fetch, kafkajs().Partitioners.DefaultPartitioner, () => undefined, () => state.clock);
   return { state, leaders };
 }
 
@@ -44,7 +44,7 @@ async function grouped<R extends Rec>(leaders: TopicLeaders, records: R[]) {
 
 /** kafkajs' own choice for a keyed record (its DefaultPartitioner, from fresh state). */
 function kafkajsPartition(topic: string, key: string, leaders: number[]): number {
-  return Partitioners.DefaultPartitioner()({ topic, partitionMetadata: partitions(leaders), message: { key, value: 'x' } });
+  return kafkajs().Partitioners.DefaultPartitioner()({ topic, partitionMetadata: partitions(leaders), message: { key, value: 'x' } });
 }
 
 describe('kafka exporter: groups by leader broker', () => {

@@ -12,7 +12,7 @@ import type { Payload } from '../../../src/component.js';
 import { PartialFailure } from '../../../src/errors.js';
 import type { AnalyticsEvent } from '../../../src/event.js';
 import type { SendContext } from '../../../src/delivery/sender.js';
-import { Partitioners } from '../../../src/kafka/client.js';
+import { kafkajs } from '../../../src/kafka/client.js';
 import { kafkaExporterFactory } from '../../../exporters/kafka/index.js';
 import { sendContext } from '../../delivery/send-context.js';
 import { eventsOf, fixtureData, settings } from './kafka-helpers.js';
@@ -26,7 +26,7 @@ const ids = (p: Payload | undefined) => (p?.data as AnalyticsEvent[] | undefined
 /** Where kafkajs' partitioner puts an event's record among `partitions`. */
 function partitionOf(e: AnalyticsEvent, partitions: number): number {
   const metadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionErrorCode: 0, partitionId, leader: 0, replicas: [], isr: [] }));
-  return Partitioners.DefaultPartitioner()({ topic: TOPIC, partitionMetadata: metadata, message: { key: e.user_id!, value: '' } });
+  return kafkajs().Partitioners.DefaultPartitioner()({ topic: TOPIC, partitionMetadata: metadata, message: { key: e.user_id!, value: '' } });
 }
 
 interface Broker {
