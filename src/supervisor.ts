@@ -40,7 +40,7 @@ import { serveMergedStatus, type StatusConfig } from './extensions/status/index.
 import { ASK_TIMEOUT_MILLIS, type StatusFromWorker, type StatusRequest, type StatusToWorker } from './extensions/status/workers.js';
 import { Telemetry } from './telemetry.js';
 import { ServerTlsSource } from './tls/server.js';
-import { WORKER_COUNT_ENV, WORKER_INDEX_ENV } from './workers.js';
+import { WORKER_COUNT_ENV, WORKER_INDEX_ENV, workerExecArgv } from './workers.js';
 
 /** Messages between the supervisor and its workers carry this key. */
 export const MESSAGE_KEY = 'otelytics';
@@ -178,6 +178,7 @@ export class Supervisor {
       this.failure = (message) => reject(new Error(message));
       this.onReady = resolve;
     });
+    cluster.setupPrimary({ execArgv: workerExecArgv() });
     for (const slot of this.slots) this.fork(slot);
     try {
       await ready;

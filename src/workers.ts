@@ -81,3 +81,21 @@ export function cgroupCpuLimit(root = '/sys/fs/cgroup'): number | undefined {
 export function defaultWorkers(available = os.availableParallelism(), quota = cgroupCpuLimit()): number {
   return Math.max(1, quota === undefined ? available : Math.min(available, quota));
 }
+
+/**
+ * V8's young generation per semi-space for the workers, MiB: 8 instead of V8's default 16 on
+ * 64-bit. A gateway's young objects are short-lived (a request's decoded spans, its events until the
+ * sending queue holds them), so the smaller young generation is no slower (README, Performance:
+ * "Memory and latency") and each worker's resident memory is about 50 MiB lower at full load.
+ */
+export const WORKER_SEMI_SPACE_MIB = 8;
+
+/**
+ * The node options a worker is forked with: the supervisor's own (`execArgv`), and
+ * `--max-semi-space-size` ({@link WORKER_SEMI_SPACE_MIB}) unless `execArgv` or `NODE_OPTIONS`
+ * already sets it (the operator's choice wins).
+ */
+export function workerExecArgv(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): string[] {
+  const chosen = [...execArgv, ...nodeOptions.split(/\s+/)].some((a) => /^--max[-_]semi[-_]space[-_]size\b/.test(a));
+  return chosen ? [...execArgv] : [...execArgv, `--max-semi-space-size=${WORKER_SEMI_SPACE_MIB}`];
+}

@@ -14,7 +14,7 @@ import type { AnalyticsEvent } from '../../src/event.js';
 import { leftQueueDirectories, PersistentQueue, queueDirectory } from '../../src/delivery/persistent_queue.js';
 import { serviceSchema } from '../../src/config/service.js';
 import { aggregateWorkerMetrics, restartDelayMillis } from '../../src/supervisor.js';
-import { cpusOfQuota, defaultWorkers } from '../../src/workers.js';
+import { cpusOfQuota, defaultWorkers, workerExecArgv } from '../../src/workers.js';
 import { storageFileOf } from '../../processors/catalogue/index.js';
 import { MemoryLimiter, memoryLimiterSchema } from '../../processors/memory_limiter/index.js';
 
@@ -42,6 +42,13 @@ describe('service::workers', () => {
     assert.equal(defaultWorkers(8, 2), 2);
     assert.equal(defaultWorkers(2, 4), 2);
     assert.ok(defaultWorkers() >= 1);
+  });
+
+  it('forks workers with 8 MiB semi-spaces and the supervisor\'s node options, unless a semi-space size is chosen', () => {
+    assert.deepEqual(workerExecArgv(['--enable-source-maps'], ''), ['--enable-source-maps', '--max-semi-space-size=8']);
+    assert.deepEqual(workerExecArgv(['--max-semi-space-size=32'], ''), ['--max-semi-space-size=32']);
+    assert.deepEqual(workerExecArgv([], '--max_semi_space_size=2 --trace-warnings'), []);
+    assert.deepEqual(workerExecArgv([], '--max-old-space-size=512'), ['--max-semi-space-size=8']);
   });
 
   it('is an integer of at least 1, optional', () => {

@@ -86,7 +86,9 @@ describe('service::workers: 2', { timeout: 120_000 }, () => {
     const g = await startGateway({ workers: 2 });
     gateways.push(g);
     assert.ok(g.healthWhileStarting.includes(503), `health while starting: ${g.healthWhileStarting.join(', ')}`);
-    assert.equal(childPids(g.child.pid!).length, 2, 'two worker processes');
+    const workers = childPids(g.child.pid!);
+    assert.equal(workers.length, 2, 'two worker processes');
+    for (const pid of workers) assert.ok(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--max-semi-space-size=8'), 'workers run with the smaller young generation');
     const body = readFixture('traces-shop-01.pb');
     for (let i = 0; i < 10; i++) assert.equal(await postOnNewConnection(g.ports.http, body), 200);
     // gRPC: each channel is one HTTP/2 connection, which stays with the worker that took it.
