@@ -31,11 +31,11 @@
  * With `--cpus N` (N > 1; `npm run bench` passes `--cpus 2`), case A is also run at full load with
  * both systems on the same N cores (taskset -c 0,…,N−1), shared with this load generator: the
  * collector with GOMAXPROCS=N, otelytics with `service::workers` 1 and N, in turn, `--cpus-rounds`
- * times (default 2); the table compares N workers with one worker on the same cores, with the
+ * times (default 3); the table compares N workers with one worker on the same cores, with the
  * pinned single-core figure and with the collector.
  *
  * Run: `npm run build && node dist/bench/collector.js [--seconds 10] [--concurrency 8] [--rate 10000]
- * [--cases A,B,C] [--modes max,fixed,telemetrygen] [--sustain 60] [--sustain-cases A] [--sustain-concurrency 64] [--cpus 2] [--cpus-rounds 2]`.
+ * [--cases A,B,C] [--modes max,fixed,telemetrygen] [--sustain 60] [--sustain-cases A] [--sustain-concurrency 64] [--cpus 2] [--cpus-rounds 3]`.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -64,7 +64,7 @@ const { values } = parseArgs({
     'sustain-cases': { type: 'string', default: 'A' },
     'sustain-concurrency': { type: 'string', default: '64' },
     cpus: { type: 'string', default: '1' },
-    'cpus-rounds': { type: 'string', default: '2' },
+    'cpus-rounds': { type: 'string', default: '3' },
     modes: { type: 'string', default: 'max,fixed,telemetrygen' },
   },
   strict: false,
