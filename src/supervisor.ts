@@ -208,6 +208,9 @@ export class Supervisor {
     slot.incarnation++;
     this.updateHealth();
     const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(slot.index), [WORKER_COUNT_ENV]: String(this.count) });
+    // E.g. a message the cluster module writes to a worker that just died: logged, and the
+    // worker's exit is handled when it comes.
+    worker.on('error', (err: Error) => this.logger.warn({ worker: slot.index, err: errorMessage(err) }, 'worker process error'));
     slot.worker = worker;
     this.logger.debug({ worker: slot.index, pid: worker.process.pid }, 'worker forked');
   }
@@ -286,12 +289,17 @@ export class Supervisor {
     this.health?.setState(state);
   }
 
-  /** Sends `m` to a worker if it is there. */
-  private send(slot: Slot, m: SupervisorMessage): boolean {
+  /**
+   * Sends `m` to a worker if it is there; `failed` is called when the message could not be written
+   * (a worker that just died: its exit is handled as it comes, the failure is not an error event).
+   */
+  private send(slot: Slot, m: SupervisorMessage, failed?: () => void): boolean {
     const worker = slot.worker;
     if (!worker || !worker.isConnected()) return false;
     try {
-      worker.send(m);
+      worker.send(m, (err) => {
+        if (err) failed?.();
+      });
       return true;
     } catch {
       return false;
@@ -315,10 +323,11 @@ export class Supervisor {
           resolve(m);
         },
       });
-      if (!this.send(slot, message(id))) {
+      const unanswered = () => {
         this.pending.get(id)?.resolve(undefined);
         this.pending.delete(id);
-      }
+      };
+      if (!this.send(slot, message(id), unanswered)) unanswered();
     });
   }
 
