@@ -20,6 +20,11 @@
  *   each worker for its metrics over the cluster's IPC channel at every scrape and sums them; the
  *   series of {@link PER_WORKER_METRICS} keep a `worker` label instead (sum them for the gateway).
  *   Its own: `otelytics_workers`, `otelytics_workers_ready`, `otelytics_worker_restarts{worker}`.
+ * - Counters (and histograms) do not go down when a worker is forked again: what a worker slot's
+ *   previous worker had counted, as last read, is carried over to the next (src/carry_over.ts),
+ *   the summed series and the `worker`-labelled ones alike; a worker that does not answer a scrape
+ *   (dead, restarting) counts as last read. Gauges are the current workers' only. Counts a worker
+ *   made after the last scrape and before it died are not counted.
  * - A worker that dies is forked again (same index, so it resumes its persistent queues) after a
  *   back-off of 250 ms doubling up to 30 s for repeated failures (reset once a worker has been
  *   ready for 30 s), logged and counted; the other workers keep serving meanwhile.
@@ -38,6 +43,7 @@ import { errorMessage, listenError, SettingError } from './errors.js';
 import { createHealthCheck, type HealthCheckConfig, type HealthState } from './extensions/health_check.js';
 import { serveMergedStatus, type StatusConfig } from './extensions/status/index.js';
 import { ASK_TIMEOUT_MILLIS, type StatusFromWorker, type StatusRequest, type StatusToWorker } from './extensions/status/workers.js';
+import { MetricsCarryOver } from './carry_over.js';
 import { Telemetry } from './telemetry.js';
 import { ServerTlsSource } from './tls/server.js';
 import { WORKER_COUNT_ENV, WORKER_INDEX_ENV, workerExecArgv } from './workers.js';
@@ -72,6 +78,8 @@ const REPEATED_SIGNAL_MS = 1000;
 interface Slot {
   index: number;
   worker: Worker | undefined;
+  /** How many times the slot's worker was forked: numbers the answers of each of its workers. */
+  incarnation: number;
   state: 'starting' | 'ready' | 'draining' | 'down';
   failuresInARow: number;
   readySince: number;
@@ -90,6 +98,7 @@ export class Supervisor {
   private readonly slots: Slot[];
   private readonly own = new client.Registry();
   private readonly restarts: client.Counter<'worker'>;
+  private readonly carried = new MetricsCarryOver();
   private health: ReturnType<typeof createHealthCheck> | undefined;
   private metricsServer: { port: number; close(): Promise<void> } | undefined;
   private status: Awaited<ReturnType<typeof serveMergedStatus>> | undefined;
@@ -106,7 +115,7 @@ export class Supervisor {
     readonly count: number,
     private readonly logger: Logger,
   ) {
-    this.slots = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, state: 'down', failuresInARow: 0, readySince: 0, restartTimer: undefined }));
+    this.slots = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, incarnation: 0, state: 'down', failuresInARow: 0, readySince: 0, restartTimer: undefined }));
     new client.Gauge({ name: 'otelytics_workers', help: 'Worker processes the gateway runs (service::workers).', registers: [this.own] }).set(count);
     const slots = this.slots;
     new client.Gauge({
@@ -160,6 +169,7 @@ export class Supervisor {
     if (statusId) {
       const link = {
         answering: () => this.slots.filter((s) => s.state === 'ready' || s.state === 'draining').map((s) => s.index),
+        incarnation: (index: number) => this.slots[index]!.incarnation,
         ask: (index: number, request: StatusRequest) => this.request(this.slots[index]!, (id) => ({ otelytics: 'status', id, request })),
         send: (index: number, m: StatusToWorker) => this.send(this.slots[index]!, m),
       };
@@ -196,8 +206,12 @@ export class Supervisor {
   private fork(slot: Slot): void {
     slot.restartTimer = undefined;
     slot.state = 'starting';
+    slot.incarnation++;
     this.updateHealth();
     const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(slot.index), [WORKER_COUNT_ENV]: String(this.count) });
+    // E.g. a message the cluster module writes to a worker that just died: logged, and the
+    // worker's exit is handled when it comes.
+    worker.on('error', (err: Error) => this.logger.warn({ worker: slot.index, err: errorMessage(err) }, 'worker process error'));
     slot.worker = worker;
     this.logger.debug({ worker: slot.index, pid: worker.process.pid }, 'worker forked');
   }
@@ -276,12 +290,17 @@ export class Supervisor {
     this.health?.setState(state);
   }
 
-  /** Sends `m` to a worker if it is there. */
-  private send(slot: Slot, m: SupervisorMessage): boolean {
+  /**
+   * Sends `m` to a worker if it is there; `failed` is called when the message could not be written
+   * (a worker that just died: its exit is handled as it comes, the failure is not an error event).
+   */
+  private send(slot: Slot, m: SupervisorMessage, failed?: () => void): boolean {
     const worker = slot.worker;
     if (!worker || !worker.isConnected()) return false;
     try {
-      worker.send(m);
+      worker.send(m, (err) => {
+        if (err) failed?.();
+      });
       return true;
     } catch {
       return false;
@@ -305,10 +324,11 @@ export class Supervisor {
           resolve(m);
         },
       });
-      if (!this.send(slot, message(id))) {
+      const unanswered = () => {
         this.pending.get(id)?.resolve(undefined);
         this.pending.delete(id);
-      }
+      };
+      if (!this.send(slot, message(id), unanswered)) unanswered();
     });
   }
 
@@ -317,11 +337,19 @@ export class Supervisor {
     return this.request(slot, (id) => ({ otelytics: 'metrics', id })) as Promise<client.MetricObjectWithValues<client.MetricValue<string>>[] | undefined>;
   }
 
-  /** The Prometheus text of all workers' metrics plus the supervisor's own. */
+  /**
+   * The Prometheus text of all workers' metrics plus the supervisor's own; counters carried over
+   * from a slot's previous workers, and as last read for a worker that does not answer.
+   */
   private async exposition(): Promise<string> {
-    const replies = await Promise.all(this.slots.map(async (s) => ({ index: s.index, metrics: await this.ask(s) })));
-    const got = replies.filter((r): r is { index: number; metrics: client.MetricObjectWithValues<client.MetricValue<string>>[] } => r.metrics !== undefined);
-    const merged = client.Registry.merge([aggregateWorkerMetrics(got), this.own]);
+    const replies = await Promise.all(
+      this.slots.map(async (s) => {
+        // The incarnation asked: read as the request is sent, before the answer comes.
+        const incarnation = s.incarnation;
+        return { index: s.index, metrics: this.carried.metrics(s.index, incarnation, await this.ask(s)) };
+      }),
+    );
+    const merged = client.Registry.merge([aggregateWorkerMetrics(replies.filter((r) => r.metrics.length > 0)), this.own]);
     return merged.metrics();
   }
 

@@ -2,7 +2,9 @@
  * `service::workers` through the real CLI (config.example.yaml's pipeline): a supervisor and two
  * worker processes sharing the OTLP ports.
  * - both workers take OTLP/HTTP and OTLP/gRPC requests on the one port of each (counted per worker
- *   by the metrics' `worker` label);
+ *   by the metrics' `worker` label); one of them killed with SIGKILL and forked again, the counters
+ *   of the metrics endpoint and the status page's totals do not go down, while it restarts nor
+ *   after, and count on exactly;
  * - a worker killed with SIGKILL is forked again; the other keeps answering meanwhile (only what
  *   was in flight on the killed one fails), the health check is 503 until both are ready again,
  *   nothing acknowledged is lost (persistent queues), and SIGTERM drains both and exits 0;
@@ -69,6 +71,25 @@ function series(text: string, name: string, labels: string): number {
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
+/** The sum of every series of `name` (any labels), 0 when absent. */
+function total(text: string, name: string): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+}
+
+/** What the counters of the metrics endpoint and the status page's totals say now: spans received, items into `analytics`. */
+async function counted(g: RunningGateway, receiverNode: string): Promise<{ accepted: number; analytics: number; status: number }> {
+  const text = await metrics(g);
+  const stats = (await (await fetch(`http://127.0.0.1:${g.ports.status}/api/stats`)).json()) as { nodes: Record<string, { totals: { in: number } }> };
+  return {
+    accepted: total(text, 'otelcol_receiver_accepted_spans'),
+    analytics: series(text, 'otelcol_processor_incoming_items', 'processor="analytics",pipeline="events"'),
+    status: stats.nodes[receiverNode]!.totals.in,
+  };
+}
+
 /** One OTLP/HTTP request on a connection of its own. */
 function postOnNewConnection(port: number, body: Buffer): Promise<number> {
   return new Promise((resolve) => {
@@ -82,7 +103,7 @@ function postOnNewConnection(port: number, body: Buffer): Promise<number> {
 }
 
 describe('service::workers: 2', { timeout: 120_000 }, () => {
-  it('both workers take OTLP/HTTP and OTLP/gRPC requests on the one port of each; health was 503 until both were ready', async () => {
+  it('both workers take OTLP/HTTP and OTLP/gRPC requests on the one port of each; health was 503 until both were ready; counters do not go down when one is killed and forked again', async () => {
     const g = await startGateway({ workers: 2 });
     gateways.push(g);
     assert.ok(g.healthWhileStarting.includes(503), `health while starting: ${g.healthWhileStarting.join(', ')}`);
@@ -106,6 +127,42 @@ describe('service::workers: 2', { timeout: 120_000 }, () => {
     assert.match(text, /^otelytics_workers_ready 2$/m);
     // Summed over workers: one series without a worker label.
     assert.match(text, /^otelcol_processor_incoming_items\{processor="analytics",pipeline="events"\} \d+$/m);
+
+    // One worker killed and forked again: what it had counted is carried over to its next worker,
+    // in the metrics (summed, and by worker) and in the status page's totals.
+    const graph = (await (await fetch(`http://127.0.0.1:${g.ports.status}/api/graph`)).json()) as { graph: { nodes: { id: string; kind: string; component: string }[] } };
+    const receiver = graph.graph.nodes.find((n) => n.kind === 'receiver' && n.component === 'otlp')!.id;
+    // The ready line lists the workers' pids by index.
+    const pids = JSON.parse(/"pids":(\[[\d,]+\])/.exec(g.output())![1]!) as number[];
+    const victim = pids[1]!;
+    const victimAccepted = (t: string) => ['http', 'grpc'].reduce((n, transport) => n + series(t, 'otelcol_receiver_accepted_spans', `receiver="otlp",transport="${transport}",worker="1"`), 0);
+    const victimBefore = victimAccepted(await metrics(g));
+    assert.ok(victimBefore > 0);
+    const before = await counted(g, receiver);
+    assert.ok(before.accepted > 0 && before.accepted % 20 === 0 && before.analytics > 0, JSON.stringify(before));
+    assert.equal(before.status, before.accepted);
+    process.kill(victim, 'SIGKILL');
+    const readings: Awaited<ReturnType<typeof counted>>[] = [];
+    const end = Date.now() + 20_000;
+    for (;;) {
+      readings.push(await counted(g, receiver));
+      const m = await metrics(g);
+      assert.equal(victimAccepted(m), victimBefore, 'the killed worker\'s series');
+      if (/^otelytics_worker_restarts\{worker="1"\} 1$/m.test(m) && /^otelytics_workers_ready 2$/m.test(m)) break;
+      assert.ok(Date.now() < end, `not restarted within 20 s:\n${m}`);
+      await sleep(100);
+    }
+    assert.ok(!childPids(g.child.pid!).includes(victim));
+    const after = await counted(g, receiver);
+    for (const r of [...readings, after]) {
+      for (const k of ['accepted', 'analytics', 'status'] as const) assert.ok(r[k] >= before[k], `${k} went down from ${before[k]} to ${r[k]} (readings ${JSON.stringify(readings.map((x) => x[k]))})`);
+    }
+    assert.deepEqual(after, before, 'nothing counted twice, nothing lost');
+    // The restarted worker counts on from there: 4 more requests on new connections, over both workers.
+    for (let i = 0; i < 4; i++) assert.equal(await postOnNewConnection(g.ports.http, body), 200);
+    const more = await counted(g, receiver);
+    assert.equal(more.accepted, before.accepted + (4 * before.accepted) / 20);
+    assert.equal(more.status, more.accepted);
     assert.equal(await g.stop(), 0, g.output());
   });
 

@@ -12,7 +12,9 @@
  * - `/api/stats`: each worker's snapshot, summed per node: rates (null only when no worker has
  *   one yet), totals, queue sizes and capacities (with `queue_sizes` by worker); the newest last
  *   error; routes summed; kafka lag rows by partition, held when a worker holds the partition.
- *   Totals are since each worker started: a worker forked again starts from 0.
+ *   Totals (of nodes and routes) do not go down when a worker is forked again: what the worker's
+ *   slot had counted before, as last read, is carried over (src/carry_over.ts), and a worker that
+ *   does not answer counts with its totals as last read (its rates and queues are left out).
  * - `/api/tail`: the supervisor watches the tail of every ready worker (and of a worker as soon as
  *   it is ready again) and passes their items on as they come, each with `worker` (its index) and
  *   a `seq` of the merged stream; filters are applied by the workers; `tail::max_events_per_second`
@@ -20,12 +22,15 @@
  *   sent first, unlimited, as a single gateway does.
  * - `/api/catalogue`: each catalogue processor's snapshots of every worker merged with
  *   `mergeSnapshots` (processors/catalogue): counts summed, types combined, first/last seen min/max.
- * - `/api/violations`: every worker's most recent, merged newest first, totals summed.
+ * - `/api/violations`: every worker's most recent, merged newest first, totals summed (carried
+ *   over as the stats' totals are).
  * - `/api/playground`: run by the supervisor itself (it has the config).
  *
  * A worker that does not answer within {@link ASK_TIMEOUT_MILLIS} (starting, draining, dead) is
- * left out of that answer.
+ * left out of that answer, but for the totals it had. What a worker counted after the last
+ * `/api/stats` (or `/api/violations`) request and before it died is not in the totals.
  */
+import { CarryOver, type Counted } from '../../carry_over.js';
 import type { GatewayConfig } from '../../config/resolve.js';
 import type { CatalogueApiAnswer } from '../../commands/catalogue.js';
 import { mergeSnapshots } from '../../../processors/catalogue/recorder.js';
@@ -33,7 +38,7 @@ import type { ViolationKind } from '../../../processors/tracking_plan/plan.js';
 import type { StatusConfig } from './config.js';
 import type { PipelineGraph } from './graph.js';
 import type { ViolationsAnswer } from './server.js';
-import { COUNTER_FIELDS, type KafkaLagRow, type NodeStats, type StatsSnapshot } from './stats.js';
+import { COUNTER_FIELDS, type CounterField, type KafkaLagRow, type NodeStats, type StatsSnapshot } from './stats.js';
 import type { TailFilter, TailItem, TailMessage, TailSource } from './tail.js';
 
 /** How long the supervisor waits for a worker's answer. */
@@ -155,6 +160,40 @@ export function mergeStats(nodeIds: readonly string[], parts: readonly { worker:
   return { time: new Date(now).toISOString(), window_seconds: window, nodes };
 }
 
+/** A worker's stats totals by key, `<node>\0<field>` and `<node>\0route:<route>`, to carry over. */
+export function statsTotals(snapshot: StatsSnapshot): Map<string, Counted> {
+  const out = new Map<string, Counted>();
+  for (const [id, n] of Object.entries(snapshot.nodes)) {
+    for (const f of COUNTER_FIELDS) out.set(`${id}\0${f}`, { value: n.totals[f] ?? 0 });
+    for (const [route, r] of Object.entries(n.routes ?? {})) out.set(`${id}\0route:${route}`, { value: r.total });
+  }
+  return out;
+}
+
+/**
+ * `snapshot` with the totals of {@link statsTotals}'s keys replaced by `totals`; without a snapshot
+ * (a worker that did not answer), the totals alone, without rates.
+ */
+export function withTotals(snapshot: StatsSnapshot | undefined, totals: ReadonlyMap<string, Counted>): StatsSnapshot {
+  const nodes: Record<string, NodeStats> = {};
+  for (const [id, n] of Object.entries(snapshot?.nodes ?? {})) nodes[id] = { ...n, totals: { ...n.totals }, ...(n.routes ? { routes: { ...n.routes } } : {}) };
+  for (const [key, { value }] of totals) {
+    const cut = key.indexOf('\0');
+    const id = key.slice(0, cut);
+    const field = key.slice(cut + 1);
+    const n = (nodes[id] ??= {
+      rates: Object.fromEntries(COUNTER_FIELDS.map((f) => [f, null])) as NodeStats['rates'],
+      totals: Object.fromEntries(COUNTER_FIELDS.map((f) => [f, 0])) as NodeStats['totals'],
+    });
+    if (field.startsWith('route:')) {
+      const routes = (n.routes ??= {});
+      const route = field.slice('route:'.length);
+      routes[route] = { rate: routes[route]?.rate ?? null, total: value };
+    } else n.totals[field as CounterField] = value;
+  }
+  return { time: snapshot?.time ?? '', window_seconds: snapshot?.window_seconds ?? 0, nodes };
+}
+
 /** Merges the catalogue answers of several workers: per catalogue processor, their snapshots as one. */
 export function mergeCatalogues(answers: readonly CatalogueApiAnswer[], now: number = Date.now()): CatalogueApiAnswer {
   const byId = new Map<string, CatalogueApiAnswer['catalogues']>();
@@ -186,6 +225,8 @@ export function mergeViolations(answers: readonly ViolationsAnswer[], limit: num
 export interface WorkerLink {
   /** Indices of the workers that answer (ready or draining). */
   answering(): number[];
+  /** Which of the workers of slot `index` is there (counts its forks): what is asked now is answered by it. */
+  incarnation(index: number): number;
   /** Asks worker `index`; undefined when it does not answer within {@link ASK_TIMEOUT_MILLIS}. */
   ask(index: number, request: StatusRequest): Promise<unknown>;
   /** Sends `m` to worker `index` if it is there. */
@@ -265,6 +306,8 @@ export class MergedTail implements TailSource {
 /** The answers of the status page's APIs, from every worker (the supervisor's side). */
 export class MergedStatus {
   readonly tail: MergedTail;
+  private readonly statsCarry = new CarryOver<Counted>();
+  private readonly violationsCarry = new CarryOver<Counted>();
 
   constructor(
     private readonly graph: PipelineGraph,
@@ -275,17 +318,26 @@ export class MergedStatus {
     this.tail = new MergedTail(events, cfg.tail.max_events_per_second, link);
   }
 
-  /** Every answering worker's answer to `request`, with its index; those that do not answer are left out. */
-  private async askAll<T>(request: StatusRequest): Promise<{ worker: number; answer: T }[]> {
-    const got = await Promise.all(this.link.answering().map(async (worker) => ({ worker, answer: (await this.link.ask(worker, request)) as T | null | undefined })));
-    return got.filter((g): g is { worker: number; answer: T } => g.answer !== undefined && g.answer !== null);
+  /** Every answering worker's answer to `request`, with its index and incarnation; those that do not answer are left out. */
+  private async askAll<T>(request: StatusRequest): Promise<{ worker: number; incarnation: number; answer: T }[]> {
+    const got = await Promise.all(
+      this.link.answering().map(async (worker) => {
+        const incarnation = this.link.incarnation(worker);
+        return { worker, incarnation, answer: (await this.link.ask(worker, request)) as T | null | undefined };
+      }),
+    );
+    return got.filter((g): g is { worker: number; incarnation: number; answer: T } => g.answer !== undefined && g.answer !== null);
   }
 
   async stats(): Promise<StatsSnapshot> {
     const parts = await this.askAll<StatsSnapshot>({ kind: 'stats' });
+    const snapshots = parts.map((p) => ({ worker: p.worker, snapshot: withTotals(p.answer, this.statsCarry.read(p.worker, p.incarnation, statsTotals(p.answer))) }));
+    for (const worker of this.statsCarry.known()) {
+      if (!parts.some((p) => p.worker === worker)) snapshots.push({ worker, snapshot: withTotals(undefined, this.statsCarry.last(worker)) });
+    }
     return mergeStats(
       this.graph.nodes.map((n) => n.id),
-      parts.map((p) => ({ worker: p.worker, snapshot: p.answer })),
+      snapshots.sort((a, b) => a.worker - b.worker),
     );
   }
 
@@ -294,7 +346,13 @@ export class MergedStatus {
   }
 
   async violations(limit: number): Promise<ViolationsAnswer> {
-    return mergeViolations((await this.askAll<ViolationsAnswer>({ kind: 'violations', limit })).map((p) => p.answer), limit);
+    const parts = await this.askAll<ViolationsAnswer>({ kind: 'violations', limit });
+    const totalsOf = (t: ReadonlyMap<string, Counted>) => Object.fromEntries([...t].map(([kind, c]) => [kind, c.value])) as ViolationsAnswer['totals'];
+    const answers = parts.map((p) => ({ ...p.answer, totals: totalsOf(this.violationsCarry.read(p.worker, p.incarnation, new Map(Object.entries(p.answer.totals).map(([kind, n]) => [kind, { value: n }])))) }));
+    for (const worker of this.violationsCarry.known()) {
+      if (!parts.some((p) => p.worker === worker)) answers.push({ items: [], totals: totalsOf(this.violationsCarry.last(worker)) });
+    }
+    return mergeViolations(answers, limit);
   }
 }
 
