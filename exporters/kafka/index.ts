@@ -10,7 +10,7 @@
  * yet, a batch is one `sendBatch` that kafkajs partitions itself. Batches are sent one at a time,
  * so records of one key keep their order (a key has one partition, hence one leader). kafkajs
  * writes the Produce requests with src/kafka/produce.ts's encoder (the same bytes, a fraction of the CPU;
- * installed by src/kafka/client.ts before kafkajs loads). Records and Produce requests are written in slices of about a
+ * installed by src/kafka/producer_internals.ts before kafkajs loads). Records and Produce requests are written in slices of about a
  * millisecond with a turn of the event loop between them (src/kafka/slices.ts), so handing a batch to
  * Kafka never holds up requests for the whole of it. The producer waits for all in-sync replicas (`acks=-1`) and
  * is idempotent, so its own retries add no duplicates.

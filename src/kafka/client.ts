@@ -12,7 +12,7 @@ import type kafkajsModule from 'kafkajs';
 import type { KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import { duration, nonEmptyString, z } from '../config/schema.js';
-import { installProducerInternals } from './produce.js';
+import { installProducerInternals } from './producer_internals.js';
 import { checkClientTls, clientTlsOptions, clientTlsShape, tlsProblemOf, wantsPlaintext, warnIfSkipVerify } from '../tls/client.js';
 
 type CompressionTypes = kafkajsModule.CompressionTypes;
@@ -23,7 +23,7 @@ let loaded: typeof kafkajsModule | undefined;
 
 /**
  * kafkajs, loaded on first use (a gateway without Kafka components never loads it), after
- * ./produce.ts's producer internals are in kafkajs' module cache (they must be there before
+ * ./producer_internals.ts's replacements are in kafkajs' module cache (they must be there before
  * kafkajs binds them).
  */
 export function kafkajs(): typeof kafkajsModule {

@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { kafkajs as loadKafkajs, useCompression } from '../../src/kafka/client.js';
-import { groupingInstalled, groupMessagesPerPartition, installProducerInternals, murmur2, PRODUCE_BODY_V3_VERSIONS, produceRequestV3, type ProduceMessage, type ProduceRequestArgs } from '../../src/kafka/produce.js';
+import { produceRequestV3, type ProduceMessage, type ProduceRequestArgs } from '../../src/kafka/produce.js';
+import { groupingInstalled, groupMessagesPerPartition, installProducerInternals, murmur2, PRODUCE_BODY_V3_VERSIONS } from '../../src/kafka/producer_internals.js';
 
 const require = createRequire(import.meta.url);
 const modulePath = require.resolve('kafkajs/src/protocol/requests/produce/v3/request');
