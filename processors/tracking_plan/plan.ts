@@ -19,8 +19,8 @@
  * Failures are named as Segment and RudderStack name them ({@link ViolationKind}).
  */
 import fs from 'node:fs';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
+import { createRequire } from 'node:module';
+import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import YAML from 'yaml';
 import type { AnalyticsEvent } from '../../src/event.js';
 import type { JsonValue } from '../../src/pdata.js';
@@ -64,10 +64,15 @@ export interface PlanIssue {
 const EVENT_KEYS = new Set(['description', 'category', 'privacy_level', 'properties']);
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+const require = createRequire(import.meta.url);
+
+/** ajv with its 2020-12 dialect and formats, loaded with the first plan compiled (a gateway without plans does not load it). */
 function newAjv(): Ajv2020 {
+  const { Ajv2020 } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  const addFormats = require('ajv-formats') as (a: Ajv2020) => void;
   // strict: an unknown keyword (`requried`) is an error rather than a check that silently never runs.
   const ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, allowUnionTypes: true });
-  (addFormats as unknown as { default: (a: Ajv2020) => void }).default(ajv);
+  addFormats(ajv);
   // An annotation, no check: the property is safe to keep sample values of (processors/catalogue).
   ajv.addKeyword({ keyword: 'x-sample', schemaType: 'boolean' });
   return ajv;

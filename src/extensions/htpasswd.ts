@@ -18,13 +18,19 @@
  */
 import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
-import { verify as bcryptVerify } from '@node-rs/bcrypt';
 
 /**
  * `apache-md5`'s one function, `(password, salt) => hash` (its CommonJS `module.exports`; its
  * typings declare an ES default export that Node's import of it does not have).
  */
-const aprMd5 = createRequire(import.meta.url)('apache-md5') as (password: string, salt?: string) => string;
+const require = createRequire(import.meta.url);
+const aprMd5 = require('apache-md5') as (password: string, salt?: string) => string;
+
+/** `@node-rs/bcrypt`'s verify, loaded with the first bcrypt hash read (its native addon stays out of gateways without one). */
+let bcryptVerify: ((password: string, hash: string) => Promise<boolean>) | undefined;
+function bcrypt(): (password: string, hash: string) => Promise<boolean> {
+  return (bcryptVerify ??= (require('@node-rs/bcrypt') as typeof import('@node-rs/bcrypt')).verify);
+}
 
 /** How a user's password is checked; `slow`: a bcrypt hash, checked off the event loop. */
 export type PasswordCheck = { slow: false; matches(password: string): boolean } | { slow: true; matches(password: string): Promise<boolean> };
@@ -52,7 +58,8 @@ function sameBytes(a: Buffer, b: Buffer): boolean {
 export function passwordCheck(hash: string): { format: HtpasswdUser['format']; check: PasswordCheck } {
   if (hash.startsWith('$2')) {
     if (!BCRYPT.test(hash)) throw new Error('a bcrypt hash ($2a$/$2b$/$2y$) that is not 60 characters of the bcrypt alphabet');
-    return { format: 'bcrypt', check: { slow: true, matches: (password) => bcryptVerify(password, hash) } };
+    const verify = bcrypt();
+    return { format: 'bcrypt', check: { slow: true, matches: (password) => verify(password, hash) } };
   }
   if (hash.startsWith('$apr1$') || hash.startsWith('$1$')) {
     if (!MD5_CRYPT.test(hash)) throw new Error('an MD5 hash ($apr1$/$1$) that is not $apr1$<salt>$<22 characters>');
