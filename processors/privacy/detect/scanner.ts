@@ -29,7 +29,7 @@ import {
   type ValueScanner,
   type ValueScannerOptions,
 } from './types.js';
-import { createUrlScrubber } from './url.js';
+import { createUrlScrubber, type UrlScrubber } from './url.js';
 
 const EMAIL = 0;
 const IPV4 = 1;
@@ -169,8 +169,11 @@ export function compileValueScanner(opts: ValueScannerOptions = {}): ValueScanne
     }
   };
 
-  /** One pass over `s`; `pct` enables the percent-encoded second pass. */
-  const scanText = (s: string, pct: boolean): ScanResult | null => {
+  /**
+   * One pass over `s`; `pct` enables the percent-encoded second pass; `v4`: the ipv4 detector runs
+   * (false for version numbers, see {@link ValueScanner.withoutIPv4}).
+   */
+  const scanText = (s: string, pct: boolean, v4: boolean): ScanResult | null => {
     const n = s.length;
     if (n < 3) return null;
     // Cheap pre-check: every match needs a digit, "@", ":", "eyJ", or a Bearer/Basic scheme, and
@@ -196,7 +199,7 @@ export function compileValueScanner(opts: ValueScannerOptions = {}): ValueScanne
                 end = matchPhone(s, i, n);
                 det = PHONE;
               }
-              if (end < 0 && ipv4On) {
+              if (end < 0 && v4) {
                 end = matchIPv4(s, i, n);
                 det = IPV4;
               }
@@ -286,36 +289,57 @@ export function compileValueScanner(opts: ValueScannerOptions = {}): ValueScanne
     if (hits === 0 && !sawPct) return null;
     const value = hits === 0 ? s : out + s.slice(copied);
     if (sawPct) {
-      const r = scanEncodedRuns(value);
+      const r = (v4 ? url : urlNoV4()).scanEncodedRuns(value);
       if (r !== null) return { value: r.value, drop: drop || r.drop, hits: hits + r.hits };
     }
     return hits === 0 ? null : { value, drop, hits };
   };
 
-  const url = createUrlScrubber({
-    scanText: (t) => scanText(t, false),
-    keyMatch,
-    keyAction,
-    onKeyHit,
-    pseudo,
-    credential: bearerOn ? (v) => replacement(BEARER, v) : null,
-    credentialDrops: act[BEARER] === 'drop',
-    userinfo: secretOn ? () => replacement(USERINFO, '') : null,
-    secretParam: secretOn
-      ? (name, value) => {
-          const kind = secretNameKind(name, name.length);
-          return kind !== 0 && secretValue(kind, value, 0, value.length) ? replacement(SECRET, value) : null;
-        }
-      : null,
-    secretDrops: act[SECRET] === 'drop',
-  });
-  const scanEncodedRuns = url.scanEncodedRuns;
+  const urlScrubber = (v4: boolean): UrlScrubber =>
+    createUrlScrubber({
+      scanText: (t) => scanText(t, false, v4),
+      keyMatch,
+      keyAction,
+      onKeyHit,
+      pseudo,
+      credential: bearerOn ? (v) => replacement(BEARER, v) : null,
+      credentialDrops: act[BEARER] === 'drop',
+      userinfo: secretOn ? () => replacement(USERINFO, '') : null,
+      secretParam: secretOn
+        ? (name, value) => {
+            const kind = secretNameKind(name, name.length);
+            return kind !== 0 && secretValue(kind, value, 0, value.length) ? replacement(SECRET, value) : null;
+          }
+        : null,
+      secretDrops: act[SECRET] === 'drop',
+    });
+  const url = urlScrubber(ipv4On);
+  // Made on first use: version values rarely hold URLs or percent-escapes.
+  let noV4Url: UrlScrubber | null = null;
+  const urlNoV4 = (): UrlScrubber => (noV4Url ??= urlScrubber(false));
 
+  // One scanText closure serves the scanner and its view without ipv4, so that a processor with
+  // one scanner has one closure of it, which V8 optimises for that scanner's detectors.
   const enabled = Object.freeze(DETECTOR_NAMES.filter((_, k) => act[k] !== null));
-  return {
-    scan: (s: string) => scanText(s, true),
+  const scanner: { -readonly [K in keyof ValueScanner]: ValueScanner[K] } = {
+    scan: (s: string) => scanText(s, true, ipv4On),
     scrubUrl: (u: string) => url.scrub(u, false),
     scrubQuery: (query: string) => url.scrub(query, true),
     detectors: enabled,
+    withoutIPv4: null as unknown as ValueScanner,
   };
+  if (ipv4On) {
+    const noV4: typeof scanner = {
+      scan: (s: string) => scanText(s, true, false),
+      scrubUrl: (u: string) => urlNoV4().scrub(u, false),
+      scrubQuery: (query: string) => urlNoV4().scrub(query, true),
+      detectors: Object.freeze(enabled.filter((d) => d !== 'ipv4')),
+      withoutIPv4: null as unknown as ValueScanner,
+    };
+    noV4.withoutIPv4 = noV4;
+    scanner.withoutIPv4 = noV4;
+  } else {
+    scanner.withoutIPv4 = scanner;
+  }
+  return scanner;
 }

@@ -140,6 +140,11 @@ export interface ValueScanner {
   scrubQuery(query: string): ScanResult | null;
   /** The enabled detectors. */
   readonly detectors: readonly DetectorName[];
+  /**
+   * The same scanner without the `ipv4` detector (for version numbers such as `2.14.0.7`): same
+   * detectors, actions and key rules otherwise; the scanner itself when `ipv4` is off.
+   */
+  readonly withoutIPv4: ValueScanner;
 }
 
 /** Every {@link ValueAction}. */

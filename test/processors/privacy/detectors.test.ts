@@ -123,6 +123,18 @@ describe('ipv4 (dotted quad)', () => {
     '21.11.2025',
     '1.234.567',
   ]);
+  test('withoutIPv4: the same scanner without the ipv4 detector', () => {
+    const v = all.withoutIPv4;
+    assert.deepEqual(v.detectors, all.detectors.filter((d) => d !== 'ipv4'));
+    assert.equal(v.scan('2.14.0.7'), null);
+    assert.equal(scanned(v, 'build 2.14.0.7 by jane.doe@example.com'), 'build 2.14.0.7 by [email]');
+    assert.equal(scanned(v, 'build%202.14.0.7%20jane.doe%40example.com'), 'build%202.14.0.7%20[email]');
+    assert.equal(v.scrubUrl('https://203.0.113.7/a?ip=203.0.113.7&to=jane.doe%40example.com')?.value, 'https://203.0.113.7/a?ip=203.0.113.7&to=[email]');
+    assert.equal(scanned(all, '2.14.0.7'), '2.14.0.0');
+    assert.equal(v.withoutIPv4, v);
+    const noV4 = compileValueScanner({ detectors: { email: { action: 'mask' } } });
+    assert.equal(noV4.withoutIPv4, noV4);
+  });
 });
 
 describe('ipv6 (RFC 4291)', () => {
