@@ -81,6 +81,56 @@ export function clip(s: string, max = 300): string {
   return s.length > max ? s.slice(0, max - 1) + '…' : s;
 }
 
+/** An event serialised for a request body: the event, its JSON and the JSON's UTF-8 byte length. */
+export interface UploadItem {
+  source: AnalyticsEvent;
+  json: string;
+  bytes: number;
+}
+
+/** The fixed parts of a request body around its comma-separated items (e.g. `{"batch":[` and `]}`). */
+export interface Envelope {
+  head: string;
+  tail: string;
+}
+
+/** The JSON body of a request carrying `items` in `envelope`. */
+export function requestBody(envelope: Envelope, items: readonly { json: string }[]): string {
+  let s = envelope.head;
+  for (let i = 0; i < items.length; i++) s += (i > 0 ? ',' : '') + items[i]!.json;
+  return s + envelope.tail;
+}
+
+/**
+ * Maps and serialises `events` for request bodies, in order. An event that `map` refuses goes to
+ * `refused` with the mapping's reason, and so does one whose JSON (of `body(mapped)`) is longer
+ * than `limit.maxEventBytes`, with `limit.reason(bytes)`; each other event becomes
+ * `item(event, json, bytes, mapped)`.
+ */
+export function serializeEvents<M extends { ok: true }, I>(
+  events: readonly AnalyticsEvent[],
+  map: (e: AnalyticsEvent) => M | { ok: false; reason: string },
+  body: (mapped: M) => unknown,
+  item: (source: AnalyticsEvent, json: string, bytes: number, mapped: M) => I,
+  refused: Refusal[],
+  limit?: { maxEventBytes: number; reason(bytes: number): string },
+): I[] {
+  const items: I[] = [];
+  for (const e of events) {
+    const m = map(e);
+    if (m.ok === false) {
+      refused.push({ event: e, reason: (m as { reason: string }).reason });
+      continue;
+    }
+    const mapped = m as M;
+    const json = JSON.stringify(body(mapped));
+    const bytes = Buffer.byteLength(json);
+    if (limit && bytes > limit.maxEventBytes) refused.push({ event: e, reason: limit.reason(bytes) });
+    else items.push(item(e, json, bytes, mapped));
+  }
+  return items;
+}
+
 /**
  * Splits items into requests of at most `maxEvents` items and `maxBytes` bytes, keeping order. A
  * request body is `envelopeBytes` plus the items' bytes and a comma between two items. Items that

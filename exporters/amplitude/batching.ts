@@ -4,40 +4,17 @@
  * once; a request body is the concatenation of the serialised events, so its size is known exactly
  * before it is sent.
  */
-import type { AnalyticsEvent } from '../../src/event.js';
+import type { Envelope, UploadItem } from '../../src/http_upload.js';
 
-/** An event ready to send: the source event and its Amplitude JSON. */
-export interface Item {
-  source: AnalyticsEvent;
+/** An event ready to send: the source event, its Amplitude JSON and the ids the throttling answers are matched by. */
+export interface Item extends UploadItem {
   user_id?: string;
   device_id?: string;
-  json: string;
-  bytes: number;
 }
 
 /** The fixed part of a request body around the events. */
-export function bodyEnvelope(apiKey: string, minIdLength: number | undefined): { head: string; tail: string } {
+export function bodyEnvelope(apiKey: string, minIdLength: number | undefined): Envelope {
   const head = `{"api_key":${JSON.stringify(apiKey)},"events":[`;
   const tail = minIdLength === undefined ? ']}' : `],"options":{"min_id_length":${minIdLength}}}`;
   return { head, tail };
 }
-
-/** The JSON body of a request carrying `items`. */
-export function requestBody(envelope: { head: string; tail: string }, items: readonly Item[]): string {
-  let s = envelope.head;
-  for (let i = 0; i < items.length; i++) s += (i > 0 ? ',' : '') + items[i]!.json;
-  return s + envelope.tail;
-}
-
-/** Bytes of a body carrying `items`: envelope + events + commas. */
-export function bodyBytes(envelopeBytes: number, items: readonly Item[]): number {
-  let n = envelopeBytes + Math.max(0, items.length - 1);
-  for (const it of items) n += it.bytes;
-  return n;
-}
-
-/**
- * Splits items into requests of at most `maxEvents` events and `maxBytes` bytes, keeping order.
- * Items that alone exceed `maxBytes` are returned in `oversized` (they can never be sent).
- */
-export { chunk } from '../../src/http_upload.js';

@@ -30,8 +30,8 @@
  */
 import type { SendContext as DeliveryContext } from '../../src/delivery/sender.js';
 import type { AnalyticsEvent } from '../../src/event.js';
-import { sendInRequests, settleUpload, type Refusal, type RequestAnswer } from '../../src/http_upload.js';
-import { chunk, requestBody, type Item } from './batching.js';
+import { chunk, requestBody, sendInRequests, serializeEvents, settleUpload, type Envelope, type Refusal, type RequestAnswer } from '../../src/http_upload.js';
+import type { Item } from './batching.js';
 import { upload, type UploadAgents, type UploadResult } from './client.js';
 import type { MapResult } from './mapping.js';
 
@@ -40,7 +40,7 @@ export interface SendContext {
   /** The connections' pools; the https one carries the `tls` settings. */
   agents: UploadAgents;
   gzip: boolean;
-  envelope: { head: string; tail: string };
+  envelope: Envelope;
   envelopeBytes: number;
   maxEvents: number;
   maxBytes: number;
@@ -50,26 +50,17 @@ export interface SendContext {
   post?: (body: string, events: number, signal: AbortSignal) => Promise<UploadResult>;
 }
 
-/** Serialises mapped events; the ones that cannot be mapped are refused. */
-function prepare(events: readonly AnalyticsEvent[], ctx: SendContext, refused: Refusal[]): Item[] {
-  const items: Item[] = [];
-  for (const e of events) {
-    const m = ctx.map(e);
-    if (!m.ok) {
-      refused.push({ event: e, reason: m.reason });
-      continue;
-    }
-    const json = JSON.stringify(m.event);
-    items.push({ source: e, user_id: m.event.user_id, device_id: m.event.device_id, json, bytes: Buffer.byteLength(json) });
-  }
-  return items;
-}
-
 /** Delivers `events`; see the module comment for the outcomes. */
 export async function sendEvents(events: readonly AnalyticsEvent[], ctx: SendContext, delivery: DeliveryContext): Promise<void> {
   const upstream = ctx.post ?? ((body: string, n: number, s: AbortSignal) => upload({ url: ctx.url, body, gzip: ctx.gzip, signal: s, events: n, agents: ctx.agents }));
   const refused: Refusal[] = [];
-  const items = prepare(events, ctx, refused);
+  const items = serializeEvents(
+    events,
+    ctx.map,
+    (m) => m.event,
+    (source, json, bytes, m): Item => ({ source, user_id: m.event.user_id, device_id: m.event.device_id, json, bytes }),
+    refused,
+  );
   const { chunks, oversized } = chunk(items, ctx.maxEvents, ctx.maxBytes, ctx.envelopeBytes);
   for (const it of oversized) refused.push({ event: it.source, reason: `the event alone (${it.bytes} bytes of JSON) exceeds the request size limit of ${ctx.maxBytes} bytes` });
 

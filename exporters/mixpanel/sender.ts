@@ -27,8 +27,7 @@
  */
 import type { SendContext as DeliveryContext } from '../../src/delivery/sender.js';
 import type { AnalyticsEvent } from '../../src/event.js';
-import { requestBody, type Item } from '../amplitude/batching.js';
-import { chunk, sendInRequests, settleUpload, type Refusal, type RequestAnswer, type UploadAgents } from '../../src/http_upload.js';
+import { chunk, requestBody, sendInRequests, serializeEvents, settleUpload, type Refusal, type RequestAnswer, type UploadAgents, type UploadItem } from '../../src/http_upload.js';
 import { importEvents, type FailedRecord, type ImportResult } from './client.js';
 import type { MapResult } from './mapping.js';
 
@@ -51,7 +50,7 @@ export interface SendContext {
   post?: (body: string, signal: AbortSignal) => Promise<ImportResult>;
 }
 
-interface MixpanelItem extends Item {
+interface MixpanelItem extends UploadItem {
   insertId: string;
 }
 
@@ -72,21 +71,10 @@ function failedReason(r: FailedRecord): string {
 export async function sendEvents(events: readonly AnalyticsEvent[], ctx: SendContext, delivery: DeliveryContext): Promise<void> {
   const upstream = ctx.post ?? ((body: string, s: AbortSignal) => importEvents({ url: ctx.url, authorization: ctx.authorization, body, gzip: ctx.gzip, signal: s, agents: ctx.agents }));
   const refused: Refusal[] = [];
-  const items: MixpanelItem[] = [];
-  for (const e of events) {
-    const m = ctx.map(e);
-    if (!m.ok) {
-      refused.push({ event: e, reason: m.reason });
-      continue;
-    }
-    const json = JSON.stringify(m.event);
-    const bytes = Buffer.byteLength(json);
-    if (bytes > ctx.maxEventBytes) {
-      refused.push({ event: e, reason: `the event alone (${bytes} bytes of JSON) exceeds Mixpanel's limit of ${ctx.maxEventBytes + 1} bytes per event` });
-      continue;
-    }
-    items.push({ source: e, json, bytes, insertId: m.insertId });
-  }
+  const items = serializeEvents(events, ctx.map, (m) => m.event, (source, json, bytes, m): MixpanelItem => ({ source, json, bytes, insertId: m.insertId }), refused, {
+    maxEventBytes: ctx.maxEventBytes,
+    reason: (bytes) => `the event alone (${bytes} bytes of JSON) exceeds Mixpanel's limit of ${ctx.maxEventBytes + 1} bytes per event`,
+  });
   const { chunks, oversized } = chunk(items, ctx.maxEvents, ctx.maxBytes, ENVELOPE_BYTES);
   for (const it of oversized) refused.push({ event: it.source, reason: `the event alone (${it.bytes} bytes of JSON) exceeds the request size limit of ${ctx.maxBytes} bytes` });
 

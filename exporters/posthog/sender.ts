@@ -25,15 +25,14 @@
  */
 import type { SendContext as DeliveryContext } from '../../src/delivery/sender.js';
 import type { AnalyticsEvent } from '../../src/event.js';
-import { requestBody, type Item } from '../amplitude/batching.js';
-import { chunk, sendInRequests, settleUpload, type Refusal, type RequestAnswer, type UploadAgents } from '../../src/http_upload.js';
+import { chunk, requestBody, sendInRequests, serializeEvents, settleUpload, type Envelope, type Refusal, type RequestAnswer, type UploadAgents, type UploadItem as Item } from '../../src/http_upload.js';
 import { capture, type CaptureResult } from './client.js';
 import type { MapResult } from './mapping.js';
 
 export interface SendContext {
   url: string;
   agents: UploadAgents;
-  envelope: { head: string; tail: string };
+  envelope: Envelope;
   envelopeBytes: number;
   maxEvents: number;
   maxRequestBytes: number;
@@ -52,18 +51,10 @@ export function bodyEnvelope(apiKey: string, historicalMigration: boolean): { he
 export async function sendEvents(events: readonly AnalyticsEvent[], ctx: SendContext, delivery: DeliveryContext): Promise<void> {
   const upstream = ctx.post ?? ((body: string, _n: number, s: AbortSignal) => capture(ctx.url, body, ctx.agents, s));
   const refused: Refusal[] = [];
-  const items: Item[] = [];
-  for (const e of events) {
-    const m = ctx.map(e);
-    if (!m.ok) {
-      refused.push({ event: e, reason: m.reason });
-      continue;
-    }
-    const json = JSON.stringify(m.event);
-    const bytes = Buffer.byteLength(json);
-    if (bytes > ctx.maxEventBytes) refused.push({ event: e, reason: `the event alone (${bytes} bytes of JSON) exceeds PostHog's event size limit of ${ctx.maxEventBytes} bytes (1 MB)` });
-    else items.push({ source: e, json, bytes });
-  }
+  const items = serializeEvents(events, ctx.map, (m) => m.event, (source, json, bytes): Item => ({ source, json, bytes }), refused, {
+    maxEventBytes: ctx.maxEventBytes,
+    reason: (bytes) => `the event alone (${bytes} bytes of JSON) exceeds PostHog's event size limit of ${ctx.maxEventBytes} bytes (1 MB)`,
+  });
   const { chunks, oversized } = chunk(items, ctx.maxEvents, ctx.maxRequestBytes, ctx.envelopeBytes);
   for (const it of oversized) refused.push({ event: it.source, reason: `the event alone (${it.bytes} bytes of JSON) exceeds the request size limit of ${ctx.maxRequestBytes} bytes` });
 

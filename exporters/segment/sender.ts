@@ -29,7 +29,7 @@
  */
 import type { SendContext as DeliveryContext } from '../../src/delivery/sender.js';
 import type { AnalyticsEvent } from '../../src/event.js';
-import { chunk, sendInRequests, settleUpload, type Refusal, type RequestAnswer, type UploadAgents } from '../../src/http_upload.js';
+import { chunk, requestBody as envelopedBody, sendInRequests, serializeEvents, settleUpload, type Refusal, type RequestAnswer, type UploadAgents, type UploadItem as Item } from '../../src/http_upload.js';
 import { upload, type UploadResult } from './client.js';
 import { MAX_EVENT_BYTES } from './config.js';
 import type { MapResult } from './mapping.js';
@@ -48,21 +48,12 @@ export interface SendContext {
 }
 
 /** A call ready to send: the source event and its JSON. */
-interface Item {
-  source: AnalyticsEvent;
-  json: string;
-  bytes: number;
-}
-
-const HEAD = '{"batch":[';
-const TAIL = ']}';
-const ENVELOPE_BYTES = HEAD.length + TAIL.length;
+const ENVELOPE = { head: '{"batch":[', tail: ']}' } as const;
+const ENVELOPE_BYTES = ENVELOPE.head.length + ENVELOPE.tail.length;
 
 /** The JSON body of a request carrying `items`. */
 export function requestBody(items: readonly { json: string }[]): string {
-  let s = HEAD;
-  for (let i = 0; i < items.length; i++) s += (i > 0 ? ',' : '') + items[i]!.json;
-  return s + TAIL;
+  return envelopedBody(ENVELOPE, items);
 }
 
 /** The reason a call over the per-call limit is refused with. */
@@ -74,18 +65,7 @@ export function oversizedReason(bytes: number): string {
 export async function sendEvents(events: readonly AnalyticsEvent[], ctx: SendContext, delivery: DeliveryContext): Promise<void> {
   const upstream = ctx.post ?? ((body: string, s: AbortSignal) => upload({ url: ctx.url, body, authorization: ctx.authorization, userAgent: ctx.userAgent, signal: s, agents: ctx.agents }));
   const refused: Refusal[] = [];
-  const items: Item[] = [];
-  for (const e of events) {
-    const m = ctx.map(e);
-    if (!m.ok) {
-      refused.push({ event: e, reason: m.reason });
-      continue;
-    }
-    const json = JSON.stringify(m.call);
-    const bytes = Buffer.byteLength(json);
-    if (bytes > MAX_EVENT_BYTES) refused.push({ event: e, reason: oversizedReason(bytes) });
-    else items.push({ source: e, json, bytes });
-  }
+  const items = serializeEvents(events, ctx.map, (m) => m.call, (source, json, bytes): Item => ({ source, json, bytes }), refused, { maxEventBytes: MAX_EVENT_BYTES, reason: oversizedReason });
   const { chunks, oversized } = chunk(items, ctx.maxEvents, ctx.maxBytes, ENVELOPE_BYTES);
   for (const it of oversized) refused.push({ event: it.source, reason: `the call alone (${it.bytes} bytes of JSON) exceeds the request size limit of ${ctx.maxBytes} bytes` });
 
