@@ -9,7 +9,7 @@
 import { duration, nonEmptyString, optionalHttpUrl, z } from '../../src/config/schema.js';
 import { exporterHelperShape } from '../../src/exporterhelper.js';
 import { clientTlsSchema } from '../../src/tls/client.js';
-import { fieldPathsOption as paths, invalidPaths } from './event_fields.js';
+import { contextPropertiesOption, fieldPathsOption as paths, invalidPaths } from './event_fields.js';
 
 export const AMPLITUDE_HOSTS = { us: 'https://api2.amplitude.com', eu: 'https://api.eu.amplitude.com' } as const;
 export const AMPLITUDE_PATHS = { http_v2: '/2/httpapi', batch: '/batch' } as const;
@@ -44,10 +44,7 @@ export const amplitudeSchema = z
     session_id: paths(['session_id'], 'Event fields read for session_id. Amplitude wants the session start in integer milliseconds; other values are sent as the event property session_id. Default [session_id].'),
     app_version: paths(['context.service.version'], 'Event fields read for app_version. Default [context.service.version].'),
     platform: paths(['context.platform'], 'Event fields read for platform. Default [context.platform].'),
-    context_properties: z
-      .array(z.string().min(1))
-      .default([])
-      .describe('Context keys copied into event_properties (e.g. deployment.environment, trace_id), under the same key unless a property has it. Default [].'),
+    context_properties: contextPropertiesOption('Context keys copied into event_properties (e.g. deployment.environment, trace_id), under the same key unless a property has it. Default [].'),
     send_ip: z
       .boolean()
       .default(false)

@@ -106,6 +106,11 @@ export function fieldPathsOption(def: readonly string[], what: string) {
     .describe(what);
 }
 
+/** A config option listing context keys to copy into the destination's event properties (none by default). */
+export function contextPropertiesOption(what: string) {
+  return z.array(z.string().min(1)).default([]).describe(what);
+}
+
 /** `time_unix_nano` (decimal string) as integer milliseconds since the epoch; undefined when absent, zero or not a number. */
 export function nanosToMillis(nanos: string | undefined): number | undefined {
   if (!nanos || !/^\d+$/.test(nanos)) return undefined;

@@ -11,7 +11,7 @@
 import { nonEmptyString, optionalHttpUrl, z } from '../../src/config/schema.js';
 import { exporterHelperShape } from '../../src/exporterhelper.js';
 import { clientTlsSchema } from '../../src/tls/client.js';
-import { fieldPathsOption as paths } from '../amplitude/event_fields.js';
+import { contextPropertiesOption, fieldPathsOption as paths } from '../amplitude/event_fields.js';
 
 export const MIXPANEL_HOSTS = { us: 'https://api.mixpanel.com', eu: 'https://api-eu.mixpanel.com', in: 'https://api-in.mixpanel.com' } as const;
 export const MIXPANEL_IMPORT_PATH = '/import';
@@ -51,10 +51,7 @@ export const mixpanelSchema = z
     user_id: paths(['user_id'], 'Event fields read for $user_id (and distinct_id), first present wins. Default [user_id].'),
     device_id: paths(['device_id', 'session_id'], 'Event fields read for $device_id (distinct_id when there is no user id), first present wins. Default [device_id, session_id].'),
     session_id: paths(['session_id'], 'Event fields sent as the event property session_id. Default [session_id].'),
-    context_properties: z
-      .array(z.string().min(1))
-      .default([])
-      .describe('Context keys copied into the event properties (e.g. deployment.environment, service.version), under the same key unless a property has it. Default [].'),
+    context_properties: contextPropertiesOption('Context keys copied into the event properties (e.g. deployment.environment, service.version), under the same key unless a property has it. Default [].'),
     send_ip: z
       .boolean()
       .default(false)

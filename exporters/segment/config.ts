@@ -14,7 +14,7 @@
 import { nonEmptyString, optionalHttpUrl, z } from '../../src/config/schema.js';
 import { exporterHelperShape } from '../../src/exporterhelper.js';
 import { clientTlsSchema } from '../../src/tls/client.js';
-import { fieldPathsOption as paths } from '../amplitude/event_fields.js';
+import { contextPropertiesOption, fieldPathsOption as paths } from '../amplitude/event_fields.js';
 
 export const SEGMENT_HOSTS = { us: 'https://api.segment.io', eu: 'https://events.eu1.segmentapis.com' } as const;
 export const SEGMENT_BATCH_PATH = '/v1/batch';
@@ -42,10 +42,7 @@ export const segmentSchema = z
     user_id: paths(['user_id'], 'Event fields read for userId, first present wins. Default [user_id].'),
     anonymous_id: paths(['device_id', 'session_id'], 'Event fields read for anonymousId, first present wins; add insert_id to give events without any identity (e.g. anonymised by privacy) an anonymousId of their own. Default [device_id, session_id].'),
     session_id: paths(['session_id'], 'Event fields read for the property session_id (the Segment spec has no session field), unless the event has a property of that name. [] leaves it out. Default [session_id].'),
-    context_properties: z
-      .array(z.string().min(1))
-      .default([])
-      .describe('Context keys copied into properties (e.g. deployment.environment, trace_id), under the same key unless a property has it. Default [].'),
+    context_properties: contextPropertiesOption('Context keys copied into properties (e.g. deployment.environment, trace_id), under the same key unless a property has it. Default [].'),
     send_ip: z.boolean().default(false).describe('Send the context\'s client.address (as left by privacy, e.g. truncated) as context.ip, which Segment and its destinations geolocate. Default false.'),
     send_user_agent: z.boolean().default(true).describe('Send the context\'s user_agent.original (when privacy left it) as context.userAgent. Default true.'),
     integrations: z
