@@ -15,6 +15,17 @@
  * Kafka never holds up requests for the whole of it. The producer waits for all in-sync replicas (`acks=-1`) and
  * is idempotent, so its own retries add no duplicates.
  *
+ * kafkajs takes back the sequence numbers of a failed Produce request, but a request whose answer
+ * was lost (a timeout, a connection cut, a broker stopping) may have been written. Sent again,
+ * the same records get the same sequence numbers and the broker answers for the copy it has
+ * without writing them twice. Other records would get them too, and the broker would take a batch
+ * of as many records for a duplicate of the written one and acknowledge it without writing it, an
+ * acknowledged loss. So after a send that failed for any reason but a record refused for good,
+ * the next send keeps the producer only when it is the retry of the same payload and every record
+ * has a key (records without one go round robin, so a retry puts them in other partitions); any
+ * other gets a new producer (a new producer id, sequence numbers from 0), and the failed payload,
+ * when it comes again, may then be written twice (same `insert_id`: at least once).
+ *
  * Failures: a record larger than `producer::max_message_bytes`, or refused by the broker for good
  * (`MESSAGE_TOO_LARGE`, `INVALID_RECORD`, ...), is a `PermanentError` (a `PartialFailure` when
  * other records of the batch were sent); anything else (broker down, leader moving, timeouts, and
@@ -60,6 +71,11 @@ export class KafkaExporter extends BaseExporter {
   private readonly leaders: TopicLeaders;
   /** The admin client that fetches them (made on first use). */
   private admin: Promise<Admin> | undefined;
+  /**
+   * The payload whose last send failed on {@link producer} with an outcome not known (it may have
+   * been written): only its retry may use the producer's sequence numbers again.
+   */
+  private uncertain: Payload | undefined;
   /** Sends run one after the other: per-key order, and idempotent sequence numbers stay simple. */
   private chain: Promise<unknown> = Promise.resolve();
   /** Sends whose {@link chain} has not ended yet. */
@@ -142,9 +158,10 @@ export class KafkaExporter extends BaseExporter {
     return found;
   }
 
-  /** Drops the producer (after an idempotence state error) so the next send gets a new producer id. */
+  /** Drops the producer so the next send gets a new producer id and sequence numbers from 0. */
   private async resetProducer(): Promise<void> {
     const old = this.producer;
+    this.uncertain = undefined;
     this.producer = this.newProducer();
     this.connecting = undefined;
     await old?.disconnect().catch(() => undefined);
@@ -169,6 +186,8 @@ export class KafkaExporter extends BaseExporter {
   private async sendNow(p: Payload, ctx: SendContext): Promise<void> {
     if (p.signal === 'metrics') throw new PermanentError('the kafka exporter does not take metrics');
     if (this.stopped || !this.producer) throw new RetryableError('kafka exporter is not running');
+    // After a send whose outcome is not known, only its retry may reuse the sequence numbers.
+    if (this.uncertain !== undefined && this.uncertain !== p) await this.resetProducer();
     // In slices: the event loop answers requests between them (src/kafka/slices.ts).
     const { records, rejected } = await this.encoder.encodeSliced(p);
     let outcomes: GroupOutcome[] = [];
@@ -182,7 +201,9 @@ export class KafkaExporter extends BaseExporter {
       const groups = acked ? this.leaders.group(records) : [{ leader: undefined, records }];
       if (groups.length === 1) outcomes = [await this.produce(records, undefined, ctx)];
       else ({ outcomes, progressError } = await this.produceGroups(groups, records, rejected, ctx));
-      if (outcomes.some((o) => o.resetProducer)) await this.resetProducer();
+      const unknown = outcomes.some((o) => o.error !== undefined);
+      if (outcomes.some((o) => o.resetProducer) || (unknown && records.some((r) => r.key === null))) await this.resetProducer();
+      else this.uncertain = unknown ? p : undefined;
       if (outcomes.some((o) => o.error !== undefined)) this.leaders.invalidate();
     }
     if (progressError !== undefined) throw progressError;

@@ -1,10 +1,12 @@
 /**
  * The kafka exporter against a real broker: the fixtures' events, spans and log records arrive
  * once each with their keys, W3C trace headers and encoding; per-key order holds; oversized
- * records are refused with both sizes; compression codecs are accepted by the broker; a broker
- * that cannot be reached is a retryable failure.
+ * records are refused with both sizes; compression codecs are accepted by the broker; a batch after
+ * a send whose answer was lost is written, not taken for a duplicate, and the retry of that send
+ * is not written twice; a broker that cannot be reached is a retryable failure.
  */
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { after, before, it } from 'node:test';
 import type { Payload } from '../../../src/component.js';
 import { RetryableError } from '../../../src/errors.js';
@@ -16,8 +18,13 @@ import { spanCount, logRecordCount, type Span } from '../../../src/pdata.js';
 import { kafkaExporterFactory, KafkaExporter } from '../../../exporters/kafka/index.js';
 import { parseTraceparent } from '../../../src/kafka/traceparent.js';
 import { freePort } from '../../helpers.js';
-import { captureHost, eventsOf, fixtureData, noKafka, readTopic, settings, startBroker, type Broker } from './kafka-helpers.js';
+import { captureHost, createTopic, eventsOf, fixtureData, noKafka, readTopic, settings, startBroker, type Broker } from './kafka-helpers.js';
 import { describeUnless } from '../../skip.js';
+
+// kafkajs' connection to one broker and its connection error, to lose the answer to a Produce request.
+const require = createRequire(import.meta.url);
+const KafkaBroker = require('kafkajs/src/broker') as { prototype: { produce(...args: unknown[]): Promise<unknown> } };
+const { KafkaJSConnectionError } = require('kafkajs/src/errors') as { KafkaJSConnectionError: new (message: string) => Error };
 
 function exporter(id: string, raw: Record<string, unknown>): KafkaExporter {
   const cfg = kafkaExporterFactory.configSchema.parse({ sending_queue: { enabled: false }, retry_on_failure: { enabled: false }, ...raw });
@@ -195,6 +202,81 @@ describeUnless(noKafka, 'kafka exporter', { timeout: 120_000 }, () => {
     assert.ok(got.length > 2);
     assert.ok(got.every((r) => r.value.length <= 4000));
     assert.equal(got.reduce((n, r) => n + spanCount(decodeTracesRequest(r.value)), 0), spans.length);
+  });
+
+  it('loses no batch after a request whose answer was lost: the next one gets a new producer id, not the written one\'s sequence numbers', async () => {
+    // One partition, so both batches carry the sequence numbers of the same partition.
+    await createTopic(broker.brokers, 'ev-lost-answer', 1);
+    const first = events.slice(0, 3);
+    const second = events.slice(3, 6);
+    const ex = exporter('kafka/lost-answer', { brokers: broker.brokers, events: { topic: 'ev-lost-answer' } });
+    await ex.start(host);
+    // The broker writes the first batch, then its answer is lost and the broker cannot be reached
+    // until kafkajs gives up: the send fails, though the records are in the topic.
+    const produce = KafkaBroker.prototype.produce;
+    let state: 'lose-answer' | 'down' | 'up' = 'lose-answer';
+    KafkaBroker.prototype.produce = async function (this: unknown, ...args: unknown[]) {
+      if (state === 'down') throw new KafkaJSConnectionError('Connection error: connect ECONNREFUSED');
+      const answer: unknown = await produce.apply(this, args);
+      if (state === 'up') return answer;
+      state = 'down';
+      throw new KafkaJSConnectionError('Connection error: socket closed before the answer');
+    };
+    try {
+      await assert.rejects(ex.consume({ signal: 'events', data: first }), (err: unknown) => err instanceof RetryableError);
+      state = 'up';
+      // Another batch of as many records: acknowledged, so it must be in the topic.
+      await ex.consume({ signal: 'events', data: second });
+    } finally {
+      KafkaBroker.prototype.produce = produce;
+      await ex.shutdown();
+    }
+    const want = new Set([...first, ...second].map((e) => e.insert_id));
+    const idsOf = (r: { value: Buffer }[]) => new Set(r.map((x) => (JSON.parse(x.value.toString()) as AnalyticsEvent).insert_id));
+    let got: { value: Buffer }[] = [];
+    await readTopic(broker.brokers, 'ev-lost-answer', (r) => [...want].every((id) => idsOf((got = r)).has(id)), { timeoutMs: 10_000, settleMs: 300 }).catch(() => undefined);
+    assert.deepEqual(idsOf(got), want, 'both batches in the topic');
+    assert.equal(got.length, want.size, 'each record once (the failed send was not retried)');
+  });
+
+  it('writes once the batch whose answer was lost when its retry comes next (same producer id and sequence numbers)', async () => {
+    await createTopic(broker.brokers, 'ev-lost-answer-retry', 1);
+    // Keyed records: a retry puts them in the same partition.
+    const batch = events.filter((e) => e.user_id ?? e.session_id).slice(0, 3);
+    assert.equal(batch.length, 3);
+    const ex = exporter('kafka/lost-answer-retry', { brokers: broker.brokers, events: { topic: 'ev-lost-answer-retry' }, retry_on_failure: { enabled: true, initial_interval: '50ms', max_interval: '100ms', max_elapsed_time: '30s' } });
+    await ex.start(host);
+    // Written, answer lost, broker out of reach until the exporter's send failed; then back.
+    let state: 'lose-answer' | 'down' | 'up' = 'lose-answer';
+    const target = ex as unknown as { send(p: Payload, ctx: unknown): Promise<void> };
+    const send = target.send.bind(ex);
+    let failedSends = 0;
+    target.send = async (p, ctx) => {
+      try {
+        await send(p, ctx);
+      } catch (err) {
+        failedSends++;
+        state = 'up';
+        throw err;
+      }
+    };
+    const produce = KafkaBroker.prototype.produce;
+    KafkaBroker.prototype.produce = async function (this: unknown, ...args: unknown[]) {
+      if (state === 'down') throw new KafkaJSConnectionError('Connection error: connect ECONNREFUSED');
+      const answer: unknown = await produce.apply(this, args);
+      if (state === 'up') return answer;
+      state = 'down';
+      throw new KafkaJSConnectionError('Connection error: socket closed before the answer');
+    };
+    try {
+      await ex.consume({ signal: 'events', data: batch });
+    } finally {
+      KafkaBroker.prototype.produce = produce;
+      await ex.shutdown();
+    }
+    assert.equal(failedSends, 1, 'one send failed, its retry succeeded');
+    const got = await readTopic(broker.brokers, 'ev-lost-answer-retry', (r) => r.length >= batch.length, { timeoutMs: 10_000, settleMs: 500 });
+    assert.deepEqual(got.map((r) => (JSON.parse(r.value.toString()) as AnalyticsEvent).insert_id).sort(), batch.map((e) => e.insert_id).sort(), 'each event once');
   });
 
   it('reports an unreachable broker as retryable, quickly', async () => {
