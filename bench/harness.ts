@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 import { cliPath, freePort, projectRoot } from '../test/helpers.js';
-import { WORKER_SEMI_SPACE_MIB } from '../src/workers.js';
+import { GATEWAY_NODE_OPTIONS } from '../src/workers.js';
 
 /** Node options of the gateway's process, as `npm start` and the image run it (workers get them from the supervisor). */
-export const GATEWAY_NODE_ARGS: readonly string[] = [`--max-semi-space-size=${WORKER_SEMI_SPACE_MIB}`];
+export const GATEWAY_NODE_ARGS: readonly string[] = GATEWAY_NODE_OPTIONS;
 
 /** Whether `taskset` can pin processes (gateway on CPU 1, load generator on CPU 0). */
 export const hasTaskset = spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0;

@@ -14,9 +14,10 @@ import type { AnalyticsEvent } from '../../src/event.js';
 import { leftQueueDirectories, PersistentQueue, queueDirectory } from '../../src/delivery/persistent_queue.js';
 import { serviceSchema } from '../../src/config/service.js';
 import { aggregateWorkerMetrics, restartDelayMillis } from '../../src/supervisor.js';
-import { cpusOfQuota, defaultWorkers, workerExecArgv } from '../../src/workers.js';
+import { cpusOfQuota, defaultWorkers, GATEWAY_NODE_OPTIONS, workerExecArgv } from '../../src/workers.js';
 import { storageFileOf } from '../../processors/catalogue/index.js';
 import { MemoryLimiter, memoryLimiterSchema } from '../../processors/memory_limiter/index.js';
+import { projectRoot } from '../helpers.js';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -44,11 +45,20 @@ describe('service::workers', () => {
     assert.ok(defaultWorkers() >= 1);
   });
 
-  it('forks workers with 8 MiB semi-spaces and the supervisor\'s node options, unless a semi-space size is chosen', () => {
-    assert.deepEqual(workerExecArgv(['--enable-source-maps'], ''), ['--enable-source-maps', '--max-semi-space-size=8']);
-    assert.deepEqual(workerExecArgv(['--max-semi-space-size=32'], ''), ['--max-semi-space-size=32']);
-    assert.deepEqual(workerExecArgv([], '--max_semi_space_size=2 --trace-warnings'), []);
-    assert.deepEqual(workerExecArgv([], '--max-old-space-size=512'), ['--max-semi-space-size=8']);
+  it('forks workers with the supervisor\'s node options and the gateway\'s defaults (8 MiB semi-spaces, one V8 thread) that they do not set', () => {
+    assert.deepEqual(workerExecArgv(['--enable-source-maps'], ''), ['--enable-source-maps', '--max-semi-space-size=8', '--v8-pool-size=1']);
+    assert.deepEqual(workerExecArgv(['--max-semi-space-size=32'], ''), ['--max-semi-space-size=32', '--v8-pool-size=1']);
+    assert.deepEqual(workerExecArgv([], '--max_semi_space_size=2 --trace-warnings --v8_pool_size=4'), []);
+    assert.deepEqual(workerExecArgv(['--v8-pool-size=2'], '--max-old-space-size=512'), ['--v8-pool-size=2', '--max-semi-space-size=8']);
+  });
+
+  it('are the node options of npm start and of the image', () => {
+    const start = (JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+    const entrypoint = /^ENTRYPOINT (.*)$/m.exec(fs.readFileSync(path.join(projectRoot, 'Dockerfile'), 'utf8'))![1]!;
+    for (const option of GATEWAY_NODE_OPTIONS) {
+      assert.ok(start.split(' ').includes(option), `npm start passes ${option}`);
+      assert.ok((JSON.parse(entrypoint) as string[]).includes(option), `the image's entrypoint passes ${option}`);
+    }
   });
 
   it('is an integer of at least 1, optional', () => {

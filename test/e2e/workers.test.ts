@@ -18,6 +18,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { GATEWAY_NODE_OPTIONS } from '../../src/workers.js';
 import { grpcRawCall, readFixture, startGateway, type RunningGateway } from '../helpers.js';
 import { amplitudeArrivals, deliverySetup, fileArrivals, load, missing, sleep, until, type DeliverySetup } from './delivery-harness.js';
 
@@ -109,7 +110,7 @@ describe('service::workers: 2', { timeout: 120_000 }, () => {
     assert.ok(g.healthWhileStarting.includes(503), `health while starting: ${g.healthWhileStarting.join(', ')}`);
     const workers = childPids(g.child.pid!);
     assert.equal(workers.length, 2, 'two worker processes');
-    for (const pid of workers) assert.ok(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--max-semi-space-size=8'), 'workers run with the smaller young generation');
+    for (const pid of workers) for (const option of GATEWAY_NODE_OPTIONS) assert.ok(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(option), `workers run with ${option}`);
     const body = readFixture('traces-shop-01.pb');
     for (let i = 0; i < 10; i++) assert.equal(await postOnNewConnection(g.ports.http, body), 200);
     // gRPC: each channel is one HTTP/2 connection, which stays with the worker that took it.
