@@ -6,8 +6,9 @@
  * kafkajs would, and that partition's leader, from the topic's metadata), all at once; after each
  * one the brokers acknowledged, what is left of the batch is recorded (`SendContext.progress`), so
  * a broker that stays down longer than kafkajs' own retries fails only its share: a retry sends
- * that share again, never the records other brokers acknowledged. With one broker, or no metadata
- * yet, a batch is one `sendBatch` that kafkajs partitions itself. Batches are sent one at a time,
+ * that share again, never the records other brokers acknowledged. With one broker, a batch is one
+ * `sendBatch`, its records' partitions given as well (a retry inside kafkajs is then the same
+ * batch); with no metadata yet, kafkajs partitions it. Batches are sent one at a time,
  * so records of one key keep their order (a key has one partition, hence one leader). kafkajs
  * writes the Produce requests with src/kafka/produce.ts's encoder (the same bytes, a fraction of the CPU;
  * installed by src/kafka/producer_internals.ts before kafkajs loads). Records and Produce requests are written in slices of about a
@@ -199,7 +200,7 @@ export class KafkaExporter extends BaseExporter {
       const loading = acked ? this.leaders.load(records) : undefined;
       if (loading) await ctx.request(() => loading);
       const groups = acked ? this.leaders.group(records) : [{ leader: undefined, records }];
-      if (groups.length === 1) outcomes = [await this.produce(records, undefined, ctx)];
+      if (groups.length === 1) outcomes = [await this.produce(records, groups[0]!.partitions, ctx)];
       else ({ outcomes, progressError } = await this.produceGroups(groups, records, rejected, ctx));
       const unknown = outcomes.some((o) => o.error !== undefined);
       if (outcomes.some((o) => o.resetProducer) || (unknown && records.some((r) => r.key === null))) await this.resetProducer();

@@ -16,7 +16,8 @@
  *
  * Partitions are chosen as kafkajs chooses them, with the exporter's partitioner (kafkajs'
  * `DefaultPartitioner`: murmur2 of the key, as the Java client; round robin without a key), so a
- * key keeps its partition, hence its broker and its group.
+ * key keeps its partition, hence its broker and its group, and they are given to kafkajs with the
+ * records, so that its own retries send each record to the same partition again.
  */
 import type { ICustomPartitioner, ITopicMetadata, Message, PartitionMetadata } from 'kafkajs';
 
@@ -42,7 +43,7 @@ export interface LeaderGroup<R> {
   /** The leader's broker id; undefined for records of topics whose leaders are not known. */
   leader: number | undefined;
   records: readonly R[];
-  /** `partitions[i]` is the partition of `records[i]`, undefined to let kafkajs choose; absent: kafkajs chooses for all. */
+  /** `partitions[i]` is the partition of `records[i]`, undefined (or no list) to let kafkajs choose. */
   partitions?: readonly (number | undefined)[];
 }
 
@@ -97,36 +98,28 @@ export class TopicLeaders {
   /**
    * Splits `records` (of any topics) into groups by the leader of the partition each goes to, in
    * their order within each group, with the leaders known now ({@link load} first fetches those of
-   * new topics). One group without `partitions` when a single broker leads everything they go to
-   * or when no topic's leaders are known: kafkajs partitions them as it would have.
+   * new topics). Each record of a known topic gets its partition here, also when one broker leads
+   * them all: kafkajs partitions a retry of its own anew, and records without a key (round robin)
+   * would move to other partitions under the sequence numbers of a request that was written but
+   * not answered; the broker refuses that as out of order and the batch is written again under a
+   * new producer id. Given partitions, the retry is the same batch and the broker writes it once.
+   * Records of a topic whose leaders are not known form a group of their own (leader and
+   * partitions undefined), partitioned by kafkajs.
    */
   group<R extends Message & { topic: string }>(records: readonly R[]): LeaderGroup<R>[] {
-    const topics = distinctTopics(records);
-    // One leader for all (or nothing known): a single group, partitioned by kafkajs as before.
-    let first: number | undefined;
-    let many = false;
-    topics.forEach((t, i) => {
-      const k = this.current(t);
-      if (k !== undefined && k.single === undefined) many = true;
-      if (i === 0) first = k?.single;
-      else if (k?.single !== first) many = true;
-    });
-    if (!many) return [{ leader: first, records }];
-
     const groups = new Map<number | undefined, { leader: number | undefined; records: R[]; partitions: (number | undefined)[] }>();
     let lastTopic: string | undefined;
     let k: Known | undefined;
     for (const r of records) {
       if (r.topic !== lastTopic) {
         lastTopic = r.topic;
-        k = this.known.get(r.topic);
+        k = this.current(r.topic);
       }
       let partition: number | undefined;
       let to: number | undefined;
-      if (k !== undefined && k.single !== undefined) to = k.single;
-      else if (k !== undefined) {
+      if (k !== undefined) {
         partition = this.partitioner({ topic: r.topic, partitionMetadata: k.partitions, message: r });
-        to = k.leaders.get(partition);
+        to = k.single ?? k.leaders.get(partition);
       }
       let g = groups.get(to);
       if (!g) groups.set(to, (g = { leader: to, records: [], partitions: [] }));

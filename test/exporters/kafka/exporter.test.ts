@@ -3,7 +3,8 @@
  * once each with their keys, W3C trace headers and encoding; per-key order holds; oversized
  * records are refused with both sizes; compression codecs are accepted by the broker; a batch after
  * a send whose answer was lost is written, not taken for a duplicate, and the retry of that send
- * is not written twice; a broker that cannot be reached is a retryable failure.
+ * (the exporter's, or kafkajs' own with the records' partitions given) is not written twice; a
+ * broker that cannot be reached is a retryable failure.
  */
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -276,6 +277,31 @@ describeUnless(noKafka, 'kafka exporter', { timeout: 120_000 }, () => {
     }
     assert.equal(failedSends, 1, 'one send failed, its retry succeeded');
     const got = await readTopic(broker.brokers, 'ev-lost-answer-retry', (r) => r.length >= batch.length, { timeoutMs: 10_000, settleMs: 500 });
+    assert.deepEqual(got.map((r) => (JSON.parse(r.value.toString()) as AnalyticsEvent).insert_id).sort(), batch.map((e) => e.insert_id).sort(), 'each event once');
+  });
+
+  it('writes once a batch of records without a key whose answer was lost and that kafkajs retried itself (the partitions go with the records)', async () => {
+    // One broker, three partitions, four records without a key: round robin anew on kafkajs' own
+    // retry would put them in other partitions under the written request's sequence numbers.
+    await createTopic(broker.brokers, 'ev-internal-retry', 3);
+    const batch = events.slice(0, 4);
+    const ex = exporter('kafka/internal-retry', { brokers: broker.brokers, events: { topic: 'ev-internal-retry', key: [] } });
+    await ex.start(host);
+    const produce = KafkaBroker.prototype.produce;
+    let calls = 0;
+    KafkaBroker.prototype.produce = async function (this: unknown, ...args: unknown[]) {
+      const answer: unknown = await produce.apply(this, args);
+      if (calls++ > 0) return answer;
+      throw new KafkaJSConnectionError('Connection error: socket closed before the answer');
+    };
+    try {
+      await ex.consume({ signal: 'events', data: batch });
+    } finally {
+      KafkaBroker.prototype.produce = produce;
+      await ex.shutdown();
+    }
+    assert.ok(calls >= 2, 'kafkajs sent the request again');
+    const got = await readTopic(broker.brokers, 'ev-internal-retry', (r) => r.length >= batch.length, { timeoutMs: 10_000, settleMs: 500 });
     assert.deepEqual(got.map((r) => (JSON.parse(r.value.toString()) as AnalyticsEvent).insert_id).sort(), batch.map((e) => e.insert_id).sort(), 'each event once');
   });
 

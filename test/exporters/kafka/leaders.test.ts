@@ -1,8 +1,8 @@
 /**
  * The split of a batch into one group per leader broker (exporters/kafka/leaders.ts), with
  * metadata from a stand-in for the brokers: each record goes where kafkajs would put it, a key
- * keeps its partition and group, one leader (or none known) makes one group left to kafkajs, and
- * leaders that cannot be fetched again stay as they were.
+ * keeps its partition and group, one leader makes one group with the partitions given, none known
+ * one group left to kafkajs, and leaders that cannot be fetched again stay as they were.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -88,21 +88,26 @@ describe('kafka exporter: groups by leader broker', () => {
     assert.deepEqual([...counts.values()], [10, 10, 10, 10]);
   });
 
-  it('makes one group left to kafkajs when one broker leads every partition, or nothing is known', async () => {
+  it('makes one group when one broker leads every partition, each record with its partition; one left to kafkajs when nothing is known', async () => {
     const { leaders, state } = brokers({ a: [3, 3, 3], b: [3] });
     const records: Rec[] = [
       { topic: 'a', key: 'k1', value: '1' },
       { topic: 'b', key: 'k2', value: '2' },
       { topic: 'a', key: null, value: '3' },
+      { topic: 'a', key: null, value: '4' },
+      { topic: 'a', key: null, value: '5' },
     ];
     const [one, ...more] = await grouped(leaders, records);
     assert.equal(more.length, 0);
     assert.equal(one!.leader, 3);
-    assert.equal(one!.partitions, undefined, 'kafkajs partitions them');
-    assert.equal(one!.records, records);
+    assert.deepEqual(one!.records, records);
+    const [p1, p2, ...roundRobin] = one!.partitions!;
+    assert.equal(p1, kafkajsPartition('a', 'k1', [3, 3, 3]));
+    assert.equal(p2, 0, 'the only partition of b');
+    assert.deepEqual(new Set(roundRobin), new Set([0, 1, 2]), 'records without a key: round robin over the partitions, fixed before kafkajs sends');
 
     const unknown = await grouped(leaders, [{ topic: 'missing', key: 'k', value: '1' }]);
-    assert.deepEqual(unknown.map((g) => [g.leader, g.partitions]), [[undefined, undefined]]);
+    assert.deepEqual(unknown.map((g) => [g.leader, g.partitions]), [[undefined, [undefined]]], 'kafkajs partitions them');
     const fetches = state.fetches;
     await grouped(leaders, [{ topic: 'missing', key: 'k', value: '1' }]);
     assert.equal(state.fetches, fetches, `a topic that failed is fetched again after ${MIN_REFRESH_MILLIS} ms, not before`);
@@ -162,6 +167,6 @@ describe('kafka exporter: groups by leader broker', () => {
     assert.equal(g!.partitions![0], kafkajsPartition('t', 'k', [1, 2]), 'this group with the leaders known');
     await flush();
     assert.equal(state.fetches, fetches + 1);
-    assert.deepEqual((await grouped(leaders, [{ topic: 't', key: 'k', value: '1' }])).map((x) => [x.leader, x.partitions]), [[2, undefined]]);
+    assert.deepEqual((await grouped(leaders, [{ topic: 't', key: 'k', value: '1' }])).map((x) => [x.leader, x.partitions]), [[2, [kafkajsPartition('t', 'k', [2, 2])]]]);
   });
 });

@@ -2,7 +2,7 @@
  * The kafka exporter's send against stand-in brokers (a producer and an admin client that answer
  * as the test says): one request per leader broker; after each acknowledged one, what is left is
  * recorded, so a failed broker leaves only its own records to retry; records the producer left
- * out are sent again; one leader means one request left to kafkajs. The real thing, with brokers
+ * out are sent again; one leader means one request, with each record's partition. The real thing, with brokers
  * stopped and started: cluster.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -151,12 +151,13 @@ describe('kafka exporter: progress per leader broker', () => {
     assert.deepEqual(resent.messages.map((m) => m.id), onThree);
   });
 
-  it('sends one request left to kafkajs when one broker leads every partition, and records no progress', async () => {
+  it('sends one request when one broker leads every partition, each record with its partition, and records no progress', async () => {
     const { send, calls } = standIn([1, 1, 1]);
     const ctx = sendContext();
     await send({ signal: 'events', data: events(50) }, ctx);
     assert.equal(calls.length, 1);
-    assert.ok(calls[0]!.messages.every((m) => m.partition === undefined));
+    assert.equal(calls[0]!.messages.length, 50);
+    assert.deepEqual(new Set(calls[0]!.messages.map((m) => m.partition)), new Set([0, 1, 2]), 'partitions given, so a retry inside kafkajs sends the same batch');
     assert.deepEqual(ctx.progressed, []);
   });
 });
