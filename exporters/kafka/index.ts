@@ -22,10 +22,12 @@
  * without writing them twice. Other records would get them too, and the broker would take a batch
  * of as many records for a duplicate of the written one and acknowledge it without writing it, an
  * acknowledged loss. So after a send that failed for any reason but a record refused for good,
- * the next send keeps the producer only when it is the retry of the same payload and every record
- * has a key (records without one go round robin, so a retry puts them in other partitions); any
- * other gets a new producer (a new producer id, sequence numbers from 0), and the failed payload,
- * when it comes again, may then be written twice (same `insert_id`: at least once).
+ * the next send keeps the producer only when it is the retry of the same payload, and sends each
+ * record to the partition it went to before (also those without a key, which the partitioner
+ * would put elsewhere, round robin); any other send gets a new producer (a new producer id,
+ * sequence numbers from 0) first, and so does the retry when a record's partition was left to
+ * kafkajs (its topic's leaders not known). The failed payload, when it comes after a new producer,
+ * may then be written twice (same `insert_id`: at least once).
  *
  * Failures: a record larger than `producer::max_message_bytes`, or refused by the broker for good
  * (`MESSAGE_TOO_LARGE`, `INVALID_RECORD`, ...), is a `PermanentError` (a `PartialFailure` when
@@ -74,9 +76,10 @@ export class KafkaExporter extends BaseExporter {
   private admin: Promise<Admin> | undefined;
   /**
    * The payload whose last send failed on {@link producer} with an outcome not known (it may have
-   * been written): only its retry may use the producer's sequence numbers again.
+   * been written), and the partition each of its records went to: only its retry, with each record
+   * in the same partition, may use the producer's sequence numbers again.
    */
-  private uncertain: Payload | undefined;
+  private uncertain: { payload: Payload; partitions: readonly number[] } | undefined;
   /** Sends run one after the other: per-key order, and idempotent sequence numbers stay simple. */
   private chain: Promise<unknown> = Promise.resolve();
   /** Sends whose {@link chain} has not ended yet. */
@@ -187,10 +190,16 @@ export class KafkaExporter extends BaseExporter {
   private async sendNow(p: Payload, ctx: SendContext): Promise<void> {
     if (p.signal === 'metrics') throw new PermanentError('the kafka exporter does not take metrics');
     if (this.stopped || !this.producer) throw new RetryableError('kafka exporter is not running');
-    // After a send whose outcome is not known, only its retry may reuse the sequence numbers.
-    if (this.uncertain !== undefined && this.uncertain !== p) await this.resetProducer();
+    // After a send whose outcome is not known, only its retry may reuse the sequence numbers, with
+    // each record where it went before.
+    let given = this.uncertain?.payload === p ? this.uncertain.partitions : undefined;
+    if (this.uncertain !== undefined && given === undefined) await this.resetProducer();
     // In slices: the event loop answers requests between them (src/kafka/slices.ts).
     const { records, rejected } = await this.encoder.encodeSliced(p);
+    if (given !== undefined && given.length !== records.length) {
+      given = undefined;
+      await this.resetProducer();
+    }
     let outcomes: GroupOutcome[] = [];
     let progressError: unknown;
     if (records.length > 0) {
@@ -199,12 +208,14 @@ export class KafkaExporter extends BaseExporter {
       // Fetching a topic's leaders the first time is a request too.
       const loading = acked ? this.leaders.load(records) : undefined;
       if (loading) await ctx.request(() => loading);
-      const groups = acked ? this.leaders.group(records) : [{ leader: undefined, records }];
+      const groups: LeaderGroup<OutRecord>[] = acked ? this.leaders.group(records, given) : [{ leader: undefined, records }];
       if (groups.length === 1) outcomes = [await this.produce(records, groups[0]!.partitions, ctx)];
       else ({ outcomes, progressError } = await this.produceGroups(groups, records, rejected, ctx));
       const unknown = outcomes.some((o) => o.error !== undefined);
-      if (outcomes.some((o) => o.resetProducer) || (unknown && records.some((r) => r.key === null))) await this.resetProducer();
-      else this.uncertain = unknown ? p : undefined;
+      // A record left to kafkajs' partitioner may go elsewhere on the retry: then a new producer.
+      const partitions = unknown ? partitionsOf(groups, records) : undefined;
+      if (outcomes.some((o) => o.resetProducer) || (unknown && partitions === undefined)) await this.resetProducer();
+      else this.uncertain = partitions && { payload: p, partitions };
       if (outcomes.some((o) => o.error !== undefined)) this.leaders.invalidate();
     }
     if (progressError !== undefined) throw progressError;
@@ -360,3 +371,16 @@ export const kafkaExporterFactory: ExporterFactory<KafkaExporterConfig> = {
   mutatesData: false,
   create: (settings, config) => new KafkaExporter(settings, config),
 };
+
+/** The partition of each of `records` in `groups` (which hold them), in their order; undefined when one was left to kafkajs. */
+function partitionsOf(groups: readonly LeaderGroup<OutRecord>[], records: readonly OutRecord[]): number[] | undefined {
+  const of = new Map<OutRecord, number | undefined>();
+  for (const g of groups) g.records.forEach((r, i) => of.set(r, g.partitions?.[i]));
+  const out: number[] = [];
+  for (const r of records) {
+    const partition = of.get(r);
+    if (partition === undefined) return undefined;
+    out.push(partition);
+  }
+  return out;
+}

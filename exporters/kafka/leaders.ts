@@ -105,20 +105,25 @@ export class TopicLeaders {
    * new producer id. Given partitions, the retry is the same batch and the broker writes it once.
    * Records of a topic whose leaders are not known form a group of their own (leader and
    * partitions undefined), partitioned by kafkajs.
+   *
+   * `given[i]`, when set, is the partition of `records[i]` instead of the partitioner's choice:
+   * the partitions of an earlier send of the same records, so that its retry sends each record
+   * where it went before.
    */
-  group<R extends Message & { topic: string }>(records: readonly R[]): LeaderGroup<R>[] {
+  group<R extends Message & { topic: string }>(records: readonly R[], given?: readonly (number | undefined)[]): LeaderGroup<R>[] {
     const groups = new Map<number | undefined, { leader: number | undefined; records: R[]; partitions: (number | undefined)[] }>();
     let lastTopic: string | undefined;
     let k: Known | undefined;
-    for (const r of records) {
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
       if (r.topic !== lastTopic) {
         lastTopic = r.topic;
         k = this.current(r.topic);
       }
-      let partition: number | undefined;
+      let partition = given?.[i];
       let to: number | undefined;
       if (k !== undefined) {
-        partition = this.partitioner({ topic: r.topic, partitionMetadata: k.partitions, message: r });
+        partition ??= this.partitioner({ topic: r.topic, partitionMetadata: k.partitions, message: r });
         to = k.single ?? k.leaders.get(partition);
       }
       let g = groups.get(to);

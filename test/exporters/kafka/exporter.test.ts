@@ -240,45 +240,50 @@ describeUnless(noKafka, 'kafka exporter', { timeout: 120_000 }, () => {
     assert.equal(got.length, want.size, 'each record once (the failed send was not retried)');
   });
 
-  it('writes once the batch whose answer was lost when its retry comes next (same producer id and sequence numbers)', async () => {
-    await createTopic(broker.brokers, 'ev-lost-answer-retry', 1);
-    // Keyed records: a retry puts them in the same partition.
-    const batch = events.filter((e) => e.user_id ?? e.session_id).slice(0, 3);
-    assert.equal(batch.length, 3);
-    const ex = exporter('kafka/lost-answer-retry', { brokers: broker.brokers, events: { topic: 'ev-lost-answer-retry' }, retry_on_failure: { enabled: true, initial_interval: '50ms', max_interval: '100ms', max_elapsed_time: '30s' } });
-    await ex.start(host);
-    // Written, answer lost, broker out of reach until the exporter's send failed; then back.
-    let state: 'lose-answer' | 'down' | 'up' = 'lose-answer';
-    const target = ex as unknown as { send(p: Payload, ctx: unknown): Promise<void> };
-    const send = target.send.bind(ex);
-    let failedSends = 0;
-    target.send = async (p, ctx) => {
+  for (const { keyed, partitions } of [
+    { keyed: true, partitions: 1 },
+    { keyed: false, partitions: 3 },
+  ]) {
+    it(`writes once the batch whose answer was lost when its retry comes next (same producer id, sequence numbers and partitions), records ${keyed ? 'with' : 'without'} a key`, async () => {
+      const topic = `ev-lost-answer-retry-${keyed ? 'keyed' : 'unkeyed'}`;
+      await createTopic(broker.brokers, topic, partitions);
+      // Without a key, four records over three partitions: round robin anew would move them.
+      const batch = keyed ? events.filter((e) => e.user_id ?? e.session_id).slice(0, 3) : events.slice(0, 4);
+      const ex = exporter(`kafka/${topic}`, { brokers: broker.brokers, events: { topic, ...(keyed ? {} : { key: [] }) }, retry_on_failure: { enabled: true, initial_interval: '50ms', max_interval: '100ms', max_elapsed_time: '30s' } });
+      await ex.start(host);
+      // Written, answer lost, broker out of reach until the exporter's send failed; then back.
+      let state: 'lose-answer' | 'down' | 'up' = 'lose-answer';
+      const target = ex as unknown as { send(p: Payload, ctx: unknown): Promise<void> };
+      const send = target.send.bind(ex);
+      let failedSends = 0;
+      target.send = async (p, ctx) => {
+        try {
+          await send(p, ctx);
+        } catch (err) {
+          failedSends++;
+          state = 'up';
+          throw err;
+        }
+      };
+      const produce = KafkaBroker.prototype.produce;
+      KafkaBroker.prototype.produce = async function (this: unknown, ...args: unknown[]) {
+        if (state === 'down') throw new KafkaJSConnectionError('Connection error: connect ECONNREFUSED');
+        const answer: unknown = await produce.apply(this, args);
+        if (state === 'up') return answer;
+        state = 'down';
+        throw new KafkaJSConnectionError('Connection error: socket closed before the answer');
+      };
       try {
-        await send(p, ctx);
-      } catch (err) {
-        failedSends++;
-        state = 'up';
-        throw err;
+        await ex.consume({ signal: 'events', data: batch });
+      } finally {
+        KafkaBroker.prototype.produce = produce;
+        await ex.shutdown();
       }
-    };
-    const produce = KafkaBroker.prototype.produce;
-    KafkaBroker.prototype.produce = async function (this: unknown, ...args: unknown[]) {
-      if (state === 'down') throw new KafkaJSConnectionError('Connection error: connect ECONNREFUSED');
-      const answer: unknown = await produce.apply(this, args);
-      if (state === 'up') return answer;
-      state = 'down';
-      throw new KafkaJSConnectionError('Connection error: socket closed before the answer');
-    };
-    try {
-      await ex.consume({ signal: 'events', data: batch });
-    } finally {
-      KafkaBroker.prototype.produce = produce;
-      await ex.shutdown();
-    }
-    assert.equal(failedSends, 1, 'one send failed, its retry succeeded');
-    const got = await readTopic(broker.brokers, 'ev-lost-answer-retry', (r) => r.length >= batch.length, { timeoutMs: 10_000, settleMs: 500 });
-    assert.deepEqual(got.map((r) => (JSON.parse(r.value.toString()) as AnalyticsEvent).insert_id).sort(), batch.map((e) => e.insert_id).sort(), 'each event once');
-  });
+      assert.equal(failedSends, 1, 'one send failed, its retry succeeded');
+      const got = await readTopic(broker.brokers, topic, (r) => r.length >= batch.length, { timeoutMs: 10_000, settleMs: 500 });
+      assert.deepEqual(got.map((r) => (JSON.parse(r.value.toString()) as AnalyticsEvent).insert_id).sort(), batch.map((e) => e.insert_id).sort(), 'each event once');
+    });
+  }
 
   it('writes once a batch of records without a key whose answer was lost and that kafkajs retried itself (the partitions go with the records)', async () => {
     // One broker, three partitions, four records without a key: round robin anew on kafkajs' own
