@@ -43,6 +43,7 @@ import { peerCommonName } from '../../src/tls/server.js';
 import type { OtlpHttpConfig } from './config.js';
 import type { ExportHandler, ExportOutcome, OtlpSignal, WireEncoding } from './handler.js';
 import { clientInfo, RPC_UNAUTHENTICATED, type ProtocolSecurity } from './security.js';
+import { FASTIFY_BASE_OPTIONS } from '../../src/fastify_options.js';
 
 /**
  * Largest unread body of a refused request (401) that is read and discarded to keep the
@@ -197,6 +198,7 @@ export class OtlpHttpServer {
       keepAliveTimeout: cfg.idle_timeout,
     };
     const app = Fastify({
+      ...FASTIFY_BASE_OPTIONS,
       logger: false,
       // 414 / 431 / 408 / 400 for what Node's parser refuses, without resetting the connection.
       clientErrorHandler: (err, socket) => answerClientError(err, socket),

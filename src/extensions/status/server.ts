@@ -36,6 +36,7 @@ import type { TailMessage, TailSource } from './tail.js';
 import type { GatewayConfig } from '../../config/resolve.js';
 import type { CatalogueApiAnswer } from '../../commands/catalogue.js';
 import type { StatusConfig } from './config.js';
+import { FASTIFY_BASE_OPTIONS } from '../../fastify_options.js';
 import type { RecentViolation } from '../../../processors/tracking_plan/recent.js';
 import type { ViolationKind } from '../../../processors/tracking_plan/plan.js';
 
@@ -116,6 +117,7 @@ export function buildStatusServer(d: StatusServerDeps): { app: FastifyInstance; 
   const boundHost = d.cfg.endpoint.slice(0, d.cfg.endpoint.lastIndexOf(':')).replace(/^\[|\]$/g, '');
   const streams = new Set<ServerResponse>();
   const app = Fastify({
+    ...FASTIFY_BASE_OPTIONS,
     logger: false,
     bodyLimit: d.cfg.playground.max_input_bytes,
     forceCloseConnections: true,
