@@ -78,6 +78,16 @@ export class CarryOver<T extends Counted> {
   known(): number[] {
     return [...this.slots.keys()];
   }
+
+  /**
+   * Takes the readings of the slots that answered ({@link read}) and returns the totals of every
+   * slot read so far, by slot in ascending order: those that did not answer now with their totals
+   * as last read.
+   */
+  readAll(readings: readonly { slot: number; incarnation: number; reading: ReadonlyMap<string, T> }[]): Map<number, ReadonlyMap<string, T>> {
+    for (const r of readings) this.read(r.slot, r.incarnation, r.reading);
+    return new Map(this.known().sort((a, b) => a - b).map((slot) => [slot, this.last(slot)]));
+  }
 }
 
 type Metric = client.MetricObjectWithValues<client.MetricValue<string>>;

@@ -289,7 +289,7 @@ export function compileValueScanner(opts: ValueScannerOptions = {}): ValueScanne
     if (hits === 0 && !sawPct) return null;
     const value = hits === 0 ? s : out + s.slice(copied);
     if (sawPct) {
-      const r = (v4 ? url : urlNoV4()).scanEncodedRuns(value);
+      const r = urlFor(v4).scanEncodedRuns(value);
       if (r !== null) return { value: r.value, drop: drop || r.drop, hits: hits + r.hits };
     }
     return hits === 0 ? null : { value, drop, hits };
@@ -314,32 +314,26 @@ export function compileValueScanner(opts: ValueScannerOptions = {}): ValueScanne
       secretDrops: act[SECRET] === 'drop',
     });
   const url = urlScrubber(ipv4On);
-  // Made on first use: version values rarely hold URLs or percent-escapes.
+  // The one without ipv4 when ipv4 is on, made on first use: version values rarely hold URLs or
+  // percent-escapes.
   let noV4Url: UrlScrubber | null = null;
-  const urlNoV4 = (): UrlScrubber => (noV4Url ??= urlScrubber(false));
+  const urlFor = (v4: boolean): UrlScrubber => (v4 === ipv4On ? url : (noV4Url ??= urlScrubber(false)));
 
   // One scanText closure serves the scanner and its view without ipv4, so that a processor with
   // one scanner has one closure of it, which V8 optimises for that scanner's detectors.
   const enabled = Object.freeze(DETECTOR_NAMES.filter((_, k) => act[k] !== null));
-  const scanner: { -readonly [K in keyof ValueScanner]: ValueScanner[K] } = {
-    scan: (s: string) => scanText(s, true, ipv4On),
-    scrubUrl: (u: string) => url.scrub(u, false),
-    scrubQuery: (query: string) => url.scrub(query, true),
-    detectors: enabled,
-    withoutIPv4: null as unknown as ValueScanner,
-  };
-  if (ipv4On) {
-    const noV4: typeof scanner = {
-      scan: (s: string) => scanText(s, true, false),
-      scrubUrl: (u: string) => urlNoV4().scrub(u, false),
-      scrubQuery: (query: string) => urlNoV4().scrub(query, true),
-      detectors: Object.freeze(enabled.filter((d) => d !== 'ipv4')),
-      withoutIPv4: null as unknown as ValueScanner,
+  let noV4: ValueScanner | undefined;
+  const view = (v4: boolean): ValueScanner => {
+    const self: ValueScanner = {
+      scan: (s: string) => scanText(s, true, v4),
+      scrubUrl: (u: string) => urlFor(v4).scrub(u, false),
+      scrubQuery: (query: string) => urlFor(v4).scrub(query, true),
+      detectors: v4 ? enabled : Object.freeze(enabled.filter((d) => d !== 'ipv4')),
+      get withoutIPv4(): ValueScanner {
+        return v4 ? (noV4 ??= view(false)) : self;
+      },
     };
-    noV4.withoutIPv4 = noV4;
-    scanner.withoutIPv4 = noV4;
-  } else {
-    scanner.withoutIPv4 = scanner;
-  }
-  return scanner;
+    return self;
+  };
+  return view(ipv4On);
 }

@@ -331,13 +331,11 @@ export class MergedStatus {
 
   async stats(): Promise<StatsSnapshot> {
     const parts = await this.askAll<StatsSnapshot>({ kind: 'stats' });
-    const snapshots = parts.map((p) => ({ worker: p.worker, snapshot: withTotals(p.answer, this.statsCarry.read(p.worker, p.incarnation, statsTotals(p.answer))) }));
-    for (const worker of this.statsCarry.known()) {
-      if (!parts.some((p) => p.worker === worker)) snapshots.push({ worker, snapshot: withTotals(undefined, this.statsCarry.last(worker)) });
-    }
+    const totals = this.statsCarry.readAll(parts.map((p) => ({ slot: p.worker, incarnation: p.incarnation, reading: statsTotals(p.answer) })));
+    const answers = new Map(parts.map((p) => [p.worker, p.answer]));
     return mergeStats(
       this.graph.nodes.map((n) => n.id),
-      snapshots.sort((a, b) => a.worker - b.worker),
+      [...totals].map(([worker, t]) => ({ worker, snapshot: withTotals(answers.get(worker), t) })),
     );
   }
 
@@ -347,11 +345,9 @@ export class MergedStatus {
 
   async violations(limit: number): Promise<ViolationsAnswer> {
     const parts = await this.askAll<ViolationsAnswer>({ kind: 'violations', limit });
-    const totalsOf = (t: ReadonlyMap<string, Counted>) => Object.fromEntries([...t].map(([kind, c]) => [kind, c.value])) as ViolationsAnswer['totals'];
-    const answers = parts.map((p) => ({ ...p.answer, totals: totalsOf(this.violationsCarry.read(p.worker, p.incarnation, new Map(Object.entries(p.answer.totals).map(([kind, n]) => [kind, { value: n }])))) }));
-    for (const worker of this.violationsCarry.known()) {
-      if (!parts.some((p) => p.worker === worker)) answers.push({ items: [], totals: totalsOf(this.violationsCarry.last(worker)) });
-    }
+    const totals = this.violationsCarry.readAll(parts.map((p) => ({ slot: p.worker, incarnation: p.incarnation, reading: new Map(Object.entries(p.answer.totals).map(([kind, n]) => [kind, { value: n }])) })));
+    const items = new Map(parts.map((p) => [p.worker, p.answer.items]));
+    const answers = [...totals].map(([worker, t]) => ({ items: items.get(worker) ?? [], totals: Object.fromEntries([...t].map(([kind, c]) => [kind, c.value])) as ViolationsAnswer['totals'] }));
     return mergeViolations(answers, limit);
   }
 }
