@@ -102,6 +102,11 @@ export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** `s` cut to at most `max` characters (the last one `…`), to keep error texts short in logs and reasons. */
+export function clip(s: string, max = 300): string {
+  return s.length > max ? s.slice(0, max - 1) + '…' : s;
+}
+
 /**
  * Part of a payload was delivered, part was not: `rejected` items were refused for good (each
  * with its reason; they go to the dead-letter route), `retry` holds what may be sent again

@@ -76,11 +76,6 @@ export function retryAfterMillis(header: string | null, now = Date.now()): numbe
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** Keep error texts short in logs and reasons. */
-export function clip(s: string, max = 300): string {
-  return s.length > max ? s.slice(0, max - 1) + '…' : s;
-}
-
 /** An event serialised for a request body: the event, its JSON and the JSON's UTF-8 byte length. */
 export interface UploadItem {
   source: AnalyticsEvent;

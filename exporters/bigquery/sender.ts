@@ -27,6 +27,7 @@
  */
 import type { SendContext } from '../../src/delivery/sender.js';
 import type { AnalyticsEvent } from '../../src/event.js';
+import { clip } from '../../src/errors.js';
 import { sendInRequests, settleUpload, type Refusal, type RequestAnswer } from '../../src/http_upload.js';
 import { connectionErrorText } from '../../src/tls/client.js';
 import type { Row } from './rows.js';
@@ -49,9 +50,6 @@ export type InsertResult =
 /** Per-row reasons worth retrying later. */
 const TRANSIENT_REASONS = new Set(['backendError', 'internalError', 'timeout', 'rateLimitExceeded', 'quotaExceeded']);
 
-function clip(s: string, max = 300): string {
-  return s.length > max ? s.slice(0, max - 1) + '…' : s;
-}
 
 /** Reads `insertErrors` of an insertAll response. */
 export function classifyInsertResponse(body: unknown, rows: number): InsertResult {

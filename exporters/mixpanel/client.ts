@@ -18,7 +18,8 @@
  */
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { clip, headerValue, postBody, retryAfterMillis, type Answer, type UploadAgents } from '../../src/http_upload.js';
+import { clip } from '../../src/errors.js';
+import { headerValue, postBody, retryAfterMillis, type Answer, type UploadAgents } from '../../src/http_upload.js';
 import { connectionErrorText } from '../../src/tls/client.js';
 
 const gzip = promisify(zlib.gzip);

@@ -16,6 +16,7 @@
  * The HTTPS plumbing (kept-alive agents with the `tls` settings, `Retry-After`) is the amplitude
  * exporter's.
  */
+import { clip } from '../../src/errors.js';
 import { connectionErrorText } from '../../src/tls/client.js';
 import { headerValue, postBody, retryAfterMillis, type UploadAgents } from '../../src/http_upload.js';
 
@@ -26,9 +27,6 @@ export type CaptureResult =
   | { kind: 'too_large'; error: string }
   | { kind: 'retryable'; error: string; retryAfterMillis?: number };
 
-function clip(s: string, max = 300): string {
-  return s.length > max ? s.slice(0, max - 1) + '…' : s;
-}
 
 /** What an answer's body says, as short text: a JSON body's `detail`/`error`/`message`, else the text itself. */
 export function answerText(text: string): string {

@@ -13,7 +13,8 @@
  * | 408, 5xx, a network or TLS failure | retry with back-off; `Retry-After` honoured | `retryable` |
  * | 401, 403, other 4xx | the request can never succeed | `refused` |
  */
-import { clip, headerValue, postBody, retryAfterMillis, type Answer, type UploadAgents } from '../../src/http_upload.js';
+import { clip } from '../../src/errors.js';
+import { headerValue, postBody, retryAfterMillis, type Answer, type UploadAgents } from '../../src/http_upload.js';
 import { connectionErrorText } from '../../src/tls/client.js';
 
 export type UploadResult =

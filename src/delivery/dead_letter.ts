@@ -10,6 +10,7 @@
  * The original payload is never changed (other exporters may share it): marked copies are made.
  */
 import type { Payload } from '../component.js';
+import { clip } from '../errors.js';
 import type { KeyValue, Resource } from '../pdata.js';
 
 /** Why and where a payload became a dead letter. `time` is ISO 8601. */
@@ -30,7 +31,7 @@ export const DEAD_LETTER_ATTR = {
 export const MAX_REASON_LENGTH = 1024;
 
 export function deadLetterMark(exporter: string, reason: string, now = new Date()): DeadLetterMark {
-  return { exporter, reason: reason.length > MAX_REASON_LENGTH ? reason.slice(0, MAX_REASON_LENGTH - 1) + '…' : reason, time: now.toISOString() };
+  return { exporter, reason: clip(reason, MAX_REASON_LENGTH), time: now.toISOString() };
 }
 
 function markResource(r: Resource, m: DeadLetterMark): Resource {

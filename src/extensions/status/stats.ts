@@ -10,6 +10,7 @@
  * still inside the window, divided by the time between them. The first read has no rates (null).
  */
 import type { Registry } from 'prom-client';
+import { clip } from '../../errors.js';
 import type { GraphNode } from './graph.js';
 
 /** Counters summed per node; each has a rate and a total. */
@@ -174,7 +175,7 @@ export class GraphStats {
 
   /** Remembers the last error `exporter` (or a connector) gave (message cut to 300 characters). */
   exportFailed(pipeline: string, exporter: string, message: string): void {
-    this.lastErrors.set(exporter, { time: new Date(this.now()).toISOString(), pipeline, message: message.length > 300 ? message.slice(0, 299) + '…' : message });
+    this.lastErrors.set(exporter, { time: new Date(this.now()).toISOString(), pipeline, message: clip(message) });
   }
 
   /** Reads the registry and returns rates, totals, queues and last errors of every node. */
