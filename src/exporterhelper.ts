@@ -7,7 +7,7 @@
  * `otelytics_events_dead_lettered`), and `otelytics_event_delivery_latency_seconds` (time to glass). Behaviour and guarantees: `src/delivery/README.md`.
  *
  * The contract for an exporter:
- * - spread {@link exporterHelperShape} into its zod schema and pass the parsed config (it holds
+ * - spread `exporterHelperShape` (./exporterhelper_config.ts) into its zod schema and pass the parsed config (it holds
  *   the helper's options) as the second argument of `super(settings, config)`;
  * - implement only `send(p, ctx)`: deliver the payload once, and fail with `PermanentError`
  *   (never retried; dead-lettered), `RetryableError` (retried, after `retryAfterMillis` when the
@@ -26,8 +26,8 @@ import type { Logger } from 'pino';
 import type { Exporter, ExporterCreateSettings, Host, Payload } from './component.js';
 import type { AnalyticsEvent } from './event.js';
 import { itemCount } from './component.js';
-import { duration, z } from './config/schema.js';
-import { errorMessage, isPermanent, isRetryable, PartialFailure, PermanentError, RetryableError } from './errors.js';
+import { helperSchema, type ExporterHelperConfig } from './exporterhelper_config.js';
+import { clip, errorMessage, isPermanent, isRetryable, PartialFailure, PermanentError, RetryableError } from './errors.js';
 import { Backoff, sleep } from './delivery/backoff.js';
 import { deadLetterMark, markDeadLetter } from './delivery/dead_letter.js';
 import { leftQueueDirectories, PersistentQueue, queueDirectory } from './delivery/persistent_queue.js';
@@ -36,77 +36,10 @@ import { MemoryQueue, type DeliveryQueue } from './delivery/queue.js';
 import { BatchSource, type QueueBatch, type QueueBatchConfig } from './delivery/batcher.js';
 import { mergePayloads, splitPayload } from './delivery/merge.js';
 import { deliver, type DeliveryOptions, type SendContext } from './delivery/sender.js';
-import { nanosStringToMillis, type Telemetry } from './telemetry.js';
-import { compileConsentRequirement, consentRequirementSchema } from './consent.js';
+import type { Telemetry } from './telemetry.js';
+import { acceptedEvents, observeDelivered } from './delivery/time_to_glass.js';
+import { compileConsentRequirement } from './consent.js';
 import { inSpan, payloadLinks, SpanKind } from './selftrace.js';
-
-/** Default `queue_size` per sizer: 100 000 items, 1000 requests (the collector's), 256 MiB. */
-export const DEFAULT_QUEUE_SIZE = { items: 100_000, requests: 1000, bytes: 256 * 1024 * 1024 } as const;
-/** Default `sending_queue::drain_timeout`. */
-export const DEFAULT_DRAIN_TIMEOUT = '10s';
-
-/**
- * The `sending_queue` options. `enabled` defaults to true; an exporter whose destination is local
- * and fast (file, debug) may default it to false, so that a request is acknowledged only once written.
- */
-export function sendingQueueSchema(defaults: { enabled?: boolean } = {}) {
-  const enabled = defaults.enabled ?? true;
-  return z
-    .strictObject({
-      enabled: z.boolean().default(enabled).describe(`Queue data between the pipeline and the destination; false sends in the caller's request and retries there. Default ${enabled}.`),
-      num_consumers: z.number().int().positive().default(10).describe('Sends in parallel from the queue. Default 10.'),
-      sizer: z.enum(['items', 'requests', 'bytes']).default('items').describe('Unit of queue_size: items (spans, log records, data points, events), requests, or bytes of the stored encoding. Default items.'),
-      queue_size: z
-        .number()
-        .int()
-        .positive()
-        .optional()
-        .describe('Most the queue holds (waiting, being sent, or waiting for a retry), in the unit of sizer; when full, new data is refused (receivers answer 503 / UNAVAILABLE). Default 100000 items, 1000 requests or 268435456 bytes.'),
-      storage: z.string().min(1).optional().describe('Directory of a persistent on-disk queue (LMDB) that survives restarts and crashes; each exporter uses a subdirectory named after its id. Omitted: in memory.'),
-      drain_timeout: duration(DEFAULT_DRAIN_TIMEOUT).describe('On shutdown, longest the exporter keeps sending what it holds, counted from when the first exporter starts draining; what is left stays on disk (storage) or is dead-lettered / counted as dropped. 0: do not wait. Default 10s.'),
-      batch: queueBatchSchema
-        .optional()
-        .describe('Batch queued requests before sending (after the queue holds them, so acknowledgements never wait for a batch). Omitted: the batch settings of a `batch` processor in the pipelines feeding this exporter, else none (each request sent as it was queued). `batch: {}` takes the defaults.'),
-    })
-    .prefault({})
-    .transform((q) => ({ ...q, queue_size: q.queue_size ?? DEFAULT_QUEUE_SIZE[q.sizer] }))
-    .describe('Bounded queue in front of the destination.');
-}
-
-/** `sending_queue::batch`, the collector's keys and defaults (200ms, 8192 items, no maximum). */
-export const queueBatchSchema = z
-  .strictObject({
-    flush_timeout: duration('200ms').describe('Longest the first request of a batch waits for more before the batch is sent. Must be above 0. Default 200ms.'),
-    min_size: z.number().int().nonnegative().default(8192).describe('Items (spans, log records, data points, events) at which a batch is sent at once. Default 8192.'),
-    max_size: z.number().int().nonnegative().default(0).describe('Most items sent in one request; a larger batch is sent in parts, each recorded as done once accepted. 0: no limit. Default 0.'),
-    sizer: z.literal('items').default('items').describe('Unit of min_size and max_size: items (the only one supported). Default items.'),
-  })
-  .refine((b) => b.flush_timeout > 0, { message: 'must be above 0', path: ['flush_timeout'] })
-  .refine((b) => b.max_size === 0 || b.max_size >= b.min_size, { message: 'must be 0 or at least min_size', path: ['max_size'] });
-
-/** Collector defaults (`exporterhelper`): 5s timeout; 10 consumers; retry 5s → 30s, ×1.5, ±50%, 5m. */
-export const exporterHelperShape = {
-  timeout: duration('5s').describe('Longest one request to the destination may take before it counts as a retryable failure; a send made of several requests applies it to each. 0: no limit. Default 5s.'),
-  sending_queue: sendingQueueSchema(),
-  retry_on_failure: z
-    .strictObject({
-      enabled: z.boolean().default(true).describe('Retry retryable failures. Default true.'),
-      initial_interval: duration('5s').describe('Wait before the first retry. Default 5s.'),
-      max_interval: duration('30s').describe('Upper bound of the wait between retries. Default 30s.'),
-      multiplier: z.number().min(1).default(1.5).describe('Factor by which the wait grows. Default 1.5.'),
-      randomization_factor: z.number().min(0).max(1).default(0.5).describe('Jitter: each wait is randomised by ± this fraction. Default 0.5.'),
-      max_elapsed_time: duration('300s').describe('Give up (dead-letter, or count as dropped) after this long. 0: retry forever. Default 300s.'),
-    })
-    .prefault({})
-    .describe('Exponential back-off with jitter; a destination\'s Retry-After is honoured.'),
-  dead_letter: z.string().min(1).optional().describe('Exporter id (e.g. file/dead) that receives what the destination rejects for good or what runs out of retries, marked with the reason and time. It runs even when no pipeline lists it.'),
-  consent: consentRequirementSchema
-    .optional()
-    .describe('Consent purposes an event must carry to reach this destination: a purpose (analytics), a list (all of them), or {all: [...], any: [...]}. Events without it are dropped here (deny by default), whichever pipeline or route hands them over. Events only. Omitted: no requirement.'),
-};
-
-const helperSchema = z.strictObject(exporterHelperShape);
-export type ExporterHelperConfig = z.infer<typeof helperSchema>;
 
 /** When the first exporter of a gateway started draining: all of them share one shutdown deadline clock. */
 const drainStarted = new WeakMap<Host, number>();
@@ -269,28 +202,14 @@ export abstract class BaseExporter implements Exporter {
    */
   async #sendOne(p: Payload, ctx: SendContext): Promise<void> {
     if (p.signal !== 'events') return this.send(p, ctx);
+    const latency = (this.#latency ??= this.telemetry.eventDeliveryLatency(this.id));
     try {
       await this.send(p, ctx);
     } catch (err) {
-      if (err instanceof PartialFailure) this.#observeDelivered(acceptedEvents(p.data, err), Date.now());
+      if (err instanceof PartialFailure) observeDelivered(latency, acceptedEvents(p.data, err), Date.now());
       throw err;
     }
-    this.#observeDelivered(p.data, Date.now());
-  }
-
-  /**
-   * Time to glass: per event, seconds from its source time (`time_unix_nano`: the span's start or
-   * the log record's timestamp) to `ackedAt`; a source time in the future counts as 0. Events with
-   * no source time (0) and dead letters (delivered to a dead-letter route, not their destination)
-   * are not observed.
-   */
-  #observeDelivered(events: readonly AnalyticsEvent[], ackedAt: number): void {
-    const h = (this.#latency ??= this.telemetry.eventDeliveryLatency(this.id));
-    for (const e of events) {
-      if (e.dead_letter) continue;
-      const at = nanosStringToMillis(e.time_unix_nano);
-      if (at !== undefined) h.observe(ackedAt > at ? (ackedAt - at) / 1000 : 0);
-    }
+    observeDelivered(latency, p.data, Date.now());
   }
 
   /** No queue: deliver in the caller's request; what cannot be delivered is the caller's error. */
@@ -427,7 +346,7 @@ export abstract class BaseExporter implements Exporter {
   #dropped(p: Payload, reason: string): void {
     const n = itemCount(p);
     if (p.signal === 'events') this.telemetry.eventsDropped(this.id, 'undeliverable', n);
-    this.logger.error({ items: n, signal: p.signal, reason: truncate(reason) }, 'data not delivered and no dead-letter route took it; dropped');
+    this.logger.error({ items: n, signal: p.signal, reason: clip(reason) }, 'data not delivered and no dead-letter route took it; dropped');
   }
 
   /** Hands a marked copy to the dead-letter exporter, retrying while it refuses for now. Resolves false when it could not. */
@@ -441,7 +360,7 @@ export abstract class BaseExporter implements Exporter {
         await target.consume(marked);
         const n = itemCount(p);
         this.telemetry.deadLettered(this.id, dl, p.signal, n);
-        this.logger.warn({ items: n, signal: p.signal, dead_letter: dl, reason: truncate(reason) }, 'data dead-lettered');
+        this.logger.warn({ items: n, signal: p.signal, dead_letter: dl, reason: clip(reason) }, 'data dead-lettered');
         return true;
       } catch (err) {
         const wait = isRetryable(err) && !this.#stopController.signal.aborted ? backoff.next(err.retryAfterMillis) : undefined;
@@ -510,34 +429,4 @@ async function settledWithin(promises: readonly Promise<unknown>[], millis: numb
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([Promise.allSettled(promises), new Promise((r) => (timer = setTimeout(r, millis)))]);
   clearTimeout(timer);
-}
-
-function truncate(s: string, max = 300): string {
-  return s.length > max ? s.slice(0, max - 1) + '…' : s;
-}
-
-/**
- * The events of `sent` a partial failure did not reject or leave for a retry (matched by object,
- * else by insert_id), at most as many as the failure says were accepted.
- */
-function acceptedEvents(sent: readonly AnalyticsEvent[], err: PartialFailure): AnalyticsEvent[] {
-  const notAccepted = new Set<AnalyticsEvent>();
-  const ids = new Set<string>();
-  const add = (v: unknown) => {
-    const p = v as Payload | undefined;
-    if (p?.signal !== 'events' || !Array.isArray(p.data)) return;
-    for (const e of p.data) {
-      notAccepted.add(e);
-      if (e.insert_id) ids.add(e.insert_id);
-    }
-  };
-  for (const r of err.rejected) add(r.payload);
-  add(err.retry);
-  const expected = sent.length - notAccepted.size;
-  const out: AnalyticsEvent[] = [];
-  for (const e of sent) {
-    if (out.length >= expected) break;
-    if (!notAccepted.has(e) && !(e.insert_id && ids.has(e.insert_id))) out.push(e);
-  }
-  return out;
 }

@@ -10,7 +10,8 @@ import type { ExporterFactory, Host, Payload } from './component.js';
 import type { SendContext as DeliveryContext } from './delivery/sender.js';
 import { PermanentError } from './errors.js';
 import type { AnalyticsEvent } from './event.js';
-import { BaseExporter, type ExporterHelperConfig } from './exporterhelper.js';
+import { BaseExporter } from './exporterhelper.js';
+import type { ExporterHelperConfig } from './exporterhelper_config.js';
 import type { UploadAgents } from './http_upload.js';
 import { ClientTls, ClientTlsAgent, warnIfInsecureIgnored, type ClientTlsConfig } from './tls/client.js';
 

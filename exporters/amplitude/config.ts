@@ -7,7 +7,7 @@
  * - hosts `api2.amplitude.com` (default data residency) and `api.eu.amplitude.com` (EU).
  */
 import { duration, nonEmptyString, optionalHttpUrl, z } from '../../src/config/schema.js';
-import { exporterHelperShape } from '../../src/exporterhelper.js';
+import { exporterHelperShape } from '../../src/exporterhelper_config.js';
 import { clientTlsSchema } from '../../src/tls/client.js';
 import { contextPropertiesOption, fieldPathsOption as paths, invalidPaths } from './event_fields.js';
 

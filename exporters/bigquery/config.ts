@@ -7,7 +7,7 @@
  *   (STRUCT) column has nested columns, at most 15 levels deep; any column may be REPEATED (an ARRAY).
  */
 import { nonEmptyString, optionalHttpUrl, z } from '../../src/config/schema.js';
-import { exporterHelperShape } from '../../src/exporterhelper.js';
+import { exporterHelperShape } from '../../src/exporterhelper_config.js';
 import { clientTlsSchema } from '../../src/tls/client.js';
 import { invalidPaths } from '../amplitude/event_fields.js';
 

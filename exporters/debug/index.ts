@@ -7,7 +7,8 @@
 import type { ExporterFactory, Payload } from '../../src/component.js';
 import { itemCount } from '../../src/component.js';
 import { z } from '../../src/config/schema.js';
-import { BaseExporter, exporterHelperShape, sendingQueueSchema } from '../../src/exporterhelper.js';
+import { BaseExporter } from '../../src/exporterhelper.js';
+import { exporterHelperShape, sendingQueueSchema } from '../../src/exporterhelper_config.js';
 import type { AnalyticsEvent } from '../../src/event.js';
 import { toJsonLines } from '../file/index.js';
 

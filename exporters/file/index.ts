@@ -19,7 +19,8 @@ import path from 'node:path';
 import type { ExporterFactory, Payload } from '../../src/component.js';
 import { nonEmptyString, z } from '../../src/config/schema.js';
 import { PermanentError, RetryableError } from '../../src/errors.js';
-import { BaseExporter, exporterHelperShape, sendingQueueSchema } from '../../src/exporterhelper.js';
+import { BaseExporter } from '../../src/exporterhelper.js';
+import { exporterHelperShape, sendingQueueSchema } from '../../src/exporterhelper_config.js';
 import { encodeLogsJson, encodeTracesJson } from '../../src/otlp/json.js';
 import { workerShare } from '../../src/workers.js';
 

@@ -6,7 +6,7 @@
  * exporter helper's `timeout`, `sending_queue`, `retry_on_failure` and `dead_letter`.
  */
 import { nonEmptyString, z } from '../../src/config/schema.js';
-import { exporterHelperShape } from '../../src/exporterhelper.js';
+import { exporterHelperShape } from '../../src/exporterhelper_config.js';
 import { checkConnection, COMPRESSIONS, connectionShape, zodReporter } from '../../src/kafka/client.js';
 
 /** Collector defaults: otlp_spans / otlp_logs; events get their own topic. */

@@ -9,7 +9,7 @@
  *   residency), https://docs.mixpanel.com/reference/overview .
  */
 import { nonEmptyString, optionalHttpUrl, z } from '../../src/config/schema.js';
-import { exporterHelperShape } from '../../src/exporterhelper.js';
+import { exporterHelperShape } from '../../src/exporterhelper_config.js';
 import { clientTlsSchema } from '../../src/tls/client.js';
 import { contextPropertiesOption, fieldPathsOption as paths } from '../amplitude/event_fields.js';
 

@@ -4,7 +4,8 @@
  */
 import type { ExporterFactory } from '../../src/component.js';
 import { z } from '../../src/config/schema.js';
-import { BaseExporter, exporterHelperShape } from '../../src/exporterhelper.js';
+import { BaseExporter } from '../../src/exporterhelper.js';
+import { exporterHelperShape } from '../../src/exporterhelper_config.js';
 
 /** No options; the delivery options are parsed (queue off) so that the base class gets its defaults. */
 export const nopSchema = z.strictObject({}).transform(() => z.strictObject(exporterHelperShape).parse({ sending_queue: { enabled: false } }));

@@ -7,7 +7,7 @@
  * `include_system_ca_certs_pool`), so a collector exporter block can be copied over as it is.
  */
 import { z } from '../../src/config/schema.js';
-import { exporterHelperShape } from '../../src/exporterhelper.js';
+import { exporterHelperShape } from '../../src/exporterhelper_config.js';
 import { clientTlsSchema } from '../../src/tls/client.js';
 
 /** Request compression, as in the collector (default gzip; `none` sends bodies as they are). */

@@ -10,7 +10,7 @@
  *   https://posthog.com/docs/data/ingestion-warnings).
  */
 import { nonEmptyString, optionalHttpUrl, z } from '../../src/config/schema.js';
-import { exporterHelperShape } from '../../src/exporterhelper.js';
+import { exporterHelperShape } from '../../src/exporterhelper_config.js';
 import { clientTlsSchema } from '../../src/tls/client.js';
 import { fieldPathsOption as paths } from '../amplitude/event_fields.js';
 

@@ -12,7 +12,7 @@
  * authentication, 4 MB per batch and 32 KB per call) or Jitsu's ingest.
  */
 import { nonEmptyString, optionalHttpUrl, z } from '../../src/config/schema.js';
-import { exporterHelperShape } from '../../src/exporterhelper.js';
+import { exporterHelperShape } from '../../src/exporterhelper_config.js';
 import { clientTlsSchema } from '../../src/tls/client.js';
 import { contextPropertiesOption, fieldPathsOption as paths } from '../amplitude/event_fields.js';
 
