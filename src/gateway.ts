@@ -19,8 +19,9 @@
  * types exist is the registry's business (src/registry.ts, src/components.ts).
  */
 import type { Logger } from 'pino';
-import type { Connector, ConnectorRouter, Consumer, Exporter, Extension, Host, Payload, PipelineObserver, Processor, ProcessorFactory, Receiver, ReceiverConsumers, Signal } from './component.js';
-import { clonePayload, itemCount } from './component.js';
+import type { Connector, ConnectorRouter, Consumer, Exporter, Extension, Host, Payload, PipelineObserver, Processor, Receiver, ReceiverConsumers, Signal } from './component.js';
+import { itemCount } from './component.js';
+import { fanOut, tracesStayEncoded, type Target } from './fan_out.js';
 import type { GatewayConfig } from './config/resolve.js';
 import { errorMessage, listenError, SettingError } from './errors.js';
 import { ReceiptClock, Telemetry } from './telemetry.js';
@@ -41,50 +42,6 @@ function servedByWorker(type: string, worker: WorkerIdentity | undefined): boole
 }
 
 type Carrier = ReturnType<ReceiptClock['carrier']>;
-
-interface Target {
-  consumer: Consumer;
-  mutates: boolean;
-}
-
-/** A consumer that takes everything and hands it nowhere. */
-const discard: Consumer = { takesEncodedTraces: true, consume: async () => undefined };
-
-/** A consumer that hands the same payload to several consumers, copying for mutating ones. */
-export function fanOut(targets: readonly Target[]): Consumer {
-  if (targets.length === 0) return discard;
-  if (targets.length === 1) return targets[0]!.consumer;
-  const shared = targets.filter((t) => !t.mutates).map((t) => t.consumer);
-  const mutating = targets.filter((t) => t.mutates).map((t) => t.consumer);
-  return {
-    takesEncodedTraces: targets.every((t) => t.consumer.takesEncodedTraces === true),
-    async consume(p: Payload): Promise<void> {
-      const calls: Promise<void>[] = [];
-      mutating.forEach((c, i) => {
-        const last = i === mutating.length - 1 && shared.length === 0;
-        calls.push(c.consume(last ? p : clonePayload(p)));
-      });
-      for (const c of shared) calls.push(c.consume(p));
-      const results = await Promise.allSettled(calls);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
-    },
-  };
-}
-
-/**
- * Whether traces may enter a pipeline of these processors and exporters as the protobuf bytes they
- * arrived in (see `Consumer.takesEncodedTraces`): every stage takes them so, up to the first
- * processor that turns them into another signal (`analytics`: events), or through to the exporters
- * (exporter factories, or the consumers of connectors, which say whether they take them so).
- */
-export function tracesStayEncoded(processors: readonly ProcessorFactory<unknown>[], exporters: readonly { takesEncodedTraces?: boolean }[]): boolean {
-  for (const f of processors) {
-    if (f.takesEncodedTraces !== true) return false;
-    if (f.output('traces') !== 'traces') return true;
-  }
-  return exporters.every((f) => f.takesEncodedTraces === true);
-}
 
 /** The `dead_letter` exporter id an exporter's config names, if any. */
 function deadLetterOf(config: unknown): string | undefined {

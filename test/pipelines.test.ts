@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ExporterFactory, ProcessorFactory } from '../src/component.js';
-import { tracesStayEncoded } from '../src/gateway.js';
+import { tracesStayEncoded } from '../src/fan_out.js';
 import { defaultRegistry } from '../src/registry.js';
 
 const registry = defaultRegistry();
