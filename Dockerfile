@@ -55,5 +55,5 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
 # V8's young generation at two semi-spaces of 8 MiB (its default is 16) and one V8 background
 # thread (Node's default is 4): less resident memory, no fewer spans/s (src/workers.ts,
 # GATEWAY_NODE_OPTIONS; README: Memory and latency at 10,000 spans/s).
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=8", "--v8-pool-size=1", "/app/dist/src/cli.js"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=8", "--v8-pool-size=1", "--no-allocation-site-pretenuring", "/app/dist/src/cli.js"]
 CMD ["--config", "/etc/otelytics/config.yaml", "--config", "/etc/otelytics/secure.yaml"]
