@@ -9,9 +9,6 @@ import path from 'node:path';
 import { cliPath, freePort, projectRoot } from '../test/helpers.js';
 import { GATEWAY_NODE_OPTIONS } from '../src/workers.js';
 
-/** Node options of the gateway's process, as `npm start` and the image run it (workers get them from the supervisor). */
-export const GATEWAY_NODE_ARGS: readonly string[] = GATEWAY_NODE_OPTIONS;
-
 /** Whether `taskset` can pin processes (gateway on CPU 1, load generator on CPU 0). */
 export const hasTaskset = spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0;
 
@@ -50,7 +47,8 @@ export async function startBenchGateway(sets: readonly string[]): Promise<BenchG
     'service::workers=1',
     ...sets,
   ];
-  const args = [...GATEWAY_NODE_ARGS, cliPath, '--config', path.join(projectRoot, 'config.example.yaml'), ...all.flatMap((s) => ['--set', s])];
+  // The gateway's node options, as `npm start` and the image run it (workers get them from the supervisor).
+  const args = [...GATEWAY_NODE_OPTIONS, cliPath, '--config', path.join(projectRoot, 'config.example.yaml'), ...all.flatMap((s) => ['--set', s])];
   if (hasTaskset) execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
   // A key of its own, so the example's development key (and its warning) stays out of the figures.
   const env = { ...process.env, OTELYTICS_PSEUDONYM_KEY: randomBytes(32).toString('base64') };

@@ -6,8 +6,8 @@
  * OTLP bodies itself, the status page reads its few parameters by hand), so Fastify's default
  * schema compilers, Ajv for validation and fast-json-stringify for response serialisation, would
  * never run. Given compilers of its own, Fastify does not load them
- * (`fastify/lib/schema-controller.js`): every gateway process holds about 1.2 MiB less heap after a full collection. A
- * route given a schema fails when it is registered, with the reason.
+ * (`fastify/lib/schema-controller.js`): every gateway process holds about 1.2 MiB less heap after
+ * a full collection. A route given a schema fails when it is registered, with the reason.
  */
 import type { FastifyServerOptions } from 'fastify';
 

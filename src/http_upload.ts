@@ -96,6 +96,12 @@ export function requestBody(envelope: Envelope, items: readonly { json: string }
   return s + envelope.tail;
 }
 
+/** An event a destination's mapping refused, and why. */
+interface Unmapped {
+  ok: false;
+  reason: string;
+}
+
 /**
  * Maps and serialises `events` for request bodies, in order. An event that `map` refuses goes to
  * `refused` with the mapping's reason, and so does one whose JSON (of `body(mapped)`) is longer
@@ -104,7 +110,7 @@ export function requestBody(envelope: Envelope, items: readonly { json: string }
  */
 export function serializeEvents<M extends { ok: true }, I>(
   events: readonly AnalyticsEvent[],
-  map: (e: AnalyticsEvent) => M | { ok: false; reason: string },
+  map: (e: AnalyticsEvent) => M | Unmapped,
   body: (mapped: M) => unknown,
   item: (source: AnalyticsEvent, json: string, bytes: number, mapped: M) => I,
   refused: Refusal[],
@@ -113,15 +119,14 @@ export function serializeEvents<M extends { ok: true }, I>(
   const items: I[] = [];
   for (const e of events) {
     const m = map(e);
-    if (m.ok === false) {
-      refused.push({ event: e, reason: (m as { reason: string }).reason });
+    if (!m.ok) {
+      refused.push({ event: e, reason: m.reason });
       continue;
     }
-    const mapped = m as M;
-    const json = JSON.stringify(body(mapped));
+    const json = JSON.stringify(body(m));
     const bytes = Buffer.byteLength(json);
     if (limit && bytes > limit.maxEventBytes) refused.push({ event: e, reason: limit.reason(bytes) });
-    else items.push(item(e, json, bytes, mapped));
+    else items.push(item(e, json, bytes, m));
   }
   return items;
 }

@@ -11,7 +11,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { GATEWAY_NODE_ARGS, hasTaskset } from '../harness.js';
+import { hasTaskset } from '../harness.js';
+import { GATEWAY_NODE_OPTIONS } from '../../src/workers.js';
 import { cliPath, freePort, projectRoot } from '../../test/helpers.js';
 
 export interface SystemUnderTest {
@@ -155,7 +156,7 @@ export async function startOtelytics(config: string, sets: readonly string[], ex
         `extensions::status::endpoint=127.0.0.1:${await freePort()}`,
       ]
     : [];
-  const args = [...GATEWAY_NODE_ARGS, cliPath, '--config', config, ...[...portSets, `service::workers=${workers}`, ...sets].flatMap((s) => ['--set', s])];
+  const args = [...GATEWAY_NODE_OPTIONS, cliPath, '--config', config, ...[...portSets, `service::workers=${workers}`, ...sets].flatMap((s) => ['--set', s])];
   const sut = await launch('otelytics', process.execPath, args, { ...process.env, ...env, BENCH_OTLP_HTTP: `127.0.0.1:${port}`, BENCH_HEALTH: health, BENCH_METRICS: metrics }, port, pin, cpus);
   return { ...sut, metricsPort: Number(metrics.split(':')[1]) };
 }

@@ -50,7 +50,6 @@ export type InsertResult =
 /** Per-row reasons worth retrying later. */
 const TRANSIENT_REASONS = new Set(['backendError', 'internalError', 'timeout', 'rateLimitExceeded', 'quotaExceeded']);
 
-
 /** Reads `insertErrors` of an insertAll response. */
 export function classifyInsertResponse(body: unknown, rows: number): InsertResult {
   const list = (body as { insertErrors?: unknown } | undefined)?.insertErrors;

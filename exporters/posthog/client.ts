@@ -27,7 +27,6 @@ export type CaptureResult =
   | { kind: 'too_large'; error: string }
   | { kind: 'retryable'; error: string; retryAfterMillis?: number };
 
-
 /** What an answer's body says, as short text: a JSON body's `detail`/`error`/`message`, else the text itself. */
 export function answerText(text: string): string {
   const t = text.trim();

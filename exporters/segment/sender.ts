@@ -47,7 +47,7 @@ export interface SendContext {
   post?: (body: string, signal: AbortSignal) => Promise<UploadResult>;
 }
 
-/** A call ready to send: the source event and its JSON. */
+/** A batch body around its calls. */
 const ENVELOPE = { head: '{"batch":[', tail: ']}' } as const;
 const ENVELOPE_BYTES = ENVELOPE.head.length + ENVELOPE.tail.length;
 
