@@ -295,18 +295,27 @@ export abstract class BaseExporter implements Exporter {
     for (let i = 0; i < this.#helper.sending_queue.num_consumers; i++) this.#workers.push(this.#work(q, source));
   }
 
+  /**
+   * One consumer of the queue. Each batch is taken and delivered in a call of its own: a suspended
+   * async function keeps the values of its whole frame, so a loop here holding the batch would keep
+   * every consumer's last batch reachable while it waits for the next one.
+   */
   async #work(q: DeliveryQueue, source: BatchSource): Promise<void> {
-    for (;;) {
-      const b = await source.next();
-      if (!b) return;
-      try {
-        await this.#deliverBatch(q, b);
-      } catch (err) {
-        // Only the queue's own store can fail here; the entries stay unacknowledged.
-        this.logger.error({ err: errorMessage(err) }, 'sending queue failure');
-      }
-      this.telemetry.exporterQueueSize(this.id, q.size);
+    while (await this.#deliverNext(q, source));
+  }
+
+  /** Takes the next batch and delivers it; resolves false once the queue is stopped. */
+  async #deliverNext(q: DeliveryQueue, source: BatchSource): Promise<boolean> {
+    const b = await source.next();
+    if (!b) return false;
+    try {
+      await this.#deliverBatch(q, b);
+    } catch (err) {
+      // Only the queue's own store can fail here; the entries stay unacknowledged.
+      this.logger.error({ err: errorMessage(err) }, 'sending queue failure');
     }
+    this.telemetry.exporterQueueSize(this.id, q.size);
+    return true;
   }
 
   async #deliverBatch(q: DeliveryQueue, b: QueueBatch): Promise<void> {

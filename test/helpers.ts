@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import type http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 
 const compiledTestDir = path.dirname(fileURLToPath(import.meta.url));
@@ -254,4 +256,10 @@ export function grpcRawCall(session: http2.ClientHttp2Session, path: string, fla
     prefix.writeUInt32BE(body.length, 1);
     req.end(Buffer.concat([prefix, body]));
   });
+}
+
+/** V8's garbage-collect function, exposed at run time (no `--expose-gc` needed on the command line). */
+export function gcFunction(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
 }

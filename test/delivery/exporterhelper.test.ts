@@ -19,7 +19,7 @@ import { z } from '../../src/config/schema.js';
 import { DEAD_LETTER_ATTR } from '../../src/delivery/dead_letter.js';
 import { Telemetry } from '../../src/telemetry.js';
 import { decodeTracesRequest } from '../../src/otlp/proto.js';
-import { readFixture } from '../helpers.js';
+import { gcFunction, readFixture } from '../helpers.js';
 
 type Behaviour = (p: Payload, attempt: number, signal: AbortSignal, ctx: SendContext) => Promise<void>;
 
@@ -416,6 +416,25 @@ describe('exporter helper', () => {
     await until(() => ids(x2.delivered).length === 6);
     assert.deepEqual(ids(x2.delivered), ['id-3', 'id-4', 'id-5', 'id-6', 'id-7', 'id-8'], 'the accepted part was not sent again');
     await x2.shutdown();
+  });
+
+  it('holds no batch once it is delivered: each consumer waits for the next without keeping its last one reachable', async () => {
+    const gc = gcFunction();
+    const x = new ScriptedExporter('x', helper({ sending_queue: { num_consumers: 4, batch: { min_size: 5, flush_timeout: '10ms' } } }), new Telemetry());
+    await x.start(hostOf(x));
+    const sent: WeakRef<AnalyticsEvent>[] = [];
+    // Not an async function: this test's own frame must not hold a payload either.
+    const consume = (p: Payload): Promise<void> => {
+      for (const e of p.data as AnalyticsEvent[]) sent.push(new WeakRef(e));
+      return x.consume(p);
+    };
+    for (let i = 0; i < 8; i++) await consume(events(i * 5, 5));
+    await until(() => x.delivered.length === 8);
+    x.delivered.length = 0; // the test's own record of what was sent
+    await new Promise((r) => setImmediate(r));
+    gc();
+    assert.equal(sent.filter((r) => r.deref() !== undefined).length, 0, 'delivered events still reachable');
+    await x.shutdown();
   });
 
   it('many deliveries in flight at once raise no runtime warning (listeners on the stop signals)', async () => {

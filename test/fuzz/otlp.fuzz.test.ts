@@ -12,8 +12,6 @@ import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
 import http2 from 'node:http2';
 import net from 'node:net';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -30,7 +28,7 @@ import { grpcSchema, httpSchema, limitsSchema } from '../../receivers/otlp/confi
 import { OtlpGrpcServer } from '../../receivers/otlp/grpc.js';
 import { decodeRequest, ExportHandler } from '../../receivers/otlp/handler.js';
 import { OtlpHttpServer } from '../../receivers/otlp/http.js';
-import { fixtureBodyPlain, fixtureManifest, grpcRawCall, sendRaw } from '../helpers.js';
+import { fixtureBodyPlain, fixtureManifest, gcFunction, grpcRawCall, sendRaw } from '../helpers.js';
 import { mutate, mutation, varint } from './mutate.js';
 
 const SEED = Number(process.env.OTELYTICS_FUZZ_SEED ?? 20240611);
@@ -193,12 +191,6 @@ describe('fuzz: OTLP/JSON decoders', () => {
     assert.throws(() => decodeTracesJson(brackets), OtlpDecodeError);
   });
 });
-
-/** A garbage-collect function (V8's, exposed at run time) so heap figures mean something. */
-function gcFunction(): () => void {
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
-}
 
 function heapInUse(gc: () => void): number {
   gc();
