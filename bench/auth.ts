@@ -15,7 +15,8 @@
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { cpuSeconds } from './collector/systems.js';
-import { hasTaskset, httpTraceSender, startBenchGateway, type BenchGateway } from './harness.js';
+import { hasTaskset, startBenchGateway, type BenchGateway } from './harness.js';
+import { httpTraceSender } from './sender.js';
 import { scaledTracesBody } from './scaled.js';
 
 const { values } = parseArgs({

@@ -16,7 +16,8 @@
  */
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { hasTaskset, httpTraceSender, metricValue, percentile, startBenchGateway } from './harness.js';
+import { hasTaskset, metricValue, percentile, startBenchGateway } from './harness.js';
+import { httpTraceSender } from './sender.js';
 import { peakRssMiB } from './collector/systems.js';
 import { scaledTracesBody } from './scaled.js';
 

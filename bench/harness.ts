@@ -1,10 +1,9 @@
 /**
  * What the end-to-end benchmarks share: starting the real CLI on config.example.yaml pinned to
- * one core, an OTLP/HTTP sender on keep-alive connections, Prometheus metric reads, percentiles.
+ * one core, Prometheus metric reads, percentiles (the OTLP/HTTP sender is bench/sender.ts).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import path from 'node:path';
 import { cliPath, freePort, projectRoot } from '../test/helpers.js';
 import { GATEWAY_NODE_OPTIONS } from '../src/workers.js';
@@ -73,19 +72,3 @@ export async function startBenchGateway(sets: readonly string[]): Promise<BenchG
   return { child, ports, stop };
 }
 
-/** POSTs protobuf trace bodies to `/v1/traces` on keep-alive connections, with `headers` besides the body's; resolves with the status code. */
-export function httpTraceSender(port: number, concurrency: number, headers: Record<string, string> = {}): { send(body: Buffer): Promise<number>; close(): void } {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  return {
-    send: (body) =>
-      new Promise((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port, path: '/v1/traces', method: 'POST', agent, headers: { ...headers, 'content-type': 'application/x-protobuf', 'content-length': body.length } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
-        req.on('error', reject);
-        req.end(body);
-      }),
-    close: () => agent.destroy(),
-  };
-}

@@ -24,7 +24,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { decodeTracesRequest, encodeTracesRequest } from '../src/otlp/proto.js';
 import { spanCount, type Span, type TracesData } from '../src/pdata.js';
 import { fixturesDir, projectRoot } from '../test/helpers.js';
-import { hasTaskset, httpTraceSender, metricValue, percentile, startBenchGateway } from './harness.js';
+import { hasTaskset, metricValue, percentile, startBenchGateway } from './harness.js';
+import { httpTraceSender } from './sender.js';
 
 const { values } = parseArgs({
   options: {

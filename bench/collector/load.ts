@@ -8,7 +8,8 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { httpTraceSender, percentile } from '../harness.js';
+import { percentile } from '../harness.js';
+import { httpTraceSender } from '../sender.js';
 import { cpuSeconds, peakRssMiB, type SystemUnderTest } from './systems.js';
 
 export interface Body {
