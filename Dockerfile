@@ -56,5 +56,5 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
 # grow by 30% of what is alive between mark-compacts, one V8 background thread (Node's default is
 # 4) and no allocation-site pretenuring: less resident memory at a steady rate (src/workers.ts,
 # GATEWAY_NODE_OPTIONS; README: Memory and latency at 10,000 spans/s).
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "--heap-growing-percent=30", "--v8-pool-size=1", "--no-allocation-site-pretenuring", "/app/dist/src/cli.js"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "--heap-growing-percent=30", "--v8-pool-size=1", "--no-allocation-site-pretenuring", "--single-threaded-gc", "/app/dist/src/cli.js"]
 CMD ["--config", "/etc/otelytics/config.yaml", "--config", "/etc/otelytics/secure.yaml"]
