@@ -65,6 +65,9 @@ export function httpTraceSender(port: number, concurrency: number, headers: Reco
     new Promise((resolve, reject) => {
       const socket = net.connect(port, '127.0.0.1');
       socket.setNoDelay(true);
+      // An idle connection the server resets closes quietly ('close' below forgets it); during an
+      // exchange, the exchange's own listener takes the error.
+      socket.on('error', () => {});
       open.add(socket);
       socket.once('close', () => {
         open.delete(socket);

@@ -122,6 +122,18 @@ describe('load generator sender', () => {
     assert.equal(await sender.send(Buffer.from('b')), 200);
   });
 
+  it('forgets an idle connection the server resets, and sends the next request on a new one', async () => {
+    const srv = await server((_, res) => res.writeHead(200, { 'content-length': 0 }).end());
+    closers.push(srv.close);
+    const sender = httpTraceSender(srv.port, 1);
+    closers.push(sender.close);
+    assert.equal(await sender.send(Buffer.from('a')), 200);
+    for (const s of srv.sockets) s.resetAndDestroy();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await sender.send(Buffer.from('b')), 200);
+    assert.equal(srv.sockets.size, 2);
+  });
+
   it('rejects when nothing listens', async () => {
     const srv = await server(() => {});
     const port = srv.port;
