@@ -87,11 +87,13 @@ export function defaultWorkers(available = os.availableParallelism(), quota = cg
  * `npm start`, in the image's entrypoint, and for the workers the supervisor forks (README,
  * Performance: "Memory and latency at 10,000 spans a second").
  *
- * - `--max-semi-space-size=4`: V8's young generation at two semi-spaces of 4 MiB instead of 16 on
+ * - `--max-semi-space-size=2`: V8's young generation at two semi-spaces of 2 MiB instead of 16 on
  *   64-bit. A gateway's young objects are short-lived (a request's decoded spans, its events until
  *   the destination acknowledges them), and request bodies, allocated outside the heap, are freed
- *   only by the scavenge after them: at 10,000 spans/s, about 10 MiB less resident than with 8 MiB
- *   (cases A and B of the benchmark), for 3–5% fewer spans/s on one core at full load.
+ *   only by the scavenge after them. At 10,000 spans/s, 4 MiB took about 10 MiB off the resident
+ *   memory of 8 MiB (cases A and B of the benchmark) for 3–5% fewer spans/s on one core at full
+ *   load, and 2 MiB 3–6 MiB more (B 115.7–118.4 MiB over 30 s against 119.8–122.4, 4 pairs; 2
+ *   workers at full load 279–283 MiB against 293) for about 4–6% fewer spans/s.
  * - `--heap-growing-percent=30`: after a mark-compact, V8 lets the old generation grow by 30% of
  *   what is alive before the next, instead of up to 4 times as it does when the heap limit is 2 GiB
  *   or more (Node's default on a machine with 16 GiB or more). The events of a batch that survive
@@ -112,7 +114,7 @@ export function defaultWorkers(available = os.availableParallelism(), quota = cg
  *   a request: case B at 10,000 spans/s, p99 8.2–10.3 ms over 30 s instead of 12.7–14.5 (5 pairs),
  *   for the same CPU and memory; one core and 2 workers at full load did not do fewer spans/s.
  */
-export const GATEWAY_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=4', '--heap-growing-percent=30', '--v8-pool-size=1', '--no-allocation-site-pretenuring', '--single-threaded-gc'];
+export const GATEWAY_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=30', '--v8-pool-size=1', '--no-allocation-site-pretenuring', '--single-threaded-gc'];
 
 /**
  * An option's name with `_` read as `-` and without a `no-` prefix, as Node and V8 read them

@@ -45,11 +45,11 @@ describe('service::workers', () => {
     assert.ok(defaultWorkers() >= 1);
   });
 
-  it('forks workers with the supervisor\'s node options and the gateway\'s defaults (4 MiB semi-spaces, heap growth of 30%, one V8 thread, no pretenuring, GC on the main thread) that they do not set', () => {
-    assert.deepEqual(workerExecArgv(['--enable-source-maps'], ''), ['--enable-source-maps', '--max-semi-space-size=4', '--heap-growing-percent=30', '--v8-pool-size=1', '--no-allocation-site-pretenuring', '--single-threaded-gc']);
+  it('forks workers with the supervisor\'s node options and the gateway\'s defaults (2 MiB semi-spaces, heap growth of 30%, one V8 thread, no pretenuring, GC on the main thread) that they do not set', () => {
+    assert.deepEqual(workerExecArgv(['--enable-source-maps'], ''), ['--enable-source-maps', '--max-semi-space-size=2', '--heap-growing-percent=30', '--v8-pool-size=1', '--no-allocation-site-pretenuring', '--single-threaded-gc']);
     assert.deepEqual(workerExecArgv(['--max-semi-space-size=32'], ''), ['--max-semi-space-size=32', '--heap-growing-percent=30', '--v8-pool-size=1', '--no-allocation-site-pretenuring', '--single-threaded-gc']);
     assert.deepEqual(workerExecArgv([], '--max_semi_space_size=2 --trace-warnings --v8_pool_size=4 --heap_growing_percent=100 --no-single-threaded-gc'), ['--no-allocation-site-pretenuring']);
-    assert.deepEqual(workerExecArgv(['--v8-pool-size=2', '--allocation_site_pretenuring'], '--max-old-space-size=512'), ['--v8-pool-size=2', '--allocation_site_pretenuring', '--max-semi-space-size=4', '--heap-growing-percent=30', '--single-threaded-gc']);
+    assert.deepEqual(workerExecArgv(['--v8-pool-size=2', '--allocation_site_pretenuring'], '--max-old-space-size=512'), ['--v8-pool-size=2', '--allocation_site_pretenuring', '--max-semi-space-size=2', '--heap-growing-percent=30', '--single-threaded-gc']);
   });
 
   it('are the node options of npm start and of the image', () => {
