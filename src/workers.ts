@@ -112,7 +112,8 @@ export function defaultWorkers(available = os.availableParallelism(), quota = cg
  *   increments between JavaScript, instead of on the background thread. On a core of its own, that
  *   thread took the core from the main thread for several milliseconds at a time, in the middle of
  *   a request: case B at 10,000 spans/s, p99 8.2–10.3 ms over 30 s instead of 12.7–14.5 (5 pairs),
- *   for the same CPU and memory; one core and 2 workers at full load did not do fewer spans/s.
+ *   for about the same CPU and 1–2 MiB more resident memory (the sweeping waits for the main
+ *   thread); one core and 2 workers at full load did not do fewer spans/s.
  */
 export const GATEWAY_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=30', '--v8-pool-size=1', '--no-allocation-site-pretenuring', '--single-threaded-gc'];
 
