@@ -12,7 +12,7 @@ import { useCompression } from '../../../src/kafka/client.js';
 import { kafkaExporterFactory } from '../../../exporters/kafka/index.js';
 import { crc32cSliced, produceRequestV3, type ProduceMessage, type ProduceRequestArgs } from '../../../src/kafka/produce.js';
 import { RecordEncoder } from '../../../exporters/kafka/records.js';
-import { LoopShare, slicing, SLICE_MILLIS } from '../../../src/kafka/slices.js';
+import { LoopLoad, LoopShare, slicing, SLICE_MILLIS, type LoopTimes } from '../../../src/kafka/slices.js';
 import { eventsOf, fixtureData } from './kafka-helpers.js';
 
 const require = createRequire(import.meta.url);
@@ -149,4 +149,73 @@ describe('kafka exporter: encoding in slices', () => {
       assert.equal(sliced.records.length + sliced.rejected.length, events.length);
     });
   }
+});
+
+/** Keeps the thread busy for `ms`. */
+function busy(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+/** A {@link LoopLoad} that is saturated or not, as told. */
+function fixedLoad(saturated: boolean): LoopLoad {
+  const load = new LoopLoad(() => ({ active: 0, idle: 0 }), Infinity);
+  load.saturated = saturated;
+  return load;
+}
+
+describe('kafka exporter: the length of a slice', () => {
+  /** How long `share`'s slice lasts right after a turn in which other work kept the loop for 30 ms. */
+  async function sliceAfterLongTurn(share: LoopShare): Promise<number> {
+    setImmediate(() => busy(30)); // queued before the turn's own callback: it runs inside the turn
+    await share.turn();
+    const start = performance.now();
+    while (!share.due());
+    return performance.now() - start;
+  }
+
+  it('keeps to SLICE_MILLIS after a long turn while the event loop is not saturated', async () => {
+    const ms = await sliceAfterLongTurn(new LoopShare(SLICE_MILLIS, fixedLoad(false)));
+    assert.ok(ms < 15, `a slice of ${ms.toFixed(1)} ms after a turn of 30 ms`);
+  });
+
+  it('lasts as long as the turn before it while the event loop is saturated', async () => {
+    const ms = await sliceAfterLongTurn(new LoopShare(SLICE_MILLIS, fixedLoad(true)));
+    assert.ok(ms >= 25, `a slice of ${ms.toFixed(1)} ms after a turn of 30 ms`);
+  });
+});
+
+describe('kafka exporter: the event loop load that slices go by', () => {
+  it('is saturated when the loop was busy at least 90% of a window, and only decides once a window has passed', () => {
+    let times: LoopTimes = { active: 0, idle: 0 };
+    const load = new LoopLoad(() => times, 0);
+    assert.equal(load.saturated, true, 'saturated until measured');
+    times = { active: 50, idle: 450 };
+    load.update(performance.now());
+    assert.equal(load.saturated, false, '10% busy');
+    times = { active: 50 + 455, idle: 450 + 45 };
+    load.update(performance.now());
+    assert.equal(load.saturated, true, '91% busy');
+    times = { active: 505 + 890, idle: 495 + 110 };
+    load.update(performance.now());
+    assert.equal(load.saturated, false, '89% busy');
+    load.update(performance.now());
+    assert.equal(load.saturated, false, 'an empty window decides nothing');
+
+    const waiting = new LoopLoad(() => times, 60_000);
+    times = { active: times.active + 1000, idle: times.idle };
+    waiting.update(performance.now());
+    assert.equal(waiting.saturated, true, 'the window has not passed yet: as it started');
+  });
+
+  it("reads this process's event loop", async () => {
+    const load = new LoopLoad(undefined, 200);
+    // Busy: callbacks of 20 ms one after the other for 300 ms.
+    for (const end = performance.now() + 300; performance.now() < end; ) await new Promise<void>((r) => setImmediate(() => (busy(20), r())));
+    load.update(performance.now());
+    assert.equal(load.saturated, true, 'after 300 ms of work');
+    await new Promise((r) => setTimeout(r, 300));
+    load.update(performance.now());
+    assert.equal(load.saturated, false, 'after 300 ms of waiting');
+  });
 });
