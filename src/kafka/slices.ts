@@ -75,7 +75,7 @@ export class LoopLoad {
     const active = t.active - this.mark.active;
     const idle = t.idle - this.mark.idle;
     if (active + idle > 0) this.saturated = active / (active + idle) >= this.threshold;
-    this.mark = { active: t.active, idle: t.idle };
+    this.mark = t;
     this.markedAt = now;
   }
 }
