@@ -10,13 +10,15 @@
  * `common/v1/common.proto` (`InstrumentationScope`, `KeyValue`, `AnyValue`, `ArrayValue`,
  * `KeyValueList`). Wire format and varint limits: protobuf encoding guide, "Message Structure",
  * as read by protobufjs' `Reader` (`tag`, `size`, `uint32`, `bool`, `skipType`), which the
- * decoder uses. This file walks the messages; the wire level (varints, field readers, skipping,
- * error paths) is in `./scan_wire.ts`.
+ * decoder uses. This file walks the trace messages; those of common.proto and resource.proto are
+ * in `./scan_common.ts`, the wire level (varints, field readers, skipping, error paths) in
+ * `./scan_wire.ts`.
  */
 import { OtlpDecodeError } from '../../errors.js';
-import { I32, I64, MAX_ANY_VALUE_DEPTH, VARINT } from '../wire.js';
-import { b, begin, fail, finish, fixedField, idField, lenField, message, nx, pop, push, readTag, skipInt64, skipUnknown, stringField, tagAt, timestamp, varintField, wrongWireType } from './scan_wire.js';
-import { K_ARRAY, K_ARRAY_ELEMENT, K_ATTRIBUTE, K_EVENT, K_KVLIST, K_KVLIST_ELEMENT, K_LINK, K_RESOURCE, K_RESOURCE_SPANS, K_SCOPE, K_SCOPE_SPANS, K_SPAN, K_STATUS, K_VALUE } from './scan_wire.js';
+import { I32 } from '../wire.js';
+import { attribute, longestKey, longestName, nameField, resetLengths, scanResource, scanScope } from './scan_common.js';
+import { b, begin, fail, finish, fixedField, idField, message, nx, pop, push, readTag, skipUnknown, stringField, tagAt, timestamp, varintField } from './scan_wire.js';
+import { K_EVENT, K_LINK, K_RESOURCE, K_RESOURCE_SPANS, K_SCOPE, K_SCOPE_SPANS, K_SPAN, K_STATUS } from './scan_wire.js';
 
 /** What a validating scan of an ExportTraceServiceRequest found. */
 export interface TracesScan {
@@ -46,159 +48,11 @@ export interface TracesScan {
 
 /** Largest Resource / Scope / Span body seen so far in the current scan. */
 let largest = 0;
-/** Longest attribute key and name-like string seen so far in the current scan, bytes. */
-let longestKey = 0;
-let longestName = 0;
-
-/** An attribute key: a `string` field whose length is kept in `longestKey`. */
-function keyField(p: number, end: number, wt: number, field: number): number {
-  const e = stringField(p, end, wt, field);
-  if (e - nx > longestKey) longestKey = e - nx;
-  return e;
-}
-
-/** A name-like `string` field, whose length is kept in `longestName`. */
-function nameField(p: number, end: number, wt: number, field: number): number {
-  const e = stringField(p, end, wt, field);
-  if (e - nx > longestName) longestName = e - nx;
-  return e;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Messages. Each scans the body [p, end) of one message; the loop reads a tag (field number 0 is
 // refused), then the field by its number, checking the wire type of every known field.
 // ---------------------------------------------------------------------------------------------
-
-/** `AnyValue` at nesting `level` (common.proto: 1 string, 2 bool, 3 int64, 4 double, 5 array, 6 kvlist, 7 bytes). */
-function scanAnyValue(p: number, end: number, level: number): void {
-  if (level > MAX_ANY_VALUE_DEPTH) fail(0, `AnyValue nested deeper than ${MAX_ANY_VALUE_DEPTH} levels`);
-  while (p < end) {
-    const t = readTag(p, end);
-    p = nx;
-    const f = t >>> 3;
-    const wt = t & 7;
-    switch (f) {
-      case 1:
-        p = stringField(p, end, wt, f);
-        break;
-      case 7:
-        p = lenField(p, end, wt, f);
-        break;
-      case 2:
-        p = varintField(p, end, wt, f);
-        break;
-      case 3:
-        if (wt !== VARINT) wrongWireType(f, wt, VARINT);
-        p = skipInt64(p, end, f);
-        break;
-      case 4:
-        p = fixedField(p, end, wt, f, I64, 8);
-        break;
-      case 5: {
-        const e = message(p, end, wt, f);
-        push(K_ARRAY, -1);
-        scanValues(nx, e, level, K_ARRAY_ELEMENT, scanAnyValue);
-        pop();
-        p = e;
-        break;
-      }
-      case 6: {
-        const e = message(p, end, wt, f);
-        push(K_KVLIST, -1);
-        scanValues(nx, e, level, K_KVLIST_ELEMENT, scanKeyValue);
-        pop();
-        p = e;
-        break;
-      }
-      default:
-        p = skipUnknown(p, end, wt, f);
-    }
-  }
-}
-
-/**
- * `ArrayValue` or `KeyValueList` (common.proto: 1 repeated AnyValue / KeyValue values) of an
- * AnyValue at `level`: each element (path kind `kind`) is checked by `item`.
- */
-function scanValues(p: number, end: number, level: number, kind: number, item: (p: number, end: number, level: number) => void): void {
-  let count = 0;
-  while (p < end) {
-    const t = readTag(p, end);
-    p = nx;
-    const f = t >>> 3;
-    const wt = t & 7;
-    if (f === 1) {
-      const e = message(p, end, wt, f);
-      push(kind, count++);
-      item(nx, e, level + 1);
-      pop();
-      p = e;
-    } else p = skipUnknown(p, end, wt, f);
-  }
-}
-
-/** `KeyValue` (common.proto: 1 string key, 2 AnyValue value) whose value is at `level`. */
-function scanKeyValue(p: number, end: number, level: number): void {
-  while (p < end) {
-    const t = readTag(p, end);
-    p = nx;
-    const f = t >>> 3;
-    const wt = t & 7;
-    if (f === 1) p = keyField(p, end, wt, f);
-    else if (f === 2) {
-      const e = message(p, end, wt, f);
-      push(K_VALUE, -1);
-      scanAnyValue(nx, e, level);
-      pop();
-      p = e;
-    } else p = skipUnknown(p, end, wt, f);
-  }
-}
-
-/** One `attributes` entry (a KeyValue, element `index`); returns the position after it. */
-function attribute(p: number, end: number, wt: number, field: number, index: number): number {
-  const e = message(p, end, wt, field);
-  push(K_ATTRIBUTE, index);
-  scanKeyValue(nx, e, 1);
-  pop();
-  return e;
-}
-
-/**
- * `Resource` (resource.proto: 1 repeated KeyValue attributes, 2 uint32 dropped_attributes_count);
- * attributes are numbered from `attrs` (a repeated Resource merges). Returns the attribute count.
- */
-function scanResource(p: number, end: number, attrs: number): number {
-  while (p < end) {
-    const t = readTag(p, end);
-    p = nx;
-    const f = t >>> 3;
-    const wt = t & 7;
-    if (f === 1) p = attribute(p, end, wt, f, attrs++);
-    else if (f === 2) p = varintField(p, end, wt, f);
-    else p = skipUnknown(p, end, wt, f);
-  }
-  return attrs;
-}
-
-/**
- * `InstrumentationScope` (common.proto: 1 string name, 2 string version, 3 repeated KeyValue
- * attributes, 4 uint32 dropped_attributes_count); attributes numbered from `attrs`. Returns the
- * attribute count.
- */
-function scanScope(p: number, end: number, attrs: number): number {
-  while (p < end) {
-    const t = readTag(p, end);
-    p = nx;
-    const f = t >>> 3;
-    const wt = t & 7;
-    if (f === 1 || f === 2) p = nameField(p, end, wt, f);
-    else if (f === 3) p = attribute(p, end, wt, f, attrs++);
-    else if (f === 4) p = varintField(p, end, wt, f);
-    else p = skipUnknown(p, end, wt, f);
-  }
-  return attrs;
-}
 
 /** `Span.Event` (trace.proto: 1 fixed64 time_unix_nano, 2 string name, 3 attributes, 4 uint32). */
 function scanEvent(p: number, end: number): void {
@@ -441,8 +295,7 @@ export function scanTracesRequest(buf: Uint8Array): TracesScan {
   if (!(buf instanceof Uint8Array)) throw new OtlpDecodeError('request: body is not a byte array');
   begin(buf);
   largest = 0;
-  longestKey = 0;
-  longestName = 0;
+  resetLengths();
   let spans = 0;
   let groups = 0;
   let p = 0;
